@@ -1,0 +1,5 @@
+import { Foundation1795315268157 } from './1795315268157-Foundation.js';
+/** Every migration in order. `npm run migration:generate -- Name` appends to this list. */
+export const MIGRATIONS: Array<new () => unknown> = [
+  Foundation1795315268157,
+];

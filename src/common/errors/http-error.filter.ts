@@ -1,0 +1,107 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Inject,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { LOGGER } from '../logging/logger.js';
+import { assertNever, DomainError, type ErrorKind, OAuthProtocolError } from './domain-error.js';
+
+export function statusForKind(kind: ErrorKind): number {
+  switch (kind) {
+    case 'invalid':
+      return 400;
+    case 'unauthenticated':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'too_large':
+      return 413;
+    case 'unprocessable':
+      return 422;
+    case 'internal':
+      return 500;
+    case 'upstream':
+      return 502;
+    case 'unavailable':
+      return 503;
+    case 'upstream_timeout':
+      return 504;
+    default:
+      return assertNever(kind, 'error kind');
+  }
+}
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown>; requestId?: string };
+}
+
+/** The one place that turns any thrown value into an HTTP response. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request & { id?: string }>();
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const requestId = typeof req.id === 'string' ? req.id : undefined;
+
+    if (exception instanceof OAuthProtocolError) {
+      if (exception.status === 401 && exception.usedBasicAuth) {
+        res.setHeader('WWW-Authenticate', 'Basic realm="latchkey"');
+      }
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(exception.status).json({
+        error: exception.error,
+        error_description: exception.description,
+      });
+      return;
+    }
+
+    const { status, body } = this.toBody(exception, requestId);
+    if (status >= 500) {
+      this.logger.error({ err: exception, requestId }, 'request failed');
+    }
+    if (status === 401 && !res.getHeader('WWW-Authenticate')) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey"');
+    }
+    res.status(status).json(body);
+  }
+
+  private toBody(exception: unknown, requestId: string | undefined): { status: number; body: ErrorBody } {
+    const make = (status: number, code: string, message: string, details?: Record<string, unknown>) => ({
+      status,
+      body: { error: { code, message, ...(details ? { details } : {}), ...(requestId ? { requestId } : {}) } },
+    });
+    if (exception instanceof DomainError) {
+      return make(statusForKind(exception.kind), exception.code, exception.message, exception.details);
+    }
+    // body-parser and the router raise these before any handler runs.
+    const bodyParserType = (exception as { type?: unknown })?.type;
+    if (bodyParserType === 'entity.too.large') {
+      return make(413, 'request.too_large', 'The request body is larger than this endpoint accepts.');
+    }
+    if (bodyParserType === 'entity.parse.failed') {
+      return make(400, 'request.malformed_body', 'The request body is not valid JSON or form data.');
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      if (status === 404) return make(404, 'route.not_found', 'No such route.');
+      if (status === 405) return make(405, 'route.method_not_allowed', 'Method not allowed.');
+      if (status < 500) return make(status, 'request.rejected', exception.message);
+    }
+    return make(500, 'internal', 'An internal error occurred.');
+  }
+}

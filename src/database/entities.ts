@@ -1,0 +1,9 @@
+import { OAuthApp } from '../modules/oauth-apps/oauth-app.entity.js';
+import { SigningKey } from '../modules/oauth-apps/signing-key.entity.js';
+import { UserSession } from '../modules/auth/user-session.entity.js';
+import { User } from '../modules/users/user.entity.js';
+import { WorkspaceMember } from '../modules/users/workspace-member.entity.js';
+import { Workspace } from '../modules/workspaces/workspace.entity.js';
+
+/** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
+export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey];

@@ -1,0 +1,54 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Workspace } from '../workspaces/workspace.entity.js';
+
+/** A machine client of Latchkey's own API (client credentials → short-lived JWT). */
+@Entity('oauth_apps')
+@Index('idx_oauth_apps_workspace', ['workspaceId', 'createdAt'])
+export class OAuthApp {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'workspace_id', type: 'uuid' })
+  workspaceId!: string;
+
+  @ManyToOne(() => Workspace, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'workspace_id' })
+  workspace?: Workspace;
+
+  @Column({ type: 'varchar', length: 200 })
+  description!: string;
+
+  @Index('uq_oauth_apps_client_id', { unique: true })
+  @Column({ name: 'client_id', type: 'varchar', length: 128 })
+  clientId!: string;
+
+  /** scrypt hash of the client secret; the secret itself is shown once and never stored. */
+  @Column({ name: 'secret_hash', type: 'varchar', length: 255 })
+  secretHash!: string;
+
+  /** Bumped on regeneration; tokens carry it, so older tokens stop working at once. */
+  @Column({ name: 'secret_version', type: 'integer', default: 1 })
+  secretVersion!: number;
+
+  @Column({ type: 'text', array: true })
+  scopes!: string[];
+
+  /** Made from LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET; the environment owns its secret. */
+  @Column({ name: 'is_bootstrap', type: 'boolean', default: false })
+  isBootstrap!: boolean;
+
+  @Column({ name: 'created_by_user_id', type: 'uuid', nullable: true })
+  createdByUserId!: string | null;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt!: Date | null;
+
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt!: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}
