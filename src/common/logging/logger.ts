@@ -27,7 +27,6 @@ export const REDACT_PATHS = [
   '*.idToken',
   '*.id_token',
   '*.token',
-  '*.code',
   '*.databaseUrl',
   '*.encryptionKeys',
   'err.config',
@@ -75,8 +74,9 @@ export function createHttpLogger(logger: Logger): HttpLogger {
 /** Routes Nest's own log calls into pino. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
+  // Nest's own "log" level is start-up chatter (module and route listings): debug for us.
   log(message: unknown, context?: string) {
-    this.logger.info({ context }, String(message));
+    this.logger.debug({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string) {
     this.logger.error({ context, trace }, String(message));

@@ -1,0 +1,113 @@
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { type Principal, PUBLIC_ROUTE, REQUIRED_SCOPES } from '../../common/auth/principal.js';
+import { DEVELOPER_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
+import { safeEqual } from '../../common/crypto/secret-hash.js';
+import { DomainError } from '../../common/errors/domain-error.js';
+import { ApiTokensService } from '../oauth-apps/api-tokens.service.js';
+import { AuthError } from '../oauth-apps/oauth-apps.errors.js';
+import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
+import { UserRole } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
+import { WorkspacesService } from '../workspaces/workspaces.service.js';
+import { SESSION_COOKIE, SessionsService } from './sessions.service.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type ApiRequest = Request & { principal?: Principal };
+
+/**
+ * Authenticates every API route: a Bearer JWT from an OAuth App, or the console's session cookie
+ * (plus a CSRF header on unsafe methods). Checks the route's scopes. A route under /api/ that
+ * declares neither scopes nor @PublicRoute is refused: forgetting the decorator fails closed.
+ */
+@Injectable()
+export class ApiAuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: ApiTokensService,
+    private readonly apps: OAuthAppsService,
+    private readonly sessions: SessionsService,
+    private readonly users: UsersService,
+    private readonly workspaces: WorkspacesService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(REQUIRED_SCOPES, targets);
+    const req = context.switchToHttp().getRequest<ApiRequest>();
+    if (!required) {
+      if (req.path.startsWith('/api/')) {
+        throw new DomainError('auth.route_unprotected', 'forbidden', 'This route declares no access rule.');
+      }
+      return true;
+    }
+    const principal = await this.authenticate(req);
+    await this.applyWorkspaceOverride(req, principal);
+    const missing = required.filter((s) => !principal.scopes.has(s));
+    if (missing.length) throw AuthError.insufficientScope(missing);
+    req.principal = principal;
+    return true;
+  }
+
+  private async authenticate(req: ApiRequest): Promise<Principal> {
+    const authorization = req.headers.authorization;
+    if (authorization) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (!m) throw AuthError.unauthenticated('Use an Authorization: Bearer <token> header.');
+      const claims = await this.tokens.verify(m[1]);
+      const app = await this.apps.findActive(claims.appId, claims.secretVersion);
+      if (!app || app.workspaceId !== claims.workspaceId) throw AuthError.invalidToken();
+      const scopes = new Set(claims.scopes.filter((s) => app.scopes.includes(s)));
+      return {
+        kind: 'app',
+        workspaceId: app.workspaceId,
+        scopes,
+        isPlatformAdmin: scopes.has('workspaces:write'),
+        appId: app.id,
+      };
+    }
+    const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
+    if (cookie) {
+      const resolved = await this.sessions.resolve(cookie);
+      if (!resolved) throw AuthError.unauthenticated('Your session has expired. Sign in again.');
+      if (!SAFE_METHODS.has(req.method)) {
+        const sent = req.headers['x-csrf-token'];
+        if (typeof sent !== 'string' || !safeEqual(sent, this.sessions.csrfToken(cookie))) throw AuthError.csrf();
+      }
+      const { session, user } = resolved;
+      const isAdmin = user.role === UserRole.Admin;
+      if (!isAdmin && !(await this.users.isMember(user.id, session.workspaceId))) {
+        throw AuthError.workspaceForbidden();
+      }
+      return {
+        kind: 'user',
+        workspaceId: session.workspaceId,
+        scopes: new Set(isAdmin ? SCOPES : DEVELOPER_SCOPES),
+        isPlatformAdmin: isAdmin,
+        userId: user.id,
+      };
+    }
+    throw AuthError.unauthenticated();
+  }
+
+  /** `?workspaceId=` lets a platform admin (or a member of several workspaces) act in another one. */
+  private async applyWorkspaceOverride(req: ApiRequest, principal: Principal): Promise<void> {
+    const named = req.query.workspaceId;
+    if (named === undefined || named === principal.workspaceId) return;
+    if (typeof named !== 'string' || !UUID.test(named)) {
+      throw new DomainError('validation.failed', 'invalid', 'workspaceId must be a UUID.');
+    }
+    const allowed =
+      principal.isPlatformAdmin ||
+      (principal.kind === 'user' && principal.userId && (await this.users.isMember(principal.userId, named)));
+    if (!allowed) throw AuthError.workspaceForbidden();
+    if (!(await this.workspaces.exists(named))) {
+      throw new DomainError('workspace.not_found', 'not_found', 'No such workspace.');
+    }
+    principal.workspaceId = named;
+  }
+}

@@ -1,0 +1,125 @@
+import { Body, Controller, Get, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { CookieOptions, Request, Response } from 'express';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { safeEqual } from '../../common/crypto/secret-hash.js';
+import { html, page } from '../../common/html/html.js';
+import { RandomSource } from '../../common/random.js';
+import type { AppConfig } from '../../config/config.js';
+import { UserRole } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
+import { WorkspacesService } from '../workspaces/workspaces.service.js';
+import { SESSION_COOKIE, SESSION_TTL_MS, SessionsService } from './sessions.service.js';
+
+/** Double-submit cookie that protects the login form itself (there is no session yet). */
+const LOGIN_CSRF_COOKIE = 'latchkey_login_csrf';
+
+/** Only same-site relative paths: never an open redirect. */
+function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/(?![/\\])[^\s]*$/.test(next) ? next : '/';
+}
+
+/** Human sign-in for the console. The console pages themselves arrive with the UI issue. */
+@ApiExcludeController()
+@Controller()
+export class LoginController {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly users: UsersService,
+    private readonly workspaces: WorkspacesService,
+    private readonly random: RandomSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  private cookieOptions(maxAge: number): CookieOptions {
+    return {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.config.publicUrl.startsWith('https:'),
+      path: '/',
+      maxAge,
+    };
+  }
+
+  @Get('login')
+  async loginPage(@Req() req: Request, @Res() res: Response, @Query('next') next?: string) {
+    if (await this.sessions.resolve(req.cookies?.[SESSION_COOKIE])) return res.redirect(303, safeNext(next));
+    this.renderLogin(res, 200, safeNext(next));
+  }
+
+  @Post('login')
+  async login(@Req() req: Request, @Body() body: Record<string, unknown>, @Res() res: Response) {
+    const next = safeNext(body.next);
+    const cookieToken = req.cookies?.[LOGIN_CSRF_COOKIE];
+    if (typeof body._csrf !== 'string' || typeof cookieToken !== 'string' || !safeEqual(body._csrf, cookieToken)) {
+      return this.renderLogin(res, 403, next, 'Your sign-in form expired. Please try again.');
+    }
+    const email = typeof body.email === 'string' ? body.email : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const user = email && password && password.length <= 1024 ? await this.users.verifyLogin(email, password) : null;
+    if (!user) return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
+
+    let workspaceId = await this.users.firstWorkspaceId(user.id);
+    if (!workspaceId && user.role === UserRole.Admin) workspaceId = (await this.workspaces.list())[0]?.id ?? null;
+    if (!workspaceId) return this.renderLogin(res, 403, next, 'Your account is not a member of any workspace.', email);
+
+    const { token } = await this.sessions.create(user.id, workspaceId);
+    res.clearCookie(LOGIN_CSRF_COOKIE, { path: '/' });
+    res.cookie(SESSION_COOKIE, token, this.cookieOptions(SESSION_TTL_MS));
+    res.redirect(303, next);
+  }
+
+  @Post('logout')
+  async logout(@Req() req: Request, @Body() body: Record<string, unknown>, @Res() res: Response) {
+    const token = req.cookies?.[SESSION_COOKIE];
+    if (typeof token === 'string') {
+      if (typeof body._csrf !== 'string' || !safeEqual(body._csrf, this.sessions.csrfToken(token))) {
+        res.status(403).type('html').send(page('Sign out', html`<p class="error">Invalid CSRF token.</p>`));
+        return;
+      }
+      await this.sessions.destroy(token);
+    }
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, '/login');
+  }
+
+  @Get()
+  async home(@Req() req: Request, @Res() res: Response) {
+    const token = req.cookies?.[SESSION_COOKIE];
+    const resolved = await this.sessions.resolve(token);
+    if (!resolved) return res.redirect(303, '/login');
+    const workspace = await this.workspaces.get(resolved.session.workspaceId);
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(
+      page(
+        'Home',
+        html`<h1>Latchkey</h1>
+<p>Signed in as <strong>${resolved.user.email}</strong> (${resolved.user.role}) in workspace <strong>${workspace.name}</strong>.</p>
+<form method="post" action="/logout">
+  <input type="hidden" name="_csrf" value="${this.sessions.csrfToken(token!)}">
+  <button type="submit">Sign out</button>
+</form>`,
+      ),
+    );
+  }
+
+  private renderLogin(res: Response, status: number, next: string, error?: string, email = ''): void {
+    const csrf = this.random.token(24);
+    res.cookie(LOGIN_CSRF_COOKIE, csrf, this.cookieOptions(60 * 60 * 1000));
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(status).type('html').send(
+      page(
+        'Sign in',
+        html`<h1>Sign in to Latchkey</h1>
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+<form method="post" action="/login">
+  <input type="hidden" name="_csrf" value="${csrf}">
+  <input type="hidden" name="next" value="${next}">
+  <label for="email">Email <input id="email" name="email" type="email" autocomplete="username" required value="${email}"></label>
+  <label for="password">Password <input id="password" name="password" type="password" autocomplete="current-password" required></label>
+  <button type="submit">Sign in</button>
+</form>`,
+      ),
+    );
+  }
+}

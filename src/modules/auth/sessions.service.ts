@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { LessThan, Repository } from 'typeorm';
+import { sha256Hex } from '../../common/crypto/secret-hash.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import type { User } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
+import { UserSession } from './user-session.entity.js';
+
+export const SESSION_COOKIE = 'latchkey_session';
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+
+export interface ResolvedSession {
+  session: UserSession;
+  user: User;
+}
+
+/** Browser sessions. The cookie carries a random token; the table only its SHA-256. */
+@Injectable()
+export class SessionsService {
+  constructor(
+    @InjectRepository(UserSession) private readonly sessions: Repository<UserSession>,
+    private readonly users: UsersService,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(userId: string, workspaceId: string): Promise<{ token: string; expiresAt: Date }> {
+    const token = this.random.token(32);
+    const expiresAt = new Date(this.clock.nowMs() + SESSION_TTL_MS);
+    await this.sessions.insert({ id: this.random.uuid(), tokenHash: sha256Hex(token), userId, workspaceId, expiresAt });
+    // Opportunistic clean-up of expired rows (indexed by expires_at).
+    await this.sessions.delete({ expiresAt: LessThan(this.clock.now()) });
+    return { token, expiresAt };
+  }
+
+  async resolve(token: string | undefined): Promise<ResolvedSession | null> {
+    if (!token || token.length > 128) return null;
+    const session = await this.sessions.findOneBy({ tokenHash: sha256Hex(token) });
+    if (!session || session.expiresAt.getTime() <= this.clock.nowMs()) return null;
+    const user = await this.users.findById(session.userId);
+    return user ? { session, user } : null;
+  }
+
+  async destroy(token: string | undefined): Promise<void> {
+    if (token) await this.sessions.delete({ tokenHash: sha256Hex(token) });
+  }
+
+  /**
+   * The CSRF token for a session: derived from the secret session token, so it needs no storage
+   * and cannot be guessed without the cookie. Sent in forms (`_csrf`) and API calls (`X-CSRF-Token`).
+   */
+  csrfToken(sessionToken: string): string {
+    return sha256Hex(`csrf:${sessionToken}`);
+  }
+}

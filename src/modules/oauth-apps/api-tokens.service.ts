@@ -1,0 +1,89 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { isScope, type Scope } from '../../common/auth/scopes.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import type { AppConfig } from '../../config/config.js';
+import type { OAuthApp } from './oauth-app.entity.js';
+import { AuthError } from './oauth-apps.errors.js';
+import { SIGNING_ALG, SigningKeysService } from './signing-keys.service.js';
+
+export const API_AUDIENCE = 'latchkey-api';
+const TOKEN_TYPE = 'at+jwt'; // RFC 9068
+
+export interface ApiTokenClaims {
+  appId: string;
+  workspaceId: string;
+  clientId: string;
+  scopes: Scope[];
+  secretVersion: number;
+}
+
+/** Short-lived JWTs for OAuth Apps (RFC 9068 profile), signed with the shared signing key. */
+@Injectable()
+export class ApiTokensService {
+  constructor(
+    private readonly signingKeys: SigningKeysService,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async issue(app: OAuthApp, scopes: Scope[]): Promise<{ accessToken: string; expiresIn: number }> {
+    const { kid, key } = await this.signingKeys.signingKey();
+    const now = Math.floor(this.clock.nowMs() / 1000);
+    const ttl = this.config.apiTokenTtlSeconds;
+    const accessToken = await new SignJWT({
+      client_id: app.clientId,
+      scope: scopes.join(' '),
+      wid: app.workspaceId,
+      aid: app.id,
+      sv: app.secretVersion,
+    })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: TOKEN_TYPE })
+      .setIssuer(this.config.publicUrl)
+      .setAudience(API_AUDIENCE)
+      .setSubject(app.clientId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttl)
+      .setJti(this.random.token(16))
+      .sign(key);
+    return { accessToken, expiresIn: ttl };
+  }
+
+  /** Checks signature, kid, type, issuer, audience and lifetime; throws auth.invalid_token. */
+  async verify(token: string): Promise<ApiTokenClaims> {
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw AuthError.invalidToken();
+    }
+    const key = kid ? await this.signingKeys.verificationKey(kid) : undefined;
+    if (!key) throw AuthError.invalidToken();
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [SIGNING_ALG],
+        issuer: this.config.publicUrl,
+        audience: API_AUDIENCE,
+        typ: TOKEN_TYPE,
+        currentDate: this.clock.now(),
+        requiredClaims: ['exp', 'iat', 'sub', 'aid', 'wid', 'sv', 'scope'],
+      });
+      const scopes = String(payload.scope).split(' ').filter(isScope);
+      if (typeof payload.aid !== 'string' || typeof payload.wid !== 'string' || typeof payload.sv !== 'number') {
+        throw AuthError.invalidToken();
+      }
+      return {
+        appId: payload.aid,
+        workspaceId: payload.wid,
+        clientId: String(payload.sub),
+        scopes,
+        secretVersion: payload.sv,
+      };
+    } catch {
+      throw AuthError.invalidToken();
+    }
+  }
+}

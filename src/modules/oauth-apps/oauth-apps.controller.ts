@@ -1,0 +1,53 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
+import { IdParam } from '../../common/validation/id-param.js';
+import { CreateOAuthAppDto, OAuthAppResponse, OAuthAppWithSecretResponse } from './dto/oauth-app.dto.js';
+import { OAuthAppsService } from './oauth-apps.service.js';
+
+@ApiTags('oauth-apps')
+@ApiBearerAuth()
+@Controller('api/v1/oauth-apps')
+export class OAuthAppsController {
+  constructor(private readonly apps: OAuthAppsService) {}
+
+  @Get()
+  @RequireScopes('apps:write')
+  async list(@CurrentPrincipal() principal: Principal): Promise<{ data: OAuthAppResponse[] }> {
+    return { data: (await this.apps.list(principal.workspaceId)).map(OAuthAppResponse.of) };
+  }
+
+  @Post()
+  @HttpCode(201)
+  @RequireScopes('apps:write')
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: CreateOAuthAppDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OAuthAppWithSecretResponse> {
+    const { app, clientSecret } = await this.apps.create(principal, body);
+    res.setHeader('Cache-Control', 'no-store');
+    return OAuthAppWithSecretResponse.withSecret(app, clientSecret);
+  }
+
+  @Post(':id/secret')
+  @HttpCode(200)
+  @RequireScopes('apps:write')
+  async regenerate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', IdParam) id: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OAuthAppWithSecretResponse> {
+    const { app, clientSecret } = await this.apps.regenerateSecret(principal.workspaceId, id);
+    res.setHeader('Cache-Control', 'no-store');
+    return OAuthAppWithSecretResponse.withSecret(app, clientSecret);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireScopes('apps:write')
+  async revoke(@CurrentPrincipal() principal: Principal, @Param('id', IdParam) id: string): Promise<void> {
+    await this.apps.revoke(principal.workspaceId, id);
+  }
+}

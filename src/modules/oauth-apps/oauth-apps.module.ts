@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiTokensService } from './api-tokens.service.js';
+import { JwksController } from './jwks.controller.js';
+import { OAuthApp } from './oauth-app.entity.js';
+import { OAuthAppsController } from './oauth-apps.controller.js';
+import { OAuthAppsService } from './oauth-apps.service.js';
+import { SigningKey } from './signing-key.entity.js';
+import { SigningKeysService } from './signing-keys.service.js';
+import { TokenController } from './token.controller.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([OAuthApp, SigningKey])],
+  controllers: [OAuthAppsController, TokenController, JwksController],
+  providers: [OAuthAppsService, SigningKeysService, ApiTokensService],
+  exports: [OAuthAppsService, SigningKeysService, ApiTokensService],
+})
+export class OAuthAppsModule {}

@@ -1,0 +1,172 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { type EntityManager, IsNull, Not, Repository } from 'typeorm';
+import type { Principal } from '../../common/auth/principal.js';
+import { ADMIN_SCOPES, DEVELOPER_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
+import { DUMMY_SECRET_HASH, hashSecret, verifySecret } from '../../common/crypto/secret-hash.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import { OAuthApp } from './oauth-app.entity.js';
+import { OAuthAppError } from './oauth-apps.errors.js';
+
+export interface AppWithSecret {
+  app: OAuthApp;
+  /** Shown to the caller once; only its hash is stored. */
+  clientSecret: string;
+}
+
+@Injectable()
+export class OAuthAppsService {
+  constructor(
+    @InjectRepository(OAuthApp) private readonly apps: Repository<OAuthApp>,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+  ) {}
+
+  list(workspaceId: string): Promise<OAuthApp[]> {
+    return this.apps.find({ where: { workspaceId }, order: { createdAt: 'ASC' } });
+  }
+
+  async get(workspaceId: string, id: string): Promise<OAuthApp> {
+    const app = await this.apps.findOneBy({ id, workspaceId });
+    if (!app) throw OAuthAppError.notFound();
+    return app;
+  }
+
+  /**
+   * A new app in the caller's workspace. Scopes default to the developer scopes the caller holds
+   * and can never exceed the caller's own (no escalation through app creation).
+   */
+  async create(principal: Principal, input: { description: string; scopes?: Scope[] }): Promise<AppWithSecret> {
+    const requested = input.scopes ?? DEVELOPER_SCOPES.filter((s) => principal.scopes.has(s));
+    const scopes = SCOPES.filter((s) => requested.includes(s));
+    const notHeld = scopes.filter((s) => !principal.scopes.has(s));
+    if (notHeld.length) throw OAuthAppError.scopeNotAllowed(notHeld);
+    if (!principal.isPlatformAdmin && scopes.some((s) => ADMIN_SCOPES.includes(s))) {
+      throw OAuthAppError.scopeNotAllowed(scopes.filter((s) => ADMIN_SCOPES.includes(s)));
+    }
+    const clientSecret = this.newSecret();
+    const app = await this.apps.save(
+      this.apps.create({
+        id: this.random.uuid(),
+        workspaceId: principal.workspaceId,
+        description: input.description,
+        clientId: `lk_${this.random.token(18)}`,
+        secretHash: await hashSecret(clientSecret),
+        secretVersion: 1,
+        scopes,
+        isBootstrap: false,
+        createdByUserId: principal.userId ?? null,
+        revokedAt: null,
+        lastUsedAt: null,
+      }),
+    );
+    return { app, clientSecret };
+  }
+
+  /** A new secret; the old one and every token issued under it stop working at once. */
+  async regenerateSecret(workspaceId: string, id: string): Promise<AppWithSecret> {
+    const app = await this.get(workspaceId, id);
+    if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
+    if (app.revokedAt) throw OAuthAppError.revoked();
+    const clientSecret = this.newSecret();
+    const secretHash = await hashSecret(clientSecret);
+    // Conditional on the version read, so two concurrent regenerations cannot both "win".
+    const result = await this.apps
+      .createQueryBuilder()
+      .update()
+      .set({ secretHash, secretVersion: () => 'secret_version + 1' })
+      .where('id = :id AND workspace_id = :workspaceId AND secret_version = :v AND revoked_at IS NULL', {
+        id,
+        workspaceId,
+        v: app.secretVersion,
+      })
+      .execute();
+    if (result.affected !== 1) throw OAuthAppError.revoked();
+    return { app: await this.get(workspaceId, id), clientSecret };
+  }
+
+  /** Revoked apps stay listed (with revokedAt) and can never authenticate again. */
+  async revoke(workspaceId: string, id: string): Promise<void> {
+    const app = await this.get(workspaceId, id);
+    if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
+    if (app.revokedAt) return;
+    await this.apps.update({ id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+  }
+
+  /** The app these client credentials belong to, or null. Takes equally long for unknown ids. */
+  async authenticateClient(clientId: string, clientSecret: string): Promise<OAuthApp | null> {
+    const app = await this.apps.findOneBy({ clientId });
+    const ok = await verifySecret(clientSecret, app?.secretHash ?? DUMMY_SECRET_HASH);
+    if (!app || !ok || app.revokedAt) return null;
+    await this.apps.update({ id: app.id }, { lastUsedAt: this.clock.now() });
+    return app;
+  }
+
+  /** The app behind a token, if it is still allowed to act (not revoked, same secret version). */
+  async findActive(appId: string, secretVersion: number): Promise<OAuthApp | null> {
+    const app = await this.apps.findOneBy({ id: appId });
+    return app && !app.revokedAt && app.secretVersion === secretVersion ? app : null;
+  }
+
+  /**
+   * Makes the environment's bootstrap app exist with exactly these credentials and every scope,
+   * in `workspaceId`; revokes bootstrap apps the environment no longer names. Idempotent.
+   */
+  async syncBootstrapApp(
+    manager: EntityManager,
+    workspaceId: string,
+    credentials: { clientId: string; clientSecret: string } | undefined,
+  ): Promise<void> {
+    const repo = manager.getRepository(OAuthApp);
+    const now = this.clock.now();
+    await repo.update(
+      credentials
+        ? { isBootstrap: true, revokedAt: IsNull(), clientId: Not(credentials.clientId) }
+        : { isBootstrap: true, revokedAt: IsNull() },
+      { revokedAt: now },
+    );
+    if (!credentials) return;
+    const existing = await repo.findOneBy({ clientId: credentials.clientId });
+    if (existing && !existing.isBootstrap) {
+      throw new Error(
+        `LATCHKEY_BOOTSTRAP_CLIENT_ID names an OAuth App that was created through the API (${existing.id}); choose another client id`,
+      );
+    }
+    if (!existing) {
+      await repo.insert({
+        id: this.random.uuid(),
+        workspaceId,
+        description: 'Bootstrap app (from LATCHKEY_BOOTSTRAP_CLIENT_ID)',
+        clientId: credentials.clientId,
+        secretHash: await hashSecret(credentials.clientSecret),
+        secretVersion: 1,
+        scopes: [...SCOPES],
+        isBootstrap: true,
+        createdByUserId: null,
+        revokedAt: null,
+        lastUsedAt: null,
+      });
+      return;
+    }
+    const secretMatches = await verifySecret(credentials.clientSecret, existing.secretHash);
+    const scopesMatch = existing.scopes.length === SCOPES.length && SCOPES.every((s) => existing.scopes.includes(s));
+    if (secretMatches && scopesMatch && !existing.revokedAt && existing.workspaceId === workspaceId) return;
+    await repo.update(
+      { id: existing.id },
+      {
+        workspaceId,
+        scopes: [...SCOPES],
+        revokedAt: null,
+        ...(secretMatches
+          ? {}
+          : { secretHash: await hashSecret(credentials.clientSecret), secretVersion: existing.secretVersion + 1 }),
+      },
+    );
+  }
+
+
+  private newSecret(): string {
+    return `lks_${this.random.token(32)}`;
+  }
+}

@@ -1,0 +1,104 @@
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { PublicRoute } from '../../common/auth/principal.js';
+import { isScope, type Scope } from '../../common/auth/scopes.js';
+import { OAuthProtocolError } from '../../common/errors/domain-error.js';
+import { ApiTokensService } from './api-tokens.service.js';
+import { OAuthAppsService } from './oauth-apps.service.js';
+
+interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+  basic: boolean;
+}
+
+/** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
+function parseBasic(header: string): { clientId: string; clientSecret: string } | null {
+  const m = /^Basic\s+([A-Za-z0-9+/=._~-]+)\s*$/i.exec(header);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const sep = decoded.indexOf(':');
+  if (sep < 0) return null;
+  try {
+    const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { clientId: unform(decoded.slice(0, sep)), clientSecret: unform(decoded.slice(sep + 1)) };
+  } catch {
+    return null;
+  }
+}
+
+function param(body: Record<string, unknown>, name: string): string | undefined {
+  const v = body[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new OAuthProtocolError('invalid_request', `${name} must be a single string.`);
+  return v;
+}
+
+/** `POST /api/v1/oauth/token`: the client_credentials grant for OAuth Apps. */
+@ApiTags('oauth-apps')
+@Controller('api/v1/oauth')
+export class TokenController {
+  constructor(
+    private readonly apps: OAuthAppsService,
+    private readonly tokens: ApiTokensService,
+  ) {}
+
+  @Post('token')
+  @HttpCode(200)
+  @PublicRoute()
+  @ApiOperation({ summary: 'Client credentials grant (client_secret_basic or client_secret_post); form or JSON body' })
+  async token(
+    @Body() rawBody: unknown,
+    @Headers('authorization') authorization: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    const body = rawBody && typeof rawBody === 'object' ? (rawBody as Record<string, unknown>) : {};
+    const client = this.clientCredentials(body, authorization);
+
+    const grantType = param(body, 'grant_type');
+    if (!grantType) throw new OAuthProtocolError('invalid_request', 'grant_type is required.', client.basic);
+
+    const app = await this.apps.authenticateClient(client.clientId, client.clientSecret);
+    if (!app) throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
+
+    if (grantType !== 'client_credentials') {
+      throw new OAuthProtocolError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.');
+    }
+
+    const requested = param(body, 'scope');
+    let scopes: Scope[] = app.scopes.filter(isScope);
+    if (requested !== undefined) {
+      const names = requested.split(' ').filter(Boolean);
+      const invalid = names.filter((n) => !isScope(n) || !app.scopes.includes(n));
+      if (names.length === 0 || invalid.length) {
+        throw new OAuthProtocolError('invalid_scope', `Scope not allowed for this client: ${invalid.join(' ') || '(empty)'}.`);
+      }
+      scopes = scopes.filter((s) => names.includes(s));
+    }
+    const { accessToken, expiresIn } = await this.tokens.issue(app, scopes);
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, scope: scopes.join(' ') };
+  }
+
+  private clientCredentials(body: Record<string, unknown>, authorization: string | undefined): ClientCredentials {
+    const postId = param(body, 'client_id');
+    const postSecret = param(body, 'client_secret');
+    if (authorization) {
+      const basic = parseBasic(authorization);
+      if (!basic) throw new OAuthProtocolError('invalid_client', 'Malformed Basic authorization header.', true);
+      if (postSecret !== undefined) {
+        throw new OAuthProtocolError('invalid_request', 'Use one client authentication method, not several.');
+      }
+      if (postId !== undefined && postId !== basic.clientId) {
+        throw new OAuthProtocolError('invalid_request', 'client_id does not match the authenticated client.');
+      }
+      return { ...basic, basic: true };
+    }
+    if (!postId || postSecret === undefined) {
+      throw new OAuthProtocolError('invalid_client', 'Client authentication required (client_secret_basic or client_secret_post).');
+    }
+    return { clientId: postId, clientSecret: postSecret, basic: false };
+  }
+}

@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { type EntityManager, IsNull, Repository } from 'typeorm';
+import { DUMMY_SECRET_HASH, hashSecret, verifySecret } from '../../common/crypto/secret-hash.js';
+import { DomainError } from '../../common/errors/domain-error.js';
+import { RandomSource } from '../../common/random.js';
+import { User, UserRole } from './user.entity.js';
+import { WorkspaceMember } from './workspace-member.entity.js';
+
+@Injectable()
+export class UsersService {
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    @InjectRepository(WorkspaceMember) private readonly members: Repository<WorkspaceMember>,
+    private readonly random: RandomSource,
+  ) {}
+
+  async create(
+    input: { email: string; password: string; role: UserRole; workspaceIds: string[] },
+    manager?: EntityManager,
+  ): Promise<User> {
+    const users = manager?.getRepository(User) ?? this.users;
+    const members = manager?.getRepository(WorkspaceMember) ?? this.members;
+    const email = input.email.trim().toLowerCase();
+    if (await users.existsBy({ email })) {
+      throw new DomainError('user.email_taken', 'conflict', `A user with email ${email} already exists.`);
+    }
+    const user = await users.save(
+      users.create({
+        id: this.random.uuid(),
+        email,
+        passwordHash: await hashSecret(input.password),
+        role: input.role,
+        disabledAt: null,
+      }),
+    );
+    for (const workspaceId of input.workspaceIds) {
+      await members.save(members.create({ workspaceId, userId: user.id }));
+    }
+    return user;
+  }
+
+  count(manager?: EntityManager): Promise<number> {
+    return (manager?.getRepository(User) ?? this.users).count();
+  }
+
+  findById(id: string): Promise<User | null> {
+    return this.users.findOneBy({ id, disabledAt: IsNull() });
+  }
+
+  /** The user for these credentials, or null; as slow for unknown emails as for wrong passwords. */
+  async verifyLogin(email: string, password: string): Promise<User | null> {
+    const user = await this.users.findOneBy({ email: email.trim().toLowerCase(), disabledAt: IsNull() });
+    const ok = await verifySecret(password, user?.passwordHash ?? DUMMY_SECRET_HASH);
+    return user && ok ? user : null;
+  }
+
+  async setPassword(userId: string, password: string, manager?: EntityManager): Promise<void> {
+    await (manager?.getRepository(User) ?? this.users).update({ id: userId }, { passwordHash: await hashSecret(password) });
+  }
+
+  findByEmail(email: string, manager?: EntityManager): Promise<User | null> {
+    return (manager?.getRepository(User) ?? this.users).findOneBy({ email: email.trim().toLowerCase() });
+  }
+
+  async isMember(userId: string, workspaceId: string): Promise<boolean> {
+    return this.members.existsBy({ userId, workspaceId });
+  }
+
+  /** The first workspace the user joined; admins without memberships get null. */
+  async firstWorkspaceId(userId: string): Promise<string | null> {
+    const m = await this.members.findOne({ where: { userId }, order: { createdAt: 'ASC' } });
+    return m?.workspaceId ?? null;
+  }
+}
+
+export { UserRole };

@@ -1,0 +1,39 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { IdParam } from '../../common/validation/id-param.js';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { RequireScopes } from '../../common/auth/principal.js';
+import { CreateWorkspaceDto, UpdateWorkspaceDto, WorkspaceResponse } from './dto/workspace.dto.js';
+import { WorkspacesService } from './workspaces.service.js';
+
+/** Platform admin only (`workspaces:write`). */
+@ApiTags('workspaces')
+@ApiBearerAuth()
+@Controller('api/v1/workspaces')
+export class WorkspacesController {
+  constructor(private readonly workspaces: WorkspacesService) {}
+
+  @Get()
+  @RequireScopes('workspaces:write')
+  async list(): Promise<{ data: WorkspaceResponse[] }> {
+    return { data: (await this.workspaces.list()).map(WorkspaceResponse.of) };
+  }
+
+  @Post()
+  @HttpCode(201)
+  @RequireScopes('workspaces:write')
+  async create(@Body() body: CreateWorkspaceDto): Promise<WorkspaceResponse> {
+    return WorkspaceResponse.of(await this.workspaces.create(body));
+  }
+
+  @Get(':id')
+  @RequireScopes('workspaces:write')
+  async get(@Param('id', IdParam) id: string): Promise<WorkspaceResponse> {
+    return WorkspaceResponse.of(await this.workspaces.get(id));
+  }
+
+  @Patch(':id')
+  @RequireScopes('workspaces:write')
+  async update(@Param('id', IdParam) id: string, @Body() body: UpdateWorkspaceDto): Promise<WorkspaceResponse> {
+    return WorkspaceResponse.of(await this.workspaces.update(id, body));
+  }
+}
