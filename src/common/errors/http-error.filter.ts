@@ -88,13 +88,18 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (exception instanceof DomainError) {
       return make(statusForKind(exception.kind), exception.code, exception.message, exception.details);
     }
-    // body-parser and the router raise these before any handler runs.
-    const bodyParserType = (exception as { type?: unknown })?.type;
+    // body-parser and the router raise these before any handler runs; Nest wraps them in an
+    // HttpException whose cause is the original error.
+    const original = exception instanceof HttpException ? (exception.cause ?? exception) : exception;
+    const bodyParserType = (original as { type?: unknown } | undefined)?.type;
     if (bodyParserType === 'entity.too.large') {
       return make(413, 'request.too_large', 'The request body is larger than this endpoint accepts.');
     }
     if (bodyParserType === 'entity.parse.failed') {
       return make(400, 'request.malformed_body', 'The request body is not valid JSON or form data.');
+    }
+    if (original instanceof URIError) {
+      return make(400, 'request.malformed_path', 'The request path is not validly percent-encoded.');
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
