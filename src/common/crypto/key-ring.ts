@@ -39,7 +39,12 @@ export class KeyRing {
 
   constructor(keys: ReadonlyArray<{ id: string; key: Buffer }>) {
     if (keys.length === 0) throw new Error('A key ring needs at least one key');
+    const ids = new Set<string>();
     for (const { id, key } of keys) {
+      // Ids are embedded in dot-separated ciphertexts: no dots, and each id names one key.
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new Error(`Invalid encryption key id "${id}"`);
+      if (ids.has(id)) throw new Error(`Duplicate encryption key id "${id}"`);
+      ids.add(id);
       if (key.length !== 32) throw new Error(`Encryption key "${id}" is not 32 bytes`);
     }
     this.keys = new Map(keys.map(({ id, key }) => [id, key]));

@@ -21,9 +21,15 @@ export async function loadKeyRing(config: AppConfig, logger: Logger): Promise<Ke
     const problems = validateKeyRingSpec(spec);
     if (problems.length) throw new Error(`${file} is not a valid key ring: ${problems.join('; ')}`);
   } else {
-    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
     spec = `dev1:${KeyRing.generateKey().toString('base64')}`;
-    await writeFile(file, `${spec}\n`, { mode: 0o600 });
+    try {
+      // 'wx': two processes starting on a fresh data dir must not each write their own key.
+      await writeFile(file, `${spec}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      spec = (await readFile(file, 'utf8')).trim();
+    }
   }
   logger.warn(
     { file },
