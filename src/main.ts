@@ -1,6 +1,6 @@
 import 'reflect-metadata';
+import { createServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import { createApp } from './app.js';
 import { loadKeyRing } from './common/crypto/load-key-ring.js';
 import { createLogger } from './common/logging/logger.js';
 import { RandomSource } from './common/random.js';
@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
 
   try {
+    // Before anything is seeded: a start that cannot bind must not consume the one-time admin password.
+    await assertPortFree(config.host, config.port);
     const keyRing = await loadKeyRing(config, logger);
     db = await openDatabase(config, logger);
     const migrator = createDataSource(db.url);
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
     await migrator.destroy();
     if (applied.length) logger.info({ applied }, 'applied migrations');
 
+    // Loaded only after the configuration is known to be good, so config errors report at once.
+    const { createApp } = await import('./app.js');
     app = await createApp({
       config,
       databaseUrl: db.url,
@@ -69,6 +73,21 @@ async function main(): Promise<void> {
     await db?.embedded?.stop().catch(() => undefined);
     process.exit(1);
   }
+}
+
+function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} on ${host} is already in use (set PORT to another port)`)
+          : error,
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 void main();

@@ -1,0 +1,534 @@
+// `npm start` end to end: spawns the built server (`node dist/src/main.js`) as a real process and
+// talks HTTP to it. Needs a built dist/: `npm test` builds it in its pretest step; when running this
+// file alone, run `npm run build` first. A missing dist fails the run rather than skipping it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { createEmptyDatabase, createTestDatabase, type TestDatabase } from './support/database.js';
+import { freePort } from './support/net.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = path.join(REPO_ROOT, 'dist/src/main.js');
+
+const BOOTSTRAP = {
+  LATCHKEY_BOOTSTRAP_CLIENT_ID: 'start-e2e-admin',
+  LATCHKEY_BOOTSTRAP_CLIENT_SECRET: 'start-e2e-secret-0123456789abcdefghijklmnop',
+};
+/** A valid key ring for the production cases, so only the variable under test is wrong. */
+const KEY_SPEC = `prod1:${Buffer.alloc(32, 7).toString('base64')}`;
+const RUNNING = /Latchkey is running at (\S+)/;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Latchkey {
+  child: ChildProcess;
+  dataDir: string;
+  stdout(): string;
+  stderr(): string;
+  /** Parsed JSON log lines (pino writes them to stdout). */
+  logs(): Array<Record<string, unknown>>;
+  /** Resolves with the match; rejects (with the output so far) on exit or timeout. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Resolves when the process has exited and its output is complete. */
+  exited(timeoutMs?: number): Promise<Exit>;
+}
+
+const tempDirs: string[] = [];
+const databases: TestDatabase[] = [];
+
+/** A data dir the `postgres` system user can traverse (the embedded server runs as it under root). */
+async function makeDataDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-start-'));
+  await chmod(dir, 0o711);
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Two distinct free ports (freePort can hand out the same one twice). */
+async function twoFreePorts(): Promise<[number, number]> {
+  const a = await freePort();
+  for (;;) {
+    const b = await freePort();
+    if (b !== a) return [a, b];
+  }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts Latchkey with only the given variables (plus PATH and HOME): nothing leaks in from the test
+ * run. The test's own finish hook stops it even when the test fails (concurrent tests included).
+ */
+function startLatchkey(
+  test: Pick<TestContext, 'onTestFinished'>,
+  env: Record<string, string>,
+): Latchkey {
+  if (!env.LATCHKEY_DATA_DIR)
+    throw new Error('always give LATCHKEY_DATA_DIR (or it writes into the repository)');
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  let closed: Exit | undefined;
+  const closing = new Promise<Exit>((resolve) => {
+    child.once('error', (error) => {
+      err += `\n[spawn error] ${error.message}`;
+      resolve((closed = { code: null, signal: null }));
+    });
+    child.once('close', (code, signal) => resolve((closed = { code, signal })));
+  });
+  const describeOutput = () => `\n--- stdout ---\n${out}\n--- stderr ---\n${err}`;
+
+  const proc: Latchkey = {
+    child,
+    dataDir: env.LATCHKEY_DATA_DIR,
+    stdout: () => out,
+    stderr: () => err,
+    // Complete lines only: the last one may still be arriving.
+    logs: () =>
+      out
+        .split('\n')
+        .slice(0, -1)
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    async waitFor(pattern, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(out);
+        if (match) return match;
+        if (closed)
+          throw new Error(
+            `Latchkey exited (${JSON.stringify(closed)}) before printing ${pattern}${describeOutput()}`,
+          );
+        if (Date.now() > deadline)
+          throw new Error(`No ${pattern} within ${timeoutMs} ms${describeOutput()}`);
+        await delay(50);
+      }
+    },
+    async exited(timeoutMs = 15_000) {
+      const result = await Promise.race([closing, delay(timeoutMs).then(() => undefined)]);
+      if (!result)
+        throw new Error(`Latchkey did not exit within ${timeoutMs} ms${describeOutput()}`);
+      return result;
+    },
+  };
+  test.onTestFinished(() => forceStop(proc), 40_000);
+  return proc;
+}
+
+/**
+ * Cleanup, also after a failed test: ask politely, then kill. A SIGKILLed Latchkey leaves its
+ * embedded PostgreSQL running, so stop that too from its pid file.
+ */
+async function forceStop(proc: Latchkey): Promise<void> {
+  if (proc.child.exitCode === null && proc.child.signalCode === null) {
+    proc.child.kill('SIGTERM');
+    await proc.exited(15_000).catch(() => {
+      proc.child.kill('SIGKILL');
+      return proc.exited(5_000).catch(() => undefined);
+    });
+  }
+  const pidFile = path.join(proc.dataDir, 'pg', 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
+  for (let i = 0; i < 100 && alive(); i++) await delay(100);
+  if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+async function token(baseUrl: string, clientId: string, clientSecret: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/v1/oauth/token`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+    }),
+  });
+  const body = (await res.json()) as Record<string, unknown>;
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  expect(body).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String) });
+  return body.access_token as string;
+}
+
+async function listApps(
+  baseUrl: string,
+  accessToken: string,
+): Promise<Array<Record<string, unknown>>> {
+  const res = await fetch(`${baseUrl}/api/v1/oauth-apps`, {
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+  const body = (await res.json()) as { data: Array<Record<string, unknown>> };
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return body.data;
+}
+
+/** Console sign-in through the real form (CSRF cookie + hidden field). */
+async function signIn(
+  baseUrl: string,
+  email: string,
+  password: string,
+): Promise<{ status: number; session: boolean }> {
+  const form = await fetch(`${baseUrl}/login`);
+  expect(form.status).toBe(200);
+  const csrfCookie = form.headers.getSetCookie().find((c) => c.startsWith('latchkey_login_csrf='));
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+  expect(csrfCookie).toBeDefined();
+  expect(csrf).toBeDefined();
+  const res = await fetch(`${baseUrl}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: csrfCookie!.split(';')[0] },
+    body: new URLSearchParams({ _csrf: csrf!, email, password, next: '/' }),
+  });
+  return {
+    status: res.status,
+    session: res.headers.getSetCookie().some((c) => c.startsWith('latchkey_session=')),
+  };
+}
+
+/** Problem lines of an "Invalid configuration:" message. */
+function problems(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('  - '))
+    .map((line) => line.slice(4));
+}
+
+function occurrences(haystack: string, needle: string): number {
+  return haystack.split(needle).length - 1;
+}
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) {
+    throw new Error(
+      `${path.relative(REPO_ROOT, MAIN)} is missing: run \`npm run build\` first (npm test builds it in pretest).`,
+    );
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(databases.map((db) => db.drop()));
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe('npm start (node dist/src/main.js)', () => {
+  describe('with an embedded PostgreSQL (DATABASE_URL unset)', () => {
+    let dataDir: string;
+    let pgPort: number;
+    let env: Record<string, string>;
+    let baseUrl: string;
+    // Carried from the first start to the restart.
+    let admin: { email: string; password: string } | undefined;
+    let created: { id: string; clientId: string; clientSecret: string } | undefined;
+    let firstToken: string | undefined;
+    let keyFile: string | undefined;
+
+    beforeAll(async () => {
+      dataDir = await makeDataDir();
+      const [httpPort, embeddedPort] = await twoFreePorts();
+      pgPort = embeddedPort;
+      baseUrl = `http://127.0.0.1:${httpPort}`;
+      env = {
+        LATCHKEY_DATA_DIR: dataDir,
+        LATCHKEY_EMBEDDED_PG_PORT: String(pgPort),
+        PORT: String(httpPort),
+        PUBLIC_URL: baseUrl,
+        ...BOOTSTRAP,
+      };
+    });
+
+    it('first start: creates a cluster, key file and admin, serves the API, and stops cleanly on SIGINT', async (test) => {
+      const latchkey = startLatchkey(test, env);
+      const [, announcedUrl] = await latchkey.waitFor(RUNNING);
+      expect(announcedUrl).toBe(baseUrl);
+      expect(latchkey.logs()).toContainEqual(
+        expect.objectContaining({ msg: 'Latchkey is up', database: 'embedded' }),
+      );
+      expect(existsSync(path.join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
+      expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
+
+      const healthz = await fetch(`${baseUrl}/healthz`);
+      expect(healthz.status).toBe(200);
+      const readyz = await fetch(`${baseUrl}/readyz`);
+      expect(readyz.status).toBe(200);
+      expect(await readyz.json()).toMatchObject({ status: 'ok' });
+
+      // The generated admin password is printed once, for humans, and never logged.
+      const passwords = [...latchkey.stdout().matchAll(/^\s*password:\s+(\S+)\s*$/gm)].map(
+        (m) => m[1],
+      );
+      expect(passwords).toHaveLength(1);
+      const email = /^\s*email:\s+(\S+)\s*$/m.exec(latchkey.stdout())?.[1];
+      expect(email).toBeDefined();
+      admin = { email: email!, password: passwords[0] };
+      expect(admin.password.length).toBeGreaterThanOrEqual(12);
+      expect(occurrences(latchkey.stdout() + latchkey.stderr(), admin.password)).toBe(1);
+
+      // No LATCHKEY_ENCRYPTION_KEYS: a development key file is made, with a warning.
+      keyFile = await readFile(path.join(dataDir, 'encryption-keys'), 'utf8');
+      expect(latchkey.logs()).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          msg: expect.stringContaining('LATCHKEY_ENCRYPTION_KEYS is not set'),
+        }),
+      );
+
+      firstToken = await token(
+        baseUrl,
+        BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
+        BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
+      );
+      const before = await listApps(baseUrl, firstToken);
+      expect(before).toContainEqual(
+        expect.objectContaining({
+          clientId: BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
+          isBootstrap: true,
+        }),
+      );
+      const res = await fetch(`${baseUrl}/api/v1/oauth-apps`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${firstToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ description: 'made by start.e2e', scopes: ['apps:write'] }),
+      });
+      const body = (await res.json()) as Record<string, string>;
+      expect(res.status, JSON.stringify(body)).toBe(201);
+      expect(body).toMatchObject({
+        id: expect.any(String),
+        clientId: expect.any(String),
+        clientSecret: expect.any(String),
+      });
+      created = { id: body.id, clientId: body.clientId, clientSecret: body.clientSecret };
+      expect((await listApps(baseUrl, firstToken)).map((a) => a.id)).toContain(created.id);
+
+      const everything = latchkey.stdout() + latchkey.stderr();
+      for (const secret of [
+        BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
+        created.clientSecret,
+        firstToken,
+        keyFile.trim().split(':')[1],
+      ]) {
+        expect(occurrences(everything, secret), 'a secret reached the output').toBe(0);
+      }
+
+      latchkey.child.kill('SIGINT');
+      expect(await latchkey.exited()).toEqual({ code: 0, signal: null });
+      expect(latchkey.logs()).toContainEqual(
+        expect.objectContaining({ msg: 'shutting down', signal: 'SIGINT' }),
+      );
+      expect(latchkey.logs()).toContainEqual(expect.objectContaining({ msg: 'stopped' }));
+      // PostgreSQL is gone too: it removed its pid file and released its port.
+      expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+      expect(await portIsFree(pgPort)).toBe(true);
+      expect(await portIsFree(Number(env.PORT))).toBe(true);
+    }, 60_000);
+
+    it('restart on the same data dir: keeps the admin, apps, signing key and key file; prints no new password', async (test) => {
+      expect(
+        admin && created && firstToken && keyFile,
+        'the first-start test must pass first',
+      ).toBeTruthy();
+      const latchkey = startLatchkey(test, env);
+      await latchkey.waitFor(RUNNING);
+
+      const everything = latchkey.stdout() + latchkey.stderr();
+      expect(everything).not.toMatch(/password:/);
+      expect(occurrences(everything, admin!.password)).toBe(0);
+      const messages = latchkey.logs().map((l) => l.msg);
+      expect(messages).toContain('embedded PostgreSQL running');
+      expect(messages).not.toContain('initialising embedded PostgreSQL cluster (first start)');
+      expect(messages).not.toContain('applied migrations');
+      expect(messages).not.toContain('created the first admin user');
+
+      // The same key file, still private; a fresh token needs the stored (encrypted) signing key.
+      expect(await readFile(path.join(dataDir, 'encryption-keys'), 'utf8')).toBe(keyFile);
+      expect((await stat(path.join(dataDir, 'encryption-keys'))).mode & 0o777).toBe(0o600);
+      const bootstrapToken = await token(
+        baseUrl,
+        BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
+        BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
+      );
+      expect((await listApps(baseUrl, bootstrapToken)).map((a) => a.id)).toContain(created!.id);
+      // A token from before the restart still verifies, and the app made then still gets tokens.
+      expect((await listApps(baseUrl, firstToken!)).map((a) => a.id)).toContain(created!.id);
+      const appToken = await token(baseUrl, created!.clientId, created!.clientSecret);
+      expect((await listApps(baseUrl, appToken)).length).toBeGreaterThan(0);
+
+      // The password printed on the first start is the real one, and it still works.
+      expect(await signIn(baseUrl, admin!.email, `${admin!.password}x`)).toEqual({
+        status: 401,
+        session: false,
+      });
+      expect(await signIn(baseUrl, admin!.email, admin!.password)).toEqual({
+        status: 303,
+        session: true,
+      });
+
+      latchkey.child.kill('SIGINT');
+      expect(await latchkey.exited()).toEqual({ code: 0, signal: null });
+      expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+    }, 60_000);
+  });
+
+  describe('with DATABASE_URL', () => {
+    it('migrates an empty database, creates no embedded cluster, and is ready', async (test) => {
+      const db = await createEmptyDatabase();
+      databases.push(db);
+      const dataDir = await makeDataDir();
+      const port = await freePort();
+      const latchkey = startLatchkey(test, {
+        DATABASE_URL: db.url,
+        LATCHKEY_DATA_DIR: dataDir,
+        LATCHKEY_EMBEDDED_PG_PORT: String(await freePort()),
+        PORT: String(port),
+      });
+      await latchkey.waitFor(RUNNING);
+      expect(latchkey.logs()).toContainEqual(
+        expect.objectContaining({ msg: 'Latchkey is up', database: 'external' }),
+      );
+      expect(existsSync(path.join(dataDir, 'pg'))).toBe(false);
+      expect(existsSync(path.join(dataDir, 'pg-password'))).toBe(false);
+
+      const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(readyz.status).toBe(200);
+      expect(await readyz.json()).toMatchObject({ status: 'ok' });
+
+      // Every migration file has a row (file `<timestamp>-Name.ts` → row timestamp).
+      const files = (await readdir(path.join(REPO_ROOT, 'migrations'))).filter((f) =>
+        /^\d+-\w+\.ts$/.test(f),
+      );
+      expect(files.length).toBeGreaterThan(0);
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ timestamp: string }>(
+          'SELECT "timestamp" FROM migrations ORDER BY "timestamp"',
+        );
+        expect(rows.map((r) => String(r.timestamp))).toEqual(
+          files.map((f) => f.split('-')[0]).sort(),
+        );
+      } finally {
+        await client.end();
+      }
+      expect(occurrences(latchkey.stdout() + latchkey.stderr(), db.url)).toBe(0);
+    });
+
+    it('exits 0 after a graceful shutdown on SIGTERM', async (test) => {
+      const db = await createTestDatabase();
+      databases.push(db);
+      const port = await freePort();
+      const latchkey = startLatchkey(test, {
+        DATABASE_URL: db.url,
+        LATCHKEY_DATA_DIR: await makeDataDir(),
+        LATCHKEY_EMBEDDED_PG_PORT: String(await freePort()),
+        PORT: String(port),
+      });
+      await latchkey.waitFor(RUNNING);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+
+      latchkey.child.kill('SIGTERM');
+      expect(await latchkey.exited()).toEqual({ code: 0, signal: null });
+      expect(latchkey.logs()).toContainEqual(
+        expect.objectContaining({ msg: 'shutting down', signal: 'SIGTERM' }),
+      );
+      expect(latchkey.logs()).toContainEqual(expect.objectContaining({ msg: 'stopped' }));
+      expect(latchkey.stderr()).toBe('');
+      expect(await portIsFree(port)).toBe(true);
+    });
+  });
+
+  describe('with an invalid configuration', () => {
+    const cases: Array<{
+      name: string;
+      env: Record<string, string>;
+      named: string[];
+      secret?: string;
+    }> = [
+      {
+        name: 'PORT=abc and LOG_LEVEL=loud together',
+        env: { PORT: 'abc', LOG_LEVEL: 'loud' },
+        named: ['PORT', 'LOG_LEVEL'],
+      },
+      {
+        name: 'NODE_ENV=production without LATCHKEY_ENCRYPTION_KEYS',
+        env: { NODE_ENV: 'production' },
+        named: ['LATCHKEY_ENCRYPTION_KEYS'],
+      },
+      {
+        name: 'NODE_ENV=production with an http PUBLIC_URL',
+        env: {
+          NODE_ENV: 'production',
+          LATCHKEY_ENCRYPTION_KEYS: KEY_SPEC,
+          PUBLIC_URL: 'http://example.com',
+        },
+        named: ['PUBLIC_URL'],
+        secret: KEY_SPEC.split(':')[1],
+      },
+      {
+        name: 'NODE_ENV=production with LATCHKEY_ALLOW_INSECURE_PROVIDERS=true',
+        env: {
+          NODE_ENV: 'production',
+          LATCHKEY_ENCRYPTION_KEYS: KEY_SPEC,
+          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
+        },
+        named: ['LATCHKEY_ALLOW_INSECURE_PROVIDERS'],
+        secret: KEY_SPEC.split(':')[1],
+      },
+    ];
+
+    // Each case costs a Node start-up (~2 s) and nothing else, so they run side by side.
+    it.concurrent.for(cases)(
+      'refuses $name: exit 1, naming each bad variable, starting no database',
+      async (c, test) => {
+        const { expect } = test;
+        const dataDir = await makeDataDir();
+        const latchkey = startLatchkey(test, {
+          LATCHKEY_DATA_DIR: dataDir,
+          LATCHKEY_EMBEDDED_PG_PORT: String(await freePort()),
+          ...c.env,
+        });
+        expect(await latchkey.exited(20_000)).toEqual({ code: 1, signal: null });
+        expect(latchkey.stderr()).toMatch(/^Invalid configuration:$/m);
+        // Each line starts with the variable it is about.
+        const named = problems(latchkey.stderr()).map((line) => /^[A-Z_]+/.exec(line)?.[0]);
+        expect(named.sort()).toEqual([...c.named].sort());
+        expect(latchkey.stdout()).not.toMatch(RUNNING);
+        // Nothing was started or written: no cluster, no key file, no password file.
+        expect(await readdir(dataDir)).toEqual([]);
+        if (c.secret) expect(occurrences(latchkey.stdout() + latchkey.stderr(), c.secret)).toBe(0);
+      },
+    );
+  });
+});
