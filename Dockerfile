@@ -35,7 +35,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# Anything the app reads at run time from outside dist/ must be copied here as well.
+# The built-in offering catalog, read at start (found upwards from dist/ next to package.json).
+COPY offerings ./offerings
 
 # The application files stay owned by root: the process cannot change its own code.
 USER node

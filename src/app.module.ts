@@ -13,7 +13,10 @@ import type { AppConfig } from './config/config.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { BootstrapModule } from './modules/bootstrap/bootstrap.module.js';
+import { OutboundHttpModule } from './common/http/outbound-http.js';
 import { HealthModule } from './modules/health/health.module.js';
+import { IntegrationsModule } from './modules/integrations/integrations.module.js';
+import { OfferingsModule } from './modules/offerings/offerings.module.js';
 import { OAuthAppsModule } from './modules/oauth-apps/oauth-apps.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { WorkspacesModule } from './modules/workspaces/workspaces.module.js';
@@ -56,8 +59,11 @@ export class AppModule {
           useFactory: () => dataSourceOptions(deps.databaseUrl),
           dataSourceFactory: async (options) => new DataSource(options!).initialize(),
         }),
+        OutboundHttpModule,
         WorkspacesModule,
         UsersModule,
+        OfferingsModule,
+        IntegrationsModule,
         OAuthAppsModule,
         AuthModule,
         HealthModule,

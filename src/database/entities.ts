@@ -1,3 +1,5 @@
+import { Integration } from '../modules/integrations/integration.entity.js';
+import { Offering } from '../modules/offerings/offering.entity.js';
 import { OAuthApp } from '../modules/oauth-apps/oauth-app.entity.js';
 import { SigningKey } from '../modules/oauth-apps/signing-key.entity.js';
 import { UserSession } from '../modules/auth/user-session.entity.js';
@@ -6,4 +8,4 @@ import { WorkspaceMember } from '../modules/users/workspace-member.entity.js';
 import { Workspace } from '../modules/workspaces/workspace.entity.js';
 
 /** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
-export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey];
+export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey, Offering, Integration];

@@ -15,4 +15,5 @@ export interface EncryptedColumn {
 
 export const ENCRYPTED_COLUMNS: EncryptedColumn[] = [
   { table: 'signing_keys', idColumn: 'id', column: 'private_jwk_enc', field: 'privateJwk' },
+  { table: 'integrations', idColumn: 'id', column: 'client_secret_enc', field: 'clientSecret' },
 ];

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { OfferingsModule } from '../offerings/offerings.module.js';
+import { Integration } from './integration.entity.js';
+import { IntegrationsController } from './integrations.controller.js';
+import { IntegrationsService } from './integrations.service.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([Integration]), OfferingsModule],
+  controllers: [IntegrationsController],
+  providers: [IntegrationsService],
+  exports: [IntegrationsService],
+})
+export class IntegrationsModule {}

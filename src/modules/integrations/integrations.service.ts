@@ -1,0 +1,195 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { KeyRing } from '../../common/crypto/key-ring.js';
+import { isLoopbackHost, type AppConfig } from '../../config/config.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import { allowedScopes, type Offering } from '../offerings/offering.entity.js';
+import { OfferingsService } from '../offerings/offerings.service.js';
+import { ProviderClient, type VerificationResult } from '../offerings/provider-client.service.js';
+import type { CreateIntegrationDto, UpdateIntegrationDto } from './dto/integration.dto.js';
+import { CLIENT_SECRET_FIELD, Integration, IntegrationStatus } from './integration.entity.js';
+import { IntegrationError } from './integrations.errors.js';
+
+@Injectable()
+export class IntegrationsService {
+  constructor(
+    @InjectRepository(Integration) private readonly integrations: Repository<Integration>,
+    private readonly offerings: OfferingsService,
+    private readonly provider: ProviderClient,
+    private readonly keyRing: KeyRing,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** What the developer registers at the provider, byte for byte. */
+  get callbackUrl(): string {
+    return `${this.config.publicUrl}/oauth/callback`;
+  }
+
+  list(workspaceId: string): Promise<Integration[]> {
+    return this.integrations.find({ where: { workspaceId }, order: { createdAt: 'ASC' } });
+  }
+
+  async get(workspaceId: string, id: string): Promise<Integration> {
+    const found = await this.integrations.findOneBy({ id, workspaceId });
+    if (!found) throw IntegrationError.notFound();
+    return found;
+  }
+
+  /**
+   * Creates the integration as a draft and verifies it when a secret was given. Always 201: a
+   * rejected or unreachable verification leaves a draft that says why.
+   */
+  async create(workspaceId: string, input: CreateIntegrationDto): Promise<Integration> {
+    const offering = await this.offerings.getUsable(input.offeringId);
+    const scopes = input.scopes ?? offering.scopes.default;
+    const allowedRedirectUris = input.allowedRedirectUris ?? [];
+    this.validate(offering, { scopes, allowedRedirectUris });
+    const id = this.random.uuid();
+    const integration = this.integrations.create({
+      id,
+      workspaceId,
+      offeringId: offering.id,
+      name: input.name,
+      clientId: input.clientId,
+      clientSecretEnc: input.clientSecret ? this.keyRing.encrypt(input.clientSecret, { ...CLIENT_SECRET_FIELD, rowId: id }) : null,
+      scopes,
+      allowedRedirectUris,
+      status: IntegrationStatus.Draft,
+      verificationCheckedAt: null,
+      verificationOutcome: null,
+      verificationMessage: null,
+    });
+    await this.integrations.save(integration);
+    if (input.clientSecret) return this.applyVerification(integration, await this.check(offering, integration.clientId, input.clientSecret));
+    return integration;
+  }
+
+  /**
+   * Name, scopes and redirect URIs are saved as given. A new client ID of a configured
+   * integration is verified first and refused (nothing changed) unless the provider accepts it;
+   * changed credentials or scopes send the integration through verification again.
+   */
+  async update(workspaceId: string, id: string, input: UpdateIntegrationDto): Promise<Integration> {
+    const integration = await this.get(workspaceId, id);
+    const offering = await this.offerings.get(integration.offeringId);
+    const scopes = input.scopes ?? integration.scopes;
+    const allowedRedirectUris = input.allowedRedirectUris ?? integration.allowedRedirectUris;
+    this.validate(offering, { scopes, allowedRedirectUris });
+
+    const clientIdChanged = input.clientId !== undefined && input.clientId !== integration.clientId;
+    const scopesChanged = input.scopes !== undefined && !sameSet(input.scopes, integration.scopes);
+    const secret = this.secretOf(integration);
+    let verification: VerificationResult | undefined;
+    if (clientIdChanged && secret) {
+      verification = await this.check(offering, input.clientId!, secret);
+      if (integration.status === IntegrationStatus.Configured) this.refuseUnlessAccepted(verification);
+    }
+    if (input.name !== undefined) integration.name = input.name;
+    if (input.clientId !== undefined) integration.clientId = input.clientId;
+    integration.scopes = scopes;
+    integration.allowedRedirectUris = allowedRedirectUris;
+    await this.integrations.save(integration);
+    if (!verification && (clientIdChanged || scopesChanged) && secret) {
+      verification = await this.check(offering, integration.clientId, secret);
+    }
+    return verification ? this.applyVerification(integration, verification) : integration;
+  }
+
+  /** Verifies the new secret first; only an accepted secret replaces the old one. */
+  async rotateSecret(workspaceId: string, id: string, clientSecret: string): Promise<Integration> {
+    const integration = await this.get(workspaceId, id);
+    const offering = await this.offerings.get(integration.offeringId);
+    const verification = await this.check(offering, integration.clientId, clientSecret);
+    this.refuseUnlessAccepted(verification);
+    integration.clientSecretEnc = this.keyRing.encrypt(clientSecret, { ...CLIENT_SECRET_FIELD, rowId: integration.id });
+    await this.integrations.save(integration);
+    return this.applyVerification(integration, verification);
+  }
+
+  async verify(workspaceId: string, id: string): Promise<Integration> {
+    const integration = await this.get(workspaceId, id);
+    const secret = this.secretOf(integration);
+    if (!secret) {
+      return this.applyVerification(integration, {
+        outcome: 'rejected',
+        message: 'No client secret is stored yet: set one with PUT /api/v1/integrations/{id}/secret.',
+      });
+    }
+    const offering = await this.offerings.get(integration.offeringId);
+    return this.applyVerification(integration, await this.check(offering, integration.clientId, secret));
+  }
+
+  async delete(workspaceId: string, id: string): Promise<void> {
+    const integration = await this.get(workspaceId, id);
+    await this.integrations.delete({ id: integration.id, workspaceId });
+  }
+
+  /** The stored client secret in plaintext, for protocol steps only. Never for a response. */
+  secretOf(integration: Integration): string | null {
+    return integration.clientSecretEnc
+      ? this.keyRing.decrypt(integration.clientSecretEnc, { ...CLIENT_SECRET_FIELD, rowId: integration.id })
+      : null;
+  }
+
+  private check(offering: Offering, clientId: string, clientSecret: string): Promise<VerificationResult> {
+    return this.provider.verifyClient(offering, { clientId, clientSecret }, this.callbackUrl);
+  }
+
+  private refuseUnlessAccepted(verification: VerificationResult): void {
+    if (verification.outcome === 'rejected') throw IntegrationError.credentialsRejected(verification.message);
+    if (verification.outcome === 'unreachable') throw IntegrationError.providerUnreachable(verification.message);
+  }
+
+  /**
+   * Records a verification. Accepted → configured; rejected → draft. An unreachable provider
+   * leaves the status as it was: an outage must not take a working integration out of service.
+   */
+  private async applyVerification(integration: Integration, v: VerificationResult): Promise<Integration> {
+    integration.verificationCheckedAt = this.clock.now();
+    integration.verificationOutcome = v.outcome;
+    integration.verificationMessage = v.message;
+    if (v.outcome === 'accepted') integration.status = IntegrationStatus.Configured;
+    if (v.outcome === 'rejected') integration.status = IntegrationStatus.Draft;
+    return this.integrations.save(integration);
+  }
+
+  private validate(offering: Offering, input: { scopes: string[]; allowedRedirectUris: string[] }): void {
+    const problems: Record<string, string[]> = {};
+    const allowed = new Set(allowedScopes(offering));
+    const missing = offering.scopes.required.filter((s) => !input.scopes.includes(s));
+    if (missing.length) (problems.scopes ??= []).push(`must include the offering's required scopes (missing: ${missing.join(', ')})`);
+    const unknown = input.scopes.filter((s) => !allowed.has(s));
+    if (unknown.length) {
+      (problems.scopes ??= []).push(`may only contain the offering's scopes (${[...allowed].join(', ')}); not: ${unknown.join(', ')}`);
+    }
+    input.allowedRedirectUris.forEach((uri, i) => {
+      const p = redirectUriProblem(uri);
+      if (p) (problems[`allowedRedirectUris[${i}]`] ??= []).push(p);
+    });
+    if (Object.keys(problems).length) throw IntegrationError.invalid(problems);
+  }
+}
+
+/** A developer app's redirect URI: absolute https, or http on loopback; no fragment or credentials. */
+export function redirectUriProblem(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (url.hash || value.includes('#')) return 'must not contain a fragment';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null;
+  return 'must use https (http only on localhost or 127.0.0.1)';
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}

@@ -1,0 +1,30 @@
+import type { TestApp } from './app.js';
+import { tokenFor } from './app.js';
+
+/** A valid custom offering body, with overrides. Loopback http URLs need LATCHKEY_ALLOW_INSECURE_PROVIDERS. */
+export function offeringBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    key: `custom-${Math.random().toString(36).slice(2, 8)}`,
+    provider: 'acme',
+    environment: 'production',
+    displayName: 'Acme',
+    authorizationUrl: 'https://auth.acme.example/authorize',
+    tokenUrl: 'https://auth.acme.example/token',
+    scopes: { required: ['read'], optional: ['write'], default: ['read'] },
+    apiBaseUrl: 'https://api.acme.example/v1',
+    ...overrides,
+  };
+}
+
+/** A developer-scoped OAuth App in the caller's (or the named) workspace, with a token. */
+export async function developerToken(t: TestApp, admin: string, workspaceId?: string): Promise<string> {
+  const res = await t.http
+    .post(`/api/v1/oauth-apps${workspaceId ? `?workspaceId=${workspaceId}` : ''}`)
+    .auth(admin, { type: 'bearer' })
+    .send({
+      description: 'developer',
+      scopes: ['offerings:read', 'integrations:read', 'integrations:write', 'connections:read', 'connections:write', 'tokens:read', 'proxy'],
+    });
+  if (res.status !== 201) throw new Error(`app creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return tokenFor(t, res.body.clientId, t.secret(res.body.clientSecret));
+}
