@@ -1,7 +1,9 @@
+import { ConnectFlowAndConnections1795317194855 } from './1795317194855-ConnectFlowAndConnections.js';
 import { OfferingsAndIntegrations1795316657808 } from './1795316657808-OfferingsAndIntegrations.js';
 import { Foundation1795315268157 } from './1795315268157-Foundation.js';
 /** Every migration in order. `npm run migration:generate -- Name` appends to this list. */
 export const MIGRATIONS: Array<new () => unknown> = [
   Foundation1795315268157,
   OfferingsAndIntegrations1795316657808,
+  ConnectFlowAndConnections1795317194855,
 ];

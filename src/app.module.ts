@@ -15,6 +15,8 @@ import { AuthModule } from './modules/auth/auth.module.js';
 import { BootstrapModule } from './modules/bootstrap/bootstrap.module.js';
 import { OutboundHttpModule } from './common/http/outbound-http.js';
 import { HealthModule } from './modules/health/health.module.js';
+import { ConnectModule } from './modules/connect/connect.module.js';
+import { ConnectionsModule } from './modules/connections/connections.module.js';
 import { IntegrationsModule } from './modules/integrations/integrations.module.js';
 import { OfferingsModule } from './modules/offerings/offerings.module.js';
 import { OAuthAppsModule } from './modules/oauth-apps/oauth-apps.module.js';
@@ -64,6 +66,8 @@ export class AppModule {
         UsersModule,
         OfferingsModule,
         IntegrationsModule,
+        ConnectionsModule,
+        ConnectModule,
         OAuthAppsModule,
         AuthModule,
         HealthModule,

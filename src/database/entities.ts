@@ -1,3 +1,6 @@
+import { ConnectSession } from '../modules/connect/connect-session.entity.js';
+import { OAuthFlow } from '../modules/connect/oauth-flow.entity.js';
+import { Connection } from '../modules/connections/connection.entity.js';
 import { Integration } from '../modules/integrations/integration.entity.js';
 import { Offering } from '../modules/offerings/offering.entity.js';
 import { OAuthApp } from '../modules/oauth-apps/oauth-app.entity.js';
@@ -8,4 +11,4 @@ import { WorkspaceMember } from '../modules/users/workspace-member.entity.js';
 import { Workspace } from '../modules/workspaces/workspace.entity.js';
 
 /** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
-export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey, Offering, Integration];
+export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey, Offering, Integration, Connection, ConnectSession, OAuthFlow];

@@ -16,4 +16,6 @@ export interface EncryptedColumn {
 export const ENCRYPTED_COLUMNS: EncryptedColumn[] = [
   { table: 'signing_keys', idColumn: 'id', column: 'private_jwk_enc', field: 'privateJwk' },
   { table: 'integrations', idColumn: 'id', column: 'client_secret_enc', field: 'clientSecret' },
+  { table: 'connections', idColumn: 'id', column: 'credentials_enc', field: 'credentials' },
+  { table: 'oauth_flows', idColumn: 'id', column: 'code_verifier_enc', field: 'codeVerifier' },
 ];

@@ -46,6 +46,11 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** Paths that carry a bearer secret (connect links) are logged without it. */
+export function redactPath(path: string): string {
+  return path.replace(/^\/connect\/[^/]+/, '/connect/[redacted]');
+}
+
 /** Request logging; honours a well-formed incoming X-Request-Id, otherwise makes one. */
 export function createHttpLogger(logger: Logger): HttpLogger {
   return pinoHttp({
@@ -61,7 +66,7 @@ export function createHttpLogger(logger: Logger): HttpLogger {
       req: (req: { id: string; method: string; url: string }) => ({
         id: req.id,
         method: req.method,
-        path: req.url.split('?')[0],
+        path: redactPath(req.url.split('?')[0]),
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },

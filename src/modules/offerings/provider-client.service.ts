@@ -1,9 +1,13 @@
+import { createHmac } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import * as oidc from 'openid-client';
+import { safeEqual } from '../../common/crypto/secret-hash.js';
+import { DomainError } from '../../common/errors/domain-error.js';
+import { hostMatches, providerUrlProblem } from '../../common/http/url-policy.js';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { OutboundHttp } from '../../common/http/outbound-http.js';
 import type { AppConfig } from '../../config/config.js';
-import { type Offering, PkceMode, TokenEndpointAuthMethod } from './offering.entity.js';
+import { type Offering, PkceMode, TokenEndpointAuthMethod, TokenResponseStyle } from './offering.entity.js';
 
 export interface ClientCredentials {
   clientId: string;
@@ -40,6 +44,51 @@ export interface ProviderFailure {
   /** Human-readable summary without secrets. */
   summary: string;
 }
+
+/** A token response, read the same way for every provider. */
+export interface TokenSet {
+  accessToken: string;
+  refreshToken?: string;
+  idToken?: string;
+  tokenType: string;
+  /** Space-separated scopes as granted, when the provider says. */
+  scope?: string;
+  /** Seconds, when the provider says (Salesforce does not). */
+  expiresIn?: number;
+  /** When the provider issued the token (ms): Salesforce's issued_at, else now. */
+  issuedAt: number;
+  /** Salesforce: the org's API base. */
+  instanceUrl?: string;
+  /** Salesforce: the per-user identity URL. */
+  identityUrl?: string;
+  /** Subject of the ID token, when one came. */
+  idTokenSubject?: string;
+  /** Every other field of the response (no tokens), kept for the record. */
+  raw: Record<string, unknown>;
+}
+
+export interface ProviderIdentity {
+  userId: string;
+  orgId?: string;
+  username?: string;
+  displayName?: string;
+  email?: string;
+}
+
+/** A provider step failed in a way the flow reports to the developer. */
+export class ProviderError extends DomainError {
+  constructor(
+    code: string,
+    message: string,
+    /** OAuth error code from the provider (`invalid_grant`, …) when there was one. */
+    readonly providerError?: string,
+    readonly unreachable = false,
+  ) {
+    super(code, unreachable ? 'upstream' : 'unprocessable', message);
+  }
+}
+
+const TOKEN_FIELDS = new Set(['access_token', 'refresh_token', 'id_token']);
 
 const TIMEOUT_SECONDS = 15;
 const CLIENT_REJECTED = new Set(['invalid_client', 'invalid_client_id', 'unauthorized_client']);
@@ -97,8 +146,10 @@ export class ProviderClient {
       ...(offering.userinfoUrl ? { userinfo_endpoint: offering.userinfoUrl } : {}),
       ...(offering.pkce === PkceMode.S256 ? { code_challenge_methods_supported: ['S256'] } : {}),
     };
-    const auth =
-      offering.tokenEndpointAuthMethod === TokenEndpointAuthMethod.ClientSecretBasic
+    // An empty secret: a configuration that only builds URLs and never authenticates.
+    const auth = !client.clientSecret
+      ? oidc.None()
+      : offering.tokenEndpointAuthMethod === TokenEndpointAuthMethod.ClientSecretBasic
         ? oidc.ClientSecretBasic(client.clientSecret)
         : oidc.ClientSecretPost(client.clientSecret);
     const configuration = new oidc.Configuration(server, client.clientId, undefined, auth);
@@ -138,6 +189,177 @@ export class ProviderClient {
         : 'The client may not be allowed to use the authorization code flow.';
       return { outcome: 'rejected', message: `The provider rejected the client credentials (${failure.summary}). ${why}` };
     }
+  }
+
+  /** The URL to send the end user to (PKCE S256 and state included, code_challenge_method explicit). */
+  authorizationUrl(
+    offering: Offering,
+    clientId: string,
+    params: { redirectUri: string; scopes: string[]; state: string; codeChallenge?: string },
+  ): string {
+    const configuration = this.configuration(offering, { clientId, clientSecret: '' });
+    return oidc
+      .buildAuthorizationUrl(configuration, {
+        response_type: 'code',
+        redirect_uri: params.redirectUri,
+        scope: params.scopes.join(' '),
+        state: params.state,
+        ...(params.codeChallenge ? { code_challenge: params.codeChallenge, code_challenge_method: 'S256' } : {}),
+      })
+      .toString();
+  }
+
+  /**
+   * Exchanges the authorization code (state, iss and PKCE checked by openid-client), then checks
+   * what a Salesforce-style response must carry. `callbackUrl` is the full URL the provider
+   * redirected to, query included.
+   */
+  async exchangeCode(
+    offering: Offering,
+    client: ClientCredentials,
+    callbackUrl: URL,
+    checks: { expectedState: string; codeVerifier?: string },
+  ): Promise<TokenSet> {
+    const configuration = this.configuration(offering, client);
+    let response: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    try {
+      response = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
+        expectedState: checks.expectedState,
+        pkceCodeVerifier: checks.codeVerifier,
+        idTokenExpected: false,
+      });
+    } catch (error) {
+      throw this.failure('connect.code_exchange_failed', 'The provider refused the authorization code', error);
+    }
+    return this.readTokenResponse(offering, client, response);
+  }
+
+  /** Normalises a token response and, for Salesforce style, verifies its signature. */
+  readTokenResponse(
+    offering: Offering,
+    client: ClientCredentials,
+    response: oidc.TokenEndpointResponse & Partial<oidc.TokenEndpointResponseHelpers>,
+  ): TokenSet {
+    const raw = Object.fromEntries(Object.entries(response).filter(([k, v]) => !TOKEN_FIELDS.has(k) && typeof v !== 'function'));
+    const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+    const set: TokenSet = {
+      accessToken: response.access_token,
+      refreshToken: str(response.refresh_token),
+      idToken: str(response.id_token),
+      tokenType: str(response.token_type) ?? 'Bearer',
+      scope: str(response.scope),
+      expiresIn: typeof response.expires_in === 'number' ? response.expires_in : undefined,
+      issuedAt: Date.now(),
+      raw,
+    };
+    try {
+      set.idTokenSubject = response.claims?.()?.sub;
+    } catch {
+      set.idTokenSubject = undefined;
+    }
+    if (offering.tokenResponseStyle === TokenResponseStyle.Salesforce) {
+      const id = str(response.id);
+      const issuedAt = str(response.issued_at);
+      const signature = str(response.signature);
+      if (!id || !issuedAt || !/^\d+$/.test(issuedAt)) {
+        throw new ProviderError('connect.token_response_invalid', 'The token response lacks Salesforce\'s id or issued_at.');
+      }
+      const expected = createHmac('sha256', client.clientSecret).update(id + issuedAt).digest('base64');
+      if (!signature || !safeEqual(signature, expected)) {
+        throw new ProviderError('connect.signature_mismatch', 'The token response signature does not match: the response was not issued for this client.');
+      }
+      set.issuedAt = Number(issuedAt);
+      set.identityUrl = id;
+      set.instanceUrl = str(response.instance_url);
+      if (!set.instanceUrl) throw new ProviderError('connect.token_response_invalid', 'The token response lacks instance_url.');
+    }
+    if (set.instanceUrl) this.assertApiUrlAllowed(offering, set.instanceUrl, 'instance_url');
+    return set;
+  }
+
+  /** Who the tokens belong to: Salesforce's identity URL, else userinfo, else the ID token. */
+  async identity(offering: Offering, client: ClientCredentials, tokens: TokenSet): Promise<ProviderIdentity> {
+    try {
+      if (tokens.identityUrl) {
+        this.assertIdentityUrlAllowed(offering, tokens.identityUrl);
+        const res = await this.http.fetch(tokens.identityUrl, {
+          headers: { Authorization: `Bearer ${tokens.accessToken}`, Accept: 'application/json' },
+          signal: AbortSignal.timeout(TIMEOUT_SECONDS * 1000),
+        });
+        if (!res.ok) throw new ProviderError('connect.identity_failed', `The identity URL answered HTTP ${res.status}.`, undefined, res.status >= 500);
+        const body = (await res.json()) as Record<string, unknown>;
+        const userId = body.user_id;
+        if (typeof userId !== 'string' || !userId) throw new ProviderError('connect.identity_failed', 'The identity response has no user_id.');
+        return {
+          userId,
+          orgId: typeof body.organization_id === 'string' ? body.organization_id : undefined,
+          username: typeof body.username === 'string' ? body.username : undefined,
+          displayName: typeof body.display_name === 'string' ? body.display_name : undefined,
+          email: typeof body.email === 'string' ? body.email : undefined,
+        };
+      }
+      if (offering.userinfoUrl) {
+        const info = await oidc.fetchUserInfo(
+          this.configuration(offering, client),
+          tokens.accessToken,
+          tokens.idTokenSubject ?? oidc.skipSubjectCheck,
+        );
+        const pick = (k: string) => (typeof info[k] === 'string' ? (info[k] as string) : undefined);
+        return {
+          userId: info.sub,
+          orgId: pick('organization_id'),
+          username: pick('preferred_username') ?? pick('email'),
+          displayName: pick('name'),
+          email: pick('email'),
+        };
+      }
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      throw this.failure('connect.identity_failed', 'Fetching the account identity failed', error);
+    }
+    if (tokens.idTokenSubject) return { userId: tokens.idTokenSubject };
+    throw new ProviderError('connect.identity_failed', 'The provider offers no way to learn who connected (no identity URL, userinfo or ID token).');
+  }
+
+  /** Access-token expiry from introspection, when the offering has it and the provider says. */
+  async introspectExpiry(offering: Offering, client: ClientCredentials, accessToken: string): Promise<Date | undefined> {
+    if (!offering.introspectionUrl) return undefined;
+    try {
+      const result = await oidc.tokenIntrospection(this.configuration(offering, client), accessToken, { token_type_hint: 'access_token' });
+      return result.active && typeof result.exp === 'number' ? new Date(result.exp * 1000) : undefined;
+    } catch {
+      return undefined; // Fall back to the offering's default lifetime.
+    }
+  }
+
+  /** The API base a connection may be reached at must be one the offering allows (SSRF defence). */
+  assertApiUrlAllowed(offering: Offering, value: string, what: string): void {
+    const problem = providerUrlProblem(value, this.config.allowInsecureProviders);
+    const url = problem ? undefined : new URL(value);
+    if (!url || !hostMatches(url.hostname.toLowerCase(), url.port, offering.allowedApiHosts)) {
+      throw new ProviderError('connect.token_response_invalid', `The provider's ${what} is not a host this offering allows.`);
+    }
+  }
+
+  /** Identity URLs live on the token endpoint's host or an allowed API host. */
+  private assertIdentityUrlAllowed(offering: Offering, value: string): void {
+    const problem = providerUrlProblem(value, this.config.allowInsecureProviders);
+    const url = problem ? undefined : new URL(value);
+    const sameAsToken = url && url.origin === new URL(offering.tokenUrl).origin;
+    if (!url || !(sameAsToken || hostMatches(url.hostname.toLowerCase(), url.port, offering.allowedApiHosts))) {
+      throw new ProviderError('connect.identity_failed', 'The identity URL is not on a host this offering allows.');
+    }
+  }
+
+  private failure(code: string, what: string, error: unknown): ProviderError {
+    if (error instanceof ProviderError) return error;
+    const f = ProviderClient.describeFailure(error);
+    if (f.kind === 'unreachable') return new ProviderError(code, `${what}: the provider could not be reached (${f.summary}).`, f.error, true);
+    if (!f.error && error instanceof Error) {
+      // openid-client's own checks (state, iss mismatch, …): say which, never the values.
+      return new ProviderError(code, `${what}: ${error.message.slice(0, 200)}`, (error as { code?: string }).code);
+    }
+    return new ProviderError(code, `${what} (${f.summary}).`, f.error);
   }
 
   /** Classifies an error thrown by openid-client or fetch. */

@@ -1,0 +1,253 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import * as oidc from 'openid-client';
+import { DataSource, LessThan, Repository } from 'typeorm';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { KeyRing } from '../../common/crypto/key-ring.js';
+import { safeEqual, sha256Hex } from '../../common/crypto/secret-hash.js';
+import { LOGGER } from '../../common/logging/logger.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import type { AppConfig } from '../../config/config.js';
+import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
+import { type Integration, IntegrationStatus } from '../integrations/integration.entity.js';
+import { IntegrationsService } from '../integrations/integrations.service.js';
+import { type Offering, PkceMode } from '../offerings/offering.entity.js';
+import { OfferingsService } from '../offerings/offerings.service.js';
+import { ProviderClient, ProviderError } from '../offerings/provider-client.service.js';
+import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
+import { FlowPageError } from './connect.errors.js';
+import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
+import { CODE_VERIFIER_FIELD, type DisplayMode, OAuthFlow } from './oauth-flow.entity.js';
+
+export const FLOW_TTL_MS = 10 * 60 * 1000;
+
+/** The browser-binding cookie's name for a flow (several flows may run in one browser). */
+export function flowCookieName(stateHash: string): string {
+  return `lk_flow_${stateHash.slice(0, 16)}`;
+}
+
+export interface ConnectPage {
+  session: ConnectSession;
+  integration: Integration;
+  offering: Offering;
+}
+
+/** How a finished flow is handed back (the controller renders it). */
+export type FlowOutcome =
+  | { kind: 'redirect'; location: string }
+  | { kind: 'popup'; targetOrigin: string; message: { type: 'latchkey:connect'; status: 'connected' | 'error'; connectionId?: string; error?: string } }
+  | { kind: 'page'; status: 'connected' | 'error'; title: string; detail: string; httpStatus: number };
+
+@Injectable()
+export class ConnectFlowService {
+  constructor(
+    @InjectRepository(ConnectSession) private readonly sessions: Repository<ConnectSession>,
+    @InjectRepository(OAuthFlow) private readonly flows: Repository<OAuthFlow>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly integrations: IntegrationsService,
+    private readonly offerings: OfferingsService,
+    private readonly connections: ConnectionsService,
+    private readonly provider: ProviderClient,
+    private readonly keyRing: KeyRing,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** The session behind a connect link, if it may still start. */
+  async open(token: string): Promise<ConnectPage> {
+    const session = token.length <= 128 ? await this.sessions.findOneBy({ tokenHash: sha256Hex(token) }) : null;
+    if (!session) throw new FlowPageError(404, 'Link not valid', 'This connect link is not valid. Ask the app you came from for a new one.');
+    if (session.status !== ConnectSessionStatus.Pending) {
+      throw new FlowPageError(410, 'Link already used', 'This connect link has already been used. Ask the app you came from for a new one.');
+    }
+    if (session.expiresAt.getTime() <= this.clock.nowMs()) {
+      throw new FlowPageError(410, 'Link expired', 'This connect link has expired. Ask the app you came from for a new one.');
+    }
+    try {
+      return { session, ...(await this.usable(session)) };
+    } catch (error) {
+      if (error instanceof ProviderError) throw new FlowPageError(409, 'Not available', error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * Spends the connect link and sends the browser to the provider: fresh state (stored hashed,
+   * bound to this browser by a cookie), PKCE S256, the integration's scopes, the exact callback.
+   */
+  async start(token: string, display: DisplayMode): Promise<{ location: string; cookie: { name: string; value: string; maxAgeMs: number } }> {
+    const { session, integration, offering } = await this.open(token);
+    const spent = await this.sessions.update(
+      { id: session.id, status: ConnectSessionStatus.Pending },
+      { status: ConnectSessionStatus.Started },
+    );
+    if (spent.affected !== 1) {
+      throw new FlowPageError(410, 'Link already used', 'This connect link has already been used. Ask the app you came from for a new one.');
+    }
+    const state = this.random.token(32);
+    const binding = this.random.token(32);
+    const stateHash = sha256Hex(state);
+    const flowId = this.random.uuid();
+    const verifier = offering.pkce === PkceMode.S256 ? oidc.randomPKCECodeVerifier() : undefined;
+    await this.flows.insert({
+      id: flowId,
+      stateHash,
+      connectSessionId: session.id,
+      browserBindingHash: sha256Hex(binding),
+      codeVerifierEnc: verifier ? this.keyRing.encrypt(verifier, { ...CODE_VERIFIER_FIELD, rowId: flowId }) : null,
+      offeringId: offering.id,
+      issuer: this.issuerOf(offering),
+      displayMode: display,
+      expiresAt: new Date(this.clock.nowMs() + FLOW_TTL_MS),
+      usedAt: null,
+    });
+    await this.flows.delete({ expiresAt: LessThan(new Date(this.clock.nowMs() - 24 * 60 * 60 * 1000)) });
+    const location = this.provider.authorizationUrl(offering, integration.clientId, {
+      redirectUri: this.integrations.callbackUrl,
+      scopes: integration.scopes,
+      state,
+      codeChallenge: verifier ? await oidc.calculatePKCECodeChallenge(verifier) : undefined,
+    });
+    return { location, cookie: { name: flowCookieName(stateHash), value: binding, maxAgeMs: FLOW_TTL_MS } };
+  }
+
+  /**
+   * The provider's redirect. State problems (unknown, expired, replayed, other browser) end on an
+   * error page and change nothing. Past that, the flow completes or fails, and either way the
+   * result goes back to the developer as the session asked.
+   */
+  async callback(query: Record<string, unknown>, cookies: Record<string, string>): Promise<FlowOutcome> {
+    const param = (k: string) => (typeof query[k] === 'string' ? (query[k] as string) : undefined);
+    const state = param('state');
+    if (!state) throw new FlowPageError(400, 'Sign-in failed', 'The provider sent no state: this request did not come from a sign-in Latchkey started.');
+    const stateHash = sha256Hex(state);
+    const flow = state.length <= 256 ? await this.flows.findOneBy({ stateHash }) : null;
+    if (!flow) throw new FlowPageError(400, 'Sign-in failed', 'This sign-in is unknown or has expired. Start again from the app.');
+    if (flow.usedAt) throw new FlowPageError(400, 'Sign-in already completed', 'This sign-in response was already used. Start again from the app.');
+    if (flow.expiresAt.getTime() <= this.clock.nowMs()) throw new FlowPageError(400, 'Sign-in expired', 'This sign-in took too long and has expired. Start again from the app.');
+    const binding = cookies[flowCookieName(stateHash)];
+    if (!binding || !safeEqual(sha256Hex(binding), flow.browserBindingHash)) {
+      throw new FlowPageError(400, 'Sign-in failed', 'This sign-in was started in another browser (or its cookie was lost). Start again from the app in this browser.');
+    }
+    const claimed = await this.flows
+      .createQueryBuilder()
+      .update()
+      .set({ usedAt: this.clock.now() })
+      .where('id = :id AND used_at IS NULL', { id: flow.id })
+      .execute();
+    if (claimed.affected !== 1) throw new FlowPageError(400, 'Sign-in already completed', 'This sign-in response was already used. Start again from the app.');
+
+    const session = await this.sessions.findOneByOrFail({ id: flow.connectSessionId });
+    try {
+      const iss = param('iss');
+      if (iss !== undefined && iss !== flow.issuer) {
+        throw new ProviderError('connect.issuer_mismatch', 'The response came from a different authorization server than the one this sign-in was sent to.', 'invalid_issuer');
+      }
+      const error = param('error');
+      if (error) {
+        const description = param('error_description');
+        throw new ProviderError('connect.provider_error', `The provider ended the sign-in: ${error}${description ? ` (${description.slice(0, 200)})` : ''}.`, error.slice(0, 64));
+      }
+      if (!param('code')) throw new ProviderError('connect.provider_error', 'The provider sent neither a code nor an error.', 'invalid_request');
+
+      const { integration, offering } = await this.usable(session);
+      if (offering.id !== flow.offeringId) throw new ProviderError('connect.issuer_mismatch', 'The integration changed provider during sign-in.', 'invalid_issuer');
+      const secret = this.integrations.secretOf(integration)!;
+      const client = { clientId: integration.clientId, clientSecret: secret };
+      const verifier = flow.codeVerifierEnc ? this.keyRing.decrypt(flow.codeVerifierEnc, { ...CODE_VERIFIER_FIELD, rowId: flow.id }) : undefined;
+      const callbackUrl = new URL(this.integrations.callbackUrl);
+      for (const [k, v] of Object.entries(query)) if (typeof v === 'string') callbackUrl.searchParams.set(k, v);
+
+      const tokens = await this.provider.exchangeCode(offering, client, callbackUrl, { expectedState: state, codeVerifier: verifier });
+      const identity = await this.provider.identity(offering, client, tokens);
+      const introspected = tokens.expiresIn === undefined ? await this.provider.introspectExpiry(offering, client, tokens.accessToken) : undefined;
+      const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
+
+      const resultCode = session.redirectUri && flow.displayMode === 'redirect' ? this.random.token(32) : undefined;
+      const connection = await this.dataSource.transaction(async (manager) => {
+        const stored = await this.connections.upsertFromAuthorization(manager, {
+          integration,
+          offering,
+          endUser: { id: session.endUserId, email: session.endUserEmail, displayName: session.endUserDisplayName },
+          identity,
+          tokens,
+          accessTokenExpiresAt: expiresAt,
+        });
+        await manager.getRepository(ConnectSession).update(
+          { id: session.id },
+          {
+            status: ConnectSessionStatus.Completed,
+            connectionId: stored.id,
+            resultCodeHash: resultCode ? sha256Hex(resultCode) : null,
+            resultCodeExpiresAt: resultCode ? new Date(this.clock.nowMs() + RESULT_CODE_TTL_MS) : null,
+          },
+        );
+        return stored;
+      });
+      this.logger.info({ connectionId: connection.id, integrationId: integration.id, sessionId: session.id }, 'connection authorized');
+      return this.deliver(session, flow.displayMode, { connectionId: connection.id, resultCode });
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      const code = error.providerError && /^[a-z_]{1,64}$/.test(error.providerError) ? error.providerError : error.code.replace(/^connect\./, '');
+      await this.sessions.update({ id: session.id }, { status: ConnectSessionStatus.Failed, error: code });
+      this.logger.warn({ sessionId: session.id, error: code }, 'connect flow failed');
+      return this.deliver(session, flow.displayMode, { error: code, description: error.message });
+    }
+  }
+
+  private async usable(session: ConnectSession): Promise<{ integration: Integration; offering: Offering }> {
+    let integration: Integration;
+    try {
+      integration = await this.integrations.get(session.workspaceId, session.integrationId);
+    } catch {
+      throw new ProviderError('connect.integration_unavailable', 'This integration no longer exists.', 'integration_unavailable');
+    }
+    const offering = await this.offerings.get(integration.offeringId);
+    if (integration.status !== IntegrationStatus.Configured || !offering.enabled) {
+      throw new ProviderError(
+        'connect.integration_unavailable',
+        `${integration.name} cannot accept new connections right now (${!offering.enabled ? 'its provider is disabled' : 'it is not configured'}).`,
+        'integration_unavailable',
+      );
+    }
+    return { integration, offering };
+  }
+
+  private issuerOf(offering: Offering): string {
+    return offering.issuer ?? new URL(offering.authorizationUrl).origin;
+  }
+
+  private deliver(
+    session: ConnectSession,
+    display: DisplayMode,
+    result: { connectionId: string; resultCode?: string } | { error: string; description: string },
+  ): FlowOutcome {
+    const ok = 'connectionId' in result;
+    if (session.redirectUri && display === 'popup') {
+      return {
+        kind: 'popup',
+        targetOrigin: new URL(session.redirectUri).origin,
+        message: ok
+          ? { type: 'latchkey:connect', status: 'connected', connectionId: result.connectionId }
+          : { type: 'latchkey:connect', status: 'error', error: result.error },
+      };
+    }
+    if (session.redirectUri) {
+      const url = new URL(session.redirectUri);
+      if (ok) url.searchParams.set('code', result.resultCode!);
+      else {
+        url.searchParams.set('error', result.error);
+        url.searchParams.set('error_description', result.description.slice(0, 300));
+      }
+      if (session.clientState) url.searchParams.set('state', session.clientState);
+      return { kind: 'redirect', location: url.toString() };
+    }
+    return ok
+      ? { kind: 'page', status: 'connected', httpStatus: 200, title: 'Connected', detail: 'Your account is connected. You can close this window.' }
+      : { kind: 'page', status: 'error', httpStatus: 400, title: 'Connection failed', detail: result.description };
+  }
+}

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { LOGGER } from '../../common/logging/logger.js';
+import type { AppConfig } from '../../config/config.js';
+import { ConnectFlowService, type FlowOutcome } from './connect-flow.service.js';
+import { connectPage, messagePage, popupResultPage } from './connect-pages.js';
+import { FlowPageError } from './connect.errors.js';
+import type { DisplayMode } from './oauth-flow.entity.js';
+
+const displayOf = (v: unknown): DisplayMode => (v === 'popup' ? 'popup' : 'redirect');
+
+/** End-user pages of the connect flow, and the provider's redirect target. */
+@ApiExcludeController()
+@Controller()
+export class ConnectPagesController {
+  constructor(
+    private readonly flow: ConnectFlowService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @Get('connect/:token')
+  async show(@Param('token') token: string, @Query() query: Record<string, unknown>, @Res() res: Response) {
+    await this.page(res, async () => {
+      if (query.auto === '1') return this.start(res, token, displayOf(query.display));
+      const p = await this.flow.open(token);
+      this.html(res, 200, connectPage(p, token, displayOf(query.display)));
+    });
+  }
+
+  @Post('connect/:token/start')
+  async startPost(@Param('token') token: string, @Body() body: Record<string, unknown>, @Res() res: Response) {
+    await this.page(res, () => this.start(res, token, displayOf(body.display)));
+  }
+
+  @Get('oauth/callback')
+  async callback(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response) {
+    await this.page(res, async () => {
+      const outcome = await this.flow.callback(query, (req.cookies ?? {}) as Record<string, string>);
+      for (const name of Object.keys(req.cookies ?? {})) {
+        if (name.startsWith('lk_flow_')) res.clearCookie(name, { path: '/oauth/callback' });
+      }
+      this.render(res, outcome);
+    });
+  }
+
+  private async start(res: Response, token: string, display: DisplayMode) {
+    const { location, cookie } = await this.flow.start(token, display);
+    res.cookie(cookie.name, cookie.value, {
+      httpOnly: true,
+      // Lax: sent on the provider's top-level redirect back to us, not on cross-site subrequests.
+      sameSite: 'lax',
+      secure: this.config.publicUrl.startsWith('https:'),
+      path: '/oauth/callback',
+      maxAge: cookie.maxAgeMs,
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(302, location);
+  }
+
+  private render(res: Response, outcome: FlowOutcome) {
+    res.setHeader('Cache-Control', 'no-store');
+    switch (outcome.kind) {
+      case 'redirect':
+        res.redirect(302, outcome.location);
+        return;
+      case 'popup': {
+        const nonce = randomBytes(16).toString('base64');
+        res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; frame-ancestors 'none'`);
+        this.html(res, 200, popupResultPage(outcome.targetOrigin, outcome.message, nonce), false);
+        return;
+      }
+      case 'page':
+        this.html(res, outcome.httpStatus, messagePage(outcome.title, outcome.detail, outcome.status === 'connected' ? 'ok' : 'error'));
+        return;
+    }
+  }
+
+  private html(res: Response, status: number, body: string, csp = true) {
+    // No form-action: Chrome applies it to the redirect after the start form, i.e. to the provider.
+    if (csp) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.status(status).type('html').send(body);
+  }
+
+  /** Browser-facing failures become readable pages, never JSON. */
+  private async page(res: Response, fn: () => Promise<void>) {
+    try {
+      await fn();
+    } catch (error) {
+      if (error instanceof FlowPageError) {
+        this.html(res, error.status, messagePage(error.title, error.detail, 'error'));
+        return;
+      }
+      this.logger.error({ err: error }, 'connect flow page failed');
+      this.html(res, 500, messagePage('Something went wrong', 'Latchkey could not finish this step. Start again from the app.', 'error'));
+    }
+  }
+}

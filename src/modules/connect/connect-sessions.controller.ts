@@ -1,0 +1,35 @@
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
+import { ConnectionResponse } from '../connections/dto/connection.dto.js';
+import { ConnectSessionsService } from './connect-sessions.service.js';
+import { ConnectSessionResponse, CreateConnectSessionDto, ExchangeCodeDto } from './dto/connect-session.dto.js';
+
+@ApiTags('connect')
+@ApiBearerAuth()
+@Controller('api/v1/connect-sessions')
+export class ConnectSessionsController {
+  constructor(private readonly sessions: ConnectSessionsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @RequireScopes('connections:write')
+  async create(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: CreateConnectSessionDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ConnectSessionResponse> {
+    const { session, token, connectUrl } = await this.sessions.create(p.workspaceId, body);
+    res.setHeader('Cache-Control', 'no-store');
+    return { id: session.id, token, connectUrl, expiresAt: session.expiresAt.toISOString() };
+  }
+
+  /** The redirect-mode completion code → the connection (once; the code lives 60 seconds). */
+  @Post('exchange')
+  @HttpCode(200)
+  @RequireScopes('connections:write')
+  async exchange(@CurrentPrincipal() p: Principal, @Body() body: ExchangeCodeDto): Promise<{ connection: ConnectionResponse }> {
+    return { connection: ConnectionResponse.of(await this.sessions.exchange(p.workspaceId, body.code)) };
+  }
+}

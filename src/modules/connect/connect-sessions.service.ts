@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, LessThan, Repository } from 'typeorm';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { sha256Hex } from '../../common/crypto/secret-hash.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import type { AppConfig } from '../../config/config.js';
+import type { Connection } from '../connections/connection.entity.js';
+import { ConnectionsService } from '../connections/connections.service.js';
+import { IntegrationStatus } from '../integrations/integration.entity.js';
+import { IntegrationsService } from '../integrations/integrations.service.js';
+import { OfferingsService } from '../offerings/offerings.service.js';
+import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
+import { ConnectError } from './connect.errors.js';
+import type { CreateConnectSessionDto } from './dto/connect-session.dto.js';
+
+export const CONNECT_SESSION_TTL_MS = 30 * 60 * 1000;
+export const RESULT_CODE_TTL_MS = 60 * 1000;
+
+@Injectable()
+export class ConnectSessionsService {
+  constructor(
+    @InjectRepository(ConnectSession) private readonly sessions: Repository<ConnectSession>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly integrations: IntegrationsService,
+    private readonly offerings: OfferingsService,
+    private readonly connections: ConnectionsService,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** A single-use, 30-minute link for one end user of one configured integration. */
+  async create(workspaceId: string, input: CreateConnectSessionDto): Promise<{ session: ConnectSession; token: string; connectUrl: string }> {
+    const integration = await this.integrations.get(workspaceId, input.integrationId);
+    if (integration.status !== IntegrationStatus.Configured) throw ConnectError.integrationNotConfigured();
+    await this.offerings.getUsable(integration.offeringId);
+    if (input.redirectUri !== undefined && !integration.allowedRedirectUris.includes(input.redirectUri)) {
+      throw ConnectError.redirectUriNotAllowed();
+    }
+    const token = this.random.token(32);
+    const session = await this.sessions.save(
+      this.sessions.create({
+        id: this.random.uuid(),
+        workspaceId,
+        integrationId: integration.id,
+        tokenHash: sha256Hex(token),
+        endUserId: input.endUser.id,
+        endUserEmail: input.endUser.email ?? null,
+        endUserDisplayName: input.endUser.displayName ?? null,
+        redirectUri: input.redirectUri ?? null,
+        clientState: input.state ?? null,
+        status: ConnectSessionStatus.Pending,
+        expiresAt: new Date(this.clock.nowMs() + CONNECT_SESSION_TTL_MS),
+        connectionId: null,
+        error: null,
+        resultCodeHash: null,
+        resultCodeExpiresAt: null,
+      }),
+    );
+    // Housekeeping: sessions long past their life (indexed by expires_at).
+    await this.sessions.delete({ expiresAt: LessThan(new Date(this.clock.nowMs() - 24 * 60 * 60 * 1000)) });
+    return { session, token, connectUrl: `${this.config.publicUrl}/connect/${token}` };
+  }
+
+  /** The connection behind a one-time completion code; the code is spent by this call. */
+  async exchange(workspaceId: string, code: string): Promise<Connection> {
+    // For UPDATE … RETURNING, TypeORM's postgres driver answers [rows, affectedCount].
+    const [rows]: [Array<{ connection_id: string | null; result_code_expires_at: Date }>, number] = await this.dataSource.query(
+      `UPDATE connect_sessions SET result_code_hash = NULL
+        WHERE result_code_hash = $1 AND workspace_id = $2
+        RETURNING connection_id, result_code_expires_at`,
+      [sha256Hex(code), workspaceId],
+    );
+    const row = rows[0];
+    if (!row || !row.connection_id || row.result_code_expires_at.getTime() <= this.clock.nowMs()) {
+      throw ConnectError.invalidCode();
+    }
+    return this.connections.get(workspaceId, row.connection_id);
+  }
+}

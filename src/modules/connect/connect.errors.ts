@@ -1,0 +1,32 @@
+import { DomainError } from '../../common/errors/domain-error.js';
+
+export class ConnectError extends DomainError {
+  static integrationNotConfigured(): ConnectError {
+    return new ConnectError(
+      'integration.not_configured',
+      'conflict',
+      'This integration is not configured (its credentials are missing or were not accepted by the provider).',
+    );
+  }
+  static redirectUriNotAllowed(): ConnectError {
+    return new ConnectError(
+      'connect_session.redirect_uri_not_allowed',
+      'invalid',
+      "redirectUri must exactly equal one of the integration's allowedRedirectUris.",
+    );
+  }
+  static invalidCode(): ConnectError {
+    return new ConnectError('connect_session.invalid_code', 'invalid', 'This code is unknown, expired or already used.');
+  }
+}
+
+/** Why a browser-facing step of the flow cannot go on; rendered as a page, never as JSON. */
+export class FlowPageError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}

@@ -1,0 +1,45 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsEmail, IsNotEmpty, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateNested } from 'class-validator';
+
+export class EndUserDto {
+  @ApiProperty({ description: "Your app's id for the end user." })
+  @IsString()
+  @Length(1, 255)
+  id!: string;
+
+  @ApiPropertyOptional() @IsOptional() @IsEmail() @MaxLength(320) email?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) displayName?: string;
+}
+
+export class CreateConnectSessionDto {
+  @ApiProperty() @IsUUID() integrationId!: string;
+
+  @ApiProperty({ type: EndUserDto })
+  @ValidateNested()
+  @Type(() => EndUserDto)
+  endUser!: EndUserDto;
+
+  @ApiPropertyOptional({ description: "Exactly one of the integration's allowedRedirectUris." })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2048)
+  redirectUri?: string;
+
+  @ApiPropertyOptional({ description: 'Opaque value returned to you unchanged on completion.' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 512)
+  state?: string;
+}
+
+export class ExchangeCodeDto {
+  @ApiProperty() @IsString() @IsNotEmpty() @MaxLength(200) code!: string;
+}
+
+export class ConnectSessionResponse {
+  @ApiProperty() id!: string;
+  @ApiProperty({ description: 'Single use; also part of connectUrl.' }) token!: string;
+  @ApiProperty() connectUrl!: string;
+  @ApiProperty() expiresAt!: string;
+}

@@ -1,0 +1,101 @@
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { Encrypted } from '../../common/crypto/key-ring.js';
+import { Integration } from '../integrations/integration.entity.js';
+
+export enum ConnectionStatus {
+  Active = 'active',
+  /** The provider refused the refresh token (revoked, expired): the end user must reconnect. */
+  NeedsReauth = 'needs_reauth',
+  /** Refreshes keep failing for reasons on the provider's side (outage) after the token expired. */
+  Error = 'error',
+  /** Deleted: kept for the record, credentials erased. */
+  Revoked = 'revoked',
+}
+
+/** Tokens and what came with them. Stored only as one encrypted JSON document. */
+export interface ConnectionCredentials {
+  accessToken: string;
+  refreshToken?: string;
+  idToken?: string;
+  tokenType: string;
+  /** When the provider issued the access token (ms since epoch). */
+  issuedAt: number;
+  /** Other token-response fields (Salesforce: instance_url, id, signature, …), minus the tokens. */
+  raw: Record<string, unknown>;
+}
+
+/** One end user's authorization of one integration. */
+@Entity('connections')
+@Index('uq_connections_account', ['integrationId', 'endUserId', 'providerUserId'], { unique: true })
+@Index('idx_connections_workspace', ['workspaceId', 'createdAt', 'id'])
+@Index('idx_connections_integration', ['integrationId', 'createdAt', 'id'])
+@Check('chk_connections_status', `"status" IN ('active', 'needs_reauth', 'error', 'revoked')`)
+export class Connection {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'workspace_id', type: 'uuid' })
+  workspaceId!: string;
+
+  @Column({ name: 'integration_id', type: 'uuid' })
+  integrationId!: string;
+
+  @ManyToOne(() => Integration, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'integration_id' })
+  integration?: Integration;
+
+  @Column({ name: 'end_user_id', type: 'varchar', length: 255 })
+  endUserId!: string;
+
+  @Column({ name: 'end_user_email', type: 'varchar', length: 320, nullable: true })
+  endUserEmail!: string | null;
+
+  @Column({ name: 'end_user_display_name', type: 'varchar', length: 200, nullable: true })
+  endUserDisplayName!: string | null;
+
+  @Column({ name: 'provider_user_id', type: 'varchar', length: 255 })
+  providerUserId!: string;
+
+  @Column({ name: 'provider_org_id', type: 'varchar', length: 255, nullable: true })
+  providerOrgId!: string | null;
+
+  @Column({ name: 'provider_username', type: 'varchar', length: 320, nullable: true })
+  providerUsername!: string | null;
+
+  @Column({ name: 'provider_display_name', type: 'varchar', length: 200, nullable: true })
+  providerDisplayName!: string | null;
+
+  /** Salesforce: the org's API host, from the token response. */
+  @Column({ name: 'instance_url', type: 'text', nullable: true })
+  instanceUrl!: string | null;
+
+  @Column({ name: 'granted_scopes', type: 'text', array: true })
+  grantedScopes!: string[];
+
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  metadata!: Record<string, unknown>;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: ConnectionStatus;
+
+  /** Encrypted ConnectionCredentials, bound to this row; null once revoked. */
+  @Column({ name: 'credentials_enc', type: 'text', nullable: true })
+  credentialsEnc!: Encrypted | null;
+
+  @Column({ name: 'access_token_expires_at', type: 'timestamptz', nullable: true })
+  accessTokenExpiresAt!: Date | null;
+
+  @Column({ name: 'last_refreshed_at', type: 'timestamptz', nullable: true })
+  lastRefreshedAt!: Date | null;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}
+
+export const CREDENTIALS_FIELD = { table: 'connections', field: 'credentials' } as const;

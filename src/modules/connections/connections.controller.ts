@@ -1,0 +1,29 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
+import { IdParam } from '../../common/validation/id-param.js';
+import { ConnectionResponse, ListConnectionsQuery } from './dto/connection.dto.js';
+import { ConnectionsService } from './connections.service.js';
+
+@ApiTags('connections')
+@ApiBearerAuth()
+@Controller('api/v1/connections')
+export class ConnectionsController {
+  constructor(private readonly connections: ConnectionsService) {}
+
+  @Get()
+  @RequireScopes('connections:read')
+  async list(
+    @CurrentPrincipal() p: Principal,
+    @Query() q: ListConnectionsQuery,
+  ): Promise<{ data: ConnectionResponse[]; nextCursor: string | null }> {
+    const page = await this.connections.list(p.workspaceId, { ...q, limit: q.limit ?? 50 });
+    return { data: page.data.map(ConnectionResponse.of), nextCursor: page.nextCursor };
+  }
+
+  @Get(':id')
+  @RequireScopes('connections:read')
+  async get(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string): Promise<ConnectionResponse> {
+    return ConnectionResponse.of(await this.connections.get(p.workspaceId, id));
+  }
+}

@@ -1,0 +1,151 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { type EntityManager, Repository } from 'typeorm';
+import { KeyRing } from '../../common/crypto/key-ring.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import type { Integration } from '../integrations/integration.entity.js';
+import type { Offering } from '../offerings/offering.entity.js';
+import type { ProviderIdentity, TokenSet } from '../offerings/provider-client.service.js';
+import { Connection, type ConnectionCredentials, ConnectionStatus, CREDENTIALS_FIELD } from './connection.entity.js';
+import { ConnectionError } from './connections.errors.js';
+
+export interface ConnectionFilter {
+  integrationId?: string;
+  endUserId?: string;
+  status?: ConnectionStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export interface EndUser {
+  id: string;
+  email?: string | null;
+  displayName?: string | null;
+}
+
+@Injectable()
+export class ConnectionsService {
+  constructor(
+    @InjectRepository(Connection) private readonly connections: Repository<Connection>,
+    private readonly keyRing: KeyRing,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+  ) {}
+
+  async get(workspaceId: string, id: string): Promise<Connection> {
+    const found = await this.connections.findOneBy({ id, workspaceId });
+    if (!found) throw ConnectionError.notFound();
+    return found;
+  }
+
+  /** Newest first, keyset-paginated on (created_at, id). */
+  async list(workspaceId: string, filter: ConnectionFilter): Promise<{ data: Connection[]; nextCursor: string | null }> {
+    const q = this.connections
+      .createQueryBuilder('c')
+      .where('c.workspace_id = :workspaceId', { workspaceId })
+      .orderBy('c.created_at', 'DESC')
+      .addOrderBy('c.id', 'DESC')
+      .limit(filter.limit + 1);
+    if (filter.integrationId) q.andWhere('c.integration_id = :integrationId', { integrationId: filter.integrationId });
+    if (filter.endUserId) q.andWhere('c.end_user_id = :endUserId', { endUserId: filter.endUserId });
+    if (filter.status) q.andWhere('c.status = :status', { status: filter.status });
+    if (filter.cursor) {
+      const { createdAt, id } = decodeCursor(filter.cursor);
+      q.andWhere('(c.created_at, c.id) < (:createdAt, :id)', { createdAt, id });
+    }
+    const rows = await q.getMany();
+    const more = rows.length > filter.limit;
+    const data = rows.slice(0, filter.limit);
+    const last = data.at(-1);
+    return { data, nextCursor: more && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * Stores an authorization: a new connection, or the same end user's existing connection to
+   * the same provider account, updated in place with the new tokens and made active again.
+   */
+  async upsertFromAuthorization(
+    manager: EntityManager,
+    input: {
+      integration: Integration;
+      offering: Offering;
+      endUser: EndUser;
+      identity: ProviderIdentity;
+      tokens: TokenSet;
+      accessTokenExpiresAt: Date;
+    },
+  ): Promise<Connection> {
+    const repo = manager.getRepository(Connection);
+    const { integration, endUser, identity, tokens } = input;
+    const existing = await repo.findOne({
+      where: { integrationId: integration.id, endUserId: endUser.id, providerUserId: identity.userId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    const connection =
+      existing ??
+      repo.create({
+        id: this.random.uuid(),
+        workspaceId: integration.workspaceId,
+        integrationId: integration.id,
+        endUserId: endUser.id,
+        providerUserId: identity.userId,
+        metadata: {},
+      });
+    connection.endUserEmail = endUser.email ?? connection.endUserEmail ?? null;
+    connection.endUserDisplayName = endUser.displayName ?? connection.endUserDisplayName ?? null;
+    connection.providerOrgId = identity.orgId ?? null;
+    connection.providerUsername = identity.username ?? null;
+    connection.providerDisplayName = identity.displayName ?? null;
+    connection.instanceUrl = tokens.instanceUrl ?? null;
+    connection.grantedScopes = tokens.scope ? tokens.scope.split(' ').filter(Boolean) : integration.scopes;
+    connection.status = ConnectionStatus.Active;
+    connection.accessTokenExpiresAt = input.accessTokenExpiresAt;
+    connection.lastRefreshedAt = this.clock.now();
+    connection.lastError = null;
+    const credentials: ConnectionCredentials = {
+      accessToken: tokens.accessToken,
+      // A reconnect that brings no refresh token keeps the one we had.
+      refreshToken: tokens.refreshToken ?? (existing ? this.credentialsOf(existing)?.refreshToken : undefined),
+      idToken: tokens.idToken,
+      tokenType: tokens.tokenType,
+      issuedAt: tokens.issuedAt,
+      raw: tokens.raw,
+    };
+    connection.credentialsEnc = this.keyRing.encrypt(JSON.stringify(credentials), { ...CREDENTIALS_FIELD, rowId: connection.id });
+    return repo.save(connection);
+  }
+
+  /** Decrypted credentials, for protocol steps and the designed handout only. */
+  credentialsOf(connection: Connection): ConnectionCredentials | null {
+    if (!connection.credentialsEnc) return null;
+    return JSON.parse(
+      this.keyRing.decrypt(connection.credentialsEnc, { ...CREDENTIALS_FIELD, rowId: connection.id }),
+    ) as ConnectionCredentials;
+  }
+
+  countActiveFor(integrationId: string): Promise<number> {
+    return this.connections.countBy({ integrationId, status: ConnectionStatus.Active });
+  }
+}
+
+/** When the access token expires: expires_in, else introspection, else issued_at + default lifetime. */
+export function accessTokenExpiry(tokens: TokenSet, offering: Offering, introspected: Date | undefined, now: number): Date {
+  if (tokens.expiresIn !== undefined) return new Date(now + tokens.expiresIn * 1000);
+  if (introspected) return introspected;
+  return new Date(tokens.issuedAt + offering.defaultAccessTokenTtlSeconds * 1000);
+}
+
+function encodeCursor(c: Connection): string {
+  return Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    if (Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad');
+    return { createdAt, id };
+  } catch {
+    throw ConnectionError.invalidCursor();
+  }
+}

@@ -1,0 +1,130 @@
+import { expect } from 'vitest';
+import type { FakeClock } from '../../src/common/time/clock.js';
+import { SalesforceTestProvider } from '../providers/salesforce-provider.js';
+import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from './app.js';
+import { developerToken } from './factories.js';
+
+export const SF_APP = { clientId: '3MVG9connect.test', clientSecret: 'connect-consumer-secret-1' };
+
+/** Latchkey + a Salesforce-compatible provider + a configured integration, ready to connect. */
+export interface ConnectWorld {
+  t: TestApp;
+  sf: SalesforceTestProvider;
+  admin: string;
+  dev: string;
+  offeringId: string;
+  integrationId: string;
+  close(): Promise<void>;
+}
+
+export async function connectWorld(options: { clock?: FakeClock; redirectUris?: string[]; offering?: Record<string, unknown> } = {}): Promise<ConnectWorld> {
+  const clock = options.clock;
+  const sf = await SalesforceTestProvider.start(clock ? { now: () => clock.nowMs() } : {});
+  const t = await createTestApp({ env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true' }, clock });
+  t.secret(SF_APP.clientSecret);
+  sf.registerApp({ ...SF_APP, callbackUrls: [`${t.url}/oauth/callback`] });
+  const admin = await adminToken(t);
+  const dev = await developerToken(t, admin);
+  const offering = await t.http
+    .post('/api/v1/offerings')
+    .auth(admin, { type: 'bearer' })
+    .send({
+      key: 'salesforce-local',
+      provider: 'salesforce',
+      environment: 'test',
+      displayName: 'Salesforce',
+      authorizationUrl: `${sf.url}/services/oauth2/authorize`,
+      tokenUrl: `${sf.url}/services/oauth2/token`,
+      revocationUrl: `${sf.url}/services/oauth2/revoke`,
+      scopes: { required: ['api', 'refresh_token'], optional: ['web', 'openid', 'id'] },
+      tokenResponseStyle: 'salesforce',
+      defaultAccessTokenTtlSeconds: 7200,
+      apiBaseUrl: '{{instance_url}}',
+      allowedApiHosts: [new URL(sf.url).host],
+      ...options.offering,
+    });
+  expect(offering.status).toBe(201);
+  const integration = await t.http
+    .post('/api/v1/integrations')
+    .auth(dev, { type: 'bearer' })
+    .send({
+      name: 'Acme CRM sync',
+      offeringId: offering.body.id,
+      ...SF_APP,
+      allowedRedirectUris: options.redirectUris ?? ['https://app.example.com/connected', 'http://localhost:5173/cb'],
+    });
+  expect(integration.body.status).toBe('configured');
+  return {
+    t,
+    sf,
+    admin,
+    dev,
+    offeringId: offering.body.id,
+    integrationId: integration.body.id,
+    async close() {
+      await t.close();
+      await sf.close();
+    },
+  };
+}
+
+export async function createSession(w: ConnectWorld, body: Record<string, unknown> = {}) {
+  const res = await w.t.http
+    .post('/api/v1/connect-sessions')
+    .auth(w.dev, { type: 'bearer' })
+    .send({ integrationId: w.integrationId, endUser: { id: 'user-42', email: 'ada@example.com', displayName: 'Ada' }, ...body });
+  if (res.body?.token) w.t.secret(res.body.token);
+  return res;
+}
+
+/** A browser's cookie jar, just enough for Latchkey's flow cookie. */
+export class Browser {
+  readonly cookies = new Map<string, string>();
+  take(setCookie: string[] | string | undefined) {
+    for (const line of ([] as string[]).concat(setCookie ?? [])) {
+      const [pair] = line.split(';');
+      const i = pair.indexOf('=');
+      const name = pair.slice(0, i);
+      const value = pair.slice(i + 1);
+      if (/Expires=Thu, 01 Jan 1970/.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+/** Opens the connect URL with ?auto=1 and returns the provider authorization URL Latchkey chose. */
+export async function startFlow(w: ConnectWorld, connectUrl: string, browser: Browser, display?: 'popup') {
+  const path = new URL(connectUrl).pathname + `?auto=1${display ? `&display=${display}` : ''}`;
+  const res = await w.t.http.get(path);
+  expect(res.status).toBe(302);
+  browser.take(res.headers['set-cookie']);
+  return new URL(res.headers.location);
+}
+
+/** The provider's answer: it approves (or denies) and redirects back to the callback. */
+export async function atProvider(authorizeUrl: URL): Promise<URL> {
+  const res = await fetch(authorizeUrl, { redirect: 'manual' });
+  expect(res.status).toBe(302);
+  return new URL(res.headers.get('location')!);
+}
+
+/** The browser follows the provider's redirect to Latchkey's callback. */
+export async function returnToLatchkey(w: ConnectWorld, callback: URL, browser: Browser) {
+  const res = await w.t.http.get(callback.pathname + callback.search).set('Cookie', browser.header());
+  browser.take(res.headers['set-cookie']);
+  return res;
+}
+
+/** The whole flow in redirect mode; returns Latchkey's final response. */
+export async function connect(w: ConnectWorld, session: Record<string, unknown> = {}) {
+  const created = await createSession(w, session);
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+  expect(created.status).toBe(201);
+  const browser = new Browser();
+  const authorize = await startFlow(w, created.body.connectUrl, browser);
+  const callback = await atProvider(authorize);
+  return { created: created.body, res: await returnToLatchkey(w, callback, browser), authorize, callback, browser };
+}
