@@ -1,3 +1,4 @@
+import { TokenLifecycle1795317559751 } from './1795317559751-TokenLifecycle.js';
 import { ConnectFlowAndConnections1795317194855 } from './1795317194855-ConnectFlowAndConnections.js';
 import { OfferingsAndIntegrations1795316657808 } from './1795316657808-OfferingsAndIntegrations.js';
 import { Foundation1795315268157 } from './1795315268157-Foundation.js';
@@ -6,4 +7,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   Foundation1795315268157,
   OfferingsAndIntegrations1795316657808,
   ConnectFlowAndConnections1795317194855,
+  TokenLifecycle1795317559751,
 ];

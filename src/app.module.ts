@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
@@ -20,6 +21,7 @@ import { ConnectionsModule } from './modules/connections/connections.module.js';
 import { IntegrationsModule } from './modules/integrations/integrations.module.js';
 import { OfferingsModule } from './modules/offerings/offerings.module.js';
 import { OAuthAppsModule } from './modules/oauth-apps/oauth-apps.module.js';
+import { TokenRefreshModule } from './modules/token-refresh/token-refresh.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { WorkspacesModule } from './modules/workspaces/workspaces.module.js';
 
@@ -61,6 +63,7 @@ export class AppModule {
           useFactory: () => dataSourceOptions(deps.databaseUrl),
           dataSourceFactory: async (options) => new DataSource(options!).initialize(),
         }),
+        ScheduleModule.forRoot(),
         OutboundHttpModule,
         WorkspacesModule,
         UsersModule,
@@ -68,6 +71,7 @@ export class AppModule {
         IntegrationsModule,
         ConnectionsModule,
         ConnectModule,
+        TokenRefreshModule,
         OAuthAppsModule,
         AuthModule,
         HealthModule,

@@ -50,6 +50,11 @@ describe('config', () => {
         logLevel: 'info',
         apiBodyLimitBytes: 1024 * 1024,
         apiTokenTtlSeconds: 900,
+        schedulerEnabled: true,
+        refreshIntervalSeconds: 30,
+        refreshBatchSize: 200,
+        refreshConcurrency: 8,
+        refreshMarginSeconds: 600,
       });
     });
 
@@ -82,6 +87,11 @@ describe('config', () => {
           LOG_LEVEL: 'warn',
           LATCHKEY_API_BODY_LIMIT: '512kb',
           LATCHKEY_API_TOKEN_TTL_SECONDS: '600',
+          LATCHKEY_SCHEDULER_ENABLED: 'false',
+          LATCHKEY_REFRESH_INTERVAL_SECONDS: '10',
+          LATCHKEY_REFRESH_BATCH_SIZE: '50',
+          LATCHKEY_REFRESH_CONCURRENCY: '4',
+          LATCHKEY_REFRESH_MARGIN_SECONDS: '300',
         }),
         CWD,
       );
@@ -103,6 +113,11 @@ describe('config', () => {
         logLevel: 'warn',
         apiBodyLimitBytes: 512 * 1024,
         apiTokenTtlSeconds: 600,
+        schedulerEnabled: false,
+        refreshIntervalSeconds: 10,
+        refreshBatchSize: 50,
+        refreshConcurrency: 4,
+        refreshMarginSeconds: 300,
       });
     });
 
@@ -195,6 +210,10 @@ describe('config', () => {
       ['LATCHKEY_EMBEDDED_PG_PORT', '65535', 'embeddedPgPort', 65535],
       ['LATCHKEY_API_TOKEN_TTL_SECONDS', '60', 'apiTokenTtlSeconds', 60],
       ['LATCHKEY_API_TOKEN_TTL_SECONDS', '3600', 'apiTokenTtlSeconds', 3600],
+      ['LATCHKEY_REFRESH_INTERVAL_SECONDS', '1', 'refreshIntervalSeconds', 1],
+      ['LATCHKEY_REFRESH_BATCH_SIZE', '10000', 'refreshBatchSize', 10_000],
+      ['LATCHKEY_REFRESH_CONCURRENCY', '256', 'refreshConcurrency', 256],
+      ['LATCHKEY_REFRESH_MARGIN_SECONDS', '30', 'refreshMarginSeconds', 30],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
     });
@@ -228,6 +247,26 @@ describe('config', () => {
         'LATCHKEY_EMBEDDED_PG_PORT is not a number',
         { LATCHKEY_EMBEDDED_PG_PORT: 'pg' },
         /^LATCHKEY_EMBEDDED_PG_PORT must be a whole number/,
+      ],
+      [
+        'LATCHKEY_SCHEDULER_ENABLED is not a boolean',
+        { LATCHKEY_SCHEDULER_ENABLED: 'sometimes' },
+        /^LATCHKEY_SCHEDULER_ENABLED must be true or false/,
+      ],
+      [
+        'LATCHKEY_REFRESH_INTERVAL_SECONDS is zero',
+        { LATCHKEY_REFRESH_INTERVAL_SECONDS: '0' },
+        /^LATCHKEY_REFRESH_INTERVAL_SECONDS must be a whole number from 1 to 3600/,
+      ],
+      [
+        'LATCHKEY_REFRESH_CONCURRENCY is too high',
+        { LATCHKEY_REFRESH_CONCURRENCY: '1000' },
+        /^LATCHKEY_REFRESH_CONCURRENCY must be a whole number from 1 to 256/,
+      ],
+      [
+        'LATCHKEY_REFRESH_MARGIN_SECONDS is below 30',
+        { LATCHKEY_REFRESH_MARGIN_SECONDS: '5' },
+        /^LATCHKEY_REFRESH_MARGIN_SECONDS must be a whole number from 30 to 86400/,
       ],
       [
         'LATCHKEY_API_TOKEN_TTL_SECONDS is below 60',

@@ -23,6 +23,13 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   readonly apiBodyLimitBytes: number;
   readonly apiTokenTtlSeconds: number;
+  /** Run the refresh scheduler in this replica. */
+  readonly schedulerEnabled: boolean;
+  readonly refreshIntervalSeconds: number;
+  readonly refreshBatchSize: number;
+  readonly refreshConcurrency: number;
+  /** Refresh this long before expiry at most (10% of the lifetime when that is smaller). */
+  readonly refreshMarginSeconds: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -91,6 +98,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const host = value('HOST') ?? '127.0.0.1';
   const embeddedPgPort = integer('LATCHKEY_EMBEDDED_PG_PORT', 54320, 1, 65535);
   const apiTokenTtlSeconds = integer('LATCHKEY_API_TOKEN_TTL_SECONDS', 900, 60, 3600);
+  const refreshIntervalSeconds = integer('LATCHKEY_REFRESH_INTERVAL_SECONDS', 30, 1, 3600);
+  const refreshBatchSize = integer('LATCHKEY_REFRESH_BATCH_SIZE', 200, 1, 10_000);
+  const refreshConcurrency = integer('LATCHKEY_REFRESH_CONCURRENCY', 8, 1, 256);
+  const refreshMarginSeconds = integer('LATCHKEY_REFRESH_MARGIN_SECONDS', 600, 30, 86_400);
 
   let publicUrl = `http://localhost:${port}`;
   const publicUrlRaw = value('PUBLIC_URL');
@@ -160,6 +171,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   }
 
   const allowInsecureProviders = boolean('LATCHKEY_ALLOW_INSECURE_PROVIDERS');
+  const schedulerEnabled = env.LATCHKEY_SCHEDULER_ENABLED === undefined ? true : boolean('LATCHKEY_SCHEDULER_ENABLED');
   if (production && allowInsecureProviders) {
     problems.push('LATCHKEY_ALLOW_INSECURE_PROVIDERS=true is refused when NODE_ENV=production');
   }
@@ -202,6 +214,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     logLevel,
     apiBodyLimitBytes,
     apiTokenTtlSeconds,
+    schedulerEnabled,
+    refreshIntervalSeconds,
+    refreshBatchSize,
+    refreshConcurrency,
+    refreshMarginSeconds,
   });
 }
 

@@ -284,6 +284,11 @@ export class SalesforceTestProvider {
     for (let i = 0; i < n; i++) this.failures.push({ status, body, headers });
   }
 
+  /** Drops any queued token-endpoint failures. */
+  clearTokenFailures(): void {
+    this.failures.length = 0;
+  }
+
   /** Delay every token-endpoint response by `ms` real milliseconds. */
   setLatency(ms: number): void {
     this.latencyMs = ms;

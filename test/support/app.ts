@@ -50,6 +50,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     LATCHKEY_ADMIN_EMAIL: 'admin@example.test',
     LATCHKEY_ADMIN_PASSWORD: 'correct horse battery staple',
     LOG_LEVEL: 'trace',
+    // Tests drive the scheduler's ticks themselves, with the fake clock.
+    LATCHKEY_SCHEDULER_ENABLED: 'false',
     ...options.env,
   };
   const baseConfig = loadConfig(env);

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { FakeClock } from '../../src/common/time/clock.js';
 import { SalesforceTestProvider } from '../providers/salesforce-provider.js';
-import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from './app.js';
+import { adminToken, BOOTSTRAP, createTestApp, type TestApp, tokenFor } from './app.js';
 import { developerToken } from './factories.js';
 
 export const SF_APP = { clientId: '3MVG9connect.test', clientSecret: 'connect-consumer-secret-1' };
@@ -14,6 +14,8 @@ export interface ConnectWorld {
   dev: string;
   offeringId: string;
   integrationId: string;
+  /** Re-issues `admin` and `dev` (API tokens live 15 minutes of the app's clock). */
+  renewTokens(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,18 +56,28 @@ export async function connectWorld(options: { clock?: FakeClock; redirectUris?: 
       allowedRedirectUris: options.redirectUris ?? ['https://app.example.com/connected', 'http://localhost:5173/cb'],
     });
   expect(integration.body.status).toBe('configured');
-  return {
+  const devApp = await t.http
+    .post('/api/v1/oauth-apps')
+    .auth(admin, { type: 'bearer' })
+    .send({ description: 'connect world developer', scopes: ['integrations:read', 'integrations:write', 'connections:read', 'connections:write', 'tokens:read', 'proxy'] });
+  t.secret(devApp.body.clientSecret);
+  const world: ConnectWorld = {
     t,
     sf,
     admin,
     dev,
     offeringId: offering.body.id,
     integrationId: integration.body.id,
+    async renewTokens() {
+      world.admin = await adminToken(t);
+      world.dev = await tokenFor(t, devApp.body.clientId, devApp.body.clientSecret);
+    },
     async close() {
       await t.close();
       await sf.close();
     },
   };
+  return world;
 }
 
 export async function createSession(w: ConnectWorld, body: Record<string, unknown> = {}) {

@@ -29,6 +29,9 @@ export interface ConnectionCredentials {
 @Index('uq_connections_account', ['integrationId', 'endUserId', 'providerUserId'], { unique: true })
 @Index('idx_connections_workspace', ['workspaceId', 'createdAt', 'id'])
 @Index('idx_connections_integration', ['integrationId', 'createdAt', 'id'])
+// The scheduler's batch query: due connections in due order. Partial, so its size follows the
+// connections that can be refreshed, and a tick's cost follows the number due.
+@Index('idx_connections_due', ['nextRefreshAt'], { where: `"status" IN ('active', 'error') AND "next_refresh_at" IS NOT NULL` })
 @Check('chk_connections_status', `"status" IN ('active', 'needs_reauth', 'error', 'revoked')`)
 export class Connection {
   @PrimaryColumn('uuid')
@@ -40,7 +43,8 @@ export class Connection {
   @Column({ name: 'integration_id', type: 'uuid' })
   integrationId!: string;
 
-  @ManyToOne(() => Integration, { onDelete: 'RESTRICT' })
+  // Deleting an integration revokes its connections first (see IntegrationsService.delete).
+  @ManyToOne(() => Integration, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'integration_id' })
   integration?: Integration;
 
@@ -90,6 +94,25 @@ export class Connection {
 
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
+
+  /** When the scheduler should refresh next (expiry − margin − jitter, or a backoff); null: never. */
+  @Column({ name: 'next_refresh_at', type: 'timestamptz', nullable: true })
+  nextRefreshAt!: Date | null;
+
+  /** Consecutive transient refresh failures (drives the backoff). */
+  @Column({ name: 'refresh_failures', type: 'integer', default: 0 })
+  refreshFailures!: number;
+
+  /** Bumped on every credentials write: refresh commits are compare-and-swap on it. */
+  @Column({ name: 'credentials_version', type: 'integer', default: 0 })
+  credentialsVersion!: number;
+
+  /** Which process holds the refresh lease, and until when (a crashed holder's lease just expires). */
+  @Column({ name: 'refresh_lease_owner', type: 'varchar', length: 64, nullable: true })
+  refreshLeaseOwner!: string | null;
+
+  @Column({ name: 'refresh_lease_expires_at', type: 'timestamptz', nullable: true })
+  refreshLeaseExpiresAt!: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -1,4 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../../app.tokens.js';
+import type { AppConfig } from '../../config/config.js';
+import { nextRefreshAt } from '../token-refresh/refresh-policy.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { KeyRing } from '../../common/crypto/key-ring.js';
@@ -31,7 +34,20 @@ export class ConnectionsService {
     private readonly keyRing: KeyRing,
     private readonly random: RandomSource,
     private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** When the scheduler should refresh a token that expires at `expiresAt`. */
+  scheduleFor(expiresAt: Date, issuedAt: number, hasRefreshToken: boolean): Date | null {
+    if (!hasRefreshToken) return null;
+    return nextRefreshAt({
+      expiresAt,
+      issuedAt,
+      now: this.clock.nowMs(),
+      marginSeconds: this.config.refreshMarginSeconds,
+      random: this.random.fraction(),
+    });
+  }
 
   async get(workspaceId: string, id: string): Promise<Connection> {
     const found = await this.connections.findOneBy({ id, workspaceId });
@@ -112,8 +128,17 @@ export class ConnectionsService {
       issuedAt: tokens.issuedAt,
       raw: tokens.raw,
     };
-    connection.credentialsEnc = this.keyRing.encrypt(JSON.stringify(credentials), { ...CREDENTIALS_FIELD, rowId: connection.id });
+    connection.credentialsEnc = this.encryptCredentials(connection.id, credentials);
+    connection.credentialsVersion = (connection.credentialsVersion ?? 0) + 1;
+    connection.nextRefreshAt = this.scheduleFor(input.accessTokenExpiresAt, tokens.issuedAt, !!credentials.refreshToken);
+    connection.refreshFailures = 0;
+    connection.refreshLeaseOwner = null;
+    connection.refreshLeaseExpiresAt = null;
     return repo.save(connection);
+  }
+
+  encryptCredentials(connectionId: string, credentials: ConnectionCredentials) {
+    return this.keyRing.encrypt(JSON.stringify(credentials), { ...CREDENTIALS_FIELD, rowId: connectionId });
   }
 
   /** Decrypted credentials, for protocol steps and the designed handout only. */
@@ -124,8 +149,12 @@ export class ConnectionsService {
     ) as ConnectionCredentials;
   }
 
-  countActiveFor(integrationId: string): Promise<number> {
-    return this.connections.countBy({ integrationId, status: ConnectionStatus.Active });
+  /** Connections of an integration that still hold credentials (anything not revoked). */
+  withCredentials(integrationId: string): Promise<Connection[]> {
+    return this.connections
+      .createQueryBuilder('c')
+      .where('c.integration_id = :integrationId AND c.credentials_enc IS NOT NULL', { integrationId })
+      .getMany();
   }
 }
 

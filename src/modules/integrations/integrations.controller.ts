@@ -1,9 +1,16 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
+import { QueryBoolean } from '../../common/validation/query-boolean.js';
 import { CreateIntegrationDto, IntegrationResponse, RotateSecretDto, UpdateIntegrationDto } from './dto/integration.dto.js';
 import { IntegrationsService } from './integrations.service.js';
+
+class DeleteIntegrationQuery extends WorkspaceQueryDto {
+  @QueryBoolean('force')
+  force?: boolean;
+}
 
 @ApiTags('integrations')
 @ApiBearerAuth()
@@ -64,7 +71,11 @@ export class IntegrationsController {
   @Delete(':id')
   @HttpCode(204)
   @RequireScopes('integrations:write')
-  async delete(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string): Promise<void> {
-    await this.integrations.delete(p.workspaceId, id);
+  async delete(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+    @Query() query: DeleteIntegrationQuery,
+  ): Promise<void> {
+    await this.integrations.delete(p.workspaceId, id, query.force === true);
   }
 }

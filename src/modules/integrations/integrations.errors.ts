@@ -13,6 +13,14 @@ export class IntegrationError extends DomainError {
   static credentialsRejected(message: string): IntegrationError {
     return new IntegrationError('integration.credentials_rejected', 'unprocessable', `${message} Nothing was changed.`);
   }
+  static hasConnections(count: number): IntegrationError {
+    return new IntegrationError(
+      'integration.has_connections',
+      'conflict',
+      `${count} connection(s) of this integration still hold credentials. Delete them first, or delete with ?force=true to revoke them.`,
+      { connections: count },
+    );
+  }
   static providerUnreachable(message: string): IntegrationError {
     return new IntegrationError('integration.provider_unreachable', 'upstream', `${message} Nothing was changed.`);
   }

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ConnectionsModule } from '../connections/connections.module.js';
 import { OfferingsModule } from '../offerings/offerings.module.js';
 import { Integration } from './integration.entity.js';
 import { IntegrationsController } from './integrations.controller.js';
 import { IntegrationsService } from './integrations.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Integration]), OfferingsModule],
+  imports: [TypeOrmModule.forFeature([Integration]), OfferingsModule, ConnectionsModule],
   controllers: [IntegrationsController],
   providers: [IntegrationsService],
   exports: [IntegrationsService],

@@ -6,11 +6,14 @@ import { KeyRing } from '../../common/crypto/key-ring.js';
 import { isLoopbackHost, type AppConfig } from '../../config/config.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
+import { ConnectionRevoker } from '../connections/connection-revoker.service.js';
+import { ConnectionsService } from '../connections/connections.service.js';
 import { allowedScopes, type Offering } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
 import { ProviderClient, type VerificationResult } from '../offerings/provider-client.service.js';
 import type { CreateIntegrationDto, UpdateIntegrationDto } from './dto/integration.dto.js';
 import { CLIENT_SECRET_FIELD, Integration, IntegrationStatus } from './integration.entity.js';
+import { clientSecretOf } from './client-credentials.js';
 import { IntegrationError } from './integrations.errors.js';
 
 @Injectable()
@@ -19,6 +22,8 @@ export class IntegrationsService {
     @InjectRepository(Integration) private readonly integrations: Repository<Integration>,
     private readonly offerings: OfferingsService,
     private readonly provider: ProviderClient,
+    private readonly connections: ConnectionsService,
+    private readonly revoker: ConnectionRevoker,
     private readonly keyRing: KeyRing,
     private readonly random: RandomSource,
     private readonly clock: Clock,
@@ -124,16 +129,21 @@ export class IntegrationsService {
     return this.applyVerification(integration, await this.check(offering, integration.clientId, secret));
   }
 
-  async delete(workspaceId: string, id: string): Promise<void> {
+  /**
+   * Refused while connections still hold credentials, unless forced: then each is revoked at the
+   * provider first. The connections go with the integration.
+   */
+  async delete(workspaceId: string, id: string, force: boolean): Promise<void> {
     const integration = await this.get(workspaceId, id);
+    const holding = await this.connections.withCredentials(integration.id);
+    if (holding.length > 0 && !force) throw IntegrationError.hasConnections(holding.length);
+    for (const connection of holding) await this.revoker.revoke(connection);
     await this.integrations.delete({ id: integration.id, workspaceId });
   }
 
   /** The stored client secret in plaintext, for protocol steps only. Never for a response. */
   secretOf(integration: Integration): string | null {
-    return integration.clientSecretEnc
-      ? this.keyRing.decrypt(integration.clientSecretEnc, { ...CLIENT_SECRET_FIELD, rowId: integration.id })
-      : null;
+    return clientSecretOf(this.keyRing, integration);
   }
 
   private check(offering: Offering, clientId: string, clientSecret: string): Promise<VerificationResult> {

@@ -25,6 +25,7 @@ export class SigningKeysService {
   private signing: { kid: string; key: Key } | undefined;
   private verifying = new Map<string, Key>();
   private lastReload = 0;
+  private reloading: Promise<void> | undefined;
 
   constructor(
     @InjectRepository(SigningKey) private readonly keys: Repository<SigningKey>,
@@ -64,13 +65,21 @@ export class SigningKeysService {
   async verificationKey(kid: string): Promise<Key | undefined> {
     const cached = this.verifying.get(kid);
     if (cached) return cached;
-    const now = this.clock.nowMs();
-    if (now - this.lastReload < RELOAD_INTERVAL_MS) return undefined;
-    this.lastReload = now;
+    // Concurrent misses share one reload; after it, unknown kids wait out the interval.
+    if (!this.reloading) {
+      const now = this.clock.nowMs();
+      if (now - this.lastReload < RELOAD_INTERVAL_MS) return undefined;
+      this.lastReload = now;
+      this.reloading = this.reloadVerificationKeys().finally(() => (this.reloading = undefined));
+    }
+    await this.reloading;
+    return this.verifying.get(kid);
+  }
+
+  private async reloadVerificationKeys(): Promise<void> {
     for (const row of await this.publishedKeys()) {
       if (!this.verifying.has(row.id)) this.verifying.set(row.id, await importJWK(row.publicJwk as JWK, row.alg));
     }
-    return this.verifying.get(kid);
   }
 
   async jwks(): Promise<{ keys: Record<string, unknown>[] }> {

@@ -1,18 +1,15 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsBoolean, IsOptional } from 'class-validator';
 import { RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
+import { QueryBoolean } from '../../common/validation/query-boolean.js';
 import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
 import { CreateOfferingDto, OfferingResponse, UpdateOfferingDto } from './dto/offering.dto.js';
 import { OfferingUsage } from './offering-usage.js';
 import { OfferingsService } from './offerings.service.js';
 
 class ListOfferingsQuery extends WorkspaceQueryDto {
-  @IsOptional()
-  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
-  @IsBoolean({ message: 'enabled must be true or false' })
+  @QueryBoolean('enabled')
   enabled?: boolean;
 }
 

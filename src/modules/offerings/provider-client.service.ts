@@ -246,7 +246,8 @@ export class ProviderClient {
       accessToken: response.access_token,
       refreshToken: str(response.refresh_token),
       idToken: str(response.id_token),
-      tokenType: str(response.token_type) ?? 'Bearer',
+      // openid-client lower-cases token_type; hand it out in RFC 6750's spelling.
+      tokenType: !response.token_type || response.token_type.toLowerCase() === 'bearer' ? 'Bearer' : response.token_type,
       scope: str(response.scope),
       expiresIn: typeof response.expires_in === 'number' ? response.expires_in : undefined,
       issuedAt: Date.now(),
@@ -319,6 +320,29 @@ export class ProviderClient {
     }
     if (tokens.idTokenSubject) return { userId: tokens.idTokenSubject };
     throw new ProviderError('connect.identity_failed', 'The provider offers no way to learn who connected (no identity URL, userinfo or ID token).');
+  }
+
+  /**
+   * The refresh grant. Failures are ProviderErrors whose providerError is the OAuth code
+   * (`invalid_grant` …) and whose `unreachable` says whether retrying later may help.
+   */
+  async refresh(offering: Offering, client: ClientCredentials, refreshToken: string): Promise<TokenSet> {
+    let response: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    try {
+      response = await oidc.refreshTokenGrant(this.configuration(offering, client), refreshToken);
+    } catch (error) {
+      throw this.failure('connection.refresh_failed', 'The provider did not refresh the token', error);
+    }
+    return this.readTokenResponse(offering, client, response);
+  }
+
+  /** RFC 7009 revocation of a token, when the offering has a revocation endpoint. */
+  async revoke(offering: Offering, client: ClientCredentials, token: string, hint: 'refresh_token' | 'access_token'): Promise<void> {
+    try {
+      await oidc.tokenRevocation(this.configuration(offering, client), token, { token_type_hint: hint });
+    } catch (error) {
+      throw this.failure('connection.revocation_failed', 'The provider did not confirm the revocation', error);
+    }
   }
 
   /** Access-token expiry from introspection, when the offering has it and the provider says. */

@@ -1,0 +1,49 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
+import { IdParam } from '../../common/validation/id-param.js';
+import { QueryBoolean } from '../../common/validation/query-boolean.js';
+import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
+import { ConnectionResponse } from '../connections/dto/connection.dto.js';
+import { ConnectionTokensService } from './connection-tokens.service.js';
+
+class AccessTokenQuery extends WorkspaceQueryDto {
+  @QueryBoolean('forceRefresh')
+  forceRefresh?: boolean;
+}
+
+@ApiTags('connections')
+@ApiBearerAuth()
+@Controller('api/v1/connections')
+export class ConnectionTokensController {
+  constructor(private readonly tokens: ConnectionTokensService) {}
+
+  /** The designed handout: a fresh access token (refreshed first when it expires within 60 s). */
+  @Get(':id/access-token')
+  @RequireScopes('tokens:read')
+  async accessToken(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+    @Query() q: AccessTokenQuery,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    res.setHeader('Cache-Control', 'no-store');
+    return this.tokens.handout(p.workspaceId, id, q.forceRefresh === true);
+  }
+
+  @Post(':id/refresh')
+  @HttpCode(200)
+  @RequireScopes('connections:write')
+  async refresh(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string): Promise<ConnectionResponse> {
+    return ConnectionResponse.of(await this.tokens.refreshNow(p.workspaceId, id));
+  }
+
+  /** 204; the connection stays readable as `revoked`. Latchkey-Upstream-Revocation says what the provider did. */
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireScopes('connections:write')
+  async revoke(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string, @Res({ passthrough: true }) res: Response): Promise<void> {
+    res.setHeader('Latchkey-Upstream-Revocation', await this.tokens.revoke(p.workspaceId, id));
+  }
+}

@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../../common/time/clock.js';
+import { ConnectionRevoker, type UpstreamRevocation } from '../connections/connection-revoker.service.js';
+import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
+import { ConnectionError } from '../connections/connections.errors.js';
+import { ConnectionsService } from '../connections/connections.service.js';
+import { TokenRefreshService } from './token-refresh.service.js';
+
+/** Hand out tokens earlier than this before expiry only after refreshing. */
+export const HANDOUT_MIN_VALIDITY_MS = 60_000;
+
+export interface AccessTokenHandout {
+  accessToken: string;
+  tokenType: string;
+  expiresAt: string | null;
+  instanceUrl: string | null;
+}
+
+@Injectable()
+export class ConnectionTokensService {
+  constructor(
+    private readonly connections: ConnectionsService,
+    private readonly refresher: TokenRefreshService,
+    private readonly revoker: ConnectionRevoker,
+    private readonly clock: Clock,
+  ) {}
+
+  async handout(workspaceId: string, id: string, forceRefresh: boolean): Promise<AccessTokenHandout> {
+    let connection = await this.usable(workspaceId, id);
+    const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? 0;
+    if (forceRefresh || expiresAt - this.clock.nowMs() < HANDOUT_MIN_VALIDITY_MS) {
+      connection = await this.refresher.refresh(connection.id, { reason: 'handout', observedVersion: connection.credentialsVersion });
+    }
+    const credentials = this.connections.credentialsOf(connection);
+    if (!credentials) throw ConnectionError.notFound();
+    return {
+      accessToken: credentials.accessToken,
+      tokenType: credentials.tokenType,
+      expiresAt: connection.accessTokenExpiresAt?.toISOString() ?? null,
+      instanceUrl: connection.instanceUrl,
+    };
+  }
+
+  async refreshNow(workspaceId: string, id: string): Promise<Connection> {
+    const connection = await this.usable(workspaceId, id);
+    return this.refresher.refresh(connection.id, { reason: 'api', observedVersion: connection.credentialsVersion });
+  }
+
+  async revoke(workspaceId: string, id: string): Promise<UpstreamRevocation> {
+    return this.revoker.revoke(await this.connections.get(workspaceId, id));
+  }
+
+  /** Revoked (and other workspaces') connections are not found; needs_reauth ones are a 409. */
+  private async usable(workspaceId: string, id: string): Promise<Connection> {
+    const connection = await this.connections.get(workspaceId, id);
+    if (connection.status === ConnectionStatus.Revoked) throw ConnectionError.notFound();
+    if (connection.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
+    return connection;
+  }
+}

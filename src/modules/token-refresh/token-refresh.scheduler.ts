@@ -1,0 +1,89 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { LOGGER } from '../../common/logging/logger.js';
+import { Clock } from '../../common/time/clock.js';
+import type { AppConfig } from '../../config/config.js';
+import { LEASE_MS, TokenRefreshService } from './token-refresh.service.js';
+
+export interface TickReport {
+  claimed: number;
+  refreshed: number;
+  failed: number;
+}
+
+/**
+ * Refreshes connections before their access tokens expire. Each tick claims up to a batch of due
+ * connections — leased with FOR UPDATE SKIP LOCKED, so replicas never claim the same row — in due
+ * order through a partial index, and refreshes them with bounded concurrency.
+ */
+@Injectable()
+export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDestroy {
+  private running: Promise<TickReport> | undefined;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly refresher: TokenRefreshService,
+    private readonly registry: SchedulerRegistry,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.config.schedulerEnabled) return;
+    const timer = setInterval(() => void this.tick().catch((err: unknown) => this.logger.error({ err }, 'refresh tick failed')), this.config.refreshIntervalSeconds * 1000);
+    this.registry.addInterval('token-refresh', timer);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.registry.doesExist('interval', 'token-refresh')) this.registry.deleteInterval('token-refresh');
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass. Overlapping calls share the pass in progress. */
+  tick(): Promise<TickReport> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** The claim query (also used by the EXPLAIN test). */
+  static readonly CLAIM_SQL = `
+    UPDATE connections SET refresh_lease_owner = $1, refresh_lease_expires_at = $2
+     WHERE id IN (
+       SELECT id FROM connections
+        WHERE status IN ('active', 'error') AND next_refresh_at IS NOT NULL AND next_refresh_at <= $3
+          AND (refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= $3)
+        ORDER BY next_refresh_at
+        LIMIT $4
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, credentials_version`;
+
+  private async pass(): Promise<TickReport> {
+    const now = this.clock.now();
+    const [claimed]: [Array<{ id: string; credentials_version: number }>, number] = await this.dataSource.query(
+      TokenRefreshScheduler.CLAIM_SQL,
+      [this.refresher.owner, new Date(now.getTime() + LEASE_MS), now, this.config.refreshBatchSize],
+    );
+    let refreshed = 0;
+    let failed = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < claimed.length) {
+        const row = claimed[next++];
+        try {
+          await this.refresher.refresh(row.id, { reason: 'scheduler', observedVersion: row.credentials_version, leased: true });
+          refreshed++;
+        } catch {
+          failed++; // Already classified and recorded on the connection.
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.config.refreshConcurrency, claimed.length) }, worker));
+    if (claimed.length) this.logger.info({ claimed: claimed.length, refreshed, failed }, 'refresh tick');
+    return { claimed: claimed.length, refreshed, failed };
+  }
+}

@@ -1,0 +1,263 @@
+import { hostname } from 'node:os';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import { Repository } from 'typeorm';
+import { KeyRing } from '../../common/crypto/key-ring.js';
+import { LOGGER } from '../../common/logging/logger.js';
+import { RandomSource } from '../../common/random.js';
+import { Clock } from '../../common/time/clock.js';
+import { ConnectionRevoker } from '../connections/connection-revoker.service.js';
+import { Connection, type ConnectionCredentials, ConnectionStatus } from '../connections/connection.entity.js';
+import { ConnectionError } from '../connections/connections.errors.js';
+import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
+import { clientCredentialsOf } from '../integrations/client-credentials.js';
+import { Integration } from '../integrations/integration.entity.js';
+import { OfferingsService } from '../offerings/offerings.service.js';
+import { ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
+import { backoffMs } from './refresh-policy.js';
+import { RefreshError } from './token-refresh.errors.js';
+
+/** How long a refresh lease lasts: far longer than one provider call (15 s timeout). */
+export const LEASE_MS = 60_000;
+const POLL_MS = 50;
+const COMMIT_ATTEMPTS = 5;
+
+export type RefreshReason = 'scheduler' | 'handout' | 'proxy' | 'api';
+
+export interface RefreshOptions {
+  reason: RefreshReason;
+  /** The credentials version the caller saw. If it moved, someone refreshed: use their result. */
+  observedVersion: number;
+  /** The scheduler already holds the lease (claimed with the batch). */
+  leased?: boolean;
+}
+
+/**
+ * The one refresh path, for the scheduler, handouts, the proxy's 401 retry and the API.
+ *
+ * Exactly one provider call per stale credentials version, however many callers: callers in this
+ * process share one promise; across processes a lease on the row decides who calls the provider
+ * and the others poll until the version moves. The new tokens are committed (compare-and-swap on
+ * the version) before anyone receives them, so a rotated refresh token is never lost.
+ */
+@Injectable()
+export class TokenRefreshService {
+  private readonly inflight = new Map<string, Promise<Connection>>();
+  /** Identifies this process as a lease holder. */
+  readonly owner: string;
+  /** Provider refresh calls made by this process (metrics and tests). */
+  providerCalls = 0;
+
+  constructor(
+    @InjectRepository(Connection) private readonly connections: Repository<Connection>,
+    @InjectRepository(Integration) private readonly integrations: Repository<Integration>,
+    private readonly connectionsService: ConnectionsService,
+    private readonly revoker: ConnectionRevoker,
+    private readonly offerings: OfferingsService,
+    private readonly provider: ProviderClient,
+    private readonly keyRing: KeyRing,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.owner = `${hostname()}:${process.pid}:${random.token(6)}`.slice(0, 64);
+  }
+
+  refresh(connectionId: string, options: RefreshOptions): Promise<Connection> {
+    const running = this.inflight.get(connectionId);
+    if (running) return running;
+    const promise = this.run(connectionId, options).finally(() => this.inflight.delete(connectionId));
+    this.inflight.set(connectionId, promise);
+    return promise;
+  }
+
+  private async run(id: string, options: RefreshOptions): Promise<Connection> {
+    let leased = options.leased ?? false;
+    for (;;) {
+      const current = await this.load(id);
+      if (current.credentialsVersion !== options.observedVersion) {
+        if (leased) await this.releaseLease(id);
+        return current; // Refreshed meanwhile (by this process or another).
+      }
+      if (!leased) leased = await this.tryAcquireLease(id);
+      if (leased) return this.refreshHoldingLease(current);
+      await this.waitForLeaseChange(id, options.observedVersion);
+    }
+  }
+
+  private async refreshHoldingLease(connection: Connection): Promise<Connection> {
+    const credentials = this.connectionsService.credentialsOf(connection);
+    if (!credentials?.refreshToken) {
+      await this.markNeedsReauth(connection, 'The connection has no refresh token: the end user must reconnect.');
+      throw ConnectionError.needsReauth();
+    }
+    const integration = await this.integrations.findOneByOrFail({ id: connection.integrationId });
+    const offering = await this.offerings.get(integration.offeringId);
+    const client = clientCredentialsOf(this.keyRing, integration);
+
+    let tokens: TokenSet;
+    try {
+      this.providerCalls++;
+      tokens = await this.provider.refresh(offering, client, credentials.refreshToken);
+    } catch (error) {
+      if (!(error instanceof ProviderError)) {
+        await this.releaseLease(connection.id);
+        throw error;
+      }
+      if (error.providerError === 'invalid_grant') {
+        await this.markNeedsReauth(connection, error.message);
+        throw ConnectionError.needsReauth();
+      }
+      await this.markTransientFailure(connection, error.message);
+      throw error.unreachable ? RefreshError.unavailable(error.message) : RefreshError.failed(error.message);
+    }
+
+    const introspected = tokens.expiresIn === undefined ? await this.provider.introspectExpiry(offering, client, tokens.accessToken) : undefined;
+    const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
+    const next: ConnectionCredentials = {
+      accessToken: tokens.accessToken,
+      // Providers that do not rotate send no refresh token: keep the one we have.
+      refreshToken: tokens.refreshToken ?? credentials.refreshToken,
+      idToken: tokens.idToken ?? credentials.idToken,
+      tokenType: tokens.tokenType,
+      issuedAt: tokens.issuedAt,
+      raw: { ...credentials.raw, ...tokens.raw },
+    };
+    return this.commit(connection, next, expiresAt, tokens);
+  }
+
+  /**
+   * Persists the new tokens (CAS on the version). Retried on database errors, logged loudly:
+   * the provider may already have invalidated the old refresh token.
+   */
+  private async commit(connection: Connection, credentials: ConnectionCredentials, expiresAt: Date, tokens: TokenSet): Promise<Connection> {
+    const now = this.clock.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [rows]: [Connection[], number] = await this.connections.query(
+          `UPDATE connections SET credentials_enc = $1, credentials_version = credentials_version + 1,
+                  access_token_expires_at = $2, next_refresh_at = $3, instance_url = COALESCE($4, instance_url),
+                  granted_scopes = COALESCE($5, granted_scopes), status = 'active', last_error = NULL,
+                  refresh_failures = 0, last_refreshed_at = $6, refresh_lease_owner = NULL,
+                  refresh_lease_expires_at = NULL, updated_at = now()
+            WHERE id = $7 AND credentials_version = $8 AND status <> 'revoked'
+            RETURNING id`,
+          [
+            this.connectionsService.encryptCredentials(connection.id, credentials),
+            expiresAt,
+            this.connectionsService.scheduleFor(expiresAt, credentials.issuedAt, !!credentials.refreshToken),
+            tokens.instanceUrl ?? null,
+            tokens.scope ? tokens.scope.split(' ').filter(Boolean) : null,
+            now,
+            connection.id,
+            connection.credentialsVersion,
+          ],
+        );
+        if (rows.length === 1) return this.load(connection.id);
+        return this.lostCommit(connection, credentials);
+      } catch (error) {
+        this.logger.error(
+          { connectionId: connection.id, attempt, err: error },
+          'REFRESHED TOKENS NOT YET STORED: the provider issued new tokens but writing them failed; retrying',
+        );
+        if (attempt >= COMMIT_ATTEMPTS) throw error;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** The row moved on without us: revoked meanwhile, or (should not happen) written by another holder. */
+  private async lostCommit(connection: Connection, credentials: ConnectionCredentials): Promise<Connection> {
+    const current = await this.connections.findOneBy({ id: connection.id });
+    if (!current || current.status === ConnectionStatus.Revoked) {
+      if (current && credentials.refreshToken) await this.revoker.revokeOrphaned(current, credentials.refreshToken);
+      throw ConnectionError.notFound();
+    }
+    this.logger.error({ connectionId: connection.id }, 'refresh result discarded: the credentials changed while this process held the lease');
+    return current;
+  }
+
+  private async load(id: string): Promise<Connection> {
+    const connection = await this.connections.findOneBy({ id });
+    if (!connection || connection.status === ConnectionStatus.Revoked) throw ConnectionError.notFound();
+    if (connection.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
+    return connection;
+  }
+
+  /** The lease is free, expired, or a stale claim of this very process (only one run per id here). */
+  private async tryAcquireLease(id: string): Promise<boolean> {
+    const now = this.clock.now();
+    const result = await this.connections
+      .createQueryBuilder()
+      .update()
+      .set({ refreshLeaseOwner: this.owner, refreshLeaseExpiresAt: new Date(now.getTime() + LEASE_MS) })
+      .where(`id = :id AND status IN ('active', 'error')`, { id })
+      .andWhere('(refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= :now OR refresh_lease_owner = :owner)', {
+        now,
+        owner: this.owner,
+      })
+      .execute();
+    return result.affected === 1;
+  }
+
+  private async releaseLease(id: string): Promise<void> {
+    await this.connections.update({ id, refreshLeaseOwner: this.owner }, { refreshLeaseOwner: null, refreshLeaseExpiresAt: null });
+  }
+
+  /** Polls until another holder finishes (version moves), gives up (lease cleared) or dies (lease expires). */
+  private async waitForLeaseChange(id: string, observedVersion: number): Promise<void> {
+    const deadline = Date.now() + LEASE_MS + 10_000;
+    while (Date.now() < deadline) {
+      await sleep(POLL_MS);
+      const row = await this.connections.findOne({
+        where: { id },
+        select: { id: true, status: true, credentialsVersion: true, refreshLeaseExpiresAt: true },
+      });
+      if (!row || row.status === ConnectionStatus.Revoked || row.status === ConnectionStatus.NeedsReauth) return;
+      if (row.credentialsVersion !== observedVersion) return;
+      if (!row.refreshLeaseExpiresAt || row.refreshLeaseExpiresAt.getTime() <= this.clock.nowMs()) return;
+    }
+    throw RefreshError.timeout();
+  }
+
+  private async markNeedsReauth(connection: Connection, message: string): Promise<void> {
+    await this.connections.update(
+      { id: connection.id, credentialsVersion: connection.credentialsVersion },
+      {
+        status: ConnectionStatus.NeedsReauth,
+        lastError: message.slice(0, 1000),
+        nextRefreshAt: null,
+        refreshLeaseOwner: null,
+        refreshLeaseExpiresAt: null,
+      },
+    );
+    this.logger.warn({ connectionId: connection.id }, 'connection needs re-authorization');
+  }
+
+  /**
+   * Outages never mean re-authorization: back off and retry. The connection stays active while
+   * its access token is still valid, and says `error` once it has expired.
+   */
+  private async markTransientFailure(connection: Connection, message: string): Promise<void> {
+    const failures = connection.refreshFailures + 1;
+    const now = this.clock.nowMs();
+    const expired = !connection.accessTokenExpiresAt || connection.accessTokenExpiresAt.getTime() <= now;
+    await this.connections.update(
+      { id: connection.id, credentialsVersion: connection.credentialsVersion },
+      {
+        status: expired ? ConnectionStatus.Error : ConnectionStatus.Active,
+        lastError: message.slice(0, 1000),
+        refreshFailures: failures,
+        nextRefreshAt: new Date(now + backoffMs(failures, this.random.fraction())),
+        refreshLeaseOwner: null,
+        refreshLeaseExpiresAt: null,
+      },
+    );
+    this.logger.warn({ connectionId: connection.id, failures }, `refresh failed, backing off: ${message}`);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

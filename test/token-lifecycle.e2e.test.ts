@@ -1,0 +1,289 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../src/common/time/clock.js';
+import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
+import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
+import { DEFAULT_USER } from './providers/salesforce-provider.js';
+import { BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
+import { connect, connectWorld, type ConnectWorld, SF_APP } from './support/connect.js';
+
+const HOUR = 3_600_000;
+
+describe('token lifecycle', () => {
+  const clock = new FakeClock(Date.UTC(2026, 10, 22, 12));
+  let w: ConnectWorld;
+  let n = 0;
+
+  /** A fresh connection for a new end user; returns its id. */
+  async function newConnection(): Promise<string> {
+    const { res } = await connect(w, { endUser: { id: `lifecycle-user-${++n}` }, redirectUri: 'https://app.example.com/connected' });
+    const code = w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
+    const ex = await w.t.http.post('/api/v1/connect-sessions/exchange').auth(w.dev, { type: 'bearer' }).send({ code });
+    return ex.body.connection.id as string;
+  }
+  const handout = (id: string, t: TestApp = w.t, query = '') => t.http.get(`/api/v1/connections/${id}/access-token${query}`).auth(w.dev, { type: 'bearer' });
+  const row = async (id: string) => (await w.t.dataSource.query('SELECT * FROM connections WHERE id = $1', [id]))[0];
+
+  /** Moves time for Latchkey and the provider alike, and renews the API's own short-lived tokens. */
+  async function advance(ms: number) {
+    clock.advance(ms);
+    await w.renewTokens();
+  }
+  async function setTime(at: number) {
+    clock.set(at);
+    await w.renewTokens();
+  }
+
+  beforeAll(async () => {
+    w = await connectWorld({ clock });
+  });
+  afterAll(async () => {
+    await w.close();
+  });
+
+  describe('handout', () => {
+    it('returns the current token without refreshing while it is valid for more than 60 s', async () => {
+      const id = await newConnection();
+      const before = w.sf.refreshRequests;
+      const res = await handout(id);
+      expect(res.status).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const issued = w.sf.latestTokensFor(DEFAULT_USER.userId)!;
+      expect(res.body).toEqual({ accessToken: issued.accessToken, tokenType: 'Bearer', expiresAt: expect.any(String), instanceUrl: w.sf.url });
+      w.t.secret(res.body.accessToken);
+      expect(w.sf.refreshRequests).toBe(before);
+    });
+
+    it('needs tokens:read', async () => {
+      const id = await newConnection();
+      const apps = await w.t.http.post('/api/v1/oauth-apps').auth(w.admin, { type: 'bearer' }).send({ description: 'no tokens', scopes: ['connections:read'] });
+      const { tokenFor } = await import('./support/app.js');
+      const weak = await tokenFor(w.t, apps.body.clientId, w.t.secret(apps.body.clientSecret));
+      const res = await w.t.http.get(`/api/v1/connections/${id}/access-token`).auth(weak, { type: 'bearer' });
+      expect(res.status).toBe(403);
+    });
+
+    it('refreshes exactly once for 100 concurrent handouts of an expired connection', async () => {
+      const id = await newConnection();
+      await advance(2 * HOUR + 1000);
+      const before = w.sf.refreshRequests;
+      const results = await Promise.all(Array.from({ length: 100 }, () => handout(id)));
+      expect(results.map((r) => r.status)).toEqual(Array(100).fill(200));
+      expect(w.sf.refreshRequests - before).toBe(1);
+      const tokens = new Set(results.map((r) => w.t.secret(r.body.accessToken)));
+      expect(tokens.size).toBe(1);
+      expect(w.sf.isAccessTokenValid([...tokens][0])).toBe(true);
+      expect(new Date(results[0].body.expiresAt).getTime()).toBeGreaterThan(clock.nowMs());
+    });
+
+    it('refreshes exactly once across two Latchkey processes on one database', async () => {
+      const id = await newConnection();
+      // A second replica: same database, same PUBLIC_URL (the token issuer), same clock.
+      const other = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+      try {
+        await advance(2 * HOUR + 1000);
+        const before = w.sf.refreshRequests;
+        const results = await Promise.all(Array.from({ length: 60 }, (_, i) => handout(id, i % 2 ? other : w.t)));
+        expect(results.map((r) => r.status)).toEqual(Array(60).fill(200));
+        expect(w.sf.refreshRequests - before).toBe(1);
+        expect(new Set(results.map((r) => w.t.secret(r.body.accessToken))).size).toBe(1);
+        const calls = w.t.app.get(TokenRefreshService).providerCalls + other.app.get(TokenRefreshService).providerCalls;
+        expect(calls).toBeGreaterThanOrEqual(1);
+      } finally {
+        await other.close({ keepDatabase: true });
+      }
+    });
+
+    it('refreshes on ?forceRefresh=true even when the token is fresh, and keeps the refresh token when none is returned', async () => {
+      const id = await newConnection();
+      const rt = JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' })).refreshToken;
+      const first = await handout(id);
+      const forced = await handout(id, w.t, '?forceRefresh=true');
+      expect(forced.status).toBe(200);
+      expect(w.t.secret(forced.body.accessToken)).not.toBe(w.t.secret(first.body.accessToken));
+      const creds = JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' }));
+      expect(creds.refreshToken).toBe(w.t.secret(rt));
+    });
+  });
+
+  describe('rotation and failures', () => {
+    it('survives 50 sequential refreshes when the provider rotates (and invalidates) refresh tokens', async () => {
+      w.sf.registerApp({ ...SF_APP, callbackUrls: [`${w.t.url}/oauth/callback`], rotateRefreshTokens: true });
+      try {
+        const id = await newConnection();
+        const seen = new Set<string>();
+        for (let i = 0; i < 50; i++) {
+          const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+          expect(res.status, `refresh ${i}`).toBe(200);
+          const creds = JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' }));
+          seen.add(w.t.secret(creds.refreshToken));
+        }
+        expect(seen.size).toBe(50);
+        expect((await row(id)).status).toBe('active');
+      } finally {
+        w.sf.registerApp({ ...SF_APP, callbackUrls: [`${w.t.url}/oauth/callback`] });
+      }
+    });
+
+    it('moves to needs_reauth on invalid_grant, answering 409, deleting nothing', async () => {
+      const id = await newConnection();
+      const creds = JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' }));
+      expect(w.sf.revokeRefreshToken(w.t.secret(creds.refreshToken))).toBe(true);
+      const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+      expect([res.status, res.body.error.code]).toEqual([409, 'connection.needs_reauth']);
+      const after = await row(id);
+      expect(after.status).toBe('needs_reauth');
+      expect(after.last_error).toMatch(/invalid_grant|expired access\/refresh token/);
+      expect(after.credentials_enc).not.toBeNull();
+      expect(after.next_refresh_at).toBeNull();
+      expect((await handout(id)).status).toBe(409);
+      // A reconnect of the same account brings it back.
+      await connect(w, { endUser: { id: after.end_user_id } });
+      expect((await row(id)).status).toBe('active');
+    });
+
+    it('backs off through a provider outage without needs_reauth, says error once the token expired, and recovers', async () => {
+      const id = await newConnection();
+      const scheduler = w.t.app.get(TokenRefreshScheduler);
+      const due = new Date((await row(id)).next_refresh_at).getTime();
+      await setTime(due + 1);
+      w.sf.failNextTokenRequests(1000, 503);
+      try {
+        await scheduler.tick();
+        let r = await row(id);
+        expect(r.status).toBe('active'); // token still valid
+        expect(r.refresh_failures).toBe(1);
+        expect(r.last_error).toMatch(/could not be reached|503/);
+        const firstBackoff = new Date(r.next_refresh_at).getTime() - clock.nowMs();
+        expect(firstBackoff).toBeGreaterThanOrEqual(22_500);
+        expect(firstBackoff).toBeLessThanOrEqual(37_500);
+        // Ticks before the backoff ends leave it alone.
+        const before = w.sf.tokenRequests.refresh_token ?? 0;
+        await scheduler.tick();
+        expect((w.sf.tokenRequests.refresh_token ?? 0) - before).toBe(0);
+        // Past expiry, still failing: error, never needs_reauth.
+        await setTime(new Date(r.access_token_expires_at).getTime() + 1000);
+        for (let i = 0; i < 3; i++) {
+          await setTime(Math.max(clock.nowMs(), new Date((await row(id)).next_refresh_at).getTime() + 1));
+          await scheduler.tick();
+        }
+        r = await row(id);
+        expect(r.status).toBe('error');
+        expect(r.refresh_failures).toBeGreaterThanOrEqual(3);
+        expect((await handout(id)).status).toBe(503);
+      } finally {
+        w.sf.clearTokenFailures();
+      }
+      await setTime(new Date((await row(id)).next_refresh_at).getTime() + 1);
+      await scheduler.tick();
+      const healed = await row(id);
+      expect(healed.status).toBe('active');
+      expect(healed.refresh_failures).toBe(0);
+      expect(healed.last_error).toBeNull();
+      expect((await handout(id)).status).toBe(200);
+    });
+
+    it('lets another process take over when the lease holder died', async () => {
+      const id = await newConnection();
+      await advance(2 * HOUR + 1000);
+      await w.t.dataSource.query(`UPDATE connections SET refresh_lease_owner = 'dead-replica', refresh_lease_expires_at = $2 WHERE id = $1`, [
+        id,
+        new Date(clock.nowMs() + 60_000),
+      ]);
+      const before = w.sf.refreshRequests;
+      const pending = handout(id);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(w.sf.refreshRequests - before).toBe(0); // waiting on the live-looking lease
+      await advance(61_000);
+      const res = await pending;
+      expect(res.status).toBe(200);
+      w.t.secret(res.body.accessToken);
+      expect(w.sf.refreshRequests - before).toBe(1);
+      expect((await row(id)).refresh_lease_owner).toBeNull();
+    });
+  });
+
+  describe('scheduler', () => {
+    it('refreshes due connections before expiry, once, with two replicas ticking together', async () => {
+      const ids = [await newConnection(), await newConnection(), await newConnection()];
+      const other = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+      try {
+        const rows = await Promise.all(ids.map(row));
+        for (const r of rows) {
+          const margin = new Date(r.access_token_expires_at).getTime() - new Date(r.next_refresh_at).getTime();
+          expect(margin).toBeGreaterThanOrEqual(600_000); // 10 minutes
+          expect(margin).toBeLessThanOrEqual(720_000); // + up to 20% jitter
+        }
+        await setTime(Math.max(...rows.map((r) => new Date(r.next_refresh_at).getTime())) + 1);
+        const before = w.sf.refreshRequests;
+        const [a, b] = await Promise.all([w.t.app.get(TokenRefreshScheduler).tick(), other.app.get(TokenRefreshScheduler).tick()]);
+        expect(a.claimed + b.claimed).toBeGreaterThanOrEqual(ids.length);
+        expect(w.sf.refreshRequests - before).toBe(a.refreshed + b.refreshed);
+        for (const id of ids) {
+          const r = await row(id);
+          expect(new Date(r.access_token_expires_at).getTime()).toBeGreaterThan(clock.nowMs() + HOUR);
+          expect(r.refresh_lease_owner).toBeNull();
+        }
+        // Nothing is due right after: a second tick calls the provider for none of them.
+        const again = w.sf.refreshRequests;
+        await w.t.app.get(TokenRefreshScheduler).tick();
+        expect(w.sf.refreshRequests).toBe(again);
+      } finally {
+        await other.close({ keepDatabase: true });
+      }
+    });
+  });
+
+  describe('revocation', () => {
+    it('revokes the refresh token at the provider, erases credentials and keeps the record', async () => {
+      const id = await newConnection();
+      const creds = JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' }));
+      w.t.secret(creds.refreshToken);
+      w.t.secret(creds.accessToken);
+      const before = w.sf.revokeRequests;
+      const res = await w.t.http.delete(`/api/v1/connections/${id}`).auth(w.dev, { type: 'bearer' });
+      expect(res.status).toBe(204);
+      expect(res.headers['latchkey-upstream-revocation']).toBe('revoked');
+      expect(w.sf.revokeRequests - before).toBe(1);
+      expect(w.sf.isAccessTokenValid(creds.accessToken)).toBe(false);
+      const r = await row(id);
+      expect(r.status).toBe('revoked');
+      expect(r.credentials_enc).toBeNull();
+      expect(r.next_refresh_at).toBeNull();
+      const read = await w.t.http.get(`/api/v1/connections/${id}`).auth(w.dev, { type: 'bearer' });
+      expect([read.status, read.body.status]).toEqual([200, 'revoked']);
+      expect((await handout(id)).status).toBe(404);
+      expect((await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' })).status).toBe(404);
+    });
+
+    it('erases credentials even when the provider cannot be reached, and says so', async () => {
+      const id = await newConnection();
+      w.sf.setDown(true);
+      try {
+        const res = await w.t.http.delete(`/api/v1/connections/${id}`).auth(w.dev, { type: 'bearer' });
+        expect(res.status).toBe(204);
+        expect(res.headers['latchkey-upstream-revocation']).toBe('failed');
+      } finally {
+        w.sf.setDown(false);
+      }
+      const r = await row(id);
+      expect([r.status, r.credentials_enc]).toEqual(['revoked', null]);
+      expect(r.last_error).toMatch(/Revocation at the provider failed/);
+    });
+
+    it('refuses to delete an integration with live connections unless forced, which revokes them', async () => {
+      const id = await newConnection();
+      const refused = await w.t.http.delete(`/api/v1/integrations/${w.integrationId}`).auth(w.dev, { type: 'bearer' });
+      expect([refused.status, refused.body.error.code]).toEqual([409, 'integration.has_connections']);
+      expect((await row(id)).status).toBe('active');
+      const before = w.sf.revokeRequests;
+      const live: Array<{ n: number }> = await w.t.dataSource.query(
+        `SELECT count(*)::int AS n FROM connections WHERE integration_id = $1 AND credentials_enc IS NOT NULL`,
+        [w.integrationId],
+      );
+      const forced = await w.t.http.delete(`/api/v1/integrations/${w.integrationId}?force=true`).auth(w.dev, { type: 'bearer' });
+      expect(forced.status).toBe(204);
+      expect(w.sf.revokeRequests - before).toBe(live[0].n);
+      expect(await w.t.dataSource.query('SELECT count(*)::int AS n FROM connections WHERE integration_id = $1', [w.integrationId])).toEqual([{ n: 0 }]);
+    });
+  });
+});
