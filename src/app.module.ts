@@ -14,6 +14,7 @@ import type { AppConfig } from './config/config.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { BootstrapModule } from './modules/bootstrap/bootstrap.module.js';
+import { ChangeFeedModule } from './common/events/change-feed.js';
 import { OutboundHttpModule } from './common/http/outbound-http.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { ConnectModule } from './modules/connect/connect.module.js';
@@ -21,6 +22,7 @@ import { ConnectionsModule } from './modules/connections/connections.module.js';
 import { IntegrationsModule } from './modules/integrations/integrations.module.js';
 import { OfferingsModule } from './modules/offerings/offerings.module.js';
 import { OAuthAppsModule } from './modules/oauth-apps/oauth-apps.module.js';
+import { ProxyModule } from './modules/proxy/proxy.module.js';
 import { TokenRefreshModule } from './modules/token-refresh/token-refresh.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { WorkspacesModule } from './modules/workspaces/workspaces.module.js';
@@ -64,6 +66,7 @@ export class AppModule {
           dataSourceFactory: async (options) => new DataSource(options!).initialize(),
         }),
         ScheduleModule.forRoot(),
+        ChangeFeedModule,
         OutboundHttpModule,
         WorkspacesModule,
         UsersModule,
@@ -72,6 +75,7 @@ export class AppModule {
         ConnectionsModule,
         ConnectModule,
         TokenRefreshModule,
+        ProxyModule,
         OAuthAppsModule,
         AuthModule,
         HealthModule,

@@ -4,6 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import cookieParser from 'cookie-parser';
+import { json, type NextFunction, type Request, type Response, urlencoded } from 'express';
+import { PROXY_PREFIX } from './modules/proxy/proxy.constants.js';
 import { AppModule, type AppDependencies } from './app.module.js';
 import { DomainError } from './common/errors/domain-error.js';
 import { createHttpLogger, PinoNestLogger } from './common/logging/logger.js';
@@ -24,8 +26,13 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
 
   app.use(createHttpLogger(deps.logger));
   app.use(app.get(MetricsService).httpMiddleware());
-  app.useBodyParser('json', { limit: deps.config.apiBodyLimitBytes });
-  app.useBodyParser('urlencoded', { limit: deps.config.apiBodyLimitBytes, extended: false });
+  // Bodies are parsed for every route but the proxy, whose request bodies are streamed upstream.
+  const jsonBody = json({ limit: deps.config.apiBodyLimitBytes });
+  const formBody = urlencoded({ limit: deps.config.apiBodyLimitBytes, extended: false });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (req.path.startsWith(PROXY_PREFIX)) return next();
+    jsonBody(req, res, (err?: unknown) => (err ? next(err) : formBody(req, res, next)));
+  });
   app.use(cookieParser());
   app.useGlobalPipes(
     new ValidationPipe({

@@ -55,6 +55,10 @@ describe('config', () => {
         refreshBatchSize: 200,
         refreshConcurrency: 8,
         refreshMarginSeconds: 600,
+        proxyBodyLimitBytes: 10 * 1024 ** 2,
+        proxyReplayLimitBytes: 1024 ** 2,
+        proxyHeadersTimeoutMs: 30_000,
+        proxyBodyTimeoutMs: 30_000,
       });
     });
 
@@ -92,6 +96,10 @@ describe('config', () => {
           LATCHKEY_REFRESH_BATCH_SIZE: '50',
           LATCHKEY_REFRESH_CONCURRENCY: '4',
           LATCHKEY_REFRESH_MARGIN_SECONDS: '300',
+          LATCHKEY_PROXY_BODY_LIMIT: '20mb',
+          LATCHKEY_PROXY_REPLAY_LIMIT: '256kb',
+          LATCHKEY_PROXY_HEADERS_TIMEOUT_MS: '5000',
+          LATCHKEY_PROXY_BODY_TIMEOUT_MS: '6000',
         }),
         CWD,
       );
@@ -118,6 +126,10 @@ describe('config', () => {
         refreshBatchSize: 50,
         refreshConcurrency: 4,
         refreshMarginSeconds: 300,
+        proxyBodyLimitBytes: 20 * 1024 ** 2,
+        proxyReplayLimitBytes: 256 * 1024,
+        proxyHeadersTimeoutMs: 5000,
+        proxyBodyTimeoutMs: 6000,
       });
     });
 

@@ -30,6 +30,12 @@ export interface AppConfig {
   readonly refreshConcurrency: number;
   /** Refresh this long before expiry at most (10% of the lifetime when that is smaller). */
   readonly refreshMarginSeconds: number;
+  /** Largest request body the proxy forwards. */
+  readonly proxyBodyLimitBytes: number;
+  /** Request bodies up to this size are kept to replay after a 401 → refresh. */
+  readonly proxyReplayLimitBytes: number;
+  readonly proxyHeadersTimeoutMs: number;
+  readonly proxyBodyTimeoutMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -182,19 +188,22 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     : (problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`),
       'info' as const);
 
-  let apiBodyLimitBytes = 1024 ** 2;
-  const bodyLimitRaw = value('LATCHKEY_API_BODY_LIMIT');
-  if (bodyLimitRaw !== undefined) {
-    const m = /^(\d+)\s*([a-z]*)$/i.exec(bodyLimitRaw);
+  const size = (name: string, fallback: number, maxMb: number): number => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    const m = /^(\d+)\s*([a-z]*)$/i.exec(raw);
     const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
-    if (!m || unit === undefined || Number(m[1]) * unit < 1024 || Number(m[1]) * unit > 64 * 1024 ** 2) {
-      problems.push(
-        `LATCHKEY_API_BODY_LIMIT must be a size from 1kb to 64mb such as 512kb or 1mb (got "${bodyLimitRaw}")`,
-      );
-    } else {
-      apiBodyLimitBytes = Number(m[1]) * unit;
+    if (!m || unit === undefined || Number(m[1]) * unit < 1024 || Number(m[1]) * unit > maxMb * 1024 ** 2) {
+      problems.push(`${name} must be a size from 1kb to ${maxMb}mb such as 512kb or 1mb (got "${raw}")`);
+      return fallback;
     }
-  }
+    return Number(m[1]) * unit;
+  };
+  const apiBodyLimitBytes = size('LATCHKEY_API_BODY_LIMIT', 1024 ** 2, 64);
+  const proxyBodyLimitBytes = size('LATCHKEY_PROXY_BODY_LIMIT', 10 * 1024 ** 2, 1024);
+  const proxyReplayLimitBytes = size('LATCHKEY_PROXY_REPLAY_LIMIT', 1024 ** 2, 64);
+  const proxyHeadersTimeoutMs = integer('LATCHKEY_PROXY_HEADERS_TIMEOUT_MS', 30_000, 100, 600_000);
+  const proxyBodyTimeoutMs = integer('LATCHKEY_PROXY_BODY_TIMEOUT_MS', 30_000, 100, 600_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -219,6 +228,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     refreshBatchSize,
     refreshConcurrency,
     refreshMarginSeconds,
+    proxyBodyLimitBytes,
+    proxyReplayLimitBytes,
+    proxyHeadersTimeoutMs,
+    proxyBodyTimeoutMs,
   });
 }
 

@@ -173,6 +173,8 @@ export class SalesforceTestProvider {
   readonly tokenRequests: Record<string, number> = {};
   revokeRequests = 0;
   restRequests = 0;
+  /** Bytes handed to sockets by /download so far (with backpressure: what the reader let through). */
+  downloadBytesWritten = 0;
   accessTokenTtlMs: number;
   readonly codeTtlMs: number;
   readonly now: () => number;
@@ -884,6 +886,7 @@ export class SalesforceTestProvider {
     while (remaining > 0 && !res.destroyed) {
       const chunk = DOWNLOAD_CHUNK.subarray(0, Math.min(remaining, DOWNLOAD_CHUNK.length));
       remaining -= chunk.length;
+      this.downloadBytesWritten += chunk.length;
       if (!res.write(chunk)) {
         await new Promise<void>((resolve) => {
           const done = () => {

@@ -1,13 +1,18 @@
 import { Global, Injectable, Module, type OnModuleDestroy } from '@nestjs/common';
 import { Agent } from 'undici';
+import { APP_CONFIG } from '../../app.tokens.js';
+import type { AppConfig } from '../../config/config.js';
+import { guardedLookup } from './address-guard.js';
 
 export interface OutboundHttpOptions {
+  /** Refuse private, loopback and link-local destinations (off only with insecure providers allowed). */
+  blockPrivateAddresses: boolean;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
 }
 
-export const DEFAULT_OUTBOUND_TIMEOUTS: OutboundHttpOptions = {
+export const DEFAULT_OUTBOUND_TIMEOUTS: Omit<OutboundHttpOptions, 'blockPrivateAddresses'> = {
   connectTimeoutMs: 5_000,
   headersTimeoutMs: 15_000,
   bodyTimeoutMs: 15_000,
@@ -21,10 +26,15 @@ export const DEFAULT_OUTBOUND_TIMEOUTS: OutboundHttpOptions = {
 @Injectable()
 export class OutboundHttp implements OnModuleDestroy {
   readonly dispatcher: Agent;
+  readonly blockPrivateAddresses: boolean;
 
-  constructor(options: OutboundHttpOptions = DEFAULT_OUTBOUND_TIMEOUTS) {
+  constructor(options: OutboundHttpOptions) {
+    this.blockPrivateAddresses = options.blockPrivateAddresses;
     this.dispatcher = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
+      connect: {
+        timeout: options.connectTimeoutMs,
+        ...(options.blockPrivateAddresses ? { lookup: guardedLookup } : {}),
+      },
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
       keepAliveTimeout: 30_000,
@@ -42,5 +52,15 @@ export class OutboundHttp implements OnModuleDestroy {
 }
 
 @Global()
-@Module({ providers: [{ provide: OutboundHttp, useFactory: () => new OutboundHttp() }], exports: [OutboundHttp] })
+@Module({
+  providers: [
+    {
+      provide: OutboundHttp,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new OutboundHttp({ ...DEFAULT_OUTBOUND_TIMEOUTS, blockPrivateAddresses: !config.allowInsecureProviders }),
+    },
+  ],
+  exports: [OutboundHttp],
+})
 export class OutboundHttpModule {}

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import { KeyRing } from '../../common/crypto/key-ring.js';
+import { ChangeFeed } from '../../common/events/change-feed.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { Clock } from '../../common/time/clock.js';
 import { clientCredentialsOf } from '../integrations/client-credentials.js';
@@ -30,6 +31,7 @@ export class ConnectionRevoker {
     private readonly keyRing: KeyRing,
     private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly changes: ChangeFeed,
   ) {}
 
   async revoke(connection: Connection): Promise<UpstreamRevocation> {
@@ -51,6 +53,8 @@ export class ConnectionRevoker {
       })
       .where('id = :id', { id: connection.id })
       .execute();
+    // Every replica drops its cached token before this call returns.
+    await this.changes.publish({ kind: 'connection', id: connection.id });
     this.logger.info({ connectionId: connection.id, upstream: upstream.result }, 'connection revoked');
     return upstream.result;
   }

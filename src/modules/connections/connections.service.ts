@@ -5,6 +5,7 @@ import { nextRefreshAt } from '../token-refresh/refresh-policy.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { KeyRing } from '../../common/crypto/key-ring.js';
+import { ChangeFeed } from '../../common/events/change-feed.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import type { Integration } from '../integrations/integration.entity.js';
@@ -35,6 +36,7 @@ export class ConnectionsService {
     private readonly random: RandomSource,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly changes: ChangeFeed,
   ) {}
 
   /** When the scheduler should refresh a token that expires at `expiresAt`. */
@@ -134,7 +136,9 @@ export class ConnectionsService {
     connection.refreshFailures = 0;
     connection.refreshLeaseOwner = null;
     connection.refreshLeaseExpiresAt = null;
-    return repo.save(connection);
+    const saved = await repo.save(connection);
+    await this.changes.publish({ kind: 'connection', id: connection.id }, manager);
+    return saved;
   }
 
   encryptCredentials(connectionId: string, credentials: ConnectionCredentials) {

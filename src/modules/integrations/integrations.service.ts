@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { KeyRing } from '../../common/crypto/key-ring.js';
+import { ChangeFeed } from '../../common/events/change-feed.js';
 import { isLoopbackHost, type AppConfig } from '../../config/config.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
@@ -24,6 +25,7 @@ export class IntegrationsService {
     private readonly provider: ProviderClient,
     private readonly connections: ConnectionsService,
     private readonly revoker: ConnectionRevoker,
+    private readonly changes: ChangeFeed,
     private readonly keyRing: KeyRing,
     private readonly random: RandomSource,
     private readonly clock: Clock,
@@ -139,6 +141,7 @@ export class IntegrationsService {
     if (holding.length > 0 && !force) throw IntegrationError.hasConnections(holding.length);
     for (const connection of holding) await this.revoker.revoke(connection);
     await this.integrations.delete({ id: integration.id, workspaceId });
+    await this.changes.publish({ kind: 'integration', id: integration.id });
   }
 
   /** The stored client secret in plaintext, for protocol steps only. Never for a response. */

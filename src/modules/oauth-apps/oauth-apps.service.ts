@@ -4,6 +4,8 @@ import { type EntityManager, IsNull, Not, Repository } from 'typeorm';
 import type { Principal } from '../../common/auth/principal.js';
 import { ADMIN_SCOPES, DEVELOPER_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
 import { DUMMY_SECRET_HASH, hashSecret, verifySecret } from '../../common/crypto/secret-hash.js';
+import { ChangeFeed } from '../../common/events/change-feed.js';
+import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { OAuthApp } from './oauth-app.entity.js';
@@ -17,11 +19,17 @@ export interface AppWithSecret {
 
 @Injectable()
 export class OAuthAppsService {
+  /** App validity for the API guard: no database round trip on warm requests. */
+  private readonly activeCache: InvalidatingCache<OAuthApp | null>;
+
   constructor(
     @InjectRepository(OAuthApp) private readonly apps: Repository<OAuthApp>,
     private readonly random: RandomSource,
     private readonly clock: Clock,
-  ) {}
+    private readonly changes: ChangeFeed,
+  ) {
+    this.activeCache = new InvalidatingCache(changes, 'app');
+  }
 
   list(workspaceId: string): Promise<OAuthApp[]> {
     return this.apps.find({ where: { workspaceId }, order: { createdAt: 'ASC' } });
@@ -83,6 +91,7 @@ export class OAuthAppsService {
       })
       .execute();
     if (result.affected !== 1) throw OAuthAppError.revoked();
+    await this.changes.publish({ kind: 'app', id });
     return { app: await this.get(workspaceId, id), clientSecret };
   }
 
@@ -92,6 +101,7 @@ export class OAuthAppsService {
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) return;
     await this.apps.update({ id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+    await this.changes.publish({ kind: 'app', id });
   }
 
   /** The app these client credentials belong to, or null. Takes equally long for unknown ids. */
@@ -105,7 +115,7 @@ export class OAuthAppsService {
 
   /** The app behind a token, if it is still allowed to act (not revoked, same secret version). */
   async findActive(appId: string, secretVersion: number): Promise<OAuthApp | null> {
-    const app = await this.apps.findOneBy({ id: appId });
+    const app = await this.activeCache.get(appId, () => this.apps.findOneBy({ id: appId }));
     return app && !app.revokedAt && app.secretVersion === secretVersion ? app : null;
   }
 
@@ -120,6 +130,7 @@ export class OAuthAppsService {
   ): Promise<void> {
     const repo = manager.getRepository(OAuthApp);
     const now = this.clock.now();
+    await this.changes.publish({ kind: 'app', id: '*' }, manager);
     await repo.update(
       credentials
         ? { isBootstrap: true, revokedAt: IsNull(), clientId: Not(credentials.clientId) }

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { hostMatches, hostPatternProblem, providerUrlProblem } from '../../common/http/url-policy.js';
+import { ChangeFeed } from '../../common/events/change-feed.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
 import type { CreateOfferingDto, UpdateOfferingDto } from './dto/offering.dto.js';
@@ -29,6 +30,7 @@ export class OfferingsService {
     private readonly provider: ProviderClient,
     private readonly random: RandomSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly changes: ChangeFeed,
   ) {}
 
   list(filter: { enabled?: boolean } = {}): Promise<Offering[]> {
@@ -68,13 +70,17 @@ export class OfferingsService {
     if (current.builtIn) {
       if (changes.some((k) => k !== 'enabled')) throw OfferingError.builtInReadOnly();
       if (input.enabled !== undefined) current.enabled = input.enabled;
-      return this.offerings.save(current);
+      const saved = await this.offerings.save(current);
+      await this.changes.publish({ kind: 'offering', id });
+      return saved;
     }
     const { id: _id, builtIn: _b, createdAt: _c, updatedAt: _u, ...existing } = current;
     const merged = { ...existing, ...Object.fromEntries(changes.map((k) => [k, input[k as keyof UpdateOfferingDto]])) };
     const fields = await this.resolve(merged as CreateOfferingDto);
     Object.assign(current, fields);
-    return this.offerings.save(current);
+    const saved = await this.offerings.save(current);
+    await this.changes.publish({ kind: 'offering', id });
+    return saved;
   }
 
   async delete(id: string, integrationsUsingIt: () => Promise<number>): Promise<void> {

@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import { KeyRing } from '../../common/crypto/key-ring.js';
+import { ChangeFeed } from '../../common/events/change-feed.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
@@ -60,6 +61,7 @@ export class TokenRefreshService {
     private readonly random: RandomSource,
     private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly changes: ChangeFeed,
   ) {
     this.owner = `${hostname()}:${process.pid}:${random.token(6)}`.slice(0, 64);
   }
@@ -154,7 +156,10 @@ export class TokenRefreshService {
             connection.credentialsVersion,
           ],
         );
-        if (rows.length === 1) return this.load(connection.id);
+        if (rows.length === 1) {
+          await this.changes.publish({ kind: 'connection', id: connection.id });
+          return this.load(connection.id);
+        }
         return this.lostCommit(connection, credentials);
       } catch (error) {
         this.logger.error(
@@ -232,6 +237,7 @@ export class TokenRefreshService {
         refreshLeaseExpiresAt: null,
       },
     );
+    await this.changes.publish({ kind: 'connection', id: connection.id });
     this.logger.warn({ connectionId: connection.id }, 'connection needs re-authorization');
   }
 
@@ -254,6 +260,7 @@ export class TokenRefreshService {
         refreshLeaseExpiresAt: null,
       },
     );
+    await this.changes.publish({ kind: 'connection', id: connection.id });
     this.logger.warn({ connectionId: connection.id, failures }, `refresh failed, backing off: ${message}`);
   }
 }

@@ -1,0 +1,286 @@
+import { isIP } from 'node:net';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Request, Response } from 'express';
+import { Counter, Histogram } from 'prom-client';
+import { Repository } from 'typeorm';
+import type { Dispatcher } from 'undici';
+import { APP_CONFIG } from '../../app.tokens.js';
+import type { Principal } from '../../common/auth/principal.js';
+import { ChangeFeed } from '../../common/events/change-feed.js';
+import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
+import { isBlockedAddress } from '../../common/http/address-guard.js';
+import { OutboundHttp } from '../../common/http/outbound-http.js';
+import { hostMatches } from '../../common/http/url-policy.js';
+import { Clock } from '../../common/time/clock.js';
+import type { AppConfig } from '../../config/config.js';
+import { Connection, ConnectionStatus } from '../connections/connection.entity.js';
+import { ConnectionError } from '../connections/connections.errors.js';
+import { ConnectionsService } from '../connections/connections.service.js';
+import { MetricsService } from '../health/metrics.service.js';
+import { Integration } from '../integrations/integration.entity.js';
+import { OfferingsService } from '../offerings/offerings.service.js';
+import { TokenRefreshService } from '../token-refresh/token-refresh.service.js';
+import { ProxyError } from './proxy.errors.js';
+
+/** What a proxied call needs about a connection, kept in memory between calls. */
+interface ConnectionRuntime {
+  id: string;
+  workspaceId: string;
+  integrationId: string;
+  offeringId: string;
+  status: ConnectionStatus;
+  credentialsVersion: number;
+  accessToken: string | null;
+  expiresAtMs: number;
+  /** Resolved API base (template applied), or null when the offering has none. */
+  base: URL | null;
+  allowedApiHosts: string[];
+}
+
+/** Never forwarded upstream: hop-by-hop, the caller's own credentials, and Latchkey's headers. */
+const DROP_REQUEST = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'authorization', 'cookie',
+  'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'x-csrf-token', 'expect', 'http2-settings',
+]);
+/** Never passed back: hop-by-hop, and the provider's cookies for the end user's session. */
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection', 'set-cookie']);
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
+/** Refresh before forwarding when the token expires sooner than this. */
+const REFRESH_AHEAD_MS = 30_000;
+
+/**
+ * `ANY /api/v1/proxy/{connectionId}/{path}`: forwards to the connection's API base with its access
+ * token, streaming both ways. A warm call makes no database round trip: connection, offering
+ * and decrypted token are cached per process and dropped on any change announced by any replica.
+ */
+@Injectable()
+export class ProxyService {
+  private readonly runtimes: InvalidatingCache<ConnectionRuntime | null>;
+  private readonly overhead: Histogram;
+  private readonly upstreamTime: Histogram;
+  private readonly refreshOn401: Counter;
+
+  constructor(
+    @InjectRepository(Connection) private readonly connections: Repository<Connection>,
+    @InjectRepository(Integration) private readonly integrations: Repository<Integration>,
+    private readonly connectionsService: ConnectionsService,
+    private readonly offerings: OfferingsService,
+    private readonly refresher: TokenRefreshService,
+    private readonly http: OutboundHttp,
+    private readonly clock: Clock,
+    changes: ChangeFeed,
+    metrics: MetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    const byField = (field: 'integrationId' | 'offeringId') => (id: string, entries: ReadonlyMap<string, ConnectionRuntime | null>) =>
+      [...entries].filter(([, v]) => v?.[field] === id).map(([k]) => k);
+    this.runtimes = new InvalidatingCache(changes, 'connection', 100_000, [
+      { kind: 'integration', keys: byField('integrationId') },
+      { kind: 'offering', keys: byField('offeringId') },
+    ]);
+    const buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    this.overhead = new Histogram({ name: 'latchkey_proxy_overhead_seconds', help: "Latchkey's own time per proxied call (excluding the upstream)", buckets, registers: [metrics.registry] });
+    this.upstreamTime = new Histogram({ name: 'latchkey_proxy_upstream_seconds', help: 'Upstream time to response headers per proxied call', buckets, registers: [metrics.registry] });
+    this.refreshOn401 = new Counter({ name: 'latchkey_proxy_refresh_on_401_total', help: 'Refreshes triggered by an upstream 401', registers: [metrics.registry] });
+  }
+
+  async forward(principal: Principal, connectionId: string, req: Request, res: Response): Promise<void> {
+    const started = process.hrtime.bigint();
+    let rt = await this.runtime(connectionId);
+    if (!rt || rt.workspaceId !== principal.workspaceId || rt.status === ConnectionStatus.Revoked || !rt.accessToken) {
+      throw ConnectionError.notFound();
+    }
+    if (rt.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
+    if (!rt.base) throw ProxyError.notAvailable();
+    if (rt.expiresAtMs - this.clock.nowMs() < REFRESH_AHEAD_MS) rt = await this.refresh(rt);
+    const target = this.target(rt, req.originalUrl);
+
+    const method = req.method.toUpperCase();
+    const length = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
+    if (length !== undefined && length > this.config.proxyBodyLimitBytes) throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
+    const hasBody = !BODYLESS.has(method) || (length ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    // Small bodies of known size are kept, so a 401 can be retried after a refresh.
+    let replay: Buffer | undefined;
+    if (hasBody && length !== undefined && length <= this.config.proxyReplayLimitBytes) replay = await readAll(req, length);
+    const body = !hasBody ? undefined : replay ?? req.pipe(limitBytes(this.config.proxyBodyLimitBytes));
+
+    const headers = forwardHeaders(req.headers);
+    const sent = process.hrtime.bigint();
+    let overheadNs = sent - started;
+    let upstream = await this.send(target, method, headers, rt, body);
+    let upstreamNs = process.hrtime.bigint() - sent;
+
+    let refreshed = false;
+    if (upstream.statusCode === 401) {
+      this.refreshOn401.inc();
+      const canReplay = !hasBody || replay !== undefined;
+      if (canReplay) upstream.body.resume();
+      const refreshStarted = process.hrtime.bigint();
+      rt = await this.refresh(rt);
+      refreshed = true;
+      overheadNs += process.hrtime.bigint() - refreshStarted;
+      if (canReplay) {
+        const resent = process.hrtime.bigint();
+        upstream = await this.send(target, method, headers, rt, replay);
+        upstreamNs += process.hrtime.bigint() - resent;
+      }
+    }
+    this.overhead.observe(Number(overheadNs) / 1e9);
+    this.upstreamTime.observe(Number(upstreamNs) / 1e9);
+
+    res.status(upstream.statusCode);
+    for (const [name, value] of Object.entries(upstream.headers)) {
+      if (value !== undefined && !DROP_RESPONSE.has(name)) res.setHeader(name, value);
+    }
+    if (refreshed) res.setHeader('Latchkey-Token-Refreshed', 'true');
+    try {
+      await pipeline(upstream.body, res);
+    } catch {
+      res.destroy(); // Upstream or client went away mid-stream: nothing more to say.
+    }
+  }
+
+  private async send(target: URL, method: string, headers: Record<string, string | string[]>, rt: ConnectionRuntime, body: Buffer | Readable | undefined) {
+    try {
+      return await this.http.dispatcher.request({
+        origin: target.origin,
+        path: target.pathname + target.search,
+        method: method as Dispatcher.HttpMethod,
+        headers: { ...headers, authorization: `Bearer ${rt.accessToken}` },
+        body,
+        headersTimeout: this.config.proxyHeadersTimeoutMs,
+        bodyTimeout: this.config.proxyBodyTimeoutMs,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') throw ProxyError.timeout();
+      if (code === 'ELATCHKEY_BLOCKED_ADDRESS') throw ProxyError.destinationForbidden();
+      if (code === 'ELATCHKEY_BODY_TOO_LARGE') throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
+      throw ProxyError.unreachable(code || 'connection failed');
+    }
+  }
+
+  /** Through the one refresh path; concurrent calls on one connection share one provider call. */
+  private async refresh(rt: ConnectionRuntime): Promise<ConnectionRuntime> {
+    const connection = await this.refresher.refresh(rt.id, { reason: 'proxy', observedVersion: rt.credentialsVersion });
+    const fresh = await this.build(connection);
+    if (fresh) this.runtimes.set(rt.id, fresh);
+    if (!fresh?.accessToken) throw ConnectionError.notFound();
+    return fresh;
+  }
+
+  private runtime(id: string): Promise<ConnectionRuntime | null> {
+    return this.runtimes.get(id, async () => {
+      const connection = await this.connections.findOneBy({ id });
+      return connection ? this.build(connection) : null;
+    });
+  }
+
+  private async build(connection: Connection): Promise<ConnectionRuntime | null> {
+    const integration = await this.integrations.findOneBy({ id: connection.integrationId });
+    if (!integration) return null;
+    const offering = await this.offerings.get(integration.offeringId);
+    const credentials = this.connectionsService.credentialsOf(connection);
+    let base: URL | null = null;
+    if (offering.apiBaseUrl) {
+      const resolved = offering.apiBaseUrl.replace('{{instance_url}}', (connection.instanceUrl ?? '').replace(/\/+$/, ''));
+      try {
+        base = new URL(resolved);
+      } catch {
+        base = null;
+      }
+    }
+    return {
+      id: connection.id,
+      workspaceId: connection.workspaceId,
+      integrationId: connection.integrationId,
+      offeringId: offering.id,
+      status: connection.status,
+      credentialsVersion: connection.credentialsVersion,
+      accessToken: credentials?.accessToken ?? null,
+      expiresAtMs: connection.accessTokenExpiresAt?.getTime() ?? 0,
+      base,
+      allowedApiHosts: offering.allowedApiHosts,
+    };
+  }
+
+  /**
+   * The upstream URL for `originalUrl` (…/proxy/{id}/{path}?{query}), which must stay under the
+   * API base on an allowed host. Checked on the raw, still-encoded path.
+   */
+  target(rt: ConnectionRuntime, originalUrl: string): URL {
+    const base = rt.base!;
+    const afterId = originalUrl.slice(originalUrl.indexOf(rt.id) + rt.id.length);
+    const q = afterId.indexOf('?');
+    const rawPath = q >= 0 ? afterId.slice(0, q) : afterId;
+    const rawQuery = q >= 0 ? afterId.slice(q) : '';
+    if (!rawPath.startsWith('/')) throw ProxyError.invalidPath('a path must follow the connection id');
+    if (rawPath.startsWith('//') || /^\/[a-z][a-z0-9+.-]*:/i.test(rawPath)) throw ProxyError.invalidPath('absolute URLs are not allowed');
+    if (/\\|%5c|%2f|%00/i.test(rawPath)) throw ProxyError.invalidPath('encoded slashes, backslashes and NUL are not allowed');
+    if (rawPath.split('/')[1]?.includes('@')) throw ProxyError.invalidPath('"@" is not allowed in the first segment');
+    for (const segment of rawPath.split('/')) {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        throw ProxyError.invalidPath('malformed percent-encoding');
+      }
+      if (decoded === '.' || decoded === '..') throw ProxyError.invalidPath('"." and ".." segments are not allowed');
+    }
+    const basePath = base.pathname.replace(/\/+$/, '');
+    const url = new URL(`${base.origin}${basePath}${rawPath}${rawQuery}`);
+    if (url.origin !== base.origin || !url.pathname.startsWith(`${basePath}/`)) throw ProxyError.invalidPath('it leaves the API base');
+    const host = url.hostname.toLowerCase();
+    if (!hostMatches(host, url.port, rt.allowedApiHosts)) throw ProxyError.hostNotAllowed();
+    if (this.http.blockPrivateAddresses && isIP(host.replace(/^\[|\]$/g, '')) && isBlockedAddress(host.replace(/^\[|\]$/g, ''))) {
+      throw ProxyError.destinationForbidden();
+    }
+    return url;
+  }
+}
+
+function forwardHeaders(incoming: Request['headers']): Record<string, string | string[]> {
+  const connectionListed = new Set(
+    String(incoming.connection ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || DROP_REQUEST.has(name) || connectionListed.has(name)) continue;
+    if (name.startsWith('latchkey-') || name.startsWith('x-latchkey-') || name.startsWith('proxy-')) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+async function readAll(req: Request, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > length) break;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Passes a stream through, failing once more than `limit` bytes went by. */
+function limitBytes(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > limit) {
+        const err = new Error('request body too large') as Error & { code: string };
+        err.code = 'ELATCHKEY_BODY_TOO_LARGE';
+        return done(err);
+      }
+      done(null, chunk);
+    },
+  });
+}

@@ -1,0 +1,287 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../src/common/time/clock.js';
+import { downloadByte } from './providers/salesforce-provider.js';
+import { BOOTSTRAP, createTestApp } from './support/app.js';
+import { connect, connectWorld, type ConnectWorld } from './support/connect.js';
+
+const HOUR = 3_600_000;
+
+describe('API proxy', () => {
+  const clock = new FakeClock(Date.UTC(2026, 10, 22, 15));
+  let w: ConnectWorld;
+  let id: string;
+  let n = 0;
+  const base = () => `/api/v1/proxy/${id}/services/data/v62.0`;
+
+  async function newConnection(): Promise<string> {
+    const { res } = await connect(w, { endUser: { id: `proxy-user-${++n}` }, redirectUri: 'https://app.example.com/connected' });
+    const code = w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
+    return (await w.t.http.post('/api/v1/connect-sessions/exchange').auth(w.dev, { type: 'bearer' }).send({ code })).body.connection.id;
+  }
+  const call = (method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string) => w.t.http[method](path).auth(w.dev, { type: 'bearer' });
+
+  beforeAll(async () => {
+    w = await connectWorld({ clock });
+    id = await newConnection();
+  });
+  afterAll(async () => {
+    await w.close();
+  });
+
+  describe('forwarding', () => {
+    it('round-trips GET, POST, PATCH and DELETE with query strings and JSON bodies exactly', async () => {
+      const get = await call('get', `${base()}/query?q=${encodeURIComponent('SELECT Id FROM Account')}&limit=5`);
+      expect(get.status).toBe(200);
+      expect(get.body).toMatchObject({ method: 'GET', path: '/services/data/v62.0/query', query: { q: 'SELECT Id FROM Account', limit: '5' } });
+      const post = await call('post', `${base()}/sobjects/Account`).send({ Name: 'Acme', Tags: ['a', 'b'], N: 1.5 });
+      expect(post.status).toBe(201);
+      expect(post.body).toMatchObject({ method: 'POST', body: { Name: 'Acme', Tags: ['a', 'b'], N: 1.5 } });
+      const patch = await call('patch', `${base()}/sobjects/Account/001`).send({ Name: 'Acme 2' });
+      expect(patch.body).toMatchObject({ method: 'PATCH', path: '/services/data/v62.0/sobjects/Account/001', body: { Name: 'Acme 2' } });
+      const del = await call('delete', `${base()}/sobjects/Account/001`);
+      expect(del.body).toMatchObject({ method: 'DELETE' });
+      expect(get.headers['sforce-limit-info']).toMatch(/api-usage=/);
+    });
+
+    it('sends the connection\'s token and strips hop-by-hop headers, the caller\'s credentials and Latchkey\'s headers', async () => {
+      const res = await w.t.http
+        .get(`${base()}/headers`)
+        .auth(w.dev, { type: 'bearer' })
+        .set('Cookie', 'session=caller-cookie')
+        .set('X-CSRF-Token', 'abc')
+        .set('Latchkey-Debug', '1')
+        .set('X-Latchkey-Workspace', 'x')
+        .set('Proxy-Authorization', 'Basic xxx')
+        .set('Connection', 'keep-alive, X-Drop-Me')
+        .set('X-Drop-Me', 'should-not-pass')
+        .set('X-Custom', 'kept')
+        .set('Accept', 'application/json');
+      const headers = res.body.headers as Record<string, string>;
+      const tokenRes = await w.t.http.get(`/api/v1/connections/${id}/access-token`).auth(w.dev, { type: 'bearer' });
+      expect(headers.authorization).toBe(`Bearer ${w.t.secret(tokenRes.body.accessToken)}`);
+      for (const gone of ['cookie', 'x-csrf-token', 'latchkey-debug', 'x-latchkey-workspace', 'proxy-authorization', 'x-drop-me']) {
+        expect(headers, gone).not.toHaveProperty(gone);
+      }
+      expect(headers['x-custom']).toBe('kept');
+      expect(JSON.stringify(headers)).not.toContain(w.dev);
+    });
+
+    it('streams a large download without buffering it (backpressure reaches the provider)', async () => {
+      const bytes = 100 * 1024 * 1024;
+      const url = new URL(`${w.t.url}${base()}/download?bytes=${bytes}`);
+      const written = w.sf.downloadBytesWritten;
+      const { received, ok, sentWhilePaused } = await new Promise<{ received: number; ok: boolean; sentWhilePaused: number }>((resolve, reject) => {
+        const req = httpRequest(url, { headers: { authorization: `Bearer ${w.dev}` } }, (res) => {
+          let received = 0;
+          let ok = res.statusCode === 200;
+          let sentWhilePaused = -1;
+          res.on('data', (chunk: Buffer) => {
+            for (let i = 0; i < chunk.length; i += 4099) if (chunk[i] !== downloadByte(received + i)) ok = false;
+            received += chunk.length;
+            if (sentWhilePaused < 0) {
+              // Stop reading for a while: a streaming proxy stops pulling from the provider too.
+              res.pause();
+              setTimeout(() => {
+                sentWhilePaused = w.sf.downloadBytesWritten - written;
+                res.resume();
+              }, 400);
+            }
+          });
+          res.on('end', () => resolve({ received, ok, sentWhilePaused }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(received).toBe(bytes);
+      expect(ok).toBe(true);
+      // Kernel socket buffers on two loopback hops plus stream buffers hold ~12 MiB here; a
+      // buffering proxy would have pulled all 100 MiB while the client was paused.
+      expect(sentWhilePaused).toBeGreaterThan(0);
+      expect(sentWhilePaused).toBeLessThan(bytes * 0.4);
+    });
+
+    it('streams an upload and rejects bodies over the limit with 413 and no upstream call', async () => {
+      const upload = await call('post', `${base()}/upload`).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(3 * 1024 * 1024, 7));
+      expect(upload.body).toEqual({ bytes: 3 * 1024 * 1024 });
+      const small = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl, LATCHKEY_PROXY_BODY_LIMIT: '64kb' } });
+      try {
+        const before = w.sf.restRequests;
+        const res = await small.http.post(`${base()}/upload`).auth(w.dev, { type: 'bearer' }).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(65 * 1024));
+        expect([res.status, res.body.error.code]).toEqual([413, 'proxy.body_too_large']);
+        expect(w.sf.restRequests).toBe(before);
+      } finally {
+        await small.close({ keepDatabase: true });
+      }
+    });
+  });
+
+  describe('refresh', () => {
+    it('refreshes an expired token before forwarding, and 100 concurrent calls cause one refresh', async () => {
+      const own = await newConnection();
+      clock.advance(2 * HOUR + 1000);
+      await w.renewTokens();
+      const before = w.sf.refreshRequests;
+      const results = await Promise.all(Array.from({ length: 100 }, () => call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits`)));
+      expect(results.map((r) => r.status)).toEqual(Array(100).fill(200));
+      expect(w.sf.refreshRequests - before).toBe(1);
+    });
+
+    it('on an upstream 401, refreshes once and retries a replayable request transparently', async () => {
+      const own = await newConnection();
+      w.sf.expireAccessTokens(); // the provider ends the token early; Latchkey still thinks it valid
+      const before = w.sf.refreshRequests;
+      const res = await call('post', `/api/v1/proxy/${own}/services/data/v62.0/sobjects/Contact`).send({ LastName: 'Hopper' });
+      expect(res.status).toBe(201);
+      expect(res.body.body).toEqual({ LastName: 'Hopper' });
+      expect(res.headers['latchkey-token-refreshed']).toBe('true');
+      expect(w.sf.refreshRequests - before).toBe(1);
+      const metrics = await w.t.http.get('/metrics');
+      expect(metrics.text).toMatch(/latchkey_proxy_refresh_on_401_total [1-9]/);
+    });
+
+    it('does not retry a streamed body too large to replay: the 401 comes back with a refresh header', async () => {
+      const own = await newConnection();
+      w.sf.expireAccessTokens();
+      const before = w.sf.refreshRequests;
+      const big = Buffer.alloc(2 * 1024 * 1024, 1); // over the 1 MiB replay limit
+      const res = await call('post', `/api/v1/proxy/${own}/services/data/v62.0/upload`).set('Content-Type', 'application/octet-stream').send(big);
+      expect(res.status).toBe(401);
+      expect(res.headers['latchkey-token-refreshed']).toBe('true');
+      expect(w.sf.refreshRequests - before).toBe(1);
+      // The next call uses the new token.
+      expect((await call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits`)).status).toBe(200);
+    });
+
+    it('returns a second 401 after a refresh as it is', async () => {
+      const res = await call('get', `${base()}/limits?_status=401`);
+      expect(res.status).toBe(401);
+      expect(res.headers['latchkey-token-refreshed']).toBe('true');
+    });
+  });
+
+  describe('safety', () => {
+    const tricks: Array<[string, string]> = [
+      ['dot-dot', '/services/data/../../admin'],
+      ['encoded dot-dot', '/services/%2e%2e/%2E%2E/admin'],
+      ['encoded slash', '/services%2fdata'],
+      ['backslash', '/services\\..\\admin'],
+      ['encoded backslash', '/services%5c..'],
+      ['protocol-relative', '//evil.example/x'],
+      ['absolute URL', '/https://evil.example/x'],
+      ['userinfo', '/@evil.example/x'],
+      ['NUL', '/services%00/x'],
+    ];
+    it.each(tricks)('rejects a %s path with 400 and no upstream call', async (_what, path) => {
+      const before = w.sf.restRequests;
+      // node:http sends the path verbatim (a URL-based client would normalise the trick away).
+      const res = await new Promise<{ status: number; body: { error: { code: string } } }>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: new URL(w.t.url).port, path: `/api/v1/proxy/${id}${path}`, headers: { authorization: `Bearer ${w.dev}` } },
+          (r) => {
+            let text = '';
+            r.on('data', (c) => (text += c));
+            r.on('end', () => resolve({ status: r.statusCode!, body: JSON.parse(text) }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('proxy.invalid_path');
+      expect(w.sf.restRequests).toBe(before);
+    });
+
+    it('refuses an instance host the offering does not allow (400, no upstream call)', async () => {
+      const own = await newConnection();
+      await w.t.dataSource.query(`UPDATE connections SET instance_url = 'http://127.0.0.2:9' WHERE id = $1`, [own]);
+      const before = w.sf.restRequests;
+      const res = await call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits`);
+      expect([res.status, res.body.error.code]).toEqual([400, 'proxy.host_not_allowed']);
+      expect(w.sf.restRequests).toBe(before);
+    });
+
+    it('answers 404 for unknown, revoked and other-workspace connections, 409 for needs_reauth', async () => {
+      expect((await call('get', `/api/v1/proxy/00000000-0000-4000-8000-000000000000/x`)).status).toBe(404);
+      const revoked = await newConnection();
+      await call('delete', `/api/v1/connections/${revoked}`);
+      const r = await call('get', `/api/v1/proxy/${revoked}/services/data/v62.0/limits`);
+      expect([r.status, r.body.error.code]).toEqual([404, 'connection.not_found']);
+      const reauth = await newConnection();
+      await w.t.dataSource.query(`UPDATE connections SET status = 'needs_reauth' WHERE id = $1`, [reauth]);
+      await w.t.app.get((await import('../src/common/events/change-feed.js')).ChangeFeed).publish({ kind: 'connection', id: reauth });
+      const q = await call('get', `/api/v1/proxy/${reauth}/services/data/v62.0/limits`);
+      expect([q.status, q.body.error.code]).toEqual([409, 'connection.needs_reauth']);
+      const ws = await w.t.http.post('/api/v1/workspaces').auth(w.admin, { type: 'bearer' }).send({ slug: 'proxy-other', name: 'Other' });
+      const { developerToken } = await import('./support/factories.js');
+      const other = await developerToken(w.t, w.admin, ws.body.id);
+      const x = await w.t.http.get(`${base()}/limits`).auth(other, { type: 'bearer' });
+      expect([x.status, x.body.error.code]).toEqual([404, 'connection.not_found']);
+    });
+
+    it('needs the proxy scope', async () => {
+      const app = await w.t.http.post('/api/v1/oauth-apps').auth(w.admin, { type: 'bearer' }).send({ description: 'no proxy', scopes: ['connections:read'] });
+      const { tokenFor } = await import('./support/app.js');
+      const token = await tokenFor(w.t, app.body.clientId, w.t.secret(app.body.clientSecret));
+      expect((await w.t.http.get(`${base()}/limits`).auth(token, { type: 'bearer' })).status).toBe(403);
+    });
+
+    it('keeps tokens out of error bodies and logs', async () => {
+      const res = await call('get', `${base()}/limits?_status=500`);
+      expect(res.status).toBe(500);
+      const token = (await w.t.http.get(`/api/v1/connections/${id}/access-token`).auth(w.dev, { type: 'bearer' })).body.accessToken;
+      w.t.secret(token);
+      expect(w.t.leakedSecrets()).toEqual([]);
+    });
+  });
+
+  describe('upstream failures', () => {
+    it('answers 502 when the provider is down and 504 when it is too slow', async () => {
+      const slow = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl, LATCHKEY_PROXY_HEADERS_TIMEOUT_MS: '300' } });
+      try {
+        const timeout = await slow.http.get(`${base()}/limits?_delayMs=1500`).auth(w.dev, { type: 'bearer' });
+        expect([timeout.status, timeout.body.error.code]).toEqual([504, 'proxy.upstream_timeout']);
+      } finally {
+        await slow.close({ keepDatabase: true });
+      }
+      w.sf.setDown(true);
+      try {
+        const down = await call('get', `${base()}/limits`);
+        expect([down.status, down.body.error.code]).toEqual([502, 'proxy.upstream_unreachable']);
+      } finally {
+        w.sf.setDown(false);
+      }
+    });
+  });
+
+  describe('replicas', () => {
+    it('honours a revoke made through another Latchkey process on the next call', async () => {
+      const own = await newConnection();
+      const other = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+      try {
+        // Warm the other replica's cache.
+        expect((await other.http.get(`/api/v1/proxy/${own}/services/data/v62.0/limits`).auth(w.dev, { type: 'bearer' })).status).toBe(200);
+        expect((await call('delete', `/api/v1/connections/${own}`)).status).toBe(204);
+        const next = await other.http.get(`/api/v1/proxy/${own}/services/data/v62.0/limits`).auth(w.dev, { type: 'bearer' });
+        expect([next.status, next.body.error.code]).toEqual([404, 'connection.not_found']);
+      } finally {
+        await other.close({ keepDatabase: true });
+      }
+    });
+
+    it('honours an OAuth App revoked through another process on the next call', async () => {
+      const app = await w.t.http.post('/api/v1/oauth-apps').auth(w.admin, { type: 'bearer' }).send({ description: 'to revoke', scopes: ['proxy'] });
+      const { tokenFor } = await import('./support/app.js');
+      const token = await tokenFor(w.t, app.body.clientId, w.t.secret(app.body.clientSecret));
+      const other = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+      try {
+        expect((await other.http.get(`${base()}/limits`).auth(token, { type: 'bearer' })).status).toBe(200);
+        expect((await w.t.http.delete(`/api/v1/oauth-apps/${app.body.id}`).auth(w.admin, { type: 'bearer' })).status).toBe(204);
+        expect((await other.http.get(`${base()}/limits`).auth(token, { type: 'bearer' })).status).toBe(401);
+      } finally {
+        await other.close({ keepDatabase: true });
+      }
+    });
+  });
+});
