@@ -19,10 +19,12 @@ export interface ConnectWorld {
   close(): Promise<void>;
 }
 
-export async function connectWorld(options: { clock?: FakeClock; redirectUris?: string[]; offering?: Record<string, unknown> } = {}): Promise<ConnectWorld> {
+export async function connectWorld(
+  options: { clock?: FakeClock; redirectUris?: string[]; offering?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<ConnectWorld> {
   const clock = options.clock;
   const sf = await SalesforceTestProvider.start(clock ? { now: () => clock.nowMs() } : {});
-  const t = await createTestApp({ env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true' }, clock });
+  const t = await createTestApp({ env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', ...options.env }, clock });
   t.secret(SF_APP.clientSecret);
   sf.registerApp({ ...SF_APP, callbackUrls: [`${t.url}/oauth/callback`] });
   const admin = await adminToken(t);

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import type { AppConfig } from '../../config/config.js';
-import { ConnectFlowService, type FlowOutcome } from './connect-flow.service.js';
+import { sha256Hex } from '../../common/crypto/secret-hash.js';
+import { ConnectFlowService, flowCookieName, type FlowOutcome } from './connect-flow.service.js';
 import { connectPage, messagePage, popupResultPage } from './connect-pages.js';
 import { FlowPageError } from './connect.errors.js';
 import type { DisplayMode } from './oauth-flow.entity.js';
@@ -41,9 +42,8 @@ export class ConnectPagesController {
   async callback(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response) {
     await this.page(res, async () => {
       const outcome = await this.flow.callback(query, (req.cookies ?? {}) as Record<string, string>);
-      for (const name of Object.keys(req.cookies ?? {})) {
-        if (name.startsWith('lk_flow_')) res.clearCookie(name, { path: '/oauth/callback' });
-      }
+      // Only this flow's cookie: other flows may be running in the same browser.
+      if (typeof query.state === 'string') res.clearCookie(flowCookieName(sha256Hex(query.state)), { path: '/oauth/callback' });
       this.render(res, outcome);
     });
   }
@@ -81,6 +81,8 @@ export class ConnectPagesController {
   }
 
   private html(res: Response, status: number, body: string, csp = true) {
+    // Connect pages carry the session token in their form; no page of the flow may be cached.
+    res.setHeader('Cache-Control', 'no-store');
     // No form-action: Chrome applies it to the redirect after the start form, i.e. to the provider.
     if (csp) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
     res.setHeader('Referrer-Policy', 'no-referrer');

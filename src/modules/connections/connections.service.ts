@@ -96,6 +96,11 @@ export class ConnectionsService {
   ): Promise<Connection> {
     const repo = manager.getRepository(Connection);
     const { integration, endUser, identity, tokens } = input;
+    // Two first-time flows for the same account must not both insert: a row lock cannot guard a
+    // row that does not exist yet, so serialise on the account key for this transaction.
+    await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `connection:${integration.id}:${endUser.id}:${identity.userId}`,
+    ]);
     const existing = await repo.findOne({
       where: { integrationId: integration.id, endUserId: endUser.id, providerUserId: identity.userId },
       lock: { mode: 'pessimistic_write' },

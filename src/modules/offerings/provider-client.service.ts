@@ -205,6 +205,8 @@ export class ProviderClient {
         scope: params.scopes.join(' '),
         state: params.state,
         ...(params.codeChallenge ? { code_challenge: params.codeChallenge, code_challenge_method: 'S256' } : {}),
+        // OpenID Connect grants offline_access (a refresh token) only with explicit consent.
+        ...(params.scopes.includes('offline_access') ? { prompt: 'consent' } : {}),
       })
       .toString();
   }

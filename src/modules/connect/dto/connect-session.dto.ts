@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsEmail, IsNotEmpty, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateNested } from 'class-validator';
+import { IsDefined, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateNested } from 'class-validator';
 
 export class EndUserDto {
   @ApiProperty({ description: "Your app's id for the end user." })
@@ -16,6 +16,8 @@ export class CreateConnectSessionDto {
   @ApiProperty() @IsUUID() integrationId!: string;
 
   @ApiProperty({ type: EndUserDto })
+  @IsDefined({ message: 'endUser is required' })
+  @IsObject({ message: 'endUser must be an object' })
   @ValidateNested()
   @Type(() => EndUserDto)
   endUser!: EndUserDto;

@@ -1,0 +1,445 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_USER, SalesforceTestProvider } from './providers/salesforce-provider.js';
+import {
+  atProvider,
+  Browser,
+  connect,
+  connectWorld,
+  type ConnectWorld,
+  createSession,
+  returnToLatchkey,
+  SF_APP,
+  startFlow,
+} from './support/connect.js';
+
+const REDIRECT = 'https://app.example.com/connected';
+const MINUTE = 60_000;
+
+type Row = Record<string, unknown>;
+
+describe('connect flow failures', () => {
+  let w: ConnectWorld;
+  beforeAll(async () => {
+    w = await connectWorld();
+  });
+  afterAll(async () => {
+    await w.close();
+  });
+
+  const sql = (query: string, params: unknown[] = []): Promise<Row[]> =>
+    w.t.dataSource.query(query, params);
+  const codeExchanges = () => w.sf.tokenRequests.authorization_code ?? 0;
+
+  /** A started flow: the session, the browser holding its cookie, and the provider's redirect back. */
+  async function started(
+    endUserId: string,
+    session: Record<string, unknown> = {},
+    display?: 'popup',
+  ) {
+    const created = await createSession(w, { endUser: { id: endUserId }, ...session });
+    expect(created.status).toBe(201);
+    const browser = new Browser();
+    const authorize = await startFlow(w, created.body.connectUrl, browser, display);
+    const callback = await atProvider(authorize);
+    return { sessionId: created.body.id as string, browser, authorize, callback };
+  }
+
+  const get = (callback: URL, cookie = '') =>
+    w.t.http.get(callback.pathname + callback.search).set('Cookie', cookie);
+
+  function withParam(url: URL, name: string, value: string): URL {
+    const copy = new URL(url);
+    copy.searchParams.set(name, value);
+    return copy;
+  }
+
+  async function sessionOf(id: string): Promise<Row> {
+    return (
+      await sql(
+        'SELECT status, error, connection_id, result_code_hash FROM connect_sessions WHERE id = $1',
+        [id],
+      )
+    )[0];
+  }
+
+  /** No connection for the end user, and the session neither completed nor handed out a code. */
+  async function expectNothingStored(
+    sessionId: string,
+    endUserId: string,
+    status: 'started' | 'failed',
+  ) {
+    expect(await sql('SELECT id FROM connections WHERE end_user_id = $1', [endUserId])).toEqual([]);
+    expect(await sessionOf(sessionId)).toMatchObject({
+      status,
+      connection_id: null,
+      result_code_hash: null,
+    });
+  }
+
+  function expectErrorPage(
+    res: { status: number; headers: Record<string, string>; text: string },
+    text: string,
+  ) {
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.text).toContain(text);
+  }
+
+  /** The developer's redirect URI with the delivered error and their own state. */
+  function expectDeliveredError(
+    res: { status: number; headers: Record<string, string> },
+    error: string,
+    state: string,
+  ) {
+    expect(res.status).toBe(302);
+    const back = new URL(res.headers.location);
+    expect(back.origin + back.pathname).toBe(REDIRECT);
+    expect(back.searchParams.get('error')).toBe(error);
+    expect(back.searchParams.get('state')).toBe(state);
+    expect(back.searchParams.get('code')).toBeNull();
+  }
+
+  describe('GET /oauth/callback with a bad state', () => {
+    it('answers a 400 page when the state is missing', async () => {
+      const res = await w.t.http.get('/oauth/callback?code=abc');
+      expectErrorPage(res, 'sent no state');
+    });
+
+    it('answers a 400 page and stores nothing when the state is unknown', async () => {
+      const flow = await started('state-unknown');
+      const before = codeExchanges();
+      const res = await get(
+        withParam(flow.callback, 'state', 'forged-state-value'),
+        flow.browser.header(),
+      );
+      expectErrorPage(res, 'unknown or has expired');
+      expect(codeExchanges()).toBe(before);
+      await expectNothingStored(flow.sessionId, 'state-unknown', 'started');
+    });
+
+    it('answers a 400 page and stores nothing when the state is older than 10 minutes', async () => {
+      const flow = await started('state-expired');
+      w.t.clock.advance(10 * MINUTE + 1000);
+      const before = codeExchanges();
+      const res = await returnToLatchkey(w, flow.callback, flow.browser);
+      expectErrorPage(res, 'took too long and has expired');
+      expect(codeExchanges()).toBe(before);
+      await expectNothingStored(flow.sessionId, 'state-expired', 'started');
+    });
+
+    it('answers a 400 page and changes nothing when the state is replayed', async () => {
+      const flow = await started('state-replay', { redirectUri: REDIRECT });
+      const cookie = flow.browser.header();
+      const first = await get(flow.callback, cookie);
+      expect(first.status).toBe(302);
+      const [connection] = await sql(
+        'SELECT id, updated_at, credentials_enc FROM connections WHERE end_user_id = $1',
+        ['state-replay'],
+      );
+      const session = await sessionOf(flow.sessionId);
+      const before = codeExchanges();
+
+      const replay = await get(flow.callback, cookie);
+      expectErrorPage(replay, 'was already used');
+      expect(codeExchanges()).toBe(before);
+      expect(
+        await sql(
+          'SELECT id, updated_at, credentials_enc FROM connections WHERE end_user_id = $1',
+          ['state-replay'],
+        ),
+      ).toEqual([connection]);
+      expect(await sessionOf(flow.sessionId)).toEqual(session);
+    });
+
+    it('answers a 400 page and stores nothing when the browser has no flow cookie', async () => {
+      const flow = await started('cookie-missing');
+      const before = codeExchanges();
+      const res = await get(flow.callback);
+      expectErrorPage(res, 'started in another browser');
+      expect(codeExchanges()).toBe(before);
+      await expectNothingStored(flow.sessionId, 'cookie-missing', 'started');
+    });
+
+    it("answers a 400 page and stores nothing when the browser brings another flow's cookie", async () => {
+      const victim = await started('cookie-victim');
+      const attacker = await started('cookie-attacker');
+      const before = codeExchanges();
+      // The attacker's own cookie, and the attacker's value under the victim's cookie name.
+      const [[victimName]] = [...victim.browser.cookies];
+      const [[, attackerValue]] = [...attacker.browser.cookies];
+      for (const cookie of [attacker.browser.header(), `${victimName}=${attackerValue}`]) {
+        expectErrorPage(await get(victim.callback, cookie), 'started in another browser');
+      }
+      expect(codeExchanges()).toBe(before);
+      await expectNothingStored(victim.sessionId, 'cookie-victim', 'started');
+    });
+
+    it('still completes for the right browser after another browser tried its callback', async () => {
+      const flow = await started('cookie-then-right', {
+        redirectUri: REDIRECT,
+        state: 'dev-state',
+      });
+      expectErrorPage(await get(flow.callback), 'started in another browser');
+      // The flow is claimed only after the cookie check, so the wrong browser did not spend it.
+      const res = await returnToLatchkey(w, flow.callback, flow.browser);
+      expect(res.status).toBe(302);
+      const back = new URL(res.headers.location);
+      expect(back.searchParams.get('code')).toEqual(expect.any(String));
+      w.t.secret(back.searchParams.get('code')!);
+      expect(back.searchParams.get('state')).toBe('dev-state');
+      expect(
+        await sql('SELECT id FROM connections WHERE end_user_id = $1', ['cookie-then-right']),
+      ).toHaveLength(1);
+    });
+  });
+
+  describe('GET /oauth/callback twice', () => {
+    it('exchanges the code once when the same callback arrives twice at the same time', async () => {
+      const flow = await started('callback-race', { redirectUri: REDIRECT });
+      const before = codeExchanges();
+      const cookie = flow.browser.header();
+      const results = await Promise.all([
+        get(flow.callback, cookie),
+        get(flow.callback, cookie),
+        get(flow.callback, cookie),
+      ]);
+      expect(results.map((r) => r.status).sort()).toEqual([302, 400, 400]);
+      for (const r of results)
+        if (r.status === 302) w.t.secret(new URL(r.headers.location).searchParams.get('code')!);
+      expect(codeExchanges()).toBe(before + 1);
+      expect(
+        await sql('SELECT id FROM connections WHERE end_user_id = $1', ['callback-race']),
+      ).toHaveLength(1);
+    });
+
+    it('keeps the cookie of another flow running in the same browser', async () => {
+      // One browser, two connect popups open at once (the cookie name is per flow for this).
+      const browser = new Browser();
+      const first = await createSession(w, { endUser: { id: 'two-flows-1' } });
+      const second = await createSession(w, { endUser: { id: 'two-flows-2' } });
+      const firstCallback = await atProvider(await startFlow(w, first.body.connectUrl, browser));
+      const secondCallback = await atProvider(await startFlow(w, second.body.connectUrl, browser));
+      expect(browser.cookies.size).toBe(2);
+
+      expect((await returnToLatchkey(w, firstCallback, browser)).status).toBe(200);
+      const res = await returnToLatchkey(w, secondCallback, browser);
+      expect(res.status).toBe(200);
+      expect(
+        await sql('SELECT id FROM connections WHERE end_user_id = $1', ['two-flows-2']),
+      ).toHaveLength(1);
+    });
+  });
+
+  describe('concurrent first connections', () => {
+    it('delivers a result to every flow when the same end user connects the same account from several flows at once', async () => {
+      const flows = [];
+      for (let i = 0; i < 3; i++)
+        flows.push(
+          await started('same-account-race', { redirectUri: REDIRECT, state: `dev-race-${i}` }),
+        );
+      // Open enough pooled database connections first, so that the callbacks really run side by side.
+      await Promise.all(Array.from({ length: 6 }, () => sql('SELECT pg_sleep(0.05)')));
+      const results = await Promise.all(
+        flows.map((f) => returnToLatchkey(w, f.callback, f.browser)),
+      );
+      const outcomes = results.map((r) =>
+        r.status === 302 ? new URL(r.headers.location).searchParams : undefined,
+      );
+      for (const o of outcomes) if (o?.get('code')) w.t.secret(o.get('code')!);
+      expect(results.map((r) => r.status)).toEqual([302, 302, 302]);
+      expect(outcomes.map((o) => o?.get('state'))).toEqual([
+        'dev-race-0',
+        'dev-race-1',
+        'dev-race-2',
+      ]);
+      expect(outcomes.every((o) => o?.get('code'))).toBe(true);
+      expect(
+        await sql('SELECT id FROM connections WHERE end_user_id = $1', ['same-account-race']),
+      ).toHaveLength(1);
+    });
+  });
+
+  describe('errors delivered to the developer', () => {
+    it('redirects access_denied with the developer state when the end user denies', async () => {
+      w.sf.denyNext();
+      const before = codeExchanges();
+      const { res, created } = await connect(w, {
+        endUser: { id: 'deny-redirect' },
+        redirectUri: REDIRECT,
+        state: 'dev-deny',
+      });
+      expectDeliveredError(res, 'access_denied', 'dev-deny');
+      expect(codeExchanges()).toBe(before);
+      await expectNothingStored(created.id, 'deny-redirect', 'failed');
+      expect((await sessionOf(created.id)).error).toBe('access_denied');
+    });
+
+    it('posts access_denied to the opener at the redirect URI origin in popup mode', async () => {
+      w.sf.denyNext();
+      const flow = await started('deny-popup', { redirectUri: REDIRECT }, 'popup');
+      const res = await returnToLatchkey(w, flow.callback, flow.browser);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      const script = /<script nonce="([^"]+)">([\s\S]*?)<\/script>/.exec(res.text);
+      expect(script).not.toBeNull();
+      const [, nonce, body] = script!;
+      expect(body).toContain('window.opener.postMessage(');
+      expect(body).toContain(
+        '{"type":"latchkey:connect","status":"error","error":"access_denied"}',
+      );
+      expect(body).toContain('window.opener.postMessage(message, "https://app.example.com")');
+      expect(body).not.toContain('"*"');
+      expect(res.headers['content-security-policy']).toContain(`script-src 'nonce-${nonce}'`);
+      expect(nonce.length).toBeGreaterThanOrEqual(16);
+      await expectNothingStored(flow.sessionId, 'deny-popup', 'failed');
+    });
+
+    it('ends on a 400 page when the end user denies and the session has no redirect URI', async () => {
+      w.sf.denyNext();
+      const { res, created } = await connect(w, { endUser: { id: 'deny-plain' } });
+      expectErrorPage(res, 'access_denied');
+      expect(res.text).toContain('Connection failed');
+      await expectNothingStored(created.id, 'deny-plain', 'failed');
+    });
+
+    it("escapes the provider's error_description on the error page", async () => {
+      const flow = await started('deny-xss');
+      const tampered = new URL(flow.callback);
+      tampered.searchParams.delete('code');
+      tampered.searchParams.set('error', 'access_denied');
+      tampered.searchParams.set('error_description', '<img src=x onerror=alert(1)>');
+      const res = await get(tampered, flow.browser.header());
+      expectErrorPage(res, 'access_denied');
+      expect(res.text).not.toContain('<img src=x');
+      expect(res.text).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    });
+
+    it('delivers integration_unavailable without exchanging the code when the integration became a draft during sign-in', async () => {
+      const integration = await w.t.http
+        .post('/api/v1/integrations')
+        .auth(w.dev, { type: 'bearer' })
+        .send({
+          name: 'Drafted mid-flow',
+          offeringId: w.offeringId,
+          ...SF_APP,
+          allowedRedirectUris: [REDIRECT],
+        });
+      expect(integration.body.status).toBe('configured');
+      const flow = await started('drafted-mid-flow', {
+        integrationId: integration.body.id,
+        redirectUri: REDIRECT,
+        state: 'dev-drafted',
+      });
+      await sql(`UPDATE integrations SET status = 'draft' WHERE id = $1`, [integration.body.id]);
+      const before = codeExchanges();
+      const res = await returnToLatchkey(w, flow.callback, flow.browser);
+      expectDeliveredError(res, 'integration_unavailable', 'dev-drafted');
+      expect(codeExchanges()).toBe(before);
+      await expectNothingStored(flow.sessionId, 'drafted-mid-flow', 'failed');
+    });
+
+    it('delivers invalid_issuer without exchanging the code when iss names another server', async () => {
+      const flow = await started('iss-evil', { redirectUri: REDIRECT, state: 'dev-iss' });
+      const before = codeExchanges();
+      const res = await get(
+        withParam(flow.callback, 'iss', 'https://evil.example'),
+        flow.browser.header(),
+      );
+      expectDeliveredError(res, 'invalid_issuer', 'dev-iss');
+      expect(codeExchanges()).toBe(before);
+      await expectNothingStored(flow.sessionId, 'iss-evil', 'failed');
+    });
+
+    it('delivers invalid_grant when the provider rejects the code', async () => {
+      const flow = await started('bad-code', { redirectUri: REDIRECT, state: 'dev-code' });
+      const res = await get(
+        withParam(flow.callback, 'code', 'garbage-code'),
+        flow.browser.header(),
+      );
+      expectDeliveredError(res, 'invalid_grant', 'dev-code');
+      await expectNothingStored(flow.sessionId, 'bad-code', 'failed');
+    });
+
+    describe('with a crafted token response', () => {
+      /** A Salesforce-shaped token response, its `signature` computed with `key`. */
+      function tokenResponse(
+        overrides: Record<string, string> = {},
+        key = SF_APP.clientSecret,
+      ): Record<string, string> {
+        const id = overrides.id ?? w.sf.identityUrl(DEFAULT_USER);
+        const issuedAt = String(Date.now());
+        const body = {
+          access_token: w.t.secret(`00D!crafted-access-${Math.random().toString(36).slice(2)}`),
+          refresh_token: w.t.secret(`5Aep-crafted-refresh-${Math.random().toString(36).slice(2)}`),
+          scope: 'api refresh_token',
+          instance_url: w.sf.url,
+          token_type: 'Bearer',
+          issued_at: issuedAt,
+          ...overrides,
+          id,
+        };
+        return { ...body, signature: SalesforceTestProvider.signature(key, id, issuedAt) };
+      }
+
+      async function deliveredFor(
+        endUserId: string,
+        response: Record<string, string>,
+        error: string,
+      ) {
+        const flow = await started(endUserId, { redirectUri: REDIRECT, state: `dev-${endUserId}` });
+        w.sf.failNextTokenRequests(1, 200, response);
+        const res = await returnToLatchkey(w, flow.callback, flow.browser);
+        expectDeliveredError(res, error, `dev-${endUserId}`);
+        await expectNothingStored(flow.sessionId, endUserId, 'failed');
+        expect((await sessionOf(flow.sessionId)).error).toBe(error);
+        return res;
+      }
+
+      it('accepts the crafted response when it is signed with the client secret', async () => {
+        // Control for the tests below: a correctly signed crafted response connects. The identity
+        // URL needs a live access token, so borrow one from a real exchange.
+        const seed = await connect(w, { endUser: { id: 'crafted-seed' } });
+        expect(seed.res.status).toBe(200);
+        const live = w.sf.latestTokensFor(DEFAULT_USER.userId)!;
+        const flow = await started('crafted-ok', { redirectUri: REDIRECT });
+        w.sf.failNextTokenRequests(1, 200, tokenResponse({ access_token: live.accessToken }));
+        const res = await returnToLatchkey(w, flow.callback, flow.browser);
+        expect(res.status).toBe(302);
+        expect(new URL(res.headers.location).searchParams.get('error')).toBeNull();
+        w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
+        expect(
+          await sql('SELECT id FROM connections WHERE end_user_id = $1', ['crafted-ok']),
+        ).toHaveLength(1);
+      });
+
+      it('delivers signature_mismatch when the response is signed with another key', async () => {
+        await deliveredFor(
+          'sig-wrong',
+          tokenResponse({}, 'not-the-consumer-secret'),
+          'signature_mismatch',
+        );
+      });
+
+      it('delivers identity_failed when the identity URL answers 404', async () => {
+        const before = w.sf.requests.length;
+        await deliveredFor(
+          'identity-404',
+          tokenResponse({ id: `${w.sf.url}/id/nowhere` }),
+          'identity_failed',
+        );
+        expect(w.sf.requests.slice(before).map((r) => r.path)).toContain('/id/nowhere');
+      });
+
+      it('delivers token_response_invalid when instance_url is not an allowed API host', async () => {
+        const before = w.sf.requests.length;
+        await deliveredFor(
+          'instance-evil',
+          tokenResponse({ instance_url: 'https://evil.example' }),
+          'token_response_invalid',
+        );
+        // Refused before anything was fetched with the tokens.
+        expect(w.sf.requests.slice(before).filter((r) => r.path.startsWith('/id/'))).toEqual([]);
+      });
+    });
+  });
+});
