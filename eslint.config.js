@@ -13,6 +13,15 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: {
+        process: 'readonly', Buffer: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', console: 'readonly',
+        setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly',
+      },
+    },
+  },
+  {
     files: ['test/**', 'bench/**', '**/*.test.ts', 'src/main.ts', 'src/cli.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -4,14 +4,34 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import cookieParser from 'cookie-parser';
-import { json, type NextFunction, type Request, type Response, urlencoded } from 'express';
-import { PROXY_PREFIX } from './modules/proxy/proxy.constants.js';
+import { json, urlencoded } from 'express';
+import { installProxyHandler } from './modules/proxy/proxy.handler.js';
 import { AppModule, type AppDependencies } from './app.module.js';
 import { DomainError } from './common/errors/domain-error.js';
 import { createHttpLogger, PinoNestLogger } from './common/logging/logger.js';
 import { MetricsService } from './modules/health/metrics.service.js';
 
 export type { AppDependencies };
+
+/** The proxy is served ahead of Nest's router (proxy.handler.ts), so its route is described here. */
+const PROXY_OPERATION = (method: string) => ({
+  operationId: `proxy_${method}`,
+  tags: ['proxy'],
+  summary: "Call the provider's API as the end user; bodies are streamed both ways. Scope: proxy.",
+  security: [{ bearer: [] }],
+  parameters: [
+    { name: 'connectionId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+    { name: 'path', in: 'path', required: true, description: "Path under the offering's API base", schema: { type: 'string' } },
+  ],
+  responses: {
+    default: { description: "The provider's response, as it is" },
+    '404': { description: 'connection.not_found' },
+    '409': { description: 'connection.needs_reauth' },
+    '502': { description: 'proxy.upstream_unreachable' },
+    '504': { description: 'proxy.upstream_timeout' },
+  },
+});
+const PROXY_OPENAPI = Object.fromEntries(['get', 'post', 'put', 'patch', 'delete'].map((m) => [m, PROXY_OPERATION(m)]));
 
 /** Builds the configured application (not yet listening). Used by main.ts and by tests. */
 export async function createApp(deps: AppDependencies): Promise<INestApplication> {
@@ -26,14 +46,12 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
 
   app.use(createHttpLogger(deps.logger));
   app.use(app.get(MetricsService).httpMiddleware());
-  // Bodies are parsed for every route but the proxy, whose request bodies are streamed upstream.
-  const jsonBody = json({ limit: deps.config.apiBodyLimitBytes });
-  const formBody = urlencoded({ limit: deps.config.apiBodyLimitBytes, extended: false });
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    if (req.path.startsWith(PROXY_PREFIX)) return next();
-    jsonBody(req, res, (err?: unknown) => (err ? next(err) : formBody(req, res, next)));
-  });
+  // (The proxy streams its bodies; its requests never reach Express, see installProxyHandler.)
+  app.use(json({ limit: deps.config.apiBodyLimitBytes }));
+  app.use(urlencoded({ limit: deps.config.apiBodyLimitBytes, extended: false }));
   app.use(cookieParser());
+  // The proxy's hot path is served by the HTTP server before Express (see proxy.handler.ts).
+  installProxyHandler(app);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -66,6 +84,7 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
       .addBearerAuth()
       .build(),
   );
+  document.paths['/api/v1/proxy/{connectionId}/{path}'] = PROXY_OPENAPI;
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 
   await app.init();

@@ -8,24 +8,20 @@ import { HttpErrorFilter, statusForKind } from './http-error.filter.js';
 function run(exception: unknown) {
   const logs: string[] = [];
   const filter = new HttpErrorFilter(createLogger('error', { write: (l: string) => void logs.push(l) }));
+  // A minimal node:http ServerResponse: what the error writer uses.
   const res = {
     statusCode: 0,
     body: undefined as unknown,
-    headers: {} as Record<string, string>,
+    headers: {} as Record<string, string | number>,
     headersSent: false,
-    status(code: number) {
-      this.statusCode = code;
-      return this;
-    },
-    json(body: unknown) {
-      this.body = body;
-      return this;
-    },
-    setHeader(name: string, value: string) {
+    setHeader(name: string, value: string | number) {
       this.headers[name.toLowerCase()] = value;
     },
     getHeader(name: string) {
       return this.headers[name.toLowerCase()];
+    },
+    end(text: string) {
+      this.body = JSON.parse(text);
     },
   };
   const host = { switchToHttp: () => ({ getResponse: () => res, getRequest: () => ({ id: 'r1' }) }) } as unknown as ArgumentsHost;

@@ -19,14 +19,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 type ApiRequest = Request & { principal?: Principal };
 
 /**
- * Authenticates every API route: a Bearer JWT from an OAuth App, or the console's session cookie
- * (plus a CSRF header on unsafe methods). Checks the route's scopes. A route under /api/ that
- * declares neither scopes nor @PublicRoute is refused: forgetting the decorator fails closed.
+ * Who is calling: a Bearer JWT from an OAuth App, or the console's session cookie (plus a CSRF
+ * header on unsafe methods); `?workspaceId=` applied. Shared by the guard and the proxy.
  */
 @Injectable()
-export class ApiAuthGuard implements CanActivate {
+export class ApiAuthenticator {
   constructor(
-    private readonly reflector: Reflector,
     private readonly tokens: ApiTokensService,
     private readonly apps: OAuthAppsService,
     private readonly sessions: SessionsService,
@@ -34,23 +32,12 @@ export class ApiAuthGuard implements CanActivate {
     private readonly workspaces: WorkspacesService,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(REQUIRED_SCOPES, targets);
-    const req = context.switchToHttp().getRequest<ApiRequest>();
-    if (!required) {
-      if (req.path.startsWith('/api/')) {
-        throw new DomainError('auth.route_unprotected', 'forbidden', 'This route declares no access rule.');
-      }
-      return true;
-    }
+  async principal(req: ApiRequest, required: readonly Scope[]): Promise<Principal> {
     const principal = await this.authenticate(req);
     await this.applyWorkspaceOverride(req, principal);
     const missing = required.filter((s) => !principal.scopes.has(s));
     if (missing.length) throw AuthError.insufficientScope(missing);
-    req.principal = principal;
-    return true;
+    return principal;
   }
 
   private async authenticate(req: ApiRequest): Promise<Principal> {
@@ -109,5 +96,32 @@ export class ApiAuthGuard implements CanActivate {
       throw new DomainError('workspace.not_found', 'not_found', 'No such workspace.');
     }
     principal.workspaceId = named;
+  }
+}
+
+/**
+ * Authenticates every API route and checks its declared scopes. A route under /api/ that declares
+ * neither scopes nor @PublicRoute is refused: forgetting the decorator fails closed.
+ */
+@Injectable()
+export class ApiAuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly authenticator: ApiAuthenticator,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(REQUIRED_SCOPES, targets);
+    const req = context.switchToHttp().getRequest<ApiRequest>();
+    if (!required) {
+      if (req.path.startsWith('/api/')) {
+        throw new DomainError('auth.route_unprotected', 'forbidden', 'This route declares no access rule.');
+      }
+      return true;
+    }
+    req.principal = await this.authenticator.principal(req, required);
+    return true;
   }
 }

@@ -4,7 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { OAuthAppsModule } from '../oauth-apps/oauth-apps.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { WorkspacesModule } from '../workspaces/workspaces.module.js';
-import { ApiAuthGuard } from './api-auth.guard.js';
+import { ApiAuthenticator, ApiAuthGuard } from './api-auth.guard.js';
 import { LoginController } from './login.controller.js';
 import { SessionsService } from './sessions.service.js';
 import { UserSession } from './user-session.entity.js';
@@ -12,7 +12,7 @@ import { UserSession } from './user-session.entity.js';
 @Module({
   imports: [TypeOrmModule.forFeature([UserSession]), UsersModule, WorkspacesModule, OAuthAppsModule],
   controllers: [LoginController],
-  providers: [SessionsService, ApiAuthGuard, { provide: APP_GUARD, useExisting: ApiAuthGuard }],
-  exports: [SessionsService, ApiAuthGuard],
+  providers: [SessionsService, ApiAuthenticator, ApiAuthGuard, { provide: APP_GUARD, useExisting: ApiAuthGuard }],
+  exports: [SessionsService, ApiAuthenticator, ApiAuthGuard],
 })
 export class AuthModule {}

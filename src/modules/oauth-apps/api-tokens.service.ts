@@ -11,6 +11,7 @@ import { SIGNING_ALG, SigningKeysService } from './signing-keys.service.js';
 
 export const API_AUDIENCE = 'latchkey-api';
 const TOKEN_TYPE = 'at+jwt'; // RFC 9068
+const VERIFIED_CACHE_SIZE = 10_000;
 
 export interface ApiTokenClaims {
   appId: string;
@@ -52,8 +53,28 @@ export class ApiTokensService {
     return { accessToken, expiresIn: ttl };
   }
 
+  /**
+   * Tokens whose signature and claims were already verified, until they expire. A token string is
+   * immutable, so re-verifying it proves nothing new; expiry is still checked on every use and
+   * revocation by the caller (the app's validity).
+   */
+  private readonly verified = new Map<string, { claims: ApiTokenClaims; expMs: number }>();
+
   /** Checks signature, kid, type, issuer, audience and lifetime; throws auth.invalid_token. */
   async verify(token: string): Promise<ApiTokenClaims> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expMs > this.clock.nowMs()) return hit.claims;
+      this.verified.delete(token);
+      throw AuthError.invalidToken();
+    }
+    const { claims, expMs } = await this.verifySignature(token);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { claims, expMs });
+    return claims;
+  }
+
+  private async verifySignature(token: string): Promise<{ claims: ApiTokenClaims; expMs: number }> {
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -76,11 +97,8 @@ export class ApiTokensService {
         throw AuthError.invalidToken();
       }
       return {
-        appId: payload.aid,
-        workspaceId: payload.wid,
-        clientId: String(payload.sub),
-        scopes,
-        secretVersion: payload.sv,
+        claims: { appId: payload.aid, workspaceId: payload.wid, clientId: String(payload.sub), scopes, secretVersion: payload.sv },
+        expMs: payload.exp! * 1000,
       };
     } catch {
       throw AuthError.invalidToken();

@@ -115,7 +115,7 @@ export class OAuthAppsService {
 
   /** The app behind a token, if it is still allowed to act (not revoked, same secret version). */
   async findActive(appId: string, secretVersion: number): Promise<OAuthApp | null> {
-    const app = await this.activeCache.get(appId, () => this.apps.findOneBy({ id: appId }));
+    const app = this.activeCache.peek(appId) ?? (await this.activeCache.get(appId, () => this.apps.findOneBy({ id: appId })));
     return app && !app.revokedAt && app.secretVersion === secretVersion ? app : null;
   }
 

@@ -3,7 +3,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Histogram } from 'prom-client';
 import { Repository } from 'typeorm';
 import type { Dispatcher } from 'undici';
@@ -87,7 +87,7 @@ export class ProxyService {
     this.refreshOn401 = new Counter({ name: 'latchkey_proxy_refresh_on_401_total', help: 'Refreshes triggered by an upstream 401', registers: [metrics.registry] });
   }
 
-  async forward(principal: Principal, connectionId: string, req: Request, res: Response): Promise<void> {
+  async forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     let rt = await this.runtime(connectionId);
     if (!rt || rt.workspaceId !== principal.workspaceId || rt.status === ConnectionStatus.Revoked || !rt.accessToken) {
@@ -96,9 +96,9 @@ export class ProxyService {
     if (rt.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
     if (!rt.base) throw ProxyError.notAvailable();
     if (rt.expiresAtMs - this.clock.nowMs() < REFRESH_AHEAD_MS) rt = await this.refresh(rt);
-    const target = this.target(rt, req.originalUrl);
+    const target = this.target(rt, req.url!);
 
-    const method = req.method.toUpperCase();
+    const method = req.method!.toUpperCase();
     const length = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
     if (length !== undefined && length > this.config.proxyBodyLimitBytes) throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
     const hasBody = !BODYLESS.has(method) || (length ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
@@ -131,11 +131,13 @@ export class ProxyService {
     this.overhead.observe(Number(overheadNs) / 1e9);
     this.upstreamTime.observe(Number(upstreamNs) / 1e9);
 
-    res.status(upstream.statusCode);
-    for (const [name, value] of Object.entries(upstream.headers)) {
-      if (value !== undefined && !DROP_RESPONSE.has(name)) res.setHeader(name, value);
+    const out: Record<string, string | string[]> = {};
+    for (const name in upstream.headers) {
+      const value = upstream.headers[name];
+      if (value !== undefined && !DROP_RESPONSE.has(name)) out[name] = value;
     }
-    if (refreshed) res.setHeader('Latchkey-Token-Refreshed', 'true');
+    if (refreshed) out['latchkey-token-refreshed'] = 'true';
+    res.writeHead(upstream.statusCode, out);
     try {
       await pipeline(upstream.body, res);
     } catch {
@@ -172,7 +174,9 @@ export class ProxyService {
     return fresh;
   }
 
-  private runtime(id: string): Promise<ConnectionRuntime | null> {
+  private runtime(id: string): Promise<ConnectionRuntime | null> | ConnectionRuntime | null {
+    const warm = this.runtimes.peek(id);
+    if (warm !== undefined) return warm;
     return this.runtimes.get(id, async () => {
       const connection = await this.connections.findOneBy({ id });
       return connection ? this.build(connection) : null;
@@ -242,7 +246,7 @@ export class ProxyService {
   }
 }
 
-function forwardHeaders(incoming: Request['headers']): Record<string, string | string[]> {
+function forwardHeaders(incoming: IncomingMessage['headers']): Record<string, string | string[]> {
   const connectionListed = new Set(
     String(incoming.connection ?? '')
       .split(',')
@@ -258,7 +262,7 @@ function forwardHeaders(incoming: Request['headers']): Record<string, string | s
   return out;
 }
 
-async function readAll(req: Request, length: number): Promise<Buffer> {
+async function readAll(req: IncomingMessage, length: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of req) {

@@ -1,0 +1,248 @@
+// Proxy benchmark: (a) direct to a local upstream, (b) through a bare undici pass-through,
+// (c) through Latchkey with a real connection. Run with `npm run bench:proxy` (builds first).
+// Every server runs in its own process; autocannon runs here. Loopback only; stops by itself.
+import { fork, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { KeyRing } from '../../dist/src/common/crypto/key-ring.js';
+import { createLogger } from '../../dist/src/common/logging/logger.js';
+import { createDataSource, migrate } from '../../dist/src/database/data-source.js';
+import { startEmbeddedPostgres } from '../../dist/src/database/embedded-postgres.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const children = [];
+const cleanup = [];
+
+function forkServer(file, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(ROOT, 'bench/proxy', file), { env: { ...process.env, ...env }, stdio: 'inherit' });
+    children.push(child);
+    child.once('message', (m) => resolve({ child, port: m.port }));
+    child.once('exit', (code) => reject(new Error(`${file} exited ${code}`)));
+  });
+}
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+async function waitFor(url, ms = 30_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${url}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function load(url, headers, extra = {}) {
+  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION, ...extra });
+  if (r.errors || r.non2xx) throw new Error(`${url}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+async function rssOf(pid) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
+}
+
+async function download(url, headers, times) {
+  let bytes = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < times; i++) {
+    const res = await fetch(url, { headers });
+    for await (const chunk of res.body) bytes += chunk.length;
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { bytes, seconds, mbPerSecond: bytes / 1024 / 1024 / seconds };
+}
+
+async function main() {
+  const logger = createLogger('warn');
+  let dbUrl = process.env.DATABASE_URL;
+  if (!dbUrl) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-bench-'));
+    await chmod(dir, 0o711);
+    const embedded = await startEmbeddedPostgres({ dataDir: dir, port: await freePort(), database: 'latchkey_bench', logger });
+    cleanup.push(async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+    dbUrl = embedded.url;
+  }
+  const ds = createDataSource(dbUrl);
+  await ds.initialize();
+  await migrate(ds);
+
+  const { port: upPort } = await forkServer('upstream.mjs');
+  const upstream = `http://127.0.0.1:${upPort}`;
+  const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream });
+
+  const keySpec = `bench:${randomBytes(32).toString('base64')}`;
+  const lkPort = await freePort();
+  const publicUrl = `http://127.0.0.1:${lkPort}`;
+  const bootstrap = { id: 'bench-bootstrap', secret: randomBytes(24).toString('hex') };
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const latchkey = spawn(process.execPath, [...profile, path.join(ROOT, 'dist/src/main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      PORT: String(lkPort),
+      PUBLIC_URL: publicUrl,
+      DATABASE_URL: dbUrl,
+      LATCHKEY_ENCRYPTION_KEYS: keySpec,
+      LATCHKEY_BOOTSTRAP_CLIENT_ID: bootstrap.id,
+      LATCHKEY_BOOTSTRAP_CLIENT_SECRET: bootstrap.secret,
+      LATCHKEY_ADMIN_EMAIL: 'bench@example.test',
+      LATCHKEY_ADMIN_PASSWORD: randomBytes(12).toString('hex'),
+      LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
+      LATCHKEY_SCHEDULER_ENABLED: 'false',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(latchkey);
+  await waitFor(`${publicUrl}/readyz`);
+
+  // A real connection whose API base is the same upstream the others use.
+  const tokenRes = await fetch(`${publicUrl}/api/v1/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: bootstrap.id, client_secret: bootstrap.secret }),
+  });
+  const apiToken = (await tokenRes.json()).access_token;
+  const api = async (method, p, body) => {
+    const r = await fetch(`${publicUrl}${p}`, { method, headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = await r.json();
+    if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const offering = await api('POST', '/api/v1/offerings', {
+    key: 'bench',
+    provider: 'bench',
+    environment: 'local',
+    displayName: 'Bench',
+    authorizationUrl: `${upstream}/authorize`,
+    tokenUrl: `${upstream}/token`,
+    scopes: { required: [], optional: [] },
+    apiBaseUrl: upstream,
+  });
+  const integration = await api('POST', '/api/v1/integrations', { name: 'bench', offeringId: offering.id, clientId: 'bench-client' });
+  const connectionId = randomUUID();
+  const ring = KeyRing.fromSpec(keySpec);
+  const credentials = ring.encrypt(JSON.stringify({ accessToken: 'bench-access-token', refreshToken: 'bench-refresh', tokenType: 'Bearer', issuedAt: Date.now(), raw: {} }), {
+    table: 'connections',
+    rowId: connectionId,
+    field: 'credentials',
+  });
+  await ds.query(
+    `INSERT INTO connections (id, workspace_id, integration_id, end_user_id, provider_user_id, granted_scopes, status,
+       credentials_enc, access_token_expires_at, credentials_version)
+     VALUES ($1, $2, $3, 'bench-user', 'bench-account', '{}', 'active', $4, now() + interval '1 day', 1)`,
+    [connectionId, integration.workspaceId, integration.id, credentials],
+  );
+
+  const auth = { authorization: `Bearer ${apiToken}` };
+  const target = {
+    a: `${upstream}/services/data/v62.0/query`,
+    b: `http://127.0.0.1:${barePort}/proxy/services/data/v62.0/query`,
+    c: `${publicUrl}/api/v1/proxy/${connectionId}/services/data/v62.0/query`,
+  };
+  // Warm up every path (connection caches, keep-alive pools, JIT).
+  for (const url of Object.values(target)) await autocannon({ url, headers: auth, connections: 8, duration: 2 });
+
+  if (process.env.BENCH_PROFILE) {
+    // Profile Latchkey alone under proxy load, then stop (the profile is written on exit).
+    await autocannon({ url: target.c, headers: auth, connections: CONNECTIONS, duration: DURATION });
+    latchkey.kill('SIGINT');
+    await new Promise((r) => latchkey.once('exit', r));
+    return;
+  }
+  if (process.env.BENCH_DIAG) {
+    for (const [name, url] of [
+      ['healthz', `${publicUrl}/healthz`],
+      ['guarded GET /workspaces (no cache)', `${publicUrl}/api/v1/workspaces`],
+      ['proxy', target.c],
+    ]) {
+      const r = await autocannon({ url, headers: auth, connections: CONNECTIONS, duration: 4 });
+      console.log(`diag ${name}: ${r.requests.average} req/s p50 ${r.latency.p50} p99 ${r.latency.p99} non2xx ${r.non2xx}`);
+    }
+  }
+  console.log(`peak load: ${CONNECTIONS} connections, ${DURATION} s each`);
+  const peak = { a: await load(target.a, auth), b: await load(target.b, auth), c: await load(target.c, auth) };
+  const halfRate = Math.floor(peak.b.rps / 2);
+  console.log(`fixed rate: ${halfRate} req/s (half of the bare pass-through's peak)`);
+  // CPU time the serving process spends per request at the same fixed rate (utime + stime).
+  const cpuOf = async (pid) => {
+    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000; // clock ticks (100/s) → µs
+  };
+  const measured = async (pid, url) => {
+    const before = await cpuOf(pid);
+    const r = await load(url, auth, { overallRate: halfRate });
+    return { ...r, cpuMicrosPerRequest: ((await cpuOf(pid)) - before) / (r.rps * DURATION) };
+  };
+  const half = {
+    b: await measured(bareChild.pid, target.b),
+    c: await measured(latchkey.pid, target.c),
+  };
+
+  // 10 MB streaming downloads through Latchkey, sampling its resident memory.
+  const rssBefore = await rssOf(latchkey.pid);
+  let rssPeak = rssBefore;
+  const sampler = setInterval(async () => (rssPeak = Math.max(rssPeak, await rssOf(latchkey.pid).catch(() => 0))), 20);
+  const streamed = await download(`${publicUrl}/api/v1/proxy/${connectionId}/download?bytes=${10 * 1024 * 1024}`, auth, 20);
+  clearInterval(sampler);
+  const streamedBare = await download(`http://127.0.0.1:${barePort}/proxy/download?bytes=${10 * 1024 * 1024}`, {}, 20);
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    peak,
+    ratio: { throughputCoverB: peak.c.rps / peak.b.rps, throughputBoverA: peak.b.rps / peak.a.rps },
+    halfLoad: { rate: halfRate, ...half, addedP99ms: half.c.p99 - half.b.p99 },
+    streaming: {
+      latchkeyMBps: streamed.mbPerSecond,
+      bareMBps: streamedBare.mbPerSecond,
+      latchkeyRssBeforeMB: rssBefore / 2 ** 20,
+      latchkeyRssPeakMB: rssPeak / 2 ** 20,
+    },
+  };
+  const f = (n) => (typeof n === 'number' ? n.toFixed(n < 10 ? 2 : 0) : n);
+  console.log('\n| path | req/s | p50 ms | p99 ms |\n|---|---|---|---|');
+  for (const [k, name] of [['a', 'direct'], ['b', 'bare undici pass-through'], ['c', 'Latchkey']]) {
+    console.log(`| (${k}) ${name} | ${f(peak[k].rps)} | ${f(peak[k].p50)} | ${f(peak[k].p99)} |`);
+  }
+  console.log(`\nc/b throughput: ${f(results.ratio.throughputCoverB)}  (target ≥ 0.9)`);
+  console.log(`at ${halfRate} req/s: p99 b ${f(half.b.p99)} ms, c ${f(half.c.p99)} ms, added ${f(results.halfLoad.addedP99ms)} ms (target ≤ 1 ms)`);
+  console.log(`CPU per request at that rate: bare ${f(half.b.cpuMicrosPerRequest)} µs, Latchkey ${f(half.c.cpuMicrosPerRequest)} µs`);
+  console.log(`10 MB downloads: Latchkey ${f(streamed.mbPerSecond)} MB/s, bare ${f(streamedBare.mbPerSecond)} MB/s; Latchkey RSS ${f(rssBefore / 2 ** 20)} → peak ${f(rssPeak / 2 ** 20)} MB`);
+  console.log(`\nJSON: ${JSON.stringify(results)}`);
+  await ds.destroy();
+}
+
+main()
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const fn of cleanup) await fn().catch(() => undefined);
+  });

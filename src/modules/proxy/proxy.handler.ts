@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { writeError } from '../../common/errors/http-error.filter.js';
+import { DomainError } from '../../common/errors/domain-error.js';
+import { LOGGER } from '../../common/logging/logger.js';
+import { ApiAuthenticator } from '../auth/api-auth.guard.js';
+import { PROXY_PREFIX } from './proxy.constants.js';
+import { ProxyService } from './proxy.service.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The proxy's hot path, served straight from the HTTP server ahead of Express and Nest (no
+ * request logging middleware, cookie or body parsing, routing): authentication, scope check and
+ * forwarding, nothing else. It uses the same authenticator as every other route and the same
+ * error mapper. Calls are logged at debug level; failures at warn/error.
+ */
+export function installProxyHandler(app: INestApplication): void {
+  const server = app.getHttpServer() as import('node:http').Server;
+  const handle = proxyHandler(app);
+  const others = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith(PROXY_PREFIX)) handle(req, res);
+    else for (const listener of others) listener(req, res);
+  });
+}
+
+function proxyHandler(app: INestApplication) {
+  const proxy = app.get(ProxyService);
+  const authenticator = app.get(ApiAuthenticator);
+  const logger = app.get<Logger>(LOGGER);
+  const debug = logger.isLevelEnabled('debug');
+
+  return (req: IncomingMessage & { query?: Record<string, string> }, res: ServerResponse): void => {
+    const url = req.url!;
+    const q = url.indexOf('?');
+    // The authenticator reads ?workspaceId= (platform admins acting in another workspace).
+    req.query = q >= 0 && url.includes('workspaceId=', q) ? Object.fromEntries(new URLSearchParams(url.slice(q + 1))) : {};
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const started = debug ? process.hrtime.bigint() : 0n;
+    void (async () => {
+      const connectionId = url.slice(PROXY_PREFIX.length).split(/[/?]/, 1)[0];
+      if (!UUID.test(connectionId)) throw new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
+      const principal = await authenticator.principal(req as never, ['proxy']);
+      await proxy.forward(principal, connectionId, req, res);
+    })()
+      .then(() => {
+        if (debug) {
+          logger.debug({ requestId, method: req.method, connectionId: url.slice(PROXY_PREFIX.length, PROXY_PREFIX.length + 36), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'proxied');
+        }
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof DomainError) || error.kind === 'upstream' || error.kind === 'upstream_timeout') {
+          logger.warn({ requestId, method: req.method, code: (error as DomainError).code }, 'proxy call failed');
+        }
+        writeError(res, error, requestId, logger);
+      });
+  };
+}
