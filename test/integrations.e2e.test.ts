@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
-import { developerToken } from './support/factories.js';
+import { developerToken, testSalesforceOffering } from './support/factories.js';
 import { startOidcProvider } from './providers/oidc-provider.js';
 import { SalesforceTestProvider } from './providers/salesforce-provider.js';
 
@@ -35,20 +35,7 @@ describe('integrations', () => {
     dev = await developerToken(t, admin);
     const offering = await api().post(
       '/api/v1/offerings',
-      {
-        key: 'salesforce-local',
-        provider: 'salesforce',
-        environment: 'test',
-        displayName: 'Salesforce (local test provider)',
-        authorizationUrl: `${sf.url}/services/oauth2/authorize`,
-        tokenUrl: `${sf.url}/services/oauth2/token`,
-        revocationUrl: `${sf.url}/services/oauth2/revoke`,
-        scopes: { required: ['api', 'refresh_token'], optional: ['web', 'openid', 'id'] },
-        tokenResponseStyle: 'salesforce',
-        defaultAccessTokenTtlSeconds: 7200,
-        apiBaseUrl: '{{instance_url}}',
-        allowedApiHosts: [new URL(sf.url).host],
-      },
+      testSalesforceOffering(sf.url, { displayName: 'Salesforce (local test provider)' }),
       admin,
     );
     expect(offering.status).toBe(201);

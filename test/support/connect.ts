@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { FakeClock } from '../../src/common/time/clock.js';
 import { SalesforceTestProvider } from '../providers/salesforce-provider.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp, tokenFor } from './app.js';
-import { developerToken } from './factories.js';
+import { developerToken, testSalesforceOffering } from './factories.js';
 
 export const SF_APP = { clientId: '3MVG9connect.test', clientSecret: 'connect-consumer-secret-1' };
 
@@ -32,21 +32,7 @@ export async function connectWorld(
   const offering = await t.http
     .post('/api/v1/offerings')
     .auth(admin, { type: 'bearer' })
-    .send({
-      key: 'salesforce-local',
-      provider: 'salesforce',
-      environment: 'test',
-      displayName: 'Salesforce',
-      authorizationUrl: `${sf.url}/services/oauth2/authorize`,
-      tokenUrl: `${sf.url}/services/oauth2/token`,
-      revocationUrl: `${sf.url}/services/oauth2/revoke`,
-      scopes: { required: ['api', 'refresh_token'], optional: ['web', 'openid', 'id'] },
-      tokenResponseStyle: 'salesforce',
-      defaultAccessTokenTtlSeconds: 7200,
-      apiBaseUrl: '{{instance_url}}',
-      allowedApiHosts: [new URL(sf.url).host],
-      ...options.offering,
-    });
+    .send(testSalesforceOffering(sf.url, options.offering));
   expect(offering.status).toBe(201);
   const integration = await t.http
     .post('/api/v1/integrations')

@@ -28,3 +28,22 @@ export async function developerToken(t: TestApp, admin: string, workspaceId?: st
   if (res.status !== 201) throw new Error(`app creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   return tokenFor(t, res.body.clientId, t.secret(res.body.clientSecret));
 }
+
+/** An admin's offering body for the in-repo Salesforce-compatible test provider at `providerUrl`. */
+export function testSalesforceOffering(providerUrl: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    key: 'salesforce-local',
+    provider: 'salesforce',
+    environment: 'test',
+    displayName: 'Salesforce',
+    authorizationUrl: `${providerUrl}/services/oauth2/authorize`,
+    tokenUrl: `${providerUrl}/services/oauth2/token`,
+    revocationUrl: `${providerUrl}/services/oauth2/revoke`,
+    scopes: { required: ['api', 'refresh_token'], optional: ['web', 'openid', 'id'] },
+    tokenResponseStyle: 'salesforce',
+    defaultAccessTokenTtlSeconds: 7200,
+    apiBaseUrl: '{{instance_url}}',
+    allowedApiHosts: [new URL(providerUrl).host],
+    ...overrides,
+  };
+}

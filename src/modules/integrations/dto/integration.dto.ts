@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   ArrayUnique,
@@ -56,19 +56,8 @@ export class CreateIntegrationDto {
   allowedRedirectUris?: string[];
 }
 
-/** Everything but the offering and the secret (rotate it with PUT …/secret). */
-export class UpdateIntegrationDto {
-  @IsOptional() @IsString() @Length(1, 100) name?: string;
-  @IsOptional() @IsString() @Length(1, 255) @Matches(NO_WHITESPACE, { message: 'clientId must not contain whitespace' }) clientId?: string;
-  @IsOptional() @IsArray() @ArrayMaxSize(100) @ArrayUnique() @IsString({ each: true }) scopes?: string[];
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(10, { message: 'allowedRedirectUris may hold at most 10 URIs' })
-  @ArrayUnique({ message: 'allowedRedirectUris must not repeat a URI' })
-  @IsString({ each: true })
-  @MaxLength(2048, { each: true })
-  allowedRedirectUris?: string[];
-}
+/** Everything but the offering and the secret (rotate it with PUT …/secret), all optional. */
+export class UpdateIntegrationDto extends PartialType(OmitType(CreateIntegrationDto, ['offeringId', 'clientSecret'] as const)) {}
 
 export class RotateSecretDto {
   @ApiProperty({ writeOnly: true })

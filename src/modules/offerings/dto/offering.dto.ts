@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -139,24 +139,8 @@ export class CreateOfferingDto {
   allowedApiHosts?: string[];
 }
 
-/** Any field of an offering; built-in offerings accept only `enabled`. */
-export class UpdateOfferingDto {
-  @IsOptional() @IsString() @Length(1, 100) displayName?: string;
-  @IsOptional() @IsBoolean() enabled?: boolean;
-  @IsOptional() @Url() issuer?: string;
-  @IsOptional() @Url() authorizationUrl?: string;
-  @IsOptional() @Url() tokenUrl?: string;
-  @IsOptional() @Url() revocationUrl?: string;
-  @IsOptional() @Url() introspectionUrl?: string;
-  @IsOptional() @Url() userinfoUrl?: string;
-  @IsOptional() @IsEnum(TokenEndpointAuthMethod) tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
-  @IsOptional() @ValidateNested() @Type(() => OfferingScopesDto) scopes?: OfferingScopesDto;
-  @IsOptional() @IsEnum(PkceMode) pkce?: PkceMode;
-  @IsOptional() @IsEnum(TokenResponseStyle) tokenResponseStyle?: TokenResponseStyle;
-  @IsOptional() @IsInt() @Min(60) @Max(30 * 24 * 3600) defaultAccessTokenTtlSeconds?: number;
-  @IsOptional() @IsString() @MaxLength(2048) apiBaseUrl?: string;
-  @IsOptional() @IsArray() @ArrayMaxSize(50) @ArrayUnique() @IsString({ each: true }) allowedApiHosts?: string[];
-}
+/** Any field but the identity (key, provider, environment, auth mode); built-ins accept only `enabled`. */
+export class UpdateOfferingDto extends PartialType(OmitType(CreateOfferingDto, ['key', 'provider', 'environment', 'authMode'] as const)) {}
 
 export class OfferingResponse {
   @ApiProperty() id!: string;
