@@ -1,10 +1,16 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config/config.js';
 import { loadKeyRing } from './common/crypto/load-key-ring.js';
 import { rotateKeys } from './common/crypto/rotate-keys.js';
+import { DomainError } from './common/errors/domain-error.js';
+import { RandomSource } from './common/random.js';
+import { User, type UserRole } from './modules/users/user.entity.js';
+import { UsersService } from './modules/users/users.service.js';
+import { WorkspaceMember } from './modules/users/workspace-member.entity.js';
 import { createLogger } from './common/logging/logger.js';
 import { createDataSource, migrate } from './database/data-source.js';
 import { openDatabase } from './database/open-database.js';
@@ -17,6 +23,9 @@ Commands:
   migration:revert           undo the most recent migration
   migration:generate <Name>  write migrations/<timestamp>-<Name>.ts from the entity/schema difference
   rotate-keys                re-encrypt every stored secret under the first LATCHKEY_ENCRYPTION_KEYS key
+  user:create <email> <admin|developer> [workspace-slug]
+                             create a console user (a developer joins the workspace, default "default");
+                             the generated password is printed once
 `;
 
 // Source tree root (dist/src/cli.js → repo root), where migrations/*.ts live.
@@ -67,6 +76,31 @@ async function main(argv: string[]): Promise<number> {
         const reports = await rotateKeys(dataSource, keyRing);
         for (const r of reports) console.log(`${r.table}.${r.column}: re-encrypted ${r.reEncrypted}`);
         console.log(`All secrets are now under key "${keyRing.primaryKeyId}".`);
+        return 0;
+      }
+      case 'user:create': {
+        const [email, role, slug = 'default'] = args;
+        if (!email || !/^[^\s@]+@[^\s@]+$/.test(email) || (role !== 'admin' && role !== 'developer')) {
+          console.error('user:create needs an email and a role (admin or developer), e.g. user:create dev@example.com developer');
+          return 2;
+        }
+        await migrate(dataSource);
+        const [workspace]: Array<{ id: string }> = await dataSource.query('SELECT id FROM workspaces WHERE slug = $1', [slug]);
+        if (!workspace) {
+          console.error(`No workspace with slug "${slug}".`);
+          return 1;
+        }
+        const users = new UsersService(dataSource.getRepository(User), dataSource.getRepository(WorkspaceMember), new RandomSource());
+        const password = randomBytes(18).toString('base64url');
+        try {
+          await dataSource.transaction((tx) =>
+            users.create({ email, password, role: role as UserRole, workspaceIds: [workspace.id] }, tx),
+          );
+        } catch (error) {
+          console.error(error instanceof DomainError ? error.message : error);
+          return 1;
+        }
+        console.log(`Created ${role} ${email.toLowerCase()} in workspace "${slug}".\nPassword (shown only now): ${password}`);
         return 0;
       }
       default:

@@ -1,0 +1,59 @@
+// Runs the built CLI (npm test's pretest builds dist/). Fails, never skips, when dist/ is missing.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import supertest from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, TEST_KEY_SPEC, type TestApp } from './support/app.js';
+
+const run = promisify(execFile);
+const CLI = path.resolve('dist/src/cli.js');
+
+async function cli(db: string, ...args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, DATABASE_URL: db, LATCHKEY_ENCRYPTION_KEYS: TEST_KEY_SPEC, NODE_ENV: 'test' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('cli', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error('dist/src/cli.js is missing: run `npm run build` (npm test does it first)');
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  describe('user:create', () => {
+    it('creates a developer in a workspace whose printed password signs in to the console', async () => {
+      const res = await cli(t.db.url, 'user:create', 'Dev@Example.test', 'developer');
+      expect(res.code).toBe(0);
+      const password = t.secret(/Password \(shown only now\): (\S+)/.exec(res.stdout)![1]);
+      const agent = supertest.agent(t.url);
+      const form = await agent.get('/login');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)![1];
+      const login = await agent.post('/login').type('form').send({ _csrf: csrf, email: 'dev@example.test', password });
+      expect(login.status).toBe(303);
+      expect((await agent.get('/api/v1/oauth-apps')).status).toBe(200);
+      expect((await agent.get('/api/v1/workspaces')).status).toBe(403); // a developer, not an admin
+      const [row]: Array<{ password_hash: string }> = await t.dataSource.query(`SELECT password_hash FROM users WHERE email = 'dev@example.test'`);
+      expect(row.password_hash).not.toContain(password);
+    });
+
+    it('refuses a duplicate email, an unknown workspace and a bad role, creating nothing', async () => {
+      const before = await t.dataSource.query('SELECT count(*)::int AS n FROM users');
+      expect((await cli(t.db.url, 'user:create', 'admin@example.test', 'developer')).code).toBe(1);
+      expect((await cli(t.db.url, 'user:create', 'new@example.test', 'developer', 'nope')).stderr).toMatch(/No workspace with slug "nope"/);
+      expect((await cli(t.db.url, 'user:create', 'new@example.test', 'owner')).code).toBe(2);
+      expect(await t.dataSource.query('SELECT count(*)::int AS n FROM users')).toEqual(before);
+    });
+  });
+});
