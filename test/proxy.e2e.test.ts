@@ -220,6 +220,12 @@ describe('API proxy', () => {
       expect([x.status, x.body.error.code]).toEqual([404, 'connection.not_found']);
     });
 
+    it('passes ?workspaceId= to the provider untouched (no workspace override on the proxy)', async () => {
+      const res = await call('get', `${base()}/query?workspaceId=00000000-0000-4000-8000-000000000000&q=x`);
+      expect(res.status).toBe(200);
+      expect(res.body.query).toEqual({ workspaceId: '00000000-0000-4000-8000-000000000000', q: 'x' });
+    });
+
     it('needs the proxy scope', async () => {
       const app = await w.t.http.post('/api/v1/oauth-apps').auth(w.admin, { type: 'bearer' }).send({ description: 'no proxy', scopes: ['connections:read'] });
       const { tokenFor } = await import('./support/app.js');

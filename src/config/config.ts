@@ -123,6 +123,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
         problems.push(`PUBLIC_URL must use https (or http on loopback) (got "${redactUserinfo(publicUrlRaw)}")`);
       } else if (parsed.search || parsed.hash || parsed.username || parsed.password) {
         problems.push('PUBLIC_URL must not contain credentials, a query or a fragment');
+      } else if (parsed.pathname.replace(/\/+$/, '') !== '') {
+        // Pages, cookies and the callback live at the root; a path prefix would break the flows.
+        problems.push('PUBLIC_URL must not have a path: serving Latchkey under a path prefix is not supported');
       } else if (production && parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
         problems.push(
           `PUBLIC_URL must use https when NODE_ENV=production (http is allowed only on loopback; got "${redactUserinfo(publicUrlRaw)}")`,
@@ -177,7 +180,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   }
 
   const allowInsecureProviders = boolean('LATCHKEY_ALLOW_INSECURE_PROVIDERS');
-  const schedulerEnabled = env.LATCHKEY_SCHEDULER_ENABLED === undefined ? true : boolean('LATCHKEY_SCHEDULER_ENABLED');
+  const schedulerEnabled = value('LATCHKEY_SCHEDULER_ENABLED') === undefined ? true : boolean('LATCHKEY_SCHEDULER_ENABLED');
   if (production && allowInsecureProviders) {
     problems.push('LATCHKEY_ALLOW_INSECURE_PROVIDERS=true is refused when NODE_ENV=production');
   }

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { isLoopbackHost } from '../../config/config.js';
+import { isBlockedAddress } from './address-guard.js';
 
 /**
  * Whether a provider-facing URL is acceptable: absolute https, or http on a loopback host when
@@ -13,6 +15,9 @@ export function providerUrlProblem(value: string, allowInsecure: boolean): strin
   }
   if (url.username || url.password) return 'must not contain credentials';
   if (url.hash) return 'must not contain a fragment';
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  // IP literals skip the DNS lookup that guards outbound connections: check them here.
+  if (!allowInsecure && isIP(literal) && isBlockedAddress(literal)) return 'must not be a private, loopback or link-local address';
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && allowInsecure && isLoopbackHost(url.hostname)) return null;
   return allowInsecure ? 'must use https (http only on loopback hosts)' : 'must use https';

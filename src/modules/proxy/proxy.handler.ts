@@ -37,9 +37,8 @@ function proxyHandler(app: INestApplication) {
 
   return (req: IncomingMessage & { query?: Record<string, string> }, res: ServerResponse): void => {
     const url = req.url!;
-    const q = url.indexOf('?');
-    // The authenticator reads ?workspaceId= (platform admins acting in another workspace).
-    req.query = q >= 0 && url.includes('workspaceId=', q) ? Object.fromEntries(new URLSearchParams(url.slice(q + 1))) : {};
+    // The query string belongs to the provider's API: no ?workspaceId= override on the proxy.
+    req.query = {};
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', requestId);
