@@ -233,6 +233,22 @@ describe('token lifecycle', () => {
     });
   });
 
+  describe('scheduler backlog', () => {
+    it('drains more due connections than one batch holds in a single tick', async () => {
+      const ids = [await newConnection(), await newConnection(), await newConnection()];
+      const small = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl, LATCHKEY_REFRESH_BATCH_SIZE: '1' } });
+      try {
+        const rows = await Promise.all(ids.map(row));
+        await setTime(Math.max(...rows.map((r) => new Date(r.next_refresh_at).getTime())) + 1);
+        const report = await small.app.get(TokenRefreshScheduler).tick();
+        expect(report.claimed).toBeGreaterThanOrEqual(3);
+        for (const id of ids) expect((await row(id)).credentials_version).toBeGreaterThan(rows[ids.indexOf(id)].credentials_version);
+      } finally {
+        await small.close({ keepDatabase: true });
+      }
+    });
+  });
+
   describe('revocation', () => {
     it('revokes the refresh token at the provider, erases credentials and keeps the record', async () => {
       const id = await newConnection();

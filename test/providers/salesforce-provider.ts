@@ -171,6 +171,8 @@ export class SalesforceTestProvider {
   readonly issued: IssuedTokens[] = [];
   /** Token-endpoint requests by `grant_type` (failed ones included). */
   readonly tokenRequests: Record<string, number> = {};
+  /** `refresh_token` grant requests per presented refresh token (failed ones included). */
+  readonly refreshRequestsByToken = new Map<string, number>();
   revokeRequests = 0;
   restRequests = 0;
   /** Bytes handed to sockets by /download so far (with backpressure: what the reader let through). */
@@ -188,6 +190,8 @@ export class SalesforceTestProvider {
   private loginUserId = DEFAULT_USER.userId;
   private denials = 0;
   private latencyMs = 0;
+  /** Whether `requests` and `issued` grow (see `setRecording`). */
+  private recording = true;
   private down = false;
   private readonly routes: [string, RegExp, Handler][];
 
@@ -358,6 +362,29 @@ export class SalesforceTestProvider {
     this.requests.length = 0;
   }
 
+  /**
+   * Stop (or resume) appending to `requests` and `issued`, for load tests that would otherwise
+   * keep every request in memory. Counters keep counting.
+   */
+  setRecording(enabled: boolean): void {
+    this.recording = enabled;
+  }
+
+  /**
+   * Refresh tokens issued out of band (as if each had come from a completed authorization), for
+   * seeding many connections at once. Same shape and lifetime as the code flow's.
+   */
+  seedRefreshTokens(
+    clientId: string,
+    count: number,
+    options: { userKey?: string; scopes?: string[] } = {},
+  ): string[] {
+    const app = this.apps.get(clientId) ?? fail(`unknown client ${clientId}`);
+    const user = this.findUser(options.userKey ?? this.loginUserId) ?? fail('unknown user');
+    const scopes = options.scopes ?? app.scopes;
+    return Array.from({ length: count }, () => this.newRefreshToken(app, user, scopes));
+  }
+
   /** Computes Salesforce's `signature` for a token response. */
   static signature(clientSecret: string, id: string, issuedAt: string): string {
     return createHmac('sha256', clientSecret)
@@ -385,7 +412,7 @@ export class SalesforceTestProvider {
       headers: req.headers,
       at: this.now(),
     };
-    this.requests.push(entry);
+    if (this.recording) this.requests.push(entry);
     try {
       for (const [method, pattern, handler] of this.routes) {
         const match = pattern.exec(url.pathname);
@@ -495,6 +522,13 @@ export class SalesforceTestProvider {
     const form = new URLSearchParams(ctx.body);
     const grantType = form.get('grant_type') ?? '';
     this.tokenRequests[grantType] = (this.tokenRequests[grantType] ?? 0) + 1;
+    const presented = grantType === 'refresh_token' ? form.get('refresh_token') : null;
+    if (presented) {
+      this.refreshRequestsByToken.set(
+        presented,
+        (this.refreshRequestsByToken.get(presented) ?? 0) + 1,
+      );
+    }
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     const failure = this.failures.shift();
     if (failure) return send(res, failure);
@@ -616,20 +650,22 @@ export class SalesforceTestProvider {
       token_type: 'Bearer',
       issued_at: issuedAt,
     });
-    this.issued.push({
-      grantType,
-      clientId: app.clientId,
-      userId: user.userId,
-      orgId: user.orgId,
-      accessToken,
-      refreshToken,
-      idToken,
-      issuedAt: now,
-      scope: body.scope,
-      instanceUrl,
-      id,
-      body: { ...body },
-    });
+    if (this.recording) {
+      this.issued.push({
+        grantType,
+        clientId: app.clientId,
+        userId: user.userId,
+        orgId: user.orgId,
+        accessToken,
+        refreshToken,
+        idToken,
+        issuedAt: now,
+        scope: body.scope,
+        instanceUrl,
+        id,
+        body: { ...body },
+      });
+    }
     return body;
   }
 

@@ -23,6 +23,7 @@ export interface TickReport {
 @Injectable()
 export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private running: Promise<TickReport> | undefined;
+  private stopping = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -40,6 +41,7 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
     if (this.registry.doesExist('interval', 'token-refresh')) this.registry.deleteInterval('token-refresh');
     await this.running?.catch(() => undefined);
   }
@@ -62,7 +64,19 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
         FOR UPDATE SKIP LOCKED)
     RETURNING id, credentials_version`;
 
+  /** Claims and refreshes batch after batch while batches come back full: the backlog drains in one tick. */
   private async pass(): Promise<TickReport> {
+    const total: TickReport = { claimed: 0, refreshed: 0, failed: 0 };
+    for (;;) {
+      const batch = await this.batch();
+      total.claimed += batch.claimed;
+      total.refreshed += batch.refreshed;
+      total.failed += batch.failed;
+      if (batch.claimed < this.config.refreshBatchSize || this.stopping) return total;
+    }
+  }
+
+  private async batch(): Promise<TickReport> {
     const now = this.clock.now();
     const [claimed]: [Array<{ id: string; credentials_version: number }>, number] = await this.dataSource.query(
       TokenRefreshScheduler.CLAIM_SQL,
