@@ -11,25 +11,34 @@ export const LOGGER = Symbol('LOGGER');
  * Paths never written to a log. Request and response bodies are not logged at all; these catch
  * secrets that reach a log object by other routes (errors, context objects).
  */
+const SECRET_KEYS = [
+  'password',
+  'secret',
+  'clientSecret',
+  'client_secret',
+  'accessToken',
+  'access_token',
+  'refreshToken',
+  'refresh_token',
+  'idToken',
+  'id_token',
+  'token',
+  'databaseUrl',
+  'encryptionKeys',
+];
+
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.secret',
-  '*.clientSecret',
-  '*.client_secret',
-  '*.accessToken',
-  '*.access_token',
-  '*.refreshToken',
-  '*.refresh_token',
-  '*.idToken',
-  '*.id_token',
-  '*.token',
-  '*.databaseUrl',
-  '*.encryptionKeys',
+  // Secret-named keys at the top of a log object and one level down ("*.x" alone misses the top).
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((k) => `*.${k}`),
   'err.config',
+  // Database errors carry the statement's parameters (ciphertexts and hashes today; never risk more).
+  'err.parameters',
+  'err.driverError.parameters',
 ];
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
