@@ -298,7 +298,8 @@ describe('connect flow failures', () => {
       w.sf.denyNext();
       const { res, created } = await connect(w, { endUser: { id: 'deny-plain' } });
       expectErrorPage(res, 'access_denied');
-      expect(res.text).toContain('Connection failed');
+      expect(res.text).toContain('Connection cancelled');
+      expect(res.text).toContain('nothing was shared');
       await expectNothingStored(created.id, 'deny-plain', 'failed');
     });
 

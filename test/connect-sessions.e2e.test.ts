@@ -253,7 +253,9 @@ describe('connect sessions', () => {
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       expect(res.text).toContain('Acme CRM sync');
       expect(res.text).toContain('Grace Hopper');
-      expect(res.text).toContain('Connect Salesforce');
+      expect(res.text).toContain('Connect your Salesforce');
+      // Branded with the integration's name, not Latchkey's.
+      expect(res.text).toMatch(/<title>Connect Salesforce[^<]* · Acme CRM sync<\/title>/);
       expect(res.text).toContain('Read and change your data through the API');
       expect(res.text).toContain('Stay connected when you are not using the app (offline access)');
     });

@@ -37,8 +37,16 @@ export interface ConnectPage {
 /** How a finished flow is handed back (the controller renders it). */
 export type FlowOutcome =
   | { kind: 'redirect'; location: string }
-  | { kind: 'popup'; targetOrigin: string; message: { type: 'latchkey:connect'; status: 'connected' | 'error'; connectionId?: string; error?: string } }
-  | { kind: 'page'; status: 'connected' | 'error'; title: string; detail: string; httpStatus: number };
+  | {
+      kind: 'popup';
+      targetOrigin: string;
+      message: { type: 'latchkey:connect'; status: 'connected' | 'error'; connectionId?: string; error?: string };
+      /** What the popup shows in the moment before it closes (or if the opener is gone). */
+      title: string;
+      detail: string;
+      technical?: string;
+    }
+  | { kind: 'page'; status: 'connected' | 'error'; title: string; detail: string; technical?: string; httpStatus: number };
 
 @Injectable()
 export class ConnectFlowService {
@@ -227,6 +235,7 @@ export class ConnectFlowService {
     result: { connectionId: string; resultCode?: string } | { error: string; description: string },
   ): FlowOutcome {
     const ok = 'connectionId' in result;
+    const shown = ok ? CONNECTED_TEXT : failureText(result.error, result.description);
     if (session.redirectUri && display === 'popup') {
       return {
         kind: 'popup',
@@ -234,6 +243,7 @@ export class ConnectFlowService {
         message: ok
           ? { type: 'latchkey:connect', status: 'connected', connectionId: result.connectionId }
           : { type: 'latchkey:connect', status: 'error', error: result.error },
+        ...shown,
       };
     }
     if (session.redirectUri) {
@@ -246,8 +256,24 @@ export class ConnectFlowService {
       if (session.clientState) url.searchParams.set('state', session.clientState);
       return { kind: 'redirect', location: url.toString() };
     }
-    return ok
-      ? { kind: 'page', status: 'connected', httpStatus: 200, title: 'Connected', detail: 'Your account is connected. You can close this window.' }
-      : { kind: 'page', status: 'error', httpStatus: 400, title: 'Connection failed', detail: result.description };
+    return { kind: 'page', status: ok ? 'connected' : 'error', httpStatus: ok ? 200 : 400, ...shown };
+  }
+}
+
+const CONNECTED_TEXT = { title: 'Connected', detail: 'Your account is connected. You can close this window and return to the app.' };
+
+/** End-user wording for a failed flow; the error code itself goes to the app. */
+function failureText(error: string, description: string): { title: string; detail: string; technical?: string } {
+  switch (error) {
+    case 'access_denied':
+      return {
+        title: 'Connection cancelled',
+        detail: 'You chose not to connect your account, so nothing was shared. Return to the app if you want to try again.',
+        technical: description,
+      };
+    case 'integration_unavailable':
+      return { title: 'Not available right now', detail: description };
+    default:
+      return { title: 'Connection failed', detail: `${description} Return to the app to try again.` };
   }
 }

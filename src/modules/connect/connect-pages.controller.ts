@@ -71,11 +71,11 @@ export class ConnectPagesController {
       case 'popup': {
         const nonce = randomBytes(16).toString('base64');
         res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; frame-ancestors 'none'`);
-        this.html(res, 200, popupResultPage(outcome.targetOrigin, outcome.message, nonce), false);
+        this.html(res, 200, popupResultPage(outcome.targetOrigin, outcome.message, outcome, nonce), false);
         return;
       }
       case 'page':
-        this.html(res, outcome.httpStatus, messagePage(outcome.title, outcome.detail, outcome.status === 'connected' ? 'ok' : 'error'));
+        this.html(res, outcome.httpStatus, messagePage(outcome, outcome.status === 'connected' ? 'ok' : 'error'));
         return;
     }
   }
@@ -96,11 +96,11 @@ export class ConnectPagesController {
       await fn();
     } catch (error) {
       if (error instanceof FlowPageError) {
-        this.html(res, error.status, messagePage(error.title, error.detail, 'error'));
+        this.html(res, error.status, messagePage(error, 'error'));
         return;
       }
       this.logger.error({ err: error }, 'connect flow page failed');
-      this.html(res, 500, messagePage('Something went wrong', 'Latchkey could not finish this step. Start again from the app.', 'error'));
+      this.html(res, 500, messagePage({ title: 'Something went wrong', detail: 'Latchkey could not finish this step. Start again from the app.' }, 'error'));
     }
   }
 }

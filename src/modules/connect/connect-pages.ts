@@ -2,37 +2,49 @@ import { html, page, type SafeHtml } from '../../common/html/html.js';
 import type { ConnectPage } from './connect-flow.service.js';
 import { describeScope } from './scope-descriptions.js';
 
+/** The end user's first page: who asks, for which account, what it will be able to do. */
 export function connectPage(p: ConnectPage, token: string, display: string): string {
   const who = p.session.endUserDisplayName ?? p.session.endUserEmail ?? p.session.endUserId;
+  const provider = p.offering.displayName;
   return page(
-    `Connect ${p.integration.name}`,
-    html`<h1>Connect ${p.offering.displayName}</h1>
-<p><strong>${p.integration.name}</strong> asks to connect your ${p.offering.displayName} account${who ? html` for <strong>${who}</strong>` : ''}.</p>
-<p>It will be able to:</p>
-<ul>${p.integration.scopes.map((s) => html`<li>${describeScope(s)}</li>`)}</ul>
+    `Connect ${provider}`,
+    html`<h1>Connect your ${provider} account</h1>
+<p><strong>${p.integration.name}</strong> asks to connect to your ${provider} account${who ? html` on behalf of <strong>${who}</strong>` : ''}.</p>
+<p>If you agree, it will be able to:</p>
+<ul class="scopes">${p.integration.scopes.map((s) => html`<li>${describeScope(s)}<code>${s}</code></li>`)}</ul>
 <form method="post" action="/connect/${token}/start">
   <input type="hidden" name="display" value="${display}">
-  <button type="submit" autofocus>Continue to ${p.offering.displayName}</button>
+  <button type="submit" autofocus>Continue to ${provider}</button>
 </form>
-<p><small>You will sign in at ${p.offering.displayName}, not here. Latchkey never sees your password.</small></p>`,
+<p><small>You will sign in at ${provider}, not here, and can review the request there. Latchkey never sees your password.</small></p>`,
+    { brand: p.integration.name },
   );
 }
 
-export function messagePage(title: string, detail: string, tone: 'error' | 'ok'): string {
-  const body: SafeHtml = html`<h1>${title}</h1><p class="${tone === 'error' ? 'error' : ''}" role="${tone === 'error' ? 'alert' : 'status'}">${detail}</p>`;
-  return page(title, body);
+export interface Message {
+  title: string;
+  detail: string;
+  /** Details for support (e.g. the provider's own error text), shown small. */
+  technical?: string;
+}
+
+export function messagePage(m: Message, tone: 'error' | 'ok'): string {
+  return page(m.title, messageBody(m, tone));
+}
+
+function messageBody(m: Message, tone: 'error' | 'ok'): SafeHtml {
+  return html`<p class="status-icon" aria-hidden="true">${tone === 'ok' ? '✓' : '✕'}</p>
+<h1>${m.title}</h1>
+<p class="${tone === 'error' ? 'error' : 'ok'}" role="${tone === 'error' ? 'alert' : 'status'}">${m.detail}</p>
+${m.technical ? html`<p><small>Details: ${m.technical}</small></p>` : ''}`;
 }
 
 /** Posts the result to the opener at the redirect URI's origin only, then closes the popup. */
-export function popupResultPage(targetOrigin: string, message: object, nonce: string): string {
+export function popupResultPage(targetOrigin: string, message: object, shown: Message, nonce: string): string {
   const ok = (message as { status?: string }).status === 'connected';
   // JSON inside a script element: escape "<" so no "</script>" can end it early.
   const json = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
-  const shell = page(
-    ok ? 'Connected' : 'Connection failed',
-    html`<h1>${ok ? 'Connected' : 'Connection failed'}</h1>
-<p>${ok ? 'You can close this window.' : 'Return to the app to try again.'}</p>`,
-  );
+  const shell = page(shown.title, messageBody(shown, ok ? 'ok' : 'error'));
   const script = `<script nonce="${nonce}">
 (function () {
   var message = ${json(message)};
