@@ -44,6 +44,18 @@ describe('API proxy', () => {
       expect(get.headers['sforce-limit-info']).toMatch(/api-usage=/);
     });
 
+    it('passes the path on exactly as sent (still percent-encoded) and answers with a request id', async () => {
+      const res = await call('get', `${base()}/sobjects/Account/Acme%20%26%20Co%C3%A9?x=%2F`).set('X-Request-Id', 'caller-req-1');
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ path: '/services/data/v62.0/sobjects/Account/Acme%20%26%20Co%C3%A9', query: { x: '/' } });
+      expect(res.headers['x-request-id']).toBe('caller-req-1');
+      const own = await call('get', `${base()}/query`);
+      expect(own.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      const failed = await call('get', `${base()}/..%2f..%2fsecret`).set('X-Request-Id', 'caller-req-2');
+      expect(failed.status).toBe(400);
+      expect(failed.headers['x-request-id']).toBe('caller-req-2');
+    });
+
     it('sends the connection\'s token and strips hop-by-hop headers, the caller\'s credentials and Latchkey\'s headers', async () => {
       const res = await w.t.http
         .get(`${base()}/headers`)

@@ -24,3 +24,4 @@ const server = http.createServer(async (req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => process.send?.({ port: server.address().port }));
+process.on('SIGINT', () => process.exit(0));

@@ -20,9 +20,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const children = [];
 const cleanup = [];
 
-function forkServer(file, env = {}) {
+function forkServer(file, env = {}, execArgv = []) {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(ROOT, 'bench/proxy', file), { env: { ...process.env, ...env }, stdio: 'inherit' });
+    const child = fork(path.join(ROOT, 'bench/proxy', file), { env: { ...process.env, ...env }, stdio: 'inherit', execArgv });
     children.push(child);
     child.once('message', (m) => resolve({ child, port: m.port }));
     child.once('exit', (code) => reject(new Error(`${file} exited ${code}`)));
@@ -91,13 +91,13 @@ async function main() {
 
   const { port: upPort } = await forkServer('upstream.mjs');
   const upstream = `http://127.0.0.1:${upPort}`;
-  const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream });
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream }, profile);
 
   const keySpec = `bench:${randomBytes(32).toString('base64')}`;
   const lkPort = await freePort();
   const publicUrl = `http://127.0.0.1:${lkPort}`;
   const bootstrap = { id: 'bench-bootstrap', secret: randomBytes(24).toString('hex') };
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const latchkey = spawn(process.execPath, [...profile, path.join(ROOT, 'dist/src/main.js')], {
     env: {
       PATH: process.env.PATH,
@@ -167,10 +167,15 @@ async function main() {
   for (const url of Object.values(target)) await autocannon({ url, headers: auth, connections: 8, duration: 2 });
 
   if (process.env.BENCH_PROFILE) {
-    // Profile Latchkey alone under proxy load, then stop (the profile is written on exit).
-    await autocannon({ url: target.c, headers: auth, connections: CONNECTIONS, duration: DURATION });
-    latchkey.kill('SIGINT');
-    await new Promise((r) => latchkey.once('exit', r));
+    // Profiles of (b) and (c) under the same fixed load, written when they exit: compare them.
+    const rate = Number(process.env.BENCH_PROFILE_RATE ?? 2000);
+    await autocannon({ url: target.b, headers: auth, connections: CONNECTIONS, duration: DURATION, overallRate: rate });
+    await autocannon({ url: target.c, headers: auth, connections: CONNECTIONS, duration: DURATION, overallRate: rate });
+    for (const child of [latchkey, bareChild]) {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+    console.log(`profiles of (b) bare.mjs and (c) main.js at ${rate} req/s for ${DURATION} s each written to ${process.env.BENCH_PROFILE}`);
     return;
   }
   if (process.env.BENCH_DIAG) {
@@ -188,14 +193,18 @@ async function main() {
   const halfRate = Math.floor(peak.b.rps / 2);
   console.log(`fixed rate: ${halfRate} req/s (half of the bare pass-through's peak)`);
   // CPU time the serving process spends per request at the same fixed rate (utime + stime).
-  const cpuOf = async (pid) => {
-    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  const ticks = async (file) => {
+    const f = (await readFile(file, 'utf8')).split(') ')[1].split(' ');
     return (Number(f[11]) + Number(f[12])) * 10_000; // clock ticks (100/s) → µs
   };
+  // The whole process, and its main (JavaScript) thread alone: the rest is GC helpers and libuv.
+  const cpuOf = async (pid) => ({ all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) });
   const measured = async (pid, url) => {
     const before = await cpuOf(pid);
     const r = await load(url, auth, { overallRate: halfRate });
-    return { ...r, cpuMicrosPerRequest: ((await cpuOf(pid)) - before) / (r.rps * DURATION) };
+    const after = await cpuOf(pid);
+    const n = r.rps * DURATION;
+    return { ...r, cpuMicrosPerRequest: (after.all - before.all) / n, mainThreadMicrosPerRequest: (after.main - before.main) / n };
   };
   const half = {
     b: await measured(bareChild.pid, target.b),
@@ -230,7 +239,10 @@ async function main() {
   }
   console.log(`\nc/b throughput: ${f(results.ratio.throughputCoverB)}  (target ≥ 0.9)`);
   console.log(`at ${halfRate} req/s: p99 b ${f(half.b.p99)} ms, c ${f(half.c.p99)} ms, added ${f(results.halfLoad.addedP99ms)} ms (target ≤ 1 ms)`);
-  console.log(`CPU per request at that rate: bare ${f(half.b.cpuMicrosPerRequest)} µs, Latchkey ${f(half.c.cpuMicrosPerRequest)} µs`);
+  console.log(
+    `CPU per request at that rate: bare ${f(half.b.cpuMicrosPerRequest)} µs (main thread ${f(half.b.mainThreadMicrosPerRequest)}), ` +
+      `Latchkey ${f(half.c.cpuMicrosPerRequest)} µs (main thread ${f(half.c.mainThreadMicrosPerRequest)})`,
+  );
   console.log(`10 MB downloads: Latchkey ${f(streamed.mbPerSecond)} MB/s, bare ${f(streamedBare.mbPerSecond)} MB/s; Latchkey RSS ${f(rssBefore / 2 ** 20)} → peak ${f(rssPeak / 2 ** 20)} MB`);
   console.log(`\nJSON: ${JSON.stringify(results)}`);
   await ds.destroy();

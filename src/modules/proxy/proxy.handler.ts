@@ -41,13 +41,12 @@ function proxyHandler(app: INestApplication) {
     req.query = {};
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', requestId);
     const started = debug ? process.hrtime.bigint() : 0n;
     void (async () => {
       const connectionId = url.slice(PROXY_PREFIX.length).split(/[/?]/, 1)[0];
       if (!UUID.test(connectionId)) throw new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
       const principal = await authenticator.principal(req as never, ['proxy']);
-      await proxy.forward(principal, connectionId, req, res);
+      await proxy.forward(principal, connectionId, req, res, requestId);
     })()
       .then(() => {
         if (debug) {
@@ -58,6 +57,7 @@ function proxyHandler(app: INestApplication) {
         if (!(error instanceof DomainError) || error.kind === 'upstream' || error.kind === 'upstream_timeout') {
           logger.warn({ requestId, method: req.method, code: (error as DomainError).code }, 'proxy call failed');
         }
+        if (!res.headersSent) res.setHeader('X-Request-Id', requestId);
         writeError(res, error, requestId, logger);
       });
   };

@@ -35,9 +35,16 @@ interface ConnectionRuntime {
   credentialsVersion: number;
   accessToken: string | null;
   expiresAtMs: number;
-  /** Resolved API base (template applied), or null when the offering has none. */
-  base: URL | null;
-  allowedApiHosts: string[];
+  /** Resolved API base (template applied): its origin and its path without trailing slashes. */
+  base: { origin: string; path: string } | null;
+  /** Why the base's host may not be reached (checked once, when the runtime is built). */
+  destinationProblem: 'host_not_allowed' | 'private_address' | null;
+}
+
+/** Where a proxied call goes: undici's origin and request-target. */
+export interface ProxyTarget {
+  origin: string;
+  path: string;
 }
 
 /** Never forwarded upstream: hop-by-hop, the caller's own credentials, and Latchkey's headers. */
@@ -87,7 +94,7 @@ export class ProxyService {
     this.refreshOn401 = new Counter({ name: 'latchkey_proxy_refresh_on_401_total', help: 'Refreshes triggered by an upstream 401', registers: [metrics.registry] });
   }
 
-  async forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const started = process.hrtime.bigint();
     let rt = await this.runtime(connectionId);
     if (!rt || rt.workspaceId !== principal.workspaceId || rt.status === ConnectionStatus.Revoked || !rt.accessToken) {
@@ -131,7 +138,8 @@ export class ProxyService {
     this.overhead.observe(Number(overheadNs) / 1e9);
     this.upstreamTime.observe(Number(upstreamNs) / 1e9);
 
-    const out: Record<string, string | string[]> = {};
+    // All headers in one writeHead (nothing set before it): Node's fast path for the header block.
+    const out: Record<string, string | string[]> = { 'x-request-id': requestId };
     for (const name in upstream.headers) {
       const value = upstream.headers[name];
       if (value !== undefined && !DROP_RESPONSE.has(name)) out[name] = value;
@@ -145,11 +153,11 @@ export class ProxyService {
     }
   }
 
-  private async send(target: URL, method: string, headers: Record<string, string | string[]>, rt: ConnectionRuntime, body: Buffer | Readable | undefined) {
+  private async send(target: ProxyTarget, method: string, headers: Record<string, string | string[]>, rt: ConnectionRuntime, body: Buffer | Readable | undefined) {
     try {
       return await this.http.dispatcher.request({
         origin: target.origin,
-        path: target.pathname + target.search,
+        path: target.path,
         method: method as Dispatcher.HttpMethod,
         headers: { ...headers, authorization: `Bearer ${rt.accessToken}` },
         body,
@@ -188,13 +196,17 @@ export class ProxyService {
     if (!integration) return null;
     const offering = await this.offerings.get(integration.offeringId);
     const credentials = this.connectionsService.credentialsOf(connection);
-    let base: URL | null = null;
+    let base: ConnectionRuntime['base'] = null;
+    let destinationProblem: ConnectionRuntime['destinationProblem'] = null;
     if (offering.apiBaseUrl) {
       const resolved = offering.apiBaseUrl.replace('{{instance_url}}', (connection.instanceUrl ?? '').replace(/\/+$/, ''));
-      try {
-        base = new URL(resolved);
-      } catch {
-        base = null;
+      const url = URL.canParse(resolved) ? new URL(resolved) : null;
+      if (url && (url.protocol === 'https:' || url.protocol === 'http:')) {
+        base = { origin: url.origin, path: url.pathname.replace(/\/+$/, '') };
+        const host = url.hostname.toLowerCase();
+        const literal = host.replace(/^\[|\]$/g, '');
+        if (!hostMatches(host, url.port, offering.allowedApiHosts)) destinationProblem = 'host_not_allowed';
+        else if (this.http.blockPrivateAddresses && isIP(literal) && isBlockedAddress(literal)) destinationProblem = 'private_address';
       }
     }
     return {
@@ -207,55 +219,55 @@ export class ProxyService {
       accessToken: credentials?.accessToken ?? null,
       expiresAtMs: connection.accessTokenExpiresAt?.getTime() ?? 0,
       base,
-      allowedApiHosts: offering.allowedApiHosts,
+      destinationProblem,
     };
   }
 
   /**
-   * The upstream URL for `originalUrl` (…/proxy/{id}/{path}?{query}), which must stay under the
-   * API base on an allowed host. Checked on the raw, still-encoded path.
+   * The upstream request for `originalUrl` (…/proxy/{id}/{path}?{query}): the API base's origin,
+   * and its path followed by the caller's path and query exactly as received (still encoded). The
+   * path can never leave the base: it must start with "/", and no segment may be "." or ".."
+   * (plain or percent-encoded), nor contain an encoded slash, a backslash or NUL. The base's host
+   * was checked against the offering's allowed hosts when the runtime was built.
    */
-  target(rt: ConnectionRuntime, originalUrl: string): URL {
+  target(rt: ConnectionRuntime, originalUrl: string): ProxyTarget {
+    if (rt.destinationProblem === 'host_not_allowed') throw ProxyError.hostNotAllowed();
+    if (rt.destinationProblem === 'private_address') throw ProxyError.destinationForbidden();
     const base = rt.base!;
     const afterId = originalUrl.slice(originalUrl.indexOf(rt.id) + rt.id.length);
     const q = afterId.indexOf('?');
     const rawPath = q >= 0 ? afterId.slice(0, q) : afterId;
     const rawQuery = q >= 0 ? afterId.slice(q) : '';
-    if (!rawPath.startsWith('/')) throw ProxyError.invalidPath('a path must follow the connection id');
+    if (rawPath.charCodeAt(0) !== 47 /* / */) throw ProxyError.invalidPath('a path must follow the connection id');
     if (rawPath.startsWith('//') || /^\/[a-z][a-z0-9+.-]*:/i.test(rawPath)) throw ProxyError.invalidPath('absolute URLs are not allowed');
-    if (/\\|%5c|%2f|%00/i.test(rawPath)) throw ProxyError.invalidPath('encoded slashes, backslashes and NUL are not allowed');
-    if (rawPath.split('/')[1]?.includes('@')) throw ProxyError.invalidPath('"@" is not allowed in the first segment');
-    for (const segment of rawPath.split('/')) {
-      let decoded: string;
-      try {
-        decoded = decodeURIComponent(segment);
-      } catch {
-        throw ProxyError.invalidPath('malformed percent-encoding');
+    if (/\\|%5c|%2f|%00|#/i.test(rawPath)) throw ProxyError.invalidPath('encoded slashes, backslashes, NUL and "#" are not allowed');
+    const segments = rawPath.split('/');
+    if (segments[1].includes('@')) throw ProxyError.invalidPath('"@" is not allowed in the first segment');
+    for (const segment of segments) {
+      let decoded = segment;
+      if (segment.includes('%')) {
+        try {
+          decoded = decodeURIComponent(segment);
+        } catch {
+          throw ProxyError.invalidPath('malformed percent-encoding');
+        }
       }
       if (decoded === '.' || decoded === '..') throw ProxyError.invalidPath('"." and ".." segments are not allowed');
     }
-    const basePath = base.pathname.replace(/\/+$/, '');
-    const url = new URL(`${base.origin}${basePath}${rawPath}${rawQuery}`);
-    if (url.origin !== base.origin || !url.pathname.startsWith(`${basePath}/`)) throw ProxyError.invalidPath('it leaves the API base');
-    const host = url.hostname.toLowerCase();
-    if (!hostMatches(host, url.port, rt.allowedApiHosts)) throw ProxyError.hostNotAllowed();
-    if (this.http.blockPrivateAddresses && isIP(host.replace(/^\[|\]$/g, '')) && isBlockedAddress(host.replace(/^\[|\]$/g, ''))) {
-      throw ProxyError.destinationForbidden();
-    }
-    return url;
+    return { origin: base.origin, path: base.path + rawPath + rawQuery };
   }
 }
 
 function forwardHeaders(incoming: IncomingMessage['headers']): Record<string, string | string[]> {
-  const connectionListed = new Set(
-    String(incoming.connection ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  // Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
+  const listed = incoming.connection;
+  const connectionListed = listed && listed !== 'keep-alive' && listed !== 'close'
+    ? new Set(listed.split(',').map((h) => h.trim().toLowerCase()))
+    : undefined;
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || DROP_REQUEST.has(name) || connectionListed.has(name)) continue;
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || DROP_REQUEST.has(name) || connectionListed?.has(name)) continue;
     if (name.startsWith('latchkey-') || name.startsWith('x-latchkey-') || name.startsWith('proxy-')) continue;
     out[name] = value;
   }
