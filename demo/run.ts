@@ -72,6 +72,9 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
+  // `npm run` does not pass SIGTERM on through its shell: when our parent goes away, stop too.
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && void stop(0), 1000).unref();
 
   try {
     provider = await SalesforceTestProvider.start({
