@@ -113,6 +113,23 @@ describe('npm run demo', () => {
       });
     });
 
+    it('follows a provider that moved (a new run on another port), then comes back', async () => {
+      const moved = await SalesforceTestProvider.start({ interactive: true });
+      try {
+        const there = await setUpDemo({ ...credentials, provider: moved });
+        expect(there).toEqual(setup);
+        const offering = (await api(`/api/v1/offerings/${setup.offeringId}`)).body;
+        expect(offering.allowedApiHosts).toEqual([new URL(moved.url).host]);
+        expect(offering.authorizationUrl).toBe(`${moved.url}/services/oauth2/authorize`);
+      } finally {
+        await moved.close();
+      }
+      expect(await setUpDemo({ ...credentials, provider })).toEqual(setup);
+      expect((await api(`/api/v1/offerings/${setup.offeringId}`)).body.tokenUrl).toBe(
+        `${provider.url}/services/oauth2/token`,
+      );
+    });
+
     it('is not part of the built-in offering catalog', () => {
       const dir = new URL('../offerings/', import.meta.url);
       const keys = readdirSync(dir).map(
