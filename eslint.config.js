@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.latchkey/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.latchkey/**', '.latchkey-demo/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', '**/*.test.ts', 'src/main.ts', 'src/cli.ts'],
+    files: ['test/**', 'bench/**', 'demo/**', '**/*.test.ts', 'src/main.ts', 'src/cli.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -1,7 +1,9 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fieldValue, postForm, signInAndConsent } from '../support/provider-pages.js';
 import {
+  DEFAULT_PASSWORD,
   DEFAULT_USER,
   downloadByte,
   SalesforceTestProvider,
@@ -526,6 +528,19 @@ describe(SalesforceTestProvider.name, () => {
       expect((await rest(body.access_token)).status).toBe(401);
     });
 
+    it("answers chatter/users/me with the token's user", async () => {
+      const { body } = await connect();
+      const res = await rest(body.access_token, '/services/data/v62.0/chatter/users/me');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({
+        id: DEFAULT_USER.userId,
+        username: DEFAULT_USER.username,
+        displayName: DEFAULT_USER.displayName,
+        organizationId: DEFAULT_USER.orgId,
+      });
+      expect((await rest('nope', '/services/data/v62.0/chatter/users/me')).status).toBe(401);
+    });
+
     it('streams a download of N deterministic bytes', async () => {
       const { body } = await connect();
       const size = 3 * 1024 * 1024 + 7;
@@ -607,6 +622,197 @@ describe(SalesforceTestProvider.name, () => {
         }),
       ]);
       expect(provider.restRequests).toBeGreaterThan(0);
+    });
+  });
+
+  describe('interactive authorize', () => {
+    let live: SalesforceTestProvider;
+    let liveApp: ConnectedApp;
+    const GRACE = {
+      orgId: '00D5g000009GRACEA2',
+      userId: '0055g00000GRACEAA4',
+      username: 'grace@example.com',
+      displayName: 'Grace Hopper',
+      email: 'grace@example.com',
+      password: 'cobol-1959',
+    };
+
+    beforeAll(async () => {
+      live = await SalesforceTestProvider.start({ interactive: true, now: () => clock });
+      live.addUser(GRACE);
+    });
+    afterAll(() => live.close());
+    beforeEach(() => {
+      liveApp = live.registerApp({
+        clientId: `3MVG9live${appCount++}`,
+        clientSecret: 'live-secret',
+        name: 'Acme <CRM> & "Sync"',
+        callbackUrls: [CALLBACK],
+      });
+    });
+
+    const authorizeUrl = (extra: Record<string, string> = {}) => {
+      const url = new URL('/services/oauth2/authorize', live.url);
+      const params = {
+        response_type: 'code',
+        client_id: liveApp.clientId,
+        redirect_uri: CALLBACK,
+        state: 'st-9',
+        code_challenge: pkce().challenge,
+        scope: 'api refresh_token id',
+        ...extra,
+      };
+      for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+      return url;
+    };
+    const signInPage = async (extra: Record<string, string> = {}) => {
+      const res = await fetch(authorizeUrl(extra), { redirect: 'manual' });
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const signIn = (request: string, username: string, password: string) =>
+      postForm(`${live.url}/services/oauth2/authorize/sign-in`, { request, username, password });
+    const decide = (request: string, decision: string) =>
+      postForm(`${live.url}/services/oauth2/authorize/consent`, { request, decision });
+    const consentPage = async () => {
+      const res = await signIn(
+        fieldValue(await signInPage(), 'request'),
+        GRACE.username,
+        GRACE.password,
+      );
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+
+    it('shows a sign-in page with labelled fields and the demo login instead of approving', async () => {
+      const issued = live.issued.length;
+      const res = await fetch(authorizeUrl(), { redirect: 'manual' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+      const html = await res.text();
+      expect(html).toContain('<label for="username">Username</label>');
+      expect(html).toContain('<label for="password">Password</label>');
+      expect(html).toMatch(/<input id="password" name="password" type="password"/);
+      expect(html).toContain('<button type="submit" class="primary">Log In</button>');
+      expect(html).toContain(`username <strong>${DEFAULT_USER.username}</strong>`);
+      expect(html).toContain(`password <strong>${DEFAULT_PASSWORD}</strong>`);
+      expect(fieldValue(html, 'request')).toMatch(/^[\w-]{43}$/);
+      expect(html).not.toMatch(/<script|src=|href=/);
+      expect(live.issued.length).toBe(issued);
+    });
+
+    it('still refuses a bad request before showing any page', async () => {
+      const { code_challenge: _omit, ...params } = Object.fromEntries(authorizeUrl().searchParams);
+      const url = new URL('/services/oauth2/authorize', live.url);
+      url.search = new URLSearchParams(params).toString();
+      const res = await fetch(url, { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      expect(new URL(res.headers.get('location')!).searchParams.get('error')).toBe(
+        'invalid_request',
+      );
+    });
+
+    it('shows the form again with an error for a wrong password, under a new request id', async () => {
+      const first = fieldValue(await signInPage(), 'request');
+      const wrong = await signIn(first, GRACE.username, 'not-it');
+      expect(wrong.status).toBe(401);
+      const html = await wrong.text();
+      expect(html).toContain('role="alert">Wrong username or password.');
+      expect(fieldValue(html, 'username')).toBe(GRACE.username);
+      const second = fieldValue(html, 'request');
+      expect(second).not.toBe(first);
+      // The spent id is gone; the new one signs in.
+      expect((await signIn(first, GRACE.username, GRACE.password)).status).toBe(400);
+      expect((await signIn(second, 'nobody@example.com', GRACE.password)).status).toBe(401);
+    });
+
+    it('asks for consent naming the app and the scopes, and Allow issues a code for the signed-in user', async () => {
+      const { verifier, challenge } = pkce();
+      const res = await fetch(authorizeUrl({ code_challenge: challenge }), { redirect: 'manual' });
+      const consent = await signIn(
+        fieldValue(await res.text(), 'request'),
+        'GRACE@example.com',
+        GRACE.password,
+      );
+      const html = await consent.text();
+      expect(html).toContain(
+        '<strong>Acme &#60;CRM&#62; &#38; &#34;Sync&#34;</strong> is asking to:',
+      );
+      expect(html).toContain('Access and manage your data <small>(api)</small>');
+      expect(html).toContain('<small>(refresh_token)</small>');
+      expect(html).toContain('<small>(id)</small>');
+      expect(html).not.toContain('(email)');
+      expect(html).toContain(
+        '<button type="submit" name="decision" value="allow" class="primary">Allow</button>',
+      );
+      expect(html).toContain('<button type="submit" name="decision" value="deny">Deny</button>');
+
+      const allowed = await decide(fieldValue(html, 'request'), 'allow');
+      expect(allowed.status).toBe(302);
+      const location = new URL(allowed.headers.get('location')!);
+      expect(`${location.origin}${location.pathname}`).toBe(CALLBACK);
+      expect(location.searchParams.get('state')).toBe('st-9');
+      const token = await fetch(`${live.url}/services/oauth2/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: location.searchParams.get('code') ?? '',
+          redirect_uri: CALLBACK,
+          code_verifier: verifier,
+          client_id: liveApp.clientId,
+          client_secret: liveApp.clientSecret,
+        }),
+      });
+      const body = (await token.json()) as Record<string, string>;
+      expect(body.id).toBe(live.identityUrl(GRACE));
+      expect(body.scope).toBe('api refresh_token id');
+    });
+
+    it('redirects with access_denied and the state when the user denies', async () => {
+      const denied = await decide(fieldValue(await consentPage(), 'request'), 'deny');
+      expect(denied.status).toBe(302);
+      const location = new URL(denied.headers.get('location')!);
+      expect(`${location.origin}${location.pathname}`).toBe(CALLBACK);
+      expect(location.search).toBe(
+        '?error=access_denied&error_description=end-user+denied+authorization&state=st-9',
+      );
+    });
+
+    it('refuses a replayed, unknown, wrong-stage or expired request id with an error page', async () => {
+      const id = fieldValue(await consentPage(), 'request');
+      expect((await decide(id, 'allow')).status).toBe(302);
+      const replay = await decide(id, 'allow');
+      expect(replay.status).toBe(400);
+      expect(await replay.text()).toContain('unknown, has expired or was already used');
+      expect((await decide('made-up', 'allow')).status).toBe(400);
+      expect((await postForm(`${live.url}/services/oauth2/authorize/consent`, {})).status).toBe(
+        400,
+      );
+
+      // A sign-in id is not a consent id (and is spent by the attempt).
+      const signInId = fieldValue(await signInPage(), 'request');
+      expect((await decide(signInId, 'allow')).status).toBe(400);
+      expect((await signIn(signInId, GRACE.username, GRACE.password)).status).toBe(400);
+
+      const late = fieldValue(await consentPage(), 'request');
+      clock += live.codeTtlMs;
+      expect((await decide(late, 'allow')).status).toBe(400);
+    });
+
+    it('escapes what it echoes into the page', async () => {
+      const html = await signInPage({ login_hint: '"><script>alert(1)</script>' });
+      expect(html).not.toContain('<script>');
+      expect(fieldValue(html, 'username')).toBe('"><script>alert(1)</script>');
+    });
+
+    it('drives end to end with the page helper', async () => {
+      const location = await signInAndConsent(authorizeUrl(), {
+        username: DEFAULT_USER.username,
+        password: DEFAULT_PASSWORD,
+        decision: 'allow',
+      });
+      expect(location.searchParams.get('code')).toMatch(/^aPrx/);
     });
   });
 });

@@ -15,7 +15,9 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'j
  * Shapes follow Salesforce's web-server flow: `/services/oauth2/{authorize,token,revoke,
  * introspect,userinfo}`, the identity URL `/id/{orgId}/{userId}`, and an echoing REST API under
  * `/services/data/{version}/…` served from the same origin (the default `instance_url`).
- * The authorize endpoint approves at once as the "current user", so no browser is needed.
+ * The authorize endpoint approves at once as the "current user", so no browser is needed; with
+ * `interactive: true` it shows a real sign-in page and a consent page instead (for the demo and
+ * browser tests).
  */
 
 // Captured at load so that tests using fake timers still get real latency.
@@ -57,10 +59,19 @@ export interface SalesforceTestProviderOptions {
   codeTtlMs?: number;
   /** Register the default connected app (see `DEFAULT_APP`). Default true. */
   defaultApp?: boolean;
+  /**
+   * Authorize shows an HTML sign-in page, then a consent page with Allow and Deny, instead of
+   * approving at once as the current login user. Default false.
+   */
+  interactive?: boolean;
+  /** Port on 127.0.0.1 to listen on. Default: any free port. */
+  port?: number;
 }
 
 export interface ConnectedAppInput {
   clientId: string;
+  /** Shown on the consent page. Default: the client id. */
+  name?: string;
   clientSecret: string;
   callbackUrls: string[];
   requirePkce?: boolean;
@@ -80,6 +91,8 @@ export interface SalesforceUser {
   displayName: string;
   email: string;
   active?: boolean;
+  /** Sign-in password in interactive mode. Default `DEFAULT_PASSWORD`. */
+  password?: string;
 }
 
 /** One successful token response, as sent. */
@@ -118,6 +131,25 @@ interface AuthCode {
   expiresAt: number;
   used: boolean;
 }
+/** A validated authorization request, before the code is issued. */
+interface AuthorizeRequest {
+  app: ConnectedApp;
+  redirectUri: string;
+  state: string | null;
+  codeChallenge?: string;
+  /** As requested; empty means every scope of the app. */
+  scopes: string[];
+  nonce?: string;
+  loginHint?: string;
+}
+/** An authorization request waiting for the end user, keyed by an unguessable id. */
+interface PendingAuthorization {
+  request: AuthorizeRequest;
+  /** `sign-in` until the user has signed in, then `consent` (under a new id). */
+  stage: 'sign-in' | 'consent';
+  userId?: string;
+  expiresAt: number;
+}
 interface AccessTokenRecord {
   clientId: string;
   userId: string;
@@ -155,6 +187,8 @@ export const DEFAULT_USER: SalesforceUser = {
   displayName: 'Ada Lovelace',
   email: 'ada@example.com',
 };
+/** The sign-in password of users that have none of their own (interactive mode). */
+export const DEFAULT_PASSWORD = 'demo-password';
 export const DEFAULT_APP = {
   clientId: '3MVG9test.default.consumer.key',
   clientSecret: 'default-consumer-secret',
@@ -181,7 +215,10 @@ export class SalesforceTestProvider {
   readonly codeTtlMs: number;
   readonly now: () => number;
 
+  readonly interactive: boolean;
+
   private readonly codes = new Map<string, AuthCode>();
+  private readonly pending = new Map<string, PendingAuthorization>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private readonly instanceUrls = new Map<string, string>();
@@ -206,10 +243,21 @@ export class SalesforceTestProvider {
     this.now = options.now ?? Date.now;
     this.accessTokenTtlMs = options.accessTokenTtlMs ?? 2 * HOUR;
     this.codeTtlMs = options.codeTtlMs ?? 15 * 60_000;
+    this.interactive = options.interactive ?? false;
     this.addUser(DEFAULT_USER);
     if (options.defaultApp !== false) this.registerApp(DEFAULT_APP);
     this.routes = [
       ['GET', /^\/services\/oauth2\/authorize$/, (req, res, ctx) => this.authorize(res, ctx)],
+      [
+        'POST',
+        /^\/services\/oauth2\/authorize\/sign-in$/,
+        (req, res, ctx) => this.signIn(res, ctx),
+      ],
+      [
+        'POST',
+        /^\/services\/oauth2\/authorize\/consent$/,
+        (req, res, ctx) => this.consent(res, ctx),
+      ],
       ['POST', /^\/services\/oauth2\/token$/, (req, res, ctx) => this.token(req, res, ctx)],
       ['*', /^\/services\/oauth2\/revoke$/, (req, res, ctx) => this.revoke(res, ctx)],
       [
@@ -227,6 +275,7 @@ export class SalesforceTestProvider {
         (req, res, ctx) => this.download(req, res, ctx),
       ],
       ['POST', /^\/services\/data\/[^/]+\/upload$/, (req, res) => this.upload(req, res)],
+      ['GET', /^\/services\/data\/[^/]+\/chatter\/users\/me$/, (req, res) => this.me(req, res)],
       ['*', /^\/services\/data\/[^/]+(\/.*)?$/, (req, res, ctx) => this.echo(req, res, ctx)],
     ];
   }
@@ -237,7 +286,7 @@ export class SalesforceTestProvider {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', resolve);
+      server.listen(options.port ?? 0, '127.0.0.1', resolve);
     });
     // Nobody knows the port yet, so attaching the handlers after listen() misses nothing.
     const provider = new SalesforceTestProvider(server, privateKey, jwk, options);
@@ -259,6 +308,7 @@ export class SalesforceTestProvider {
       rotateRefreshTokens: false,
       scopes: [...DEFAULT_SCOPES],
       ...input,
+      name: input.name ?? input.clientId,
     };
     this.apps.set(app.clientId, app);
     return app;
@@ -472,50 +522,138 @@ export class SalesforceTestProvider {
     if (!app.callbackUrls.includes(redirectUri)) {
       return errorPage(res, 'redirect_uri_mismatch', 'redirect_uri must match configuration');
     }
-    const back = (params: Record<string, string>) => {
-      const target = new URL(redirectUri);
-      for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value);
-      const state = q.get('state');
-      if (state !== null) target.searchParams.set('state', state);
-      res.writeHead(302, { location: target.href }).end();
+    const request: AuthorizeRequest = {
+      app,
+      redirectUri,
+      state: q.get('state'),
+      codeChallenge: q.get('code_challenge') ?? undefined,
+      scopes: (q.get('scope') ?? '').split(' ').filter(Boolean),
+      nonce: q.get('nonce') ?? undefined,
+      loginHint: q.get('login_hint') ?? undefined,
     };
     const error = (code: string, description: string) =>
-      back({ error: code, error_description: description });
+      redirectBack(res, request, { error: code, error_description: description });
 
     if (q.get('response_type') !== 'code') {
       return error('unsupported_response_type', 'response type not supported');
     }
-    const challenge = q.get('code_challenge') ?? undefined;
     const method = q.get('code_challenge_method');
-    if (app.requirePkce && !challenge) {
+    if (app.requirePkce && !request.codeChallenge) {
       return error('invalid_request', 'missing required code challenge');
     }
-    if (challenge && method !== null && method !== 'S256') {
+    if (request.codeChallenge && method !== null && method !== 'S256') {
       return error('invalid_request', 'invalid code challenge method');
     }
-    const requested = (q.get('scope') ?? '').split(' ').filter(Boolean);
-    if (requested.some((s) => !app.scopes.includes(s))) {
+    if (request.scopes.some((s) => !app.scopes.includes(s))) {
       return error('invalid_scope', 'the requested scope is not allowed');
     }
     if (this.denials > 0) {
       this.denials -= 1;
       return error('access_denied', 'end-user denied authorization');
     }
-    const hinted = q.get('login_hint');
+    if (this.interactive) {
+      const id = this.holdPending({ request, stage: 'sign-in' });
+      const page = signInPage({ id, username: request.loginHint ?? '', hint: this.demoLogin() });
+      return html(res, 200, page);
+    }
+    const hinted = request.loginHint;
     const user = (hinted && this.findUser(hinted)) || this.users.get(this.loginUserId);
     if (!user) return errorPage(res, 'invalid_request', 'no user to log in');
+    this.approve(res, request, user);
+  }
+
+  /** Interactive mode: the sign-in form's POST. Wrong credentials show the form again. */
+  private signIn(res: ServerResponse, { body }: Ctx): void {
+    const form = new URLSearchParams(body);
+    const pending = this.takePending(form.get('request'), 'sign-in');
+    if (!pending) return unknownRequestPage(res);
+    const username = form.get('username')?.trim() ?? '';
+    const user = this.findUserByUsername(username);
+    const password = form.get('password') ?? '';
+    if (!user || user.active === false || password !== (user.password ?? DEFAULT_PASSWORD)) {
+      const id = this.holdPending(pending);
+      const page = signInPage({
+        id,
+        username,
+        hint: this.demoLogin(),
+        error: 'Wrong username or password. Try again.',
+      });
+      return html(res, 401, page);
+    }
+    const id = this.holdPending({ ...pending, stage: 'consent', userId: user.userId });
+    html(
+      res,
+      200,
+      consentPage({
+        id,
+        app: pending.request.app,
+        user,
+        scopes: this.grantedScopes(pending.request),
+      }),
+    );
+  }
+
+  /** Interactive mode: Allow or Deny on the consent page. */
+  private consent(res: ServerResponse, { body }: Ctx): void {
+    const form = new URLSearchParams(body);
+    const pending = this.takePending(form.get('request'), 'consent');
+    if (!pending) return unknownRequestPage(res);
+    const { request } = pending;
+    const user = this.users.get(pending.userId ?? '');
+    if (form.get('decision') !== 'allow' || !user) {
+      return redirectBack(res, request, {
+        error: 'access_denied',
+        error_description: 'end-user denied authorization',
+      });
+    }
+    this.approve(res, request, user);
+  }
+
+  /** Stores a pending authorization under a fresh unguessable id. */
+  private holdPending(pending: Omit<PendingAuthorization, 'expiresAt'>): string {
+    const id = randomBytes(32).toString('base64url');
+    this.pending.set(id, { ...pending, expiresAt: this.now() + this.codeTtlMs });
+    return id;
+  }
+
+  /** Removes and returns a live pending authorization at `stage`: every id is good for one POST. */
+  private takePending(id: string | null, stage: PendingAuthorization['stage']) {
+    const pending = id ? this.pending.get(id) : undefined;
+    if (!pending) return undefined;
+    this.pending.delete(id!);
+    if (pending.stage !== stage || pending.expiresAt <= this.now()) return undefined;
+    return pending;
+  }
+
+  /** The login the sign-in page suggests: the current login user's. */
+  private demoLogin(): { username: string; password: string } | undefined {
+    const user = this.users.get(this.loginUserId);
+    return user && { username: user.username, password: user.password ?? DEFAULT_PASSWORD };
+  }
+
+  private findUserByUsername(username: string): SalesforceUser | undefined {
+    const wanted = username.toLowerCase();
+    return [...this.users.values()].find((u) => u.username.toLowerCase() === wanted);
+  }
+
+  private grantedScopes(request: AuthorizeRequest): string[] {
+    return request.scopes.length > 0 ? request.scopes : request.app.scopes;
+  }
+
+  /** Issues a code for `user` and redirects back with it. */
+  private approve(res: ServerResponse, request: AuthorizeRequest, user: SalesforceUser): void {
     const code = `aPrx${randomBytes(36).toString('base64')}`;
     this.codes.set(code, {
-      clientId: app.clientId,
-      redirectUri,
-      codeChallenge: challenge,
+      clientId: request.app.clientId,
+      redirectUri: request.redirectUri,
+      codeChallenge: request.codeChallenge,
       userId: user.userId,
-      scopes: requested.length > 0 ? requested : app.scopes,
-      nonce: q.get('nonce') ?? undefined,
+      scopes: this.grantedScopes(request),
+      nonce: request.nonce,
       expiresAt: this.now() + this.codeTtlMs,
       used: false,
     });
-    back({ code });
+    redirectBack(res, request, { code });
   }
 
   private async token(req: IncomingMessage, res: ServerResponse, ctx: Ctx): Promise<void> {
@@ -910,6 +1048,27 @@ export class SalesforceTestProvider {
     );
   }
 
+  /** The token's user, in the shape of Chatter's `users/me` (a small, readable answer for demos). */
+  private me(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.restCaller(req, res)) return;
+    const record = this.liveAccessToken(bearer(req));
+    const user = record && this.users.get(record.userId);
+    if (!user) return json(res, 404, [{ errorCode: 'NOT_FOUND', message: 'no such user' }]);
+    const [first, ...rest] = user.displayName.split(' ');
+    json(res, 200, {
+      id: user.userId,
+      type: 'User',
+      username: user.username,
+      displayName: user.displayName,
+      firstName: first,
+      lastName: rest.join(' '),
+      email: user.email,
+      organizationId: user.orgId,
+      isActive: user.active !== false,
+      url: `/services/data/v62.0/chatter/users/${user.userId}`,
+    });
+  }
+
   /** Streams `bytes` bytes (default 1 MiB) with backpressure, never holding more than a chunk. */
   private async download(req: IncomingMessage, res: ServerResponse, { url }: Ctx): Promise<void> {
     if (!this.restCaller(req, res)) return;
@@ -1012,6 +1171,18 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/plain;charset=UTF-8' }).end(body);
 }
 
+/** Redirects to the request's callback with `params` and the request's `state`. */
+function redirectBack(
+  res: ServerResponse,
+  request: AuthorizeRequest,
+  params: Record<string, string>,
+): void {
+  const target = new URL(request.redirectUri);
+  for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value);
+  if (request.state !== null) target.searchParams.set('state', request.state);
+  res.writeHead(302, { location: target.href, 'cache-control': 'no-store' }).end();
+}
+
 /** Salesforce's page for requests it will not redirect back (bad client, unregistered callback). */
 function errorPage(res: ServerResponse, error: string, description: string): void {
   res
@@ -1020,4 +1191,128 @@ function errorPage(res: ServerResponse, error: string, description: string): voi
       `<!doctype html><title>Error</title><h1>OAuth Error</h1>` +
         `<p>error=${error}</p><p>error_description=${description}</p>`,
     );
+}
+
+// ---- interactive pages ------------------------------------------------------------------------
+
+/** Plain words for the consent page. */
+const SCOPE_WORDS: Record<string, string> = {
+  api: 'Access and manage your data',
+  refresh_token: 'Perform requests on your behalf at any time',
+  offline_access: 'Perform requests on your behalf at any time',
+  id: 'Access your basic information',
+  profile: 'Access your basic information',
+  email: 'Access your email address',
+  openid: 'Access unique user identifiers',
+  web: 'Provide access to your data via the Web',
+  full: 'Full access',
+};
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function html(res: ServerResponse, status: number, body: string): void {
+  res
+    .writeHead(status, {
+      'content-type': 'text/html;charset=UTF-8',
+      'cache-control': 'no-store',
+      // No form-action: browsers apply it to the redirect that follows the form, to the callback.
+      'content-security-policy':
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+      'referrer-policy': 'no-referrer',
+    })
+    .end(body);
+}
+
+const PAGE_STYLE = `
+  body { font-family: system-ui, sans-serif; background: #f3f3f3; color: #181818; margin: 0; }
+  main { max-width: 22rem; margin: 4rem auto; background: #fff; padding: 2rem;
+    border: 1px solid #ddd; border-radius: 0.5rem; }
+  h1 { font-size: 1.4rem; margin-top: 0; }
+  label { display: block; margin: 1rem 0 0.25rem; font-weight: 600; }
+  input { width: 100%; box-sizing: border-box; padding: 0.5rem; font-size: 1rem; }
+  button { margin-top: 1.25rem; padding: 0.6rem 1.2rem; font-size: 1rem; cursor: pointer;
+    border: 1px solid #0b5cab; border-radius: 0.25rem; background: #fff; color: #0b5cab; }
+  button.primary { background: #0b5cab; color: #fff; }
+  .hint { background: #eef4ff; padding: 0.5rem 0.75rem; border-radius: 0.25rem; }
+  .error { color: #ba0517; }
+  .demo { font-size: 0.8rem; color: #666; text-transform: uppercase; letter-spacing: 0.05em; }`;
+
+function page(title: string, content: string): string {
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+    `<meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<title>${escapeHtml(title)}</title><style>${PAGE_STYLE}</style></head>` +
+    `<body><main><p class="demo">Salesforce test provider (demo)</p>${content}</main></body></html>`
+  );
+}
+
+function signInPage(options: {
+  id: string;
+  username: string;
+  hint?: { username: string; password: string };
+  error?: string;
+}): string {
+  const { id, username, hint, error } = options;
+  return page(
+    'Log in | Salesforce (demo)',
+    `<h1>Log in to Salesforce</h1>` +
+      (hint
+        ? `<p class="hint">Demo login: username <strong>${escapeHtml(hint.username)}</strong>, ` +
+          `password <strong>${escapeHtml(hint.password)}</strong></p>`
+        : '') +
+      (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '') +
+      `<form method="post" action="/services/oauth2/authorize/sign-in">` +
+      `<input type="hidden" name="request" value="${escapeHtml(id)}">` +
+      `<label for="username">Username</label>` +
+      `<input id="username" name="username" type="text" autocomplete="username" required ` +
+      `value="${escapeHtml(username)}"${username ? '' : ' autofocus'}>` +
+      `<label for="password">Password</label>` +
+      `<input id="password" name="password" type="password" autocomplete="current-password" required` +
+      `${username ? ' autofocus' : ''}>` +
+      `<button type="submit" class="primary">Log In</button>` +
+      `</form>`,
+  );
+}
+
+function consentPage(options: {
+  id: string;
+  app: ConnectedApp;
+  user: SalesforceUser;
+  scopes: string[];
+}): string {
+  const { id, app, user, scopes } = options;
+  const items = scopes
+    .map((s) => {
+      const words = SCOPE_WORDS[s];
+      return `<li>${escapeHtml(words ?? s)}${words ? ` <small>(${escapeHtml(s)})</small>` : ''}</li>`;
+    })
+    .join('');
+  return page(
+    `Allow access? | Salesforce (demo)`,
+    `<h1>Allow access?</h1>` +
+      `<p><strong>${escapeHtml(app.name)}</strong> is asking to:</p>` +
+      `<ul aria-label="Requested permissions">${items}</ul>` +
+      `<p>You are logged in as <strong>${escapeHtml(user.username)}</strong>.</p>` +
+      `<form method="post" action="/services/oauth2/authorize/consent">` +
+      `<input type="hidden" name="request" value="${escapeHtml(id)}">` +
+      // Deny first: pressing Enter submits the first button, and refusing is the safe default.
+      `<button type="submit" name="decision" value="deny">Deny</button> ` +
+      `<button type="submit" name="decision" value="allow" class="primary">Allow</button>` +
+      `</form>`,
+  );
+}
+
+function unknownRequestPage(res: ServerResponse): void {
+  html(
+    res,
+    400,
+    page(
+      'Error | Salesforce (demo)',
+      `<h1>This request is no longer valid</h1>` +
+        `<p class="error" role="alert">The authorization request is unknown, has expired or was ` +
+        `already used. Go back to the app and start again.</p>`,
+    ),
+  );
 }

@@ -1,0 +1,434 @@
+/**
+ * The demo "developer app": a stand-in for the customer's own product. One page with a Connect
+ * Salesforce button; its backend creates connect sessions and calls the provider through Latchkey's
+ * proxy, with the app's own Latchkey credentials, which never reach the browser.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { LatchkeyApiError, LatchkeyClient, type LatchkeyCredentials } from './latchkey-client.js';
+
+/** The provider REST call behind "Call the API through the proxy". */
+export const DEMO_PROXY_PATH = '/services/data/v62.0/chatter/users/me';
+export const DEMO_END_USER = {
+  id: 'demo-user',
+  displayName: 'Demo User',
+  email: 'demo-user@example.com',
+};
+/** Where Latchkey sends the browser back in redirect mode (and the origin popups post to). */
+export const DEMO_APP_REDIRECT_PATH = '/connected';
+
+export interface DemoAppOptions extends LatchkeyCredentials {
+  integrationId: string;
+  /** Port on 127.0.0.1. Default: any free port. */
+  port?: number;
+  /** Host name in the app's URL (and so in its redirect URI): `127.0.0.1` (default) or `localhost`. */
+  hostname?: string;
+}
+
+export interface DemoApp {
+  /** The page, e.g. http://localhost:4020 */
+  url: string;
+  /** `${url}/connected`, added to the integration's allowed redirect URIs at start. */
+  redirectUri: string;
+  close(): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_REDIRECT_URIS = 10;
+
+interface Connection {
+  id: string;
+  integrationId: string;
+  endUser: { id: string };
+}
+
+export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
+  const api = new LatchkeyClient(options);
+  const server = createServer();
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.hostname ?? '127.0.0.1'}:${port}`;
+  const redirectUri = `${url}${DEMO_APP_REDIRECT_PATH}`;
+  const close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  try {
+    await allowRedirectUri(api, options.integrationId, redirectUri);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const handler = new DemoAppHandler(api, options, url, redirectUri);
+  server.on(
+    'request',
+    (req: IncomingMessage, res: ServerResponse) => void handler.handle(req, res),
+  );
+  return { url, redirectUri, close };
+}
+
+/** A developer registers their app's redirect URI on the integration; the demo does it at start. */
+async function allowRedirectUri(
+  api: LatchkeyClient,
+  integrationId: string,
+  redirectUri: string,
+): Promise<void> {
+  const integration = await api.json<{ allowedRedirectUris: string[] }>(
+    'GET',
+    `/api/v1/integrations/${integrationId}`,
+  );
+  if (integration.allowedRedirectUris.includes(redirectUri)) return;
+  // Earlier runs on other ports leave their URIs behind: keep the newest ones under the limit.
+  const kept = integration.allowedRedirectUris.slice(-(MAX_REDIRECT_URIS - 1));
+  await api.json('PATCH', `/api/v1/integrations/${integrationId}`, {
+    allowedRedirectUris: [...kept, redirectUri],
+  });
+}
+
+class DemoAppHandler {
+  private readonly latchkeyOrigin: string;
+  /** `state` values of connect sessions this app created, for redirect-mode completions. */
+  private readonly states = new Set<string>();
+
+  constructor(
+    private readonly api: LatchkeyClient,
+    private readonly options: DemoAppOptions,
+    private readonly url: string,
+    private readonly redirectUri: string,
+  ) {
+    this.latchkeyOrigin = new URL(api.baseUrl).origin;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const route = `${req.method} ${url.pathname}`;
+    try {
+      if (route === 'GET /')
+        return this.send(res, 200, 'text/html', pageHtml(this.api.baseUrl), {
+          'content-security-policy': this.csp(),
+        });
+      if (route === 'GET /app.js') return this.send(res, 200, 'text/javascript', PAGE_SCRIPT);
+      if (route === 'GET /app.css') return this.send(res, 200, 'text/css', PAGE_STYLE);
+      if (route === `GET ${DEMO_APP_REDIRECT_PATH}`)
+        return await this.completeRedirect(res, url.searchParams);
+      if (route === 'POST /api/connect-session')
+        return await this.guarded(req, res, () => this.createSession());
+      if (route === 'POST /api/call')
+        return await this.guarded(req, res, (body) => this.callApi(body));
+      this.json(res, 404, { error: { code: 'not_found', message: 'Not found' } });
+    } catch (error) {
+      if (res.headersSent) return void res.destroy();
+      const known = error instanceof LatchkeyApiError;
+      this.json(res, known ? 502 : 500, {
+        error: {
+          code: known ? error.code : 'internal',
+          message: error instanceof Error ? error.message : 'failed',
+        },
+      });
+    }
+  }
+
+  /** Scripts only from this app and Latchkey (its connect.js); nothing inline. */
+  private csp(): string {
+    return [
+      "default-src 'none'",
+      `script-src 'self' ${this.latchkeyOrigin}`,
+      "style-src 'self'",
+      `connect-src 'self' ${this.latchkeyOrigin}`,
+      "img-src 'self'",
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+    ].join('; ');
+  }
+
+  /** JSON POSTs from this app's own page only (a cross-site form cannot send JSON). */
+  private async guarded(
+    req: IncomingMessage,
+    res: ServerResponse,
+    action: (body: Record<string, unknown>) => Promise<[number, unknown]>,
+  ) {
+    const origin = req.headers.origin;
+    if (
+      !/^application\/json\b/i.test(req.headers['content-type'] ?? '') ||
+      (origin !== undefined && origin !== new URL(this.url).origin)
+    ) {
+      return this.json(res, 403, {
+        error: { code: 'forbidden', message: 'JSON requests from this app only' },
+      });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = chunks.length
+        ? JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        : {};
+      if (parsed && typeof parsed === 'object') body = parsed as Record<string, unknown>;
+    } catch {
+      return this.json(res, 400, { error: { code: 'bad_request', message: 'Body is not JSON' } });
+    }
+    const [status, answer] = await action(body);
+    this.json(res, status, answer);
+  }
+
+  private async createSession(): Promise<[number, unknown]> {
+    const state = randomBytes(16).toString('base64url');
+    this.states.add(state);
+    const session = await this.api.json<{ connectUrl: string; expiresAt: string }>(
+      'POST',
+      '/api/v1/connect-sessions',
+      {
+        integrationId: this.options.integrationId,
+        endUser: DEMO_END_USER,
+        redirectUri: this.redirectUri,
+        state,
+      },
+    );
+    return [200, { connectUrl: session.connectUrl, expiresAt: session.expiresAt }];
+  }
+
+  /** Calls the provider through Latchkey's proxy, for connections of this app's end user only. */
+  private async callApi(body: Record<string, unknown>): Promise<[number, unknown]> {
+    const connectionId = typeof body.connectionId === 'string' ? body.connectionId : '';
+    if (!UUID.test(connectionId) || !(await this.ownConnection(connectionId))) {
+      return [
+        404,
+        { error: { code: 'connection.not_found', message: 'No such connection of this user' } },
+      ];
+    }
+    const res = await this.api.fetch('GET', `/api/v1/proxy/${connectionId}${DEMO_PROXY_PATH}`);
+    const text = await res.text();
+    let answer: unknown = text;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      // not JSON: show the text
+    }
+    return [200, { status: res.status, path: DEMO_PROXY_PATH, body: answer }];
+  }
+
+  private async ownConnection(id: string): Promise<Connection | undefined> {
+    try {
+      const connection = await this.api.json<Connection>('GET', `/api/v1/connections/${id}`);
+      const ours =
+        connection.endUser.id === DEMO_END_USER.id &&
+        connection.integrationId === this.options.integrationId;
+      return ours ? connection : undefined;
+    } catch (error) {
+      if (error instanceof LatchkeyApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Redirect-mode completion (no popup): exchange the one-time code, then show the page. */
+  private async completeRedirect(res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const back = (params: Record<string, string>) => {
+      res
+        .writeHead(303, {
+          location: `/?${new URLSearchParams(params)}`,
+          'cache-control': 'no-store',
+        })
+        .end();
+    };
+    const state = query.get('state') ?? '';
+    if (!this.states.delete(state)) return back({ error: 'state_mismatch' });
+    const error = query.get('error');
+    if (error) return back({ error });
+    try {
+      const { connection } = await this.api.json<{ connection: Connection }>(
+        'POST',
+        '/api/v1/connect-sessions/exchange',
+        { code: query.get('code') ?? '' },
+      );
+      back({ connectionId: connection.id });
+    } catch (failure) {
+      back({ error: failure instanceof LatchkeyApiError ? failure.code : 'exchange_failed' });
+    }
+  }
+
+  private send(
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string,
+    headers: Record<string, string> = {},
+  ) {
+    res
+      .writeHead(status, {
+        'content-type': `${type};charset=utf-8`,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        ...headers,
+      })
+      .end(body);
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown) {
+    this.send(res, status, 'application/json', JSON.stringify(body));
+  }
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function pageHtml(latchkeyUrl: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Acme CRM · Latchkey demo app</title>
+<link rel="stylesheet" href="/app.css">
+<script src="${escapeHtml(latchkeyUrl)}/sdk/connect.js" defer></script>
+<script src="/app.js" defer></script>
+</head>
+<body>
+<header>
+  <p class="tag">Latchkey demo · your product</p>
+  <h1>Acme CRM</h1>
+</header>
+<main>
+  <section aria-labelledby="connect-heading">
+    <h2 id="connect-heading">1. Connect your Salesforce account</h2>
+    <p>Acme CRM syncs with Salesforce. Connecting opens Latchkey in a popup, then the demo
+    Salesforce sign-in and consent pages.</p>
+    <button type="button" id="connect">Connect Salesforce</button>
+    <p id="status" role="status" aria-label="Connection status">Not connected</p>
+    <p id="error" role="alert" hidden>Failed: <code id="error-code"></code></p>
+  </section>
+  <section id="connected" aria-labelledby="use-heading" hidden>
+    <h2 id="use-heading">2. Use the connection</h2>
+    <p>Connection ID: <output id="connection-id" aria-label="Connection ID"></output></p>
+    <button type="button" id="call">Call the API through the proxy</button>
+    <p>The backend calls <code>GET /api/v1/proxy/{connectionId}${DEMO_PROXY_PATH}</code>; Latchkey adds the token.</p>
+    <pre id="response" role="region" aria-label="API response" tabindex="0"></pre>
+  </section>
+</main>
+</body>
+</html>
+`;
+}
+
+const PAGE_STYLE = `
+body { font-family: system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }
+.tag { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.05em; color: #666; margin: 0; }
+h1 { margin-top: 0.2rem; }
+button { font-size: 1rem; padding: 0.6rem 1.2rem; border-radius: 0.3rem; border: 1px solid #0b5cab; background: #0b5cab; color: #fff; cursor: pointer; }
+button:disabled { opacity: 0.6; cursor: wait; }
+[role="alert"] { color: #ba0517; }
+output, code { font-family: ui-monospace, monospace; }
+pre { background: #f4f4f4; padding: 1rem; overflow: auto; border-radius: 0.3rem; min-height: 2rem; }
+`;
+
+/** The page's script: plain DOM, textContent only. `Latchkey.connect` comes from Latchkey's connect.js. */
+const PAGE_SCRIPT = `'use strict';
+(function () {
+  var byId = function (id) { return document.getElementById(id); };
+  var connectButton = byId('connect');
+  var callButton = byId('call');
+  var status = byId('status');
+  var alertBox = byId('error');
+  var errorCode = byId('error-code');
+  var connectionIdBox = byId('connection-id');
+  var connectedSection = byId('connected');
+  var responseBox = byId('response');
+  var connectionId = null;
+  // Connect sessions are made ahead of the click, so the popup opens within the click itself
+  // (browsers block popups opened after a slow await). A session lives 30 minutes; 25 is safe.
+  var session = null;
+
+  function showError(code) { errorCode.textContent = code; alertBox.hidden = false; }
+  function clearError() { alertBox.hidden = true; errorCode.textContent = ''; }
+  function showConnection(id) {
+    connectionId = id;
+    connectionIdBox.textContent = id;
+    connectedSection.hidden = false;
+    status.textContent = 'Connected';
+  }
+  function postJson(path, body) {
+    return fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      .then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (data) {
+          if (!res.ok) {
+            var error = new Error((data.error && data.error.message) || res.statusText);
+            error.code = (data.error && data.error.code) || 'http_' + res.status;
+            throw error;
+          }
+          return data;
+        });
+      });
+  }
+  function prepare() {
+    var request = postJson('/api/connect-session', {}).then(function (data) {
+      return { connectUrl: data.connectUrl, madeAt: Date.now() };
+    });
+    request.catch(function () { session = null; });
+    session = request;
+    return request;
+  }
+  function freshSession() {
+    return (session || prepare()).then(function (s) {
+      return Date.now() - s.madeAt < 25 * 60 * 1000 ? s : prepare();
+    });
+  }
+
+  connectButton.addEventListener('click', function () {
+    clearError();
+    connectButton.disabled = true;
+    status.textContent = 'Connecting…';
+    var used = freshSession();
+    session = null;
+    used.then(function (s) {
+      if (!window.Latchkey || typeof window.Latchkey.connect !== 'function') {
+        // Without Latchkey's connect.js: the same flow in this window (redirect mode).
+        window.location.assign(s.connectUrl);
+        return;
+      }
+      return window.Latchkey.connect(s.connectUrl).then(function (result) {
+        showConnection(result.connectionId);
+      });
+    }).catch(function (error) {
+      status.textContent = connectionId ? 'Connected' : 'Not connected';
+      showError((error && error.code) || 'error');
+    }).then(function () {
+      connectButton.disabled = false;
+      prepare();
+    });
+  });
+
+  callButton.addEventListener('click', function () {
+    clearError();
+    callButton.disabled = true;
+    responseBox.textContent = 'Calling…';
+    postJson('/api/call', { connectionId: connectionId }).then(function (data) {
+      responseBox.textContent = 'HTTP ' + data.status + ' from GET ' + data.path + '\\n' + JSON.stringify(data.body, null, 2);
+      if (data.status >= 400) {
+        var body = data.body || {};
+        showError((body.error && body.error.code) || (Array.isArray(body) && body[0] && body[0].errorCode) || 'http_' + data.status);
+      }
+    }).catch(function (error) {
+      responseBox.textContent = '';
+      showError((error && error.code) || 'error');
+    }).then(function () { callButton.disabled = false; });
+  });
+
+  // Back from a redirect-mode flow: /connected sent the browser here with the outcome.
+  var params = new URLSearchParams(window.location.search);
+  if (params.get('connectionId')) showConnection(params.get('connectionId'));
+  else if (params.get('error')) showError(params.get('error'));
+  if (params.toString()) window.history.replaceState(null, '', '/');
+  prepare();
+})();
+`;
