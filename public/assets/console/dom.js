@@ -110,7 +110,7 @@ export function showFieldErrors(form, fields) {
       unmatched.push(...messages);
       continue;
     }
-    error.textContent = [error.textContent, ...messages].filter(Boolean).join(' ');
+    error.textContent = [error.textContent, ...messages.map((m) => readable(key, m))].filter(Boolean).join(' ');
     error.hidden = false;
     control.setAttribute('aria-invalid', 'true');
     const described = new Set((control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean));
@@ -119,6 +119,34 @@ export function showFieldErrors(form, fields) {
     first ??= control;
   }
   return { unmatched, first };
+}
+
+/** "clientId must not contain whitespace" → "Must not contain whitespace." (shown under the field). */
+function readable(key, message) {
+  const names = [key, key.split('.').pop(), 'property ' + key];
+  let text = String(message);
+  for (const name of names) {
+    if (text.startsWith(`${name} `)) {
+      text = text.slice(name.length + 1);
+      break;
+    }
+  }
+  text = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
+/** Once the user edits a field, its error no longer applies: clear it. */
+function clearOne(control, form) {
+  if (control.getAttribute('aria-invalid') !== 'true') return;
+  const error = form.querySelector(`#${CSS.escape(control.id)}-error`);
+  if (error) {
+    error.textContent = '';
+    error.hidden = true;
+  }
+  control.removeAttribute('aria-invalid');
+  const described = (control.getAttribute('aria-describedby') ?? '').split(' ').filter((id) => id && !id.endsWith('-error'));
+  if (described.length) control.setAttribute('aria-describedby', described.join(' '));
+  else control.removeAttribute('aria-describedby');
 }
 
 /** `scopes.required.0` → the control marked `scopes.required`, else `scopes`. */
@@ -180,6 +208,15 @@ export function messageArea() {
 export function reportError(form, messages, error) {
   clearFieldErrors(form);
   const { unmatched, first } = showFieldErrors(form, error.fields);
+  if (!form.dataset.clearsErrors) {
+    form.dataset.clearsErrors = 'true';
+    const onEdit = (event) => {
+      const control = event.target.closest('[data-field]');
+      if (control) clearOne(control, form);
+    };
+    form.addEventListener('input', onEdit);
+    form.addEventListener('change', onEdit);
+  }
   const summary = Object.keys(error.fields ?? {}).length
     ? `Please correct the highlighted field${Object.keys(error.fields).length > 1 ? 's' : ''}.`
     : error.message;

@@ -47,6 +47,7 @@ function documentShell(title: string, head: SafeHtml | string, bodyAttrs: SafeHt
 <meta name="color-scheme" content="light dark">
 <title>${title} · Latchkey</title>
 <link rel="stylesheet" href="/assets/console.css">
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 ${head}
 </head>
 <body ${bodyAttrs}>

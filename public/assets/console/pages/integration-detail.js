@@ -87,9 +87,9 @@ export async function render(main) {
           integration.hasClientSecret ? 'Not checked yet.' : 'No client secret yet: add one below to verify the credentials.')),
         h('dt', {}, 'Checked'), h('dd', {}, v ? time(v.checkedAt) : '—'),
         h('dt', {}, 'Offering'), h('dd', {}, offering.displayName)),
-      integration.status === 'draft'
-        ? h('p', { class: 'notice' }, 'Draft integrations cannot start connections until the provider accepts their credentials.')
-        : null);
+      ...(integration.status === 'draft'
+        ? [h('p', { class: 'notice' }, 'Draft integrations cannot start connections until the provider accepts their credentials.')]
+        : []));
   }
   async function verify() {
     verifyButton.disabled = true;

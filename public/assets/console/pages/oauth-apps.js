@@ -51,7 +51,7 @@ export async function render(main) {
     const clientId = readonlyInput(app.clientId, { id: 'new-client-id', dataset: { copyName: 'client ID' } });
     const secret = readonlyInput(app.clientSecret, { id: 'new-client-secret', dataset: { copyName: 'client secret' }, 'aria-describedby': 'secret-warning' });
     const title = h('h2', { tabindex: '-1', id: 'secret-title' }, what === 'created' ? 'OAuth App created: copy its secret now' : 'New secret generated: copy it now');
-    const panel = h('section', { class: 'card secret-panel', 'aria-labelledby': 'secret-title' },
+    const panel = h('section', { class: 'card stack secret-panel', 'aria-labelledby': 'secret-title' },
       title,
       h('p', { class: 'alert alert-warning', id: 'secret-warning' },
         'This is the only time the client secret is shown. Store it in your secret manager now: it cannot be retrieved again. ',
@@ -93,7 +93,7 @@ export async function render(main) {
     return h('tr', { dataset: { appId: app.id } },
       h('th', { scope: 'row' }, app.description),
       h('td', { class: 'mono small' }, app.clientId),
-      h('td', {}, h('ul', { class: 'scope-list' }, app.scopes.map((s) => h('li', { class: 'tag' }, s)))),
+      h('td', { class: 'small mono scopes-cell' }, app.scopes.join(', ')),
       h('td', {}, time(app.createdAt)),
       h('td', {}, time(app.lastUsedAt)),
       h('td', {}, state),
