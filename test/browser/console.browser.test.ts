@@ -188,6 +188,26 @@ describe('web console in a real browser', () => {
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
+  it('explains why an integration with live connections is not deleted, and offers to revoke them', async () => {
+    const integrationId = new URL(integrationUrl).pathname.split('/').pop()!;
+    const dev = await developerToken(t, await adminToken(t));
+    const world = { t, sf, dev, integrationId } as unknown as ConnectWorld;
+    const done = await connect(world, { endUser: { id: 'user-7', displayName: 'Grace Hopper' } });
+    expect(done.res.status, done.res.text).toBe(200);
+
+    await page.goto(integrationUrl);
+    const danger = page.getByRole('region', { name: 'Delete' });
+    admin.expectHttpError(409);
+    await danger.getByRole('button', { name: 'Delete integration' }).click();
+    const alert = danger.getByRole('alert');
+    await expect.poll(() => alert.textContent()).toMatch(/1 connection\(s\) still hold credentials/);
+    expect(await page.evaluate("document.activeElement.getAttribute('role')")).toBe('alert'); // focus moved to the explanation
+    await danger.getByRole('button', { name: 'Revoke 1 connection(s) and delete' }).click();
+    await page.waitForURL(`${t.url}/oauth`);
+    await expect.poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible()).toBe(true);
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
   it('lets an admin create, validate, and disable offerings', async () => {
     await page.goto('/admin/offerings');
     await expect.poll(() => page.getByRole('row', { name: /Salesforce \(local test provider\)/ }).isVisible()).toBe(true);
