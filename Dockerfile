@@ -37,6 +37,8 @@ RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
 COPY --from=build /app/dist ./dist
 # The built-in offering catalog, read at start (found upwards from dist/ next to package.json).
 COPY offerings ./offerings
+# Console assets and the browser SDK, served at /assets and /sdk (found the same way).
+COPY public ./public
 
 # The application files stay owned by root: the process cannot change its own code.
 USER node

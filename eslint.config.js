@@ -22,6 +22,18 @@ export default tseslint.config(
     },
   },
   {
+    // The console's browser code: plain ES modules served as they are (no build step).
+    files: ['public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', navigator: 'readonly',
+        fetch: 'readonly', confirm: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', CSS: 'readonly',
+        Node: 'readonly', URL: 'readonly', URLSearchParams: 'readonly',
+      },
+    },
+  },
+  {
     files: ['test/**', 'bench/**', 'demo/**', '**/*.test.ts', 'src/main.ts', 'src/cli.ts'],
     rules: { 'no-console': 'off' },
   },

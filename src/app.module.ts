@@ -17,6 +17,7 @@ import { BootstrapModule } from './modules/bootstrap/bootstrap.module.js';
 import { ChangeFeedModule } from './common/events/change-feed.js';
 import { OutboundHttpModule } from './common/http/outbound-http.js';
 import { HealthModule } from './modules/health/health.module.js';
+import { ConsoleModule } from './modules/console/console.module.js';
 import { ConnectModule } from './modules/connect/connect.module.js';
 import { ConnectionsModule } from './modules/connections/connections.module.js';
 import { IntegrationsModule } from './modules/integrations/integrations.module.js';
@@ -80,6 +81,8 @@ export class AppModule {
         AuthModule,
         HealthModule,
         BootstrapModule,
+        // Last: its /oauth/:integrationId must not shadow the connect module's /oauth/callback.
+        ConsoleModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: HttpErrorFilter },

@@ -10,6 +10,8 @@ import { AppModule, type AppDependencies } from './app.module.js';
 import { DomainError } from './common/errors/domain-error.js';
 import { createHttpLogger, PinoNestLogger } from './common/logging/logger.js';
 import { MetricsService } from './modules/health/metrics.service.js';
+import { publicDirectory } from './modules/console/public-directory.js';
+import { staticFiles } from './modules/console/static-files.js';
 
 export type { AppDependencies };
 
@@ -46,6 +48,8 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
 
   app.use(createHttpLogger(deps.logger));
   app.use(app.get(MetricsService).httpMiddleware());
+  // Console assets and the browser SDK (public/assets → /assets, public/sdk → /sdk), ahead of Nest.
+  app.use(staticFiles(publicDirectory()));
   // (The proxy streams its bodies; its requests never reach Express, see installProxyHandler.)
   app.use(json({ limit: deps.config.apiBodyLimitBytes }));
   app.use(urlencoded({ limit: deps.config.apiBodyLimitBytes, extended: false }));

@@ -30,7 +30,7 @@ describe('console sign-in and sessions', () => {
   }
 
   async function csrfFromHome(agent: ReturnType<typeof supertest.agent>): Promise<string> {
-    const home = await agent.get('/');
+    const home = await agent.get('/oauth');
     return /name="_csrf" value="([^"]+)"/.exec(home.text)![1];
   }
 
@@ -43,7 +43,8 @@ describe('console sign-in and sessions', () => {
     expect(cookie).toMatch(/SameSite=Lax/);
     expect(cookie).toMatch(/Path=\//);
     t.secret(cookieValue(res.headers['set-cookie'] as unknown as string[], 'latchkey_session')!);
-    const home = await agent.get('/');
+    expect((await agent.get('/')).headers.location).toBe('/oauth');
+    const home = await agent.get('/oauth');
     expect(home.status).toBe(200);
     expect(home.text).toContain(ADMIN.email);
     const rows: Array<{ token_hash: string }> = await t.dataSource.query('SELECT token_hash FROM user_sessions');

@@ -3,7 +3,8 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { CookieOptions, Request, Response } from 'express';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { safeEqual } from '../../common/crypto/secret-hash.js';
-import { html, page } from '../../common/html/html.js';
+import { html } from '../../common/html/html.js';
+import { authDocument, sendConsoleHtml } from '../console/console-layout.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
 import { UserRole } from '../users/user.entity.js';
@@ -19,7 +20,7 @@ function safeNext(next: unknown): string {
   return typeof next === 'string' && /^\/(?![/\\])[^\s]*$/.test(next) ? next : '/';
 }
 
-/** Human sign-in for the console. The console pages themselves arrive with the UI issue. */
+/** Human sign-in for the console (the pages themselves are in modules/console). */
 @ApiExcludeController()
 @Controller()
 export class LoginController {
@@ -74,7 +75,11 @@ export class LoginController {
     const token = req.cookies?.[SESSION_COOKIE];
     if (typeof token === 'string') {
       if (typeof body._csrf !== 'string' || !safeEqual(body._csrf, this.sessions.csrfToken(token))) {
-        res.status(403).type('html').send(page('Sign out', html`<p class="error">Invalid CSRF token.</p>`));
+        sendConsoleHtml(
+          res,
+          403,
+          authDocument('Sign out', html`<h1>Sign out</h1><p class="alert alert-error" role="alert">Invalid CSRF token.</p><p><a href="/oauth">Back to the console</a></p>`),
+        );
         return;
       }
       await this.sessions.destroy(token);
@@ -83,41 +88,30 @@ export class LoginController {
     res.redirect(303, '/login');
   }
 
+  /** The console starts at the integrations list. */
   @Get()
   async home(@Req() req: Request, @Res() res: Response) {
-    const token = req.cookies?.[SESSION_COOKIE];
-    const resolved = await this.sessions.resolve(token);
-    if (!resolved) return res.redirect(303, '/login');
-    const workspace = await this.workspaces.get(resolved.session.workspaceId);
+    const resolved = await this.sessions.resolve(req.cookies?.[SESSION_COOKIE]);
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(
-      page(
-        'Home',
-        html`<h1>Latchkey</h1>
-<p>Signed in as <strong>${resolved.user.email}</strong> (${resolved.user.role}) in workspace <strong>${workspace.name}</strong>.</p>
-<form method="post" action="/logout">
-  <input type="hidden" name="_csrf" value="${this.sessions.csrfToken(token!)}">
-  <button type="submit">Sign out</button>
-</form>`,
-      ),
-    );
+    res.redirect(303, resolved ? '/oauth' : '/login');
   }
 
   private renderLogin(res: Response, status: number, next: string, error?: string, email = ''): void {
     const csrf = this.random.token(24);
     res.cookie(LOGIN_CSRF_COOKIE, csrf, this.cookieOptions(60 * 60 * 1000));
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(status).type('html').send(
-      page(
+    sendConsoleHtml(
+      res,
+      status,
+      authDocument(
         'Sign in',
-        html`<h1>Sign in to Latchkey</h1>
-${error ? html`<p class="error" role="alert">${error}</p>` : ''}
-<form method="post" action="/login">
+        html`<h1>Sign in</h1>
+${error ? html`<p class="alert alert-error" role="alert">${error}</p>` : ''}
+<form method="post" action="/login" class="stack">
   <input type="hidden" name="_csrf" value="${csrf}">
   <input type="hidden" name="next" value="${next}">
-  <label for="email">Email <input id="email" name="email" type="email" autocomplete="username" required value="${email}"></label>
-  <label for="password">Password <input id="password" name="password" type="password" autocomplete="current-password" required></label>
-  <button type="submit">Sign in</button>
+  <div class="field"><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="${email}"${error ? '' : html` autofocus`}></div>
+  <div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required${error ? html` autofocus` : ''}></div>
+  <button type="submit" class="button-primary">Sign in</button>
 </form>`,
       ),
     );

@@ -1,0 +1,120 @@
+import type { Response } from 'express';
+import { html, type SafeHtml } from '../../common/html/html.js';
+
+/**
+ * Console pages load only same-origin files: no inline script or style, no framing, no <base>,
+ * forms post only to us. The browser code talks to /api/v1 on the same origin.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
+
+export interface ShellUser {
+  email: string;
+  isAdmin: boolean;
+  workspaceName: string;
+  csrfToken: string;
+  /** The scopes this user holds (what an OAuth App created from the console may get). */
+  scopes: readonly string[];
+}
+
+export type ConsoleSection = 'integrations' | 'oauth-apps' | 'offerings';
+
+/** Sends a console page with its security and caching headers. */
+export function sendConsoleHtml(res: Response, status: number, body: string): void {
+  res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  res.status(status).type('html').send(body);
+}
+
+function documentShell(title: string, head: SafeHtml | string, bodyAttrs: SafeHtml | string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>${title} · Latchkey</title>
+<link rel="stylesheet" href="/assets/console.css">
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
+${head}
+</head>
+<body ${bodyAttrs}>
+${body}
+</body>
+</html>`.value;
+}
+
+/** Sign-in and other pages for someone not (yet) signed in: same look, no navigation. */
+export function authDocument(title: string, body: SafeHtml): string {
+  return documentShell(
+    title,
+    '',
+    html`class="auth"`,
+    html`<main class="auth-card" id="main">
+<p class="brand brand-large"><span class="brand-mark" aria-hidden="true">⌁</span> Latchkey</p>
+${body}
+</main>`,
+  );
+}
+
+const NAV: Array<{ section: ConsoleSection; href: string; label: string; adminOnly?: boolean }> = [
+  { section: 'integrations', href: '/oauth', label: 'Integrations' },
+  { section: 'oauth-apps', href: '/settings/oauth-apps', label: 'OAuth Apps' },
+  { section: 'offerings', href: '/admin/offerings', label: 'Offerings', adminOnly: true },
+];
+
+export interface ShellOptions {
+  title: string;
+  section: ConsoleSection;
+  /** Which browser module renders the page (public/assets/console/pages/<page>.js); none for static pages. */
+  page?: string;
+  /** Extra `data-*` attributes on <main> for the page script. */
+  data?: Record<string, string>;
+  /** Server-rendered content of <main> (a heading and a loading placeholder, or a full static page). */
+  main: SafeHtml;
+}
+
+/** The signed-in console: header with navigation, user, workspace and sign-out; one <main>. */
+export function consoleDocument(user: ShellUser, options: ShellOptions): string {
+  const dataAttrs = Object.entries(options.data ?? {}).map(
+    ([k, v]) => html` data-${k.replace(/[^a-z0-9-]/g, '')}="${v}"`,
+  );
+  const nav = NAV.filter((n) => !n.adminOnly || user.isAdmin).map(
+    (n) =>
+      html`<li><a href="${n.href}"${n.section === options.section ? html` aria-current="page"` : ''}>${n.label}</a></li>`,
+  );
+  return documentShell(
+    options.title,
+    html`<meta name="csrf-token" content="${user.csrfToken}">
+${options.page ? html`<script type="module" src="/assets/console/app.js"></script>` : ''}`,
+    html`class="console"`,
+    html`<a class="skip-link" href="#main">Skip to content</a>
+<header class="topbar">
+  <a class="brand" href="/oauth"><span class="brand-mark" aria-hidden="true">⌁</span> Latchkey</a>
+  <nav aria-label="Main"><ul>${nav}</ul></nav>
+  <div class="account">
+    <span class="who"><span class="who-email">${user.email}</span> <span class="who-role">${user.isAdmin ? 'admin' : 'developer'}</span></span>
+    <span class="workspace" title="Workspace">Workspace: <strong>${user.workspaceName}</strong></span>
+    <form method="post" action="/logout" class="signout">
+      <input type="hidden" name="_csrf" value="${user.csrfToken}">
+      <button type="submit" class="button-quiet">Sign out</button>
+    </form>
+  </div>
+</header>
+<main id="main" tabindex="-1"${options.page ? html` data-page="${options.page}"` : ''}${dataAttrs} data-scopes="${user.scopes.join(' ')}" data-admin="${user.isAdmin ? 'true' : 'false'}">
+${options.main}
+</main>`,
+  );
+}

@@ -1,0 +1,118 @@
+import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { APP_CONFIG } from '../../app.tokens.js';
+import { DEVELOPER_SCOPES, SCOPES } from '../../common/auth/scopes.js';
+import { html } from '../../common/html/html.js';
+import type { AppConfig } from '../../config/config.js';
+import { SESSION_COOKIE, SessionsService } from '../auth/sessions.service.js';
+import { UserRole } from '../users/user.entity.js';
+import { WorkspacesService } from '../workspaces/workspaces.service.js';
+import { consoleDocument, type ShellOptions, type ShellUser, sendConsoleHtml } from './console-layout.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const loading = (heading: string) => html`<h1>${heading}</h1>
+<p class="loading" data-loading>Loading…</p>
+<noscript><p class="notice">The console needs JavaScript.</p></noscript>`;
+
+/**
+ * The console's HTML shells. Each page is a heading and a placeholder that a browser module fills
+ * from the public /api/v1 API with the session cookie; the server adds only who is signed in, the
+ * workspace and the CSRF token (plus the callback URL, which is configuration).
+ */
+@ApiExcludeController()
+@Controller()
+export class ConsoleController {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly workspaces: WorkspacesService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get('oauth')
+  async integrations(@Req() req: Request, @Res() res: Response) {
+    await this.render(req, res, { title: 'Integrations', section: 'integrations', page: 'integrations', main: loading('Integrations') });
+  }
+
+  @Get('oauth/create')
+  async createIntegration(@Req() req: Request, @Res() res: Response) {
+    await this.render(req, res, {
+      title: 'Add integration',
+      section: 'integrations',
+      page: 'integration-create',
+      data: { 'callback-url': `${this.config.publicUrl}/oauth/callback` },
+      main: loading('Add integration'),
+    });
+  }
+
+  @Get('oauth/:integrationId')
+  async integration(@Req() req: Request, @Res() res: Response, @Param('integrationId') id: string) {
+    const user = await this.user(req, res);
+    if (!user) return;
+    if (!UUID.test(id)) {
+      return this.send(res, 404, user, {
+        title: 'Not found',
+        section: 'integrations',
+        main: html`<h1>Not found</h1><p>There is no such page. <a href="/oauth">Back to integrations</a></p>`,
+      });
+    }
+    this.send(res, 200, user, {
+      title: 'Integration',
+      section: 'integrations',
+      page: 'integration-detail',
+      data: { 'integration-id': id.toLowerCase() },
+      main: loading('Integration'),
+    });
+  }
+
+  @Get('admin/offerings')
+  async offerings(@Req() req: Request, @Res() res: Response) {
+    const user = await this.user(req, res);
+    if (!user) return;
+    if (!user.isAdmin) {
+      return this.send(res, 403, user, {
+        title: 'Not allowed',
+        section: 'offerings',
+        main: html`<h1>Not allowed</h1>
+<p role="alert">Offerings are managed by platform admins. Your account is a developer account.</p>
+<p><a href="/oauth">Back to integrations</a></p>`,
+      });
+    }
+    this.send(res, 200, user, { title: 'Offerings', section: 'offerings', page: 'offerings', main: loading('Offerings') });
+  }
+
+  @Get('settings/oauth-apps')
+  async oauthApps(@Req() req: Request, @Res() res: Response) {
+    await this.render(req, res, { title: 'OAuth Apps', section: 'oauth-apps', page: 'oauth-apps', main: loading('OAuth Apps') });
+  }
+
+  private async render(req: Request, res: Response, options: ShellOptions): Promise<void> {
+    const user = await this.user(req, res);
+    if (user) this.send(res, 200, user, options);
+  }
+
+  private send(res: Response, status: number, user: ShellUser, options: ShellOptions): void {
+    sendConsoleHtml(res, status, consoleDocument(user, options));
+  }
+
+  /** The signed-in user, or null after redirecting to the sign-in page (which comes back here). */
+  private async user(req: Request, res: Response): Promise<ShellUser | null> {
+    const token = req.cookies?.[SESSION_COOKIE] as string | undefined;
+    const resolved = await this.sessions.resolve(token);
+    if (!resolved || !token) {
+      res.setHeader('Cache-Control', 'no-store');
+      res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+      return null;
+    }
+    const workspace = await this.workspaces.get(resolved.session.workspaceId);
+    const isAdmin = resolved.user.role === UserRole.Admin;
+    return {
+      email: resolved.user.email,
+      isAdmin,
+      workspaceName: workspace.name,
+      csrfToken: this.sessions.csrfToken(token),
+      scopes: isAdmin ? SCOPES : DEVELOPER_SCOPES,
+    };
+  }
+}

@@ -1,0 +1,328 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UserRole } from '../../src/modules/users/user.entity.js';
+import { UsersService } from '../../src/modules/users/users.service.js';
+import { SalesforceTestProvider } from '../providers/salesforce-provider.js';
+import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from '../support/app.js';
+import { connect, type ConnectWorld } from '../support/connect.js';
+import { developerToken, testSalesforceOffering } from '../support/factories.js';
+import {
+  activeElementId,
+  type Browser,
+  clipboardText,
+  type ConsoleContext,
+  launchBrowser,
+  newConsoleContext,
+  type Page,
+  screenshot,
+} from './support.js';
+
+const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
+const DEVELOPER = { email: 'browser-dev@example.test', password: 'developer password 3' };
+const SF_APP = { clientId: '3MVG9console.browser', clientSecret: 'console-consumer-secret-1' };
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+describe('web console in a real browser', () => {
+  let t: TestApp;
+  let sf: SalesforceTestProvider;
+  let browser: Browser;
+  let admin: ConsoleContext;
+  let page: Page;
+  let integrationUrl: string;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    sf = await SalesforceTestProvider.start();
+    t = await createTestApp({ env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true' } });
+    t.secret(SF_APP.clientSecret);
+    sf.registerApp({ ...SF_APP, callbackUrls: [`${t.url}/oauth/callback`] });
+    const token = await adminToken(t);
+    const offering = await t.http
+      .post('/api/v1/offerings')
+      .auth(token, { type: 'bearer' })
+      .send(testSalesforceOffering(sf.url, { displayName: 'Salesforce (local test provider)' }));
+    expect(offering.status).toBe(201);
+    const [ws]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
+    await t.app.get(UsersService).create({ ...DEVELOPER, password: t.secret(DEVELOPER.password), role: UserRole.Developer, workspaceIds: [ws.id] });
+    admin = await newConsoleContext(browser, t.url);
+    page = await admin.context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await sf?.close();
+  });
+
+  async function signIn(p: Page, user: { email: string; password: string }) {
+    await p.getByLabel('Email', { exact: true }).fill(user.email);
+    await p.getByLabel('Password', { exact: true }).fill(user.password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  it('signs in through the form and comes back to the page asked for', async () => {
+    await page.goto('/oauth');
+    expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe('/login?next=%2Foauth');
+    await screenshot(page, 'login');
+    await signIn(page, ADMIN);
+    await page.waitForURL(`${t.url}/oauth`);
+    await expect.poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Offerings' }).isVisible()).toBe(true);
+    expect(await page.locator('meta[name="csrf-token"]').getAttribute('content')).toMatch(/^[0-9a-f]{64}$/);
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('creates an integration with a wrong secret and lands on its detail page as a draft with the reason', async () => {
+    await page.getByRole('link', { name: 'Add Integration' }).click();
+    await page.waitForURL(`${t.url}/oauth/create`);
+    const form = page.locator('form');
+    await form.getByLabel('Integration offering', { exact: true }).selectOption({ label: 'Salesforce (local test provider)' });
+
+    // The offering's required scopes are ticked and locked; optional ones are free.
+    const api = page.getByRole('checkbox', { name: /^api/ });
+    await expect.poll(() => api.isChecked()).toBe(true);
+    expect(await api.isDisabled()).toBe(true);
+    expect(await page.getByRole('checkbox', { name: /^refresh_token/ }).isDisabled()).toBe(true);
+    const optional = page.getByRole('checkbox', { name: /^id$/ });
+    expect([await optional.isChecked(), await optional.isDisabled()]).toEqual([false, false]);
+
+    // The API's validation details come back as field-level messages.
+    admin.expectHttpError(400);
+    await page.getByRole('button', { name: 'Create Integration' }).click();
+    const name = form.getByLabel('Integration name', { exact: true });
+    await expect.poll(() => name.getAttribute('aria-invalid')).toBe('true');
+    const describedBy = (await name.getAttribute('aria-describedby'))!.split(' ');
+    const errorId = describedBy.find((id) => id.endsWith('-error'))!;
+    expect(await page.locator(`#${errorId}`).textContent()).toMatch(/^Must be longer than or equal to 1 characters?\.$/);
+    expect(await page.getByRole('alert').first().textContent()).toMatch(/correct the highlighted/);
+
+    await name.fill('Salesforce Production');
+    expect(await name.getAttribute('aria-invalid')).toBeNull(); // editing clears the field's error
+    expect(await page.locator(`#${errorId}`).isVisible()).toBe(false);
+    await form.getByLabel('Client ID', { exact: true }).fill(SF_APP.clientId);
+    await form.getByLabel('Client secret', { exact: true }).fill('not-the-right-secret');
+    expect(await form.getByLabel('Client secret', { exact: true }).getAttribute('type')).toBe('password');
+    await optional.check();
+    await form.getByLabel('Allowed redirect URIs', { exact: true }).fill('https://app.example.com/connected\nhttp://localhost:5173/cb');
+    expect(await page.getByLabel('Callback URL', { exact: true }).inputValue()).toBe(`${t.url}/oauth/callback`);
+    await screenshot(page, 'integration-create');
+
+    await page.getByRole('button', { name: 'Create Integration' }).click();
+    await page.waitForURL(new RegExp(`/oauth/${UUID}$`));
+    integrationUrl = page.url();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Salesforce Production');
+    const status = page.getByRole('region', { name: 'Status' });
+    await expect.poll(() => status.textContent()).toContain('Draft');
+    expect(await status.textContent()).toMatch(/Rejected.*invalid_client/);
+    expect(await page.getByRole('tab', { name: 'Settings' }).getAttribute('aria-selected')).toBe('true');
+    expect(await page.content()).not.toContain('not-the-right-secret');
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('copies exactly the callback URL to the clipboard', async () => {
+    await page.getByRole('button', { name: 'Copy callback URL' }).click();
+    await expect.poll(() => page.getByText('Copied', { exact: true }).isVisible()).toBe(true);
+    expect(await clipboardText(page)).toBe(`${t.url}/oauth/callback`);
+  });
+
+  it('keeps the old secret when the provider rejects a new one, and configures with the right one', async () => {
+    const secretForm = page.getByRole('region', { name: 'Client secret' });
+    const field = secretForm.getByLabel('New client secret', { exact: true });
+    expect(await field.inputValue()).toBe(''); // never pre-filled
+    admin.expectHttpError(422);
+    await field.fill('still-the-wrong-secret');
+    await secretForm.getByRole('button', { name: 'Rotate secret' }).click();
+    await expect.poll(() => secretForm.getByRole('alert').textContent()).toMatch(/Nothing was changed/);
+
+    await field.fill(SF_APP.clientSecret);
+    await secretForm.getByRole('button', { name: 'Rotate secret' }).click();
+    await expect.poll(() => secretForm.getByRole('status').textContent()).toMatch(/accepted/);
+    expect(await field.inputValue()).toBe('');
+    const status = page.getByRole('region', { name: 'Status' });
+    await expect.poll(() => status.textContent()).toContain('Configured');
+    expect(await status.textContent()).toContain('Accepted');
+    await page.getByRole('button', { name: 'Verify again' }).click();
+    await expect.poll(() => status.getByRole('status').textContent()).toMatch(/Verification finished: accepted/);
+    await screenshot(page, 'integration-settings');
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('lists the integration with its state', async () => {
+    await page.goto('/oauth');
+    const row = page.getByRole('row', { name: /Salesforce Production/ });
+    await expect.poll(() => row.textContent()).toContain('Configured');
+    expect(await row.textContent()).toContain('Salesforce (local test provider)');
+    await screenshot(page, 'integrations');
+  });
+
+  it('shows connections in their tab, reachable by keyboard and by URL, with refresh and delete', async () => {
+    // An end user connects through the real flow (API + provider), as a developer's app would do.
+    const integrationId = new URL(integrationUrl).pathname.split('/').pop()!;
+    const dev = await developerToken(t, await adminToken(t));
+    const world = { t, sf, dev, integrationId } as unknown as ConnectWorld;
+    const done = await connect(world, { endUser: { id: 'user-42', email: 'ada@example.com', displayName: 'Ada Lovelace' } });
+    expect(done.res.status, done.res.text).toBe(200);
+
+    await page.goto(integrationUrl);
+    const settingsTab = page.getByRole('tab', { name: 'Settings' });
+    await settingsTab.focus();
+    await page.keyboard.press('ArrowRight');
+    const connectionsTab = page.getByRole('tab', { name: 'Connections' });
+    expect(await connectionsTab.getAttribute('aria-selected')).toBe('true');
+    expect(await activeElementId(page)).toBe('tab-connections');
+    expect(new URL(page.url()).hash).toBe('#connections');
+    expect(await page.getByRole('tabpanel', { name: 'Settings' }).isVisible()).toBe(false);
+
+    await page.reload();
+    await expect.poll(() => page.getByRole('tab', { name: 'Connections' }).getAttribute('aria-selected')).toBe('true');
+    const row = page.getByRole('row', { name: /Ada Lovelace/ });
+    await expect.poll(() => row.textContent()).toContain('Active');
+    await page.getByRole('button', { name: 'Refresh connection of Ada Lovelace' }).click();
+    await expect.poll(() => page.getByRole('tabpanel', { name: 'Connections' }).getByRole('status').textContent()).toMatch(/refreshed/);
+    await screenshot(page, 'integration-connections');
+
+    await page.getByRole('button', { name: 'Delete connection of Ada Lovelace' }).click();
+    await expect.poll(() => row.textContent()).toContain('Revoked');
+    expect(await page.getByRole('button', { name: 'Refresh connection of Ada Lovelace' }).count()).toBe(0);
+    await page.keyboard.press('Home'); // no-op outside the tablist
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('explains why an integration with live connections is not deleted, and offers to revoke them', async () => {
+    const integrationId = new URL(integrationUrl).pathname.split('/').pop()!;
+    const dev = await developerToken(t, await adminToken(t));
+    const world = { t, sf, dev, integrationId } as unknown as ConnectWorld;
+    const done = await connect(world, { endUser: { id: 'user-7', displayName: 'Grace Hopper' } });
+    expect(done.res.status, done.res.text).toBe(200);
+
+    await page.goto(integrationUrl);
+    const danger = page.getByRole('region', { name: 'Delete' });
+    admin.expectHttpError(409);
+    await danger.getByRole('button', { name: 'Delete integration' }).click();
+    const alert = danger.getByRole('alert');
+    await expect.poll(() => alert.textContent()).toMatch(/1 connection\(s\) still hold credentials/);
+    expect(await page.evaluate("document.activeElement.getAttribute('role')")).toBe('alert'); // focus moved to the explanation
+    await danger.getByRole('button', { name: 'Revoke 1 connection(s) and delete' }).click();
+    await page.waitForURL(`${t.url}/oauth`);
+    await expect.poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible()).toBe(true);
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('lets an admin create, validate, and disable offerings', async () => {
+    await page.goto('/admin/offerings');
+    await expect.poll(() => page.getByRole('row', { name: /Salesforce \(local test provider\)/ }).isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'New offering' }).click();
+    const form = page.getByRole('form', { name: 'New offering' });
+    await form.getByLabel('Key', { exact: true }).fill('Not A Slug');
+    await form.getByLabel('Provider', { exact: true }).fill('acme');
+    await form.getByLabel('Environment', { exact: true }).fill('production');
+    await form.getByLabel('Display name', { exact: true }).fill('Acme CRM');
+    await form.getByLabel('Authorization URL', { exact: true }).fill('https://auth.acme.example/authorize');
+    await form.getByLabel('Token URL', { exact: true }).fill('https://auth.acme.example/token');
+    await form.getByLabel('Required scopes', { exact: true }).fill('read');
+    await form.getByLabel('Optional scopes', { exact: true }).fill('write, admin');
+    await form.getByLabel('API base URL', { exact: true }).fill('https://api.acme.example/v1');
+    admin.expectHttpError(400);
+    await form.getByRole('button', { name: 'Create offering' }).click();
+    await expect.poll(() => form.getByLabel('Key', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+
+    await form.getByLabel('Key', { exact: true }).fill('acme-crm');
+    await form.getByRole('button', { name: 'Create offering' }).click();
+    await expect.poll(() => page.getByRole('status').first().textContent()).toMatch(/Acme CRM was created/);
+    const row = page.getByRole('row', { name: /Acme CRM/ });
+    expect(await row.textContent()).toContain('Enabled');
+
+    await page.getByRole('button', { name: 'Edit Acme CRM' }).click();
+    const edit = page.getByRole('form', { name: 'Edit Acme CRM' });
+    expect(await edit.getByLabel('Key', { exact: true }).isDisabled()).toBe(true);
+    expect(await edit.getByLabel('Optional scopes', { exact: true }).inputValue()).toBe('write admin');
+    await edit.getByLabel('Default scopes', { exact: true }).fill('read write');
+    await edit.getByRole('button', { name: 'Save offering' }).click();
+    await expect.poll(() => page.getByRole('status').first().textContent()).toMatch(/Acme CRM was updated/);
+
+    await page.getByRole('button', { name: 'Disable Acme CRM' }).click();
+    await expect.poll(() => row.textContent()).toContain('Disabled');
+    await screenshot(page, 'offerings');
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('shows a new OAuth App secret exactly once, and it is the real one', async () => {
+    await page.goto('/settings/oauth-apps');
+    await page.getByLabel('Description', { exact: true }).fill('Production backend');
+    await page.getByRole('checkbox', { name: 'offerings:write' }).isVisible();
+    expect(await page.getByRole('checkbox', { name: /^proxy/ }).isChecked()).toBe(true);
+    expect(await page.getByRole('checkbox', { name: /^offerings:write/ }).isChecked()).toBe(false);
+    await page.getByRole('button', { name: 'Create OAuth App' }).click();
+
+    const panel = page.getByRole('region', { name: /copy its secret now/ });
+    await expect.poll(() => panel.isVisible()).toBe(true);
+    expect(await activeElementId(page)).toBe('secret-title');
+    const secretInput = panel.getByLabel('Client secret', { exact: true });
+    const secret = t.secret(await secretInput.inputValue());
+    const clientId = await panel.getByLabel('Client ID', { exact: true }).inputValue();
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    await panel.getByRole('button', { name: 'Copy client secret' }).click();
+    expect(await clipboardText(page)).toBe(secret);
+    await screenshot(page, 'oauth-apps-created', { mask: [secretInput] }); // the secret never lands on disk
+
+    // The real secret: it buys a token.
+    const token = await fetch(`${t.url}/api/v1/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }),
+    });
+    expect(token.status).toBe(200);
+    t.secret(((await token.json()) as { access_token: string }).access_token);
+
+    // Gone after a reload: not in the markup, not in any field.
+    await page.reload();
+    await expect.poll(() => page.getByRole('row', { name: /Production backend/ }).isVisible()).toBe(true);
+    expect(await page.content()).not.toContain(secret);
+    const values = await page.evaluate<string[]>("[...document.querySelectorAll('input, textarea')].map((e) => e.value)");
+    expect(values.join('\n')).not.toContain(secret);
+    expect(await page.getByRole('region', { name: /copy its secret now/ }).count()).toBe(0);
+
+    // Regenerate: a new secret, once; the old one stops working.
+    await page.getByRole('button', { name: 'Regenerate secret of Production backend' }).click();
+    const again = page.getByRole('region', { name: /New secret generated/ });
+    await expect.poll(() => again.isVisible()).toBe(true);
+    const second = t.secret(await again.getByLabel('Client secret', { exact: true }).inputValue());
+    expect(second).not.toBe(secret);
+    const old = await t.http.post('/api/v1/oauth/token').type('form').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret });
+    expect(old.status).toBe(401);
+    await again.getByRole('button', { name: /Done/ }).click();
+    expect(await page.content()).not.toContain(second);
+
+    await page.getByRole('button', { name: 'Revoke Production backend' }).click();
+    await expect.poll(() => page.getByRole('row', { name: /Production backend/ }).textContent()).toContain('Revoked');
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('signs out', async () => {
+    await page.goto('/oauth');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${t.url}/login`);
+  });
+
+  it('gives a developer no Offerings link and a 403 page for it', async () => {
+    const dev = await newConsoleContext(browser, t.url);
+    try {
+      const p = await dev.context.newPage();
+      dev.expectHttpError(403);
+      await p.goto('/admin/offerings');
+      await signIn(p, DEVELOPER);
+      await p.waitForURL(`${t.url}/admin/offerings`);
+      const response = await p.goto('/admin/offerings');
+      expect(response?.status()).toBe(403);
+      await expect.poll(() => p.getByRole('heading', { name: 'Not allowed' }).isVisible()).toBe(true);
+      const nav = p.getByRole('navigation', { name: 'Main' });
+      expect(await nav.getByRole('link').allTextContents()).toEqual(['Integrations', 'OAuth Apps']);
+      await p.goto('/settings/oauth-apps');
+      await expect.poll(() => p.getByRole('checkbox', { name: /^proxy/ }).isVisible()).toBe(true);
+      expect(await p.getByRole('checkbox', { name: /offerings:write/ }).count()).toBe(0);
+      expect(dev.unexpectedProblems()).toEqual([]);
+    } finally {
+      await dev.context.close();
+    }
+  });
+});
