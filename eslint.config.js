@@ -29,6 +29,7 @@ export default tseslint.config(
       globals: {
         window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', navigator: 'readonly',
         fetch: 'readonly', confirm: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', CSS: 'readonly',
+        setInterval: 'readonly', clearInterval: 'readonly',
         Node: 'readonly', URL: 'readonly', URLSearchParams: 'readonly',
       },
     },

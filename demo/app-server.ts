@@ -118,6 +118,8 @@ class DemoAppHandler {
         });
       if (route === 'GET /app.js') return this.send(res, 200, 'text/javascript', PAGE_SCRIPT);
       if (route === 'GET /app.css') return this.send(res, 200, 'text/css', PAGE_STYLE);
+      // Browsers ask for it on their own; "no icon" rather than a 404 in the console.
+      if (route === 'GET /favicon.ico') return this.send(res, 204, 'image/x-icon', '');
       if (route === `GET ${DEMO_APP_REDIRECT_PATH}`)
         return await this.completeRedirect(res, url.searchParams);
       if (route === 'POST /api/connect-session')

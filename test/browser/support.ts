@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
@@ -84,10 +85,15 @@ export async function newConsoleContext(browser: Browser, baseURL: string): Prom
   };
 }
 
-/** Where the README's screenshots live. */
-export const SCREENSHOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots');
+/**
+ * Where screenshots go: the README's docs/screenshots/ with LATCHKEY_SCREENSHOTS=1
+ * (`npm run screenshots`), otherwise a temporary directory, so a test run leaves the tree clean.
+ */
+export const SCREENSHOT_DIR = process.env.LATCHKEY_SCREENSHOTS === '1'
+  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots')
+  : path.join(tmpdir(), 'latchkey-screenshots');
 
-/** Saves docs/screenshots/<name>.png of the viewport; `mask` covers secrets with a box. */
+/** Saves <SCREENSHOT_DIR>/<name>.png of the viewport; `mask` covers secrets with a box. */
 export async function screenshot(page: Page, name: string, options: { mask?: Locator[] } = {}): Promise<void> {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await page.evaluate('window.scrollTo(0, 0)');

@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEMO_END_USER, startDemoApp, type DemoApp } from '../../demo/app-server.js';
+import { DEMO_CONNECTED_APP, setUpDemo, type DemoSetup } from '../../demo/setup.js';
+import { DEFAULT_PASSWORD, DEFAULT_USER, SalesforceTestProvider } from '../providers/salesforce-provider.js';
+import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from '../support/app.js';
+import { launchBrowser, newConsoleContext, screenshot, type Browser, type ConsoleContext, type Page } from './support.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The developer's page (the demo app, on its own origin) uses Latchkey's /sdk/connect.js: the
+ * popup goes through Latchkey's connect page and the demo provider's sign-in and consent, and
+ * the promise settles in the developer's page.
+ */
+describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
+  let t: TestApp;
+  let sf: SalesforceTestProvider;
+  let demo: DemoSetup;
+  let app: DemoApp;
+  let browser: Browser;
+  let admin: string;
+  let ctx: ConsoleContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    sf = await SalesforceTestProvider.start({ interactive: true });
+    t = await createTestApp({ env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true' } });
+    t.secret(DEMO_CONNECTED_APP.clientSecret);
+    const credentials = {
+      latchkeyUrl: t.url,
+      clientId: BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
+      clientSecret: BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
+    };
+    demo = await setUpDemo({ ...credentials, provider: sf });
+    app = await startDemoApp({ ...credentials, integrationId: demo.integrationId });
+    admin = await adminToken(t);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await t?.close();
+    await sf?.close();
+  });
+
+  beforeEach(async () => {
+    ctx = await newConsoleContext(browser, app.url);
+    page = await ctx.context.newPage();
+    await page.goto(app.url);
+    await page.waitForFunction('typeof window.Latchkey === "object" && typeof window.Latchkey.connect === "function"');
+    return async () => {
+      await ctx.context.close();
+    };
+  });
+
+  /** Clicks Connect and returns the popup it opened. */
+  async function openPopup(): Promise<Page> {
+    const popup = page.waitForEvent('popup');
+    await page.getByRole('button', { name: 'Connect Salesforce' }).click();
+    return popup;
+  }
+
+  /** Latchkey's connect page, then the provider's sign-in; leaves the popup on the consent page. */
+  async function signIn(popup: Page, shot?: string): Promise<void> {
+    await popup.getByRole('heading', { name: /Connect your Demo Salesforce/ }).waitFor();
+    expect(new URL(popup.url()).origin).toBe(t.url);
+    expect(new URL(popup.url()).searchParams.get('display')).toBe('popup');
+    if (shot) await screenshot(popup, shot);
+    await popup.getByRole('button', { name: /Continue to Demo Salesforce/ }).click();
+    await popup.getByLabel('Username').fill(DEFAULT_USER.username);
+    await popup.getByLabel('Password').fill(DEFAULT_PASSWORD);
+    await popup.getByRole('button', { name: 'Log In' }).click();
+    await popup.getByRole('button', { name: 'Allow' }).waitFor();
+  }
+
+  const status = () => page.getByRole('status', { name: 'Connection status' });
+  const failure = () => page.getByRole('alert');
+
+  it('resolves with the connection after sign-in and consent; the popup closes; the console lists it', async () => {
+    const popup = await openPopup();
+    await popup.setViewportSize({ width: 520, height: 720 });
+    await signIn(popup, 'connect-page');
+    const closed = popup.waitForEvent('close');
+    await popup.getByRole('button', { name: 'Allow' }).click();
+    await closed;
+
+    await expect.poll(() => status().textContent()).toBe('Connected');
+    const connectionId = (await page.getByLabel('Connection ID').textContent())!.trim();
+    expect(connectionId).toMatch(UUID);
+    const connection = await t.http.get(`/api/v1/connections/${connectionId}`).auth(admin, { type: 'bearer' });
+    expect(connection.status).toBe(200);
+    expect(connection.body).toMatchObject({ status: 'active', integrationId: demo.integrationId, endUser: { id: DEMO_END_USER.id } });
+
+    // The developer's backend uses it through the proxy.
+    await page.getByRole('button', { name: 'Call the API through the proxy' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'API response' }).textContent()).toContain(DEFAULT_USER.username);
+    await screenshot(page, 'demo-app-connected');
+
+    // …and the connection shows on the integration's Connections tab in the console.
+    const consoleCtx = await newConsoleContext(browser, t.url);
+    const consolePage = await consoleCtx.context.newPage();
+    await consolePage.goto('/login');
+    await consolePage.getByLabel('Email').fill('admin@example.test');
+    await consolePage.getByLabel('Password').fill('correct horse battery staple');
+    await consolePage.getByRole('button', { name: 'Sign in' }).click();
+    await consolePage.waitForURL(/\/oauth$/);
+    await consolePage.goto(`/oauth/${demo.integrationId}#connections`);
+    const row = consolePage.getByRole('row').filter({ hasText: DEMO_END_USER.id });
+    await row.waitFor();
+    expect(await row.textContent()).toContain(connection.body.provider.username ?? DEFAULT_USER.username);
+    expect(await row.textContent()).toMatch(/active/i);
+    expect(consoleCtx.unexpectedProblems()).toEqual([]);
+    await consoleCtx.context.close();
+    expect(ctx.unexpectedProblems()).toEqual([]);
+  });
+
+  it('rejects with access_denied when the user denies consent', async () => {
+    const popup = await openPopup();
+    await signIn(popup);
+    const closed = popup.waitForEvent('close');
+    await popup.getByRole('button', { name: 'Deny' }).click();
+    await closed;
+    await expect.poll(() => failure().textContent()).toBe('Failed: access_denied');
+    expect(await status().textContent()).not.toBe('Connected');
+  });
+
+  it('rejects with popup_closed when the user closes the popup, ignoring messages from other origins', async () => {
+    const popup = await openPopup();
+    await popup.getByRole('heading', { name: /Connect your Demo Salesforce/ }).waitFor();
+    // A message that claims success, but from the developer's own origin rather than Latchkey's
+    // and not from the popup: connect.js must not take it.
+    await page.evaluate(`window.postMessage({ type: 'latchkey:connect', status: 'connected', connectionId: '${crypto.randomUUID()}' }, '*')`);
+    await page.waitForTimeout(300);
+    await popup.close();
+    await expect.poll(() => failure().textContent()).toBe('Failed: popup_closed');
+    expect(await page.getByLabel('Connection ID').textContent()).toBe('');
+  });
+
+  it('refuses a URL that is not a connect URL without opening anything', async () => {
+    const code = await page.evaluate<string>(
+      "window.Latchkey.connect('https://example.com/somewhere').then(() => 'resolved', (e) => e.code)",
+    );
+    expect(code).toBe('invalid_connect_url');
+    expect(ctx.context.pages()).toHaveLength(1);
+  });
+});
