@@ -1,23 +1,31 @@
 // The floor any Node proxy can reach: undici with a keep-alive pool, a static Authorization
-// header, bodies piped both ways, nothing else.
+// header, bodies passed through both ways, nothing else. BARE_MODE=stream (the default) uses
+// undici's stream() (the response goes straight into the server response, as in Latchkey);
+// BARE_MODE=pipeline uses request() + stream.pipeline, the common pattern, for comparison.
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Agent } from 'undici';
 
-const upstream = process.env.UPSTREAM;
+const upstream = new URL(process.env.UPSTREAM);
+const mode = process.env.BARE_MODE ?? 'stream';
 const dispatcher = new Agent({ keepAliveTimeout: 60_000 });
+const options = (req) => ({
+  origin: upstream.origin,
+  path: req.url.replace(/^\/proxy/, ''),
+  method: req.method,
+  headers: { ...req.headers, host: undefined, connection: undefined, authorization: 'Bearer static-token' },
+  body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req,
+});
+
 const server = http.createServer(async (req, res) => {
   try {
-    const u = new URL(upstream);
-    const r = await dispatcher.request({
-      origin: u.origin,
-      path: req.url.replace(/^\/proxy/, ''),
-      method: req.method,
-      headers: { ...req.headers, host: undefined, connection: undefined, authorization: 'Bearer static-token' },
-      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req,
-    });
-    res.writeHead(r.statusCode, r.headers);
-    await pipeline(r.body, res);
+    if (mode === 'stream') {
+      await dispatcher.stream(options(req), ({ statusCode, headers }) => res.writeHead(statusCode, headers));
+    } else {
+      const r = await dispatcher.request(options(req));
+      res.writeHead(r.statusCode, r.headers);
+      await pipeline(r.body, res);
+    }
   } catch {
     res.destroy();
   }

@@ -56,6 +56,16 @@ async function load(url, headers, extra = {}) {
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
 }
 
+async function ticks(file) {
+  const f = (await readFile(file, 'utf8')).split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000; // clock ticks (100/s) → µs
+}
+
+/** CPU time of a process, and of its main (JavaScript) thread alone: the rest is GC helpers and libuv. */
+async function cpuTicks(pid) {
+  return { all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) };
+}
+
 async function rssOf(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
@@ -92,7 +102,8 @@ async function main() {
   const { port: upPort } = await forkServer('upstream.mjs');
   const upstream = `http://127.0.0.1:${upPort}`;
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream }, profile);
+  const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'stream' }, profile);
+  const { port: pipePort, child: pipeChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'pipeline' });
 
   const keySpec = `bench:${randomBytes(32).toString('base64')}`;
   const lkPort = await freePort();
@@ -161,6 +172,7 @@ async function main() {
   const target = {
     a: `${upstream}/services/data/v62.0/query`,
     b: `http://127.0.0.1:${barePort}/proxy/services/data/v62.0/query`,
+    b2: `http://127.0.0.1:${pipePort}/proxy/services/data/v62.0/query`,
     c: `${publicUrl}/api/v1/proxy/${connectionId}/services/data/v62.0/query`,
   };
   // Warm up every path (connection caches, keep-alive pools, JIT).
@@ -188,26 +200,33 @@ async function main() {
       console.log(`diag ${name}: ${r.requests.average} req/s p50 ${r.latency.p50} p99 ${r.latency.p99} non2xx ${r.non2xx}`);
     }
   }
+  if (process.env.BENCH_RATE) {
+    // Quick comparison while working on the proxy: CPU per request of (b) and (c) at one rate.
+    const rate = Number(process.env.BENCH_RATE);
+    for (const [name, pid, url] of [['b', bareChild.pid, target.b], ['b2', pipeChild.pid, target.b2], ['c', latchkey.pid, target.c], ['b', bareChild.pid, target.b], ['c', latchkey.pid, target.c]]) {
+      const before = await cpuTicks(pid);
+      const r = await load(url, auth, { overallRate: rate });
+      const after = await cpuTicks(pid);
+      const n = r.rps * DURATION;
+      console.log(`${name}: ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms, CPU ${((after.all - before.all) / n).toFixed(1)} µs/request (main ${((after.main - before.main) / n).toFixed(1)})`);
+    }
+    return;
+  }
   console.log(`peak load: ${CONNECTIONS} connections, ${DURATION} s each`);
-  const peak = { a: await load(target.a, auth), b: await load(target.b, auth), c: await load(target.c, auth) };
+  const peak = { a: await load(target.a, auth), b: await load(target.b, auth), b2: await load(target.b2, auth), c: await load(target.c, auth) };
   const halfRate = Math.floor(peak.b.rps / 2);
   console.log(`fixed rate: ${halfRate} req/s (half of the bare pass-through's peak)`);
   // CPU time the serving process spends per request at the same fixed rate (utime + stime).
-  const ticks = async (file) => {
-    const f = (await readFile(file, 'utf8')).split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10_000; // clock ticks (100/s) → µs
-  };
-  // The whole process, and its main (JavaScript) thread alone: the rest is GC helpers and libuv.
-  const cpuOf = async (pid) => ({ all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) });
   const measured = async (pid, url) => {
-    const before = await cpuOf(pid);
+    const before = await cpuTicks(pid);
     const r = await load(url, auth, { overallRate: halfRate });
-    const after = await cpuOf(pid);
+    const after = await cpuTicks(pid);
     const n = r.rps * DURATION;
     return { ...r, cpuMicrosPerRequest: (after.all - before.all) / n, mainThreadMicrosPerRequest: (after.main - before.main) / n };
   };
   const half = {
     b: await measured(bareChild.pid, target.b),
+    b2: await measured(pipeChild.pid, target.b2),
     c: await measured(latchkey.pid, target.c),
   };
 
@@ -223,7 +242,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
     peak,
-    ratio: { throughputCoverB: peak.c.rps / peak.b.rps, throughputBoverA: peak.b.rps / peak.a.rps },
+    ratio: { throughputCoverB: peak.c.rps / peak.b.rps, throughputCoverB2: peak.c.rps / peak.b2.rps, throughputBoverA: peak.b.rps / peak.a.rps },
     halfLoad: { rate: halfRate, ...half, addedP99ms: half.c.p99 - half.b.p99 },
     streaming: {
       latchkeyMBps: streamed.mbPerSecond,
@@ -234,13 +253,14 @@ async function main() {
   };
   const f = (n) => (typeof n === 'number' ? n.toFixed(n < 10 ? 2 : 0) : n);
   console.log('\n| path | req/s | p50 ms | p99 ms |\n|---|---|---|---|');
-  for (const [k, name] of [['a', 'direct'], ['b', 'bare undici pass-through'], ['c', 'Latchkey']]) {
+  for (const [k, name] of [['a', 'direct'], ['b', 'bare undici pass-through, stream()'], ['b2', 'bare undici pass-through, request() + pipeline'], ['c', 'Latchkey']]) {
     console.log(`| (${k}) ${name} | ${f(peak[k].rps)} | ${f(peak[k].p50)} | ${f(peak[k].p99)} |`);
   }
-  console.log(`\nc/b throughput: ${f(results.ratio.throughputCoverB)}  (target ≥ 0.9)`);
+  console.log(`\nc/b throughput: ${f(results.ratio.throughputCoverB)}  (target ≥ 0.9); c/b2: ${f(results.ratio.throughputCoverB2)}`);
   console.log(`at ${halfRate} req/s: p99 b ${f(half.b.p99)} ms, c ${f(half.c.p99)} ms, added ${f(results.halfLoad.addedP99ms)} ms (target ≤ 1 ms)`);
   console.log(
     `CPU per request at that rate: bare ${f(half.b.cpuMicrosPerRequest)} µs (main thread ${f(half.b.mainThreadMicrosPerRequest)}), ` +
+      `bare with pipeline ${f(half.b2.cpuMicrosPerRequest)} µs (main thread ${f(half.b2.mainThreadMicrosPerRequest)}), ` +
       `Latchkey ${f(half.c.cpuMicrosPerRequest)} µs (main thread ${f(half.c.mainThreadMicrosPerRequest)})`,
   );
   console.log(`10 MB downloads: Latchkey ${f(streamed.mbPerSecond)} MB/s, bare ${f(streamedBare.mbPerSecond)} MB/s; Latchkey RSS ${f(rssBefore / 2 ** 20)} → peak ${f(rssPeak / 2 ** 20)} MB`);

@@ -1,9 +1,8 @@
 import { isIP } from 'node:net';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { type Readable, Transform, Writable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Histogram } from 'prom-client';
 import { Repository } from 'typeorm';
 import type { Dispatcher } from 'undici';
@@ -115,56 +114,63 @@ export class ProxyService {
     const body = !hasBody ? undefined : replay ?? req.pipe(limitBytes(this.config.proxyBodyLimitBytes));
 
     const headers = forwardHeaders(req.headers);
-    const sent = process.hrtime.bigint();
-    let overheadNs = sent - started;
-    let upstream = await this.send(target, method, headers, rt, body);
-    let upstreamNs = process.hrtime.bigint() - sent;
+    const canReplay = !hasBody || replay !== undefined;
+    let attemptStarted = process.hrtime.bigint();
+    let overheadNs = attemptStarted - started;
+    let upstreamNs = 0n;
+    let unauthorized: CapturedResponse | undefined;
+    // Response heads go straight from undici's stream() into `res` (no intermediate body stream):
+    // on the first attempt a 401 is kept aside instead, to be retried or returned after a refresh.
+    const onHead = (firstAttempt: boolean, refreshed: boolean) => ({ statusCode, headers: upstreamHeaders }: Dispatcher.StreamFactoryData): Writable => {
+      upstreamNs += process.hrtime.bigint() - attemptStarted;
+      if (firstAttempt && statusCode === 401) return (unauthorized = new CapturedResponse(upstreamHeaders));
+      return respondWith(res, statusCode, upstreamHeaders, requestId, refreshed);
+    };
+    await this.attempt(res, target, method, headers, rt, body, onHead(true, false));
 
-    let refreshed = false;
-    if (upstream.statusCode === 401) {
+    if (unauthorized) {
       this.refreshOn401.inc();
-      const canReplay = !hasBody || replay !== undefined;
-      if (canReplay) upstream.body.resume();
       const refreshStarted = process.hrtime.bigint();
       rt = await this.refresh(rt);
-      refreshed = true;
       overheadNs += process.hrtime.bigint() - refreshStarted;
       if (canReplay) {
-        const resent = process.hrtime.bigint();
-        upstream = await this.send(target, method, headers, rt, replay);
-        upstreamNs += process.hrtime.bigint() - resent;
+        attemptStarted = process.hrtime.bigint();
+        await this.attempt(res, target, method, headers, rt, replay, onHead(false, true));
+      } else {
+        const kept = unauthorized.body();
+        respondWith(res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, requestId, true).end(kept);
       }
     }
     this.overhead.observe(Number(overheadNs) / 1e9);
     this.upstreamTime.observe(Number(upstreamNs) / 1e9);
-
-    // All headers in one writeHead (nothing set before it): Node's fast path for the header block.
-    const out: Record<string, string | string[]> = { 'x-request-id': requestId };
-    for (const name in upstream.headers) {
-      const value = upstream.headers[name];
-      if (value !== undefined && !DROP_RESPONSE.has(name)) out[name] = value;
-    }
-    if (refreshed) out['latchkey-token-refreshed'] = 'true';
-    res.writeHead(upstream.statusCode, out);
-    try {
-      await pipeline(upstream.body, res);
-    } catch {
-      res.destroy(); // Upstream or client went away mid-stream: nothing more to say.
-    }
   }
 
-  private async send(target: ProxyTarget, method: string, headers: Record<string, string | string[]>, rt: ConnectionRuntime, body: Buffer | Readable | undefined) {
+  /** One upstream request, its response streamed into the writable that `onHead` picks. */
+  private async attempt(
+    res: ServerResponse,
+    target: ProxyTarget,
+    method: string,
+    headers: Record<string, string | string[]>,
+    rt: ConnectionRuntime,
+    body: Buffer | Readable | undefined,
+    onHead: Dispatcher.StreamFactory,
+  ): Promise<void> {
     try {
-      return await this.http.dispatcher.request({
-        origin: target.origin,
-        path: target.path,
-        method: method as Dispatcher.HttpMethod,
-        headers: { ...headers, authorization: `Bearer ${rt.accessToken}` },
-        body,
-        headersTimeout: this.config.proxyHeadersTimeoutMs,
-        bodyTimeout: this.config.proxyBodyTimeoutMs,
-      });
+      await this.http.dispatcher.stream(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: method as Dispatcher.HttpMethod,
+          headers: { ...headers, authorization: `Bearer ${rt.accessToken}` },
+          body,
+          headersTimeout: this.config.proxyHeadersTimeoutMs,
+          bodyTimeout: this.config.proxyBodyTimeoutMs,
+        },
+        onHead,
+      );
     } catch (error) {
+      // Mid-stream (upstream or client went away): the status is out, nothing more to say.
+      if (res.headersSent) return void res.destroy();
       const code = (error as { code?: string }).code ?? '';
       if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') throw ProxyError.timeout();
       if (code === 'ELATCHKEY_BLOCKED_ADDRESS') throw ProxyError.destinationForbidden();
@@ -299,4 +305,39 @@ function limitBytes(limit: number): Transform {
       done(null, chunk);
     },
   });
+}
+
+/** Writes the response head (one writeHead: Node's fast path) and hands `res` to undici for the body. */
+function respondWith(res: ServerResponse, statusCode: number, upstream: IncomingHttpHeaders, requestId: string, refreshed: boolean): ServerResponse {
+  const out: Record<string, string | string[]> = { 'x-request-id': requestId };
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value !== undefined && !DROP_RESPONSE.has(name)) out[name] = value;
+  }
+  if (refreshed) out['latchkey-token-refreshed'] = 'true';
+  return res.writeHead(statusCode, out);
+}
+
+/** An upstream 401 kept aside while the token is refreshed: its headers and the start of its body. */
+class CapturedResponse extends Writable {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(readonly headers: IncomingHttpHeaders) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    // An error body is small; anything past 64 KiB is not worth holding.
+    if (this.size < 65_536) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    }
+    done();
+  }
+
+  body(): Buffer {
+    const body = Buffer.concat(this.chunks);
+    return body.length > 65_536 ? body.subarray(0, 65_536) : body;
+  }
 }
