@@ -44,6 +44,24 @@ describe('API proxy', () => {
       expect(get.headers['sforce-limit-info']).toMatch(/api-usage=/);
     });
 
+    it('passes trailers back after a chunked body', async () => {
+      const { status, body, trailers, trailerHeader } = await new Promise<{ status: number; body: string; trailers: NodeJS.Dict<string>; trailerHeader?: string }>((resolve, reject) => {
+        const req = httpRequest(new URL(`${w.t.url}${base()}/with-trailers`), { headers: { authorization: `Bearer ${w.dev}` } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body, trailers: res.trailers, trailerHeader: res.headers.trailer }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(200);
+      expect(body).toBe('first part;second part');
+      expect(trailerHeader).toBe('x-checksum, x-record-count');
+      expect(trailers).toEqual({ 'x-checksum': 'sha256=abc123', 'x-record-count': '2' });
+    });
+
     it('passes the path on exactly as sent (still percent-encoded) and answers with a request id', async () => {
       const res = await call('get', `${base()}/sobjects/Account/Acme%20%26%20Co%C3%A9?x=%2F`).set('X-Request-Id', 'caller-req-1');
       expect(res.status).toBe(200);

@@ -276,6 +276,7 @@ export class SalesforceTestProvider {
       ],
       ['POST', /^\/services\/data\/[^/]+\/upload$/, (req, res) => this.upload(req, res)],
       ['GET', /^\/services\/data\/[^/]+\/chatter\/users\/me$/, (req, res) => this.me(req, res)],
+      ['GET', /^\/services\/data\/[^/]+\/with-trailers$/, (req, res) => this.withTrailers(req, res)],
       ['*', /^\/services\/data\/[^/]+(\/.*)?$/, (req, res, ctx) => this.echo(req, res, ctx)],
     ];
   }
@@ -1067,6 +1068,17 @@ export class SalesforceTestProvider {
       isActive: user.active !== false,
       url: `/services/data/v62.0/chatter/users/${user.userId}`,
     });
+  }
+
+  /** A chunked body followed by HTTP trailers (announced in `Trailer`), like a checksum at the end. */
+  private withTrailers(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.restCaller(req, res)) return;
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum, x-record-count' });
+    res.write('first part;');
+    res.write('second part');
+    res.addTrailers({ 'x-checksum': 'sha256=abc123', 'x-record-count': '2' });
+    res.end();
   }
 
   /** Streams `bytes` bytes (default 1 MiB) with backpressure, never holding more than a chunk. */

@@ -51,8 +51,11 @@ const DROP_REQUEST = new Set([
   'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'authorization', 'cookie',
   'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'x-csrf-token', 'expect', 'http2-settings',
 ]);
-/** Never passed back: hop-by-hop, and the provider's cookies for the end user's session. */
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection', 'set-cookie']);
+/**
+ * Never passed back: hop-by-hop, and the provider's cookies for the end user's session. (`Trailer`
+ * is not hop-by-hop: it announces trailers, which are passed back too.)
+ */
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate', 'proxy-connection', 'set-cookie']);
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 /** Refresh before forwarding when the token expires sooner than this. */
 const REFRESH_AHEAD_MS = 30_000;
@@ -155,8 +158,10 @@ export class ProxyService {
     body: Buffer | Readable | undefined,
     onHead: Dispatcher.StreamFactory,
   ): Promise<void> {
+    // A response that announces trailers goes through a sink that leaves `res` open for them.
+    const held: { sink?: TrailerSink } = {};
     try {
-      await this.http.dispatcher.stream(
+      const { trailers } = await this.http.dispatcher.stream(
         {
           origin: target.origin,
           path: target.path,
@@ -166,8 +171,12 @@ export class ProxyService {
           headersTimeout: this.config.proxyHeadersTimeoutMs,
           bodyTimeout: this.config.proxyBodyTimeoutMs,
         },
-        onHead,
+        (data) => {
+          const sink = onHead(data);
+          return sink === res && data.headers.trailer !== undefined ? (held.sink = new TrailerSink(res)) : sink;
+        },
       );
+      held.sink?.finish(trailers);
     } catch (error) {
       // Mid-stream (upstream or client went away): the status is out, nothing more to say.
       if (res.headersSent) return void res.destroy();
@@ -339,5 +348,30 @@ class CapturedResponse extends Writable {
   body(): Buffer {
     const body = Buffer.concat(this.chunks);
     return body.length > 65_536 ? body.subarray(0, 65_536) : body;
+  }
+}
+
+/** Passes a body into `res` with its backpressure but leaves `res` open, so trailers can follow. */
+class TrailerSink extends Writable {
+  constructor(private readonly res: ServerResponse) {
+    super();
+    res.once('close', () => {
+      if (!res.writableFinished) this.destroy(new Error('the client went away'));
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    if (this.res.write(chunk)) done();
+    else this.res.once('drain', done);
+  }
+
+  finish(trailers: Record<string, string | string[] | undefined>): void {
+    const out: Record<string, string> = {};
+    for (const name in trailers) {
+      const value = trailers[name];
+      if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    this.res.addTrailers(out);
+    this.res.end();
   }
 }
