@@ -1,25 +1,17 @@
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Logger } from 'pino';
+import { repoDirectory } from '../../common/files/repo-directory.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { CreateOfferingDto } from './dto/offering.dto.js';
 import { OfferingsService } from './offerings.service.js';
 
-/** The repository's `offerings/` directory, found upwards from this file (src/ or dist/src/). */
+/** The repository's `offerings/` directory. */
 export function catalogDirectory(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, 'offerings');
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('The built-in offering catalog (offerings/*.json) was not found');
-    dir = parent;
-  }
+  return repoDirectory('offerings', 'The built-in offering catalog (offerings/*.json)');
 }
 
 /** Reads and validates one catalog file with the API's own rules (unknown fields rejected). */
