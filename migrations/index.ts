@@ -1,3 +1,4 @@
+import { SignInThrottle1795962520564 } from './1795962520564-SignInThrottle.js';
 import { TokenLifecycle1795317559751 } from './1795317559751-TokenLifecycle.js';
 import { ConnectFlowAndConnections1795317194855 } from './1795317194855-ConnectFlowAndConnections.js';
 import { OfferingsAndIntegrations1795316657808 } from './1795316657808-OfferingsAndIntegrations.js';
@@ -8,4 +9,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   OfferingsAndIntegrations1795316657808,
   ConnectFlowAndConnections1795317194855,
   TokenLifecycle1795317559751,
+  SignInThrottle1795962520564,
 ];

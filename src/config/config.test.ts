@@ -59,6 +59,7 @@ describe('config', () => {
         proxyReplayLimitBytes: 1024 ** 2,
         proxyHeadersTimeoutMs: 30_000,
         proxyBodyTimeoutMs: 30_000,
+        authMaxFailures: 10,
       });
     });
 
@@ -100,6 +101,7 @@ describe('config', () => {
           LATCHKEY_PROXY_REPLAY_LIMIT: '256kb',
           LATCHKEY_PROXY_HEADERS_TIMEOUT_MS: '5000',
           LATCHKEY_PROXY_BODY_TIMEOUT_MS: '6000',
+          LATCHKEY_AUTH_MAX_FAILURES: '5',
         }),
         CWD,
       );
@@ -130,6 +132,7 @@ describe('config', () => {
         proxyReplayLimitBytes: 256 * 1024,
         proxyHeadersTimeoutMs: 5000,
         proxyBodyTimeoutMs: 6000,
+        authMaxFailures: 5,
       });
     });
 
@@ -224,6 +227,7 @@ describe('config', () => {
       ['LATCHKEY_REFRESH_BATCH_SIZE', '10000', 'refreshBatchSize', 10_000],
       ['LATCHKEY_REFRESH_CONCURRENCY', '256', 'refreshConcurrency', 256],
       ['LATCHKEY_REFRESH_MARGIN_SECONDS', '30', 'refreshMarginSeconds', 30],
+      ['LATCHKEY_AUTH_MAX_FAILURES', '0', 'authMaxFailures', 0],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
     });
@@ -272,6 +276,11 @@ describe('config', () => {
         'LATCHKEY_REFRESH_CONCURRENCY is too high',
         { LATCHKEY_REFRESH_CONCURRENCY: '1000' },
         /^LATCHKEY_REFRESH_CONCURRENCY must be a whole number from 1 to 256/,
+      ],
+      [
+        'LATCHKEY_AUTH_MAX_FAILURES is not a number',
+        { LATCHKEY_AUTH_MAX_FAILURES: 'ten' },
+        /^LATCHKEY_AUTH_MAX_FAILURES must be a whole number from 0 to 10000/,
       ],
       [
         'LATCHKEY_REFRESH_MARGIN_SECONDS is below 30',

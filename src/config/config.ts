@@ -36,6 +36,8 @@ export interface AppConfig {
   readonly proxyReplayLimitBytes: number;
   readonly proxyHeadersTimeoutMs: number;
   readonly proxyBodyTimeoutMs: number;
+  /** Failed sign-ins per email, and failed client authentications per OAuth App, per 15 minutes (0: no limit). */
+  readonly authMaxFailures: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -207,6 +209,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const proxyReplayLimitBytes = size('LATCHKEY_PROXY_REPLAY_LIMIT', 1024 ** 2, 64);
   const proxyHeadersTimeoutMs = integer('LATCHKEY_PROXY_HEADERS_TIMEOUT_MS', 30_000, 100, 600_000);
   const proxyBodyTimeoutMs = integer('LATCHKEY_PROXY_BODY_TIMEOUT_MS', 30_000, 100, 600_000);
+  const authMaxFailures = integer('LATCHKEY_AUTH_MAX_FAILURES', 10, 0, 10_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -235,6 +238,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     proxyReplayLimitBytes,
     proxyHeadersTimeoutMs,
     proxyBodyTimeoutMs,
+    authMaxFailures,
   });
 }
 

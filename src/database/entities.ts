@@ -9,6 +9,7 @@ import { UserSession } from '../modules/auth/user-session.entity.js';
 import { User } from '../modules/users/user.entity.js';
 import { WorkspaceMember } from '../modules/users/workspace-member.entity.js';
 import { Workspace } from '../modules/workspaces/workspace.entity.js';
+import { AuthFailureWindow } from '../modules/sign-in-throttle/auth-failure-window.entity.js';
 
 /** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
-export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey, Offering, Integration, Connection, ConnectSession, OAuthFlow];
+export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey, Offering, Integration, Connection, ConnectSession, OAuthFlow, AuthFailureWindow];

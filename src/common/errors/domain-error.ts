@@ -37,16 +37,20 @@ export class OAuthProtocolError extends Error {
       | 'invalid_grant'
       | 'unauthorized_client'
       | 'unsupported_grant_type'
-      | 'invalid_scope',
+      | 'invalid_scope'
+      | 'temporarily_unavailable',
     readonly description: string,
     /** The client tried HTTP Basic: a 401 must then carry WWW-Authenticate: Basic. */
     readonly usedBasicAuth = false,
+    /** For temporarily_unavailable: sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(description);
     this.name = 'OAuthProtocolError';
   }
 
   get status(): number {
+    if (this.error === 'temporarily_unavailable') return 429;
     return this.error === 'invalid_client' ? 401 : 400;
   }
 }

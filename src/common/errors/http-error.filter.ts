@@ -64,6 +64,7 @@ export function writeError(res: ServerResponse, exception: unknown, requestId: s
     if (exception.status === 401 && exception.usedBasicAuth) {
       res.setHeader('WWW-Authenticate', 'Basic realm="latchkey"');
     }
+    if (exception.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
     res.setHeader('Cache-Control', 'no-store');
     send(exception.status, { error: exception.error, error_description: exception.description });
     return;

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OAuthAppsModule } from '../oauth-apps/oauth-apps.module.js';
+import { SignInThrottleModule } from '../sign-in-throttle/sign-in-throttle.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { WorkspacesModule } from '../workspaces/workspaces.module.js';
 import { ApiAuthenticator, ApiAuthGuard } from './api-auth.guard.js';
@@ -10,7 +11,7 @@ import { SessionsService } from './sessions.service.js';
 import { UserSession } from './user-session.entity.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([UserSession]), UsersModule, WorkspacesModule, OAuthAppsModule],
+  imports: [TypeOrmModule.forFeature([UserSession]), UsersModule, WorkspacesModule, OAuthAppsModule, SignInThrottleModule],
   controllers: [LoginController],
   providers: [SessionsService, ApiAuthenticator, ApiAuthGuard, { provide: APP_GUARD, useExisting: ApiAuthGuard }],
   exports: [SessionsService, ApiAuthenticator, ApiAuthGuard],

@@ -7,6 +7,7 @@ import { html } from '../../common/html/html.js';
 import { authDocument, sendConsoleHtml } from '../console/console-layout.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
+import { SignInThrottle } from '../sign-in-throttle/sign-in-throttle.service.js';
 import { UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
@@ -29,6 +30,7 @@ export class LoginController {
     private readonly users: UsersService,
     private readonly workspaces: WorkspacesService,
     private readonly random: RandomSource,
+    private readonly throttle: SignInThrottle,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -55,10 +57,21 @@ export class LoginController {
     if (typeof body._csrf !== 'string' || typeof cookieToken !== 'string' || !safeEqual(body._csrf, cookieToken)) {
       return this.renderLogin(res, 403, next, 'Your sign-in form expired. Please try again.');
     }
-    const email = typeof body.email === 'string' ? body.email : '';
+    const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
     const password = typeof body.password === 'string' ? body.password : '';
+    const throttled = email ? await this.throttle.check('login', email) : { retryAfterSeconds: 0, failures: 0 };
+    const wait = throttled.retryAfterSeconds;
+    if (wait > 0) {
+      res.setHeader('Retry-After', String(wait));
+      const minutes = Math.ceil(wait / 60);
+      return this.renderLogin(res, 429, next, `Too many failed sign-ins for this account. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, email);
+    }
     const user = email && password && password.length <= 1024 ? await this.users.verifyLogin(email, password) : null;
-    if (!user) return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
+    if (!user) {
+      if (email) await this.throttle.recordFailure('login', email);
+      return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
+    }
+    if (throttled.failures > 0) await this.throttle.clear('login', email);
 
     let workspaceId = await this.users.firstWorkspaceId(user.id);
     if (!workspaceId && user.role === UserRole.Admin) workspaceId = (await this.workspaces.list())[0]?.id ?? null;

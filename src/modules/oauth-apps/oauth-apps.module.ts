@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { SignInThrottleModule } from '../sign-in-throttle/sign-in-throttle.module.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { JwksController } from './jwks.controller.js';
 import { OAuthApp } from './oauth-app.entity.js';
@@ -10,7 +11,7 @@ import { SigningKeysService } from './signing-keys.service.js';
 import { TokenController } from './token.controller.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([OAuthApp, SigningKey])],
+  imports: [TypeOrmModule.forFeature([OAuthApp, SigningKey]), SignInThrottleModule],
   controllers: [OAuthAppsController, TokenController, JwksController],
   providers: [OAuthAppsService, SigningKeysService, ApiTokensService],
   exports: [OAuthAppsService, SigningKeysService, ApiTokensService],

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { PublicRoute } from '../../common/auth/principal.js';
 import { isScope, type Scope } from '../../common/auth/scopes.js';
 import { OAuthProtocolError } from '../../common/errors/domain-error.js';
+import { SignInThrottle } from '../sign-in-throttle/sign-in-throttle.service.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
 
@@ -42,6 +43,7 @@ export class TokenController {
   constructor(
     private readonly apps: OAuthAppsService,
     private readonly tokens: ApiTokensService,
+    private readonly throttle: SignInThrottle,
   ) {}
 
   @Post('token')
@@ -61,8 +63,22 @@ export class TokenController {
     const grantType = param(body, 'grant_type');
     if (!grantType) throw new OAuthProtocolError('invalid_request', 'grant_type is required.', client.basic);
 
+    const throttled = await this.throttle.check('client', client.clientId);
+    const wait = throttled.retryAfterSeconds;
+    if (wait > 0) {
+      throw new OAuthProtocolError(
+        'temporarily_unavailable',
+        `Too many failed authentications for this client. Try again in ${wait} seconds.`,
+        client.basic,
+        wait,
+      );
+    }
     const app = await this.apps.authenticateClient(client.clientId, client.clientSecret);
-    if (!app) throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
+    if (!app) {
+      await this.throttle.recordFailure('client', client.clientId);
+      throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
+    }
+    if (throttled.failures > 0) await this.throttle.clear('client', client.clientId);
 
     if (grantType !== 'client_credentials') {
       throw new OAuthProtocolError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.');
