@@ -166,7 +166,8 @@ export class TokenRefreshService {
           { connectionId: connection.id, attempt, err: error },
           'REFRESHED TOKENS NOT YET STORED: the provider issued new tokens but writing them failed; retrying',
         );
-        if (attempt >= COMMIT_ATTEMPTS) throw error;
+        // Callers get a retryable 503, not a 500 with the database's message.
+        if (attempt >= COMMIT_ATTEMPTS) throw RefreshError.unavailable('The provider issued new tokens but Latchkey could not store them.');
         await sleep(100 * 2 ** attempt);
       }
     }
