@@ -47,7 +47,8 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     ctx = await newConsoleContext(browser, app.url);
     page = await ctx.context.newPage();
     await page.goto(app.url);
-    await page.waitForFunction('typeof window.Latchkey === "object" && typeof window.Latchkey.connect === "function"');
+    // A function, not a string: the demo app's CSP forbids the eval a string predicate needs.
+    await page.waitForFunction(() => typeof (globalThis as { Latchkey?: { connect?: unknown } }).Latchkey?.connect === 'function');
     return async () => {
       await ctx.context.close();
     };
