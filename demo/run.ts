@@ -169,15 +169,28 @@ async function waitForReady(latchkeyUrl: string, exited: () => boolean): Promise
   throw new Error(`Latchkey did not become ready at ${latchkeyUrl}/readyz within 3 minutes`);
 }
 
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** Latchkey's JSON log lines as short text ("warn: …"); anything else as it is. */
+function readable(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const entry = JSON.parse(line) as { level?: number; msg?: string };
+    return entry.msg ? `${LEVELS[entry.level ?? 30] ?? 'log'}: ${entry.msg}` : line;
+  } catch {
+    return line;
+  }
+}
+
 function prefixLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream): void {
   let rest = '';
   from.setEncoding('utf8');
   from.on('data', (chunk: string) => {
     const lines = (rest + chunk).split('\n');
     rest = lines.pop() ?? '';
-    for (const line of lines) to.write(`  [latchkey] ${line}\n`);
+    for (const line of lines) to.write(`  [latchkey] ${readable(line)}\n`);
   });
-  from.on('end', () => rest && to.write(`  [latchkey] ${rest}\n`));
+  from.on('end', () => rest && to.write(`  [latchkey] ${readable(rest)}\n`));
 }
 
 function banner(d: {
