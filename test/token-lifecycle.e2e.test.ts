@@ -93,6 +93,29 @@ describe('token lifecycle', () => {
       }
     });
 
+    it('uses a client secret rotated through another process for the next refresh', async () => {
+      const id = await newConnection();
+      // This process refreshes once, so it holds the integration in memory.
+      expect((await handout(id, w.t, '?forceRefresh=true')).status).toBe(200);
+      const other = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+      try {
+        // The developer rotates the secret at the provider, then through the other process.
+        const rotated = w.t.secret('connect-consumer-secret-rotated-2');
+        w.sf.registerApp({ ...SF_APP, clientSecret: rotated, callbackUrls: [`${w.t.url}/oauth/callback`] });
+        const put = await other.http.put(`/api/v1/integrations/${w.integrationId}/secret`).auth(w.dev, { type: 'bearer' }).send({ clientSecret: rotated });
+        expect(put.status).toBe(200);
+        const before = w.sf.refreshRequests;
+        const res = await handout(id, w.t, '?forceRefresh=true');
+        expect(res.status).toBe(200);
+        w.t.secret(res.body.accessToken);
+        expect(w.sf.refreshRequests - before).toBe(1);
+      } finally {
+        w.sf.registerApp({ ...SF_APP, callbackUrls: [`${w.t.url}/oauth/callback`] });
+        await w.t.http.put(`/api/v1/integrations/${w.integrationId}/secret`).auth(w.dev, { type: 'bearer' }).send({ clientSecret: SF_APP.clientSecret });
+        await other.close({ keepDatabase: true });
+      }
+    });
+
     it('refreshes on ?forceRefresh=true even when the token is fresh, and keeps the refresh token when none is returned', async () => {
       const id = await newConnection();
       const rt = JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' })).refreshToken;

@@ -100,7 +100,7 @@ export class IntegrationsService {
     if (input.clientId !== undefined) integration.clientId = input.clientId;
     integration.scopes = scopes;
     integration.allowedRedirectUris = allowedRedirectUris;
-    await this.integrations.save(integration);
+    await this.persist(integration);
     if (!verification && (clientIdChanged || scopesChanged) && secret) {
       verification = await this.check(offering, integration.clientId, secret);
     }
@@ -114,7 +114,7 @@ export class IntegrationsService {
     const verification = await this.check(offering, integration.clientId, clientSecret);
     this.refuseUnlessAccepted(verification);
     integration.clientSecretEnc = this.keyRing.encrypt(clientSecret, { ...CLIENT_SECRET_FIELD, rowId: integration.id });
-    await this.integrations.save(integration);
+    await this.persist(integration);
     return this.applyVerification(integration, verification);
   }
 
@@ -168,7 +168,14 @@ export class IntegrationsService {
     integration.verificationMessage = v.message;
     if (v.outcome === 'accepted') integration.status = IntegrationStatus.Configured;
     if (v.outcome === 'rejected') integration.status = IntegrationStatus.Draft;
-    return this.integrations.save(integration);
+    return this.persist(integration);
+  }
+
+  /** Saves a changed integration and tells every replica, whose caches may hold the old one. */
+  private async persist(integration: Integration): Promise<Integration> {
+    const saved = await this.integrations.save(integration);
+    await this.changes.publish({ kind: 'integration', id: integration.id });
+    return saved;
   }
 
   private validate(offering: Offering, input: { scopes: string[]; allowedRedirectUris: string[] }): void {

@@ -89,6 +89,7 @@ export class OfferingsService {
     const inUse = await integrationsUsingIt();
     if (inUse > 0) throw OfferingError.inUse(inUse);
     await this.offerings.delete({ id });
+    await this.changes.publish({ kind: 'offering', id });
   }
 
   /**
@@ -100,7 +101,7 @@ export class OfferingsService {
     const existing = await this.offerings.findOneBy({ key: fields.key });
     if (existing && !existing.builtIn) return 'skipped';
     const { enabled, ...rest } = fields;
-    const result: Array<{ inserted: boolean }> = await this.offerings.query(
+    const result: Array<{ id: string; inserted: boolean }> = await this.offerings.query(
       `INSERT INTO offerings (id, key, provider, environment, display_name, enabled, auth_mode, issuer, authorization_url,
          token_url, revocation_url, introspection_url, userinfo_url, token_endpoint_auth_method, scopes, pkce,
          token_response_style, default_access_token_ttl_seconds, api_base_url, allowed_api_hosts, built_in)
@@ -114,7 +115,7 @@ export class OfferingsService {
          default_access_token_ttl_seconds = EXCLUDED.default_access_token_ttl_seconds,
          api_base_url = EXCLUDED.api_base_url, allowed_api_hosts = EXCLUDED.allowed_api_hosts, updated_at = now()
        WHERE offerings.built_in
-       RETURNING (xmax = 0) AS inserted`,
+       RETURNING id, (xmax = 0) AS inserted`,
       [
         this.random.uuid(), rest.key, rest.provider, rest.environment, rest.displayName, enabled, rest.authMode,
         rest.issuer, rest.authorizationUrl, rest.tokenUrl, rest.revocationUrl, rest.introspectionUrl, rest.userinfoUrl,
@@ -123,7 +124,10 @@ export class OfferingsService {
       ],
     );
     if (result.length === 0) return 'skipped';
-    return result[0].inserted ? 'inserted' : 'updated';
+    if (result[0].inserted) return 'inserted';
+    // Replicas still running may cache the old fields (a rolling deploy with a changed catalog).
+    await this.changes.publish({ kind: 'offering', id: result[0].id });
+    return 'updated';
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import { KeyRing } from '../../common/crypto/key-ring.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
+import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
@@ -14,6 +15,7 @@ import { ConnectionError } from '../connections/connections.errors.js';
 import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
 import { clientCredentialsOf } from '../integrations/client-credentials.js';
 import { Integration } from '../integrations/integration.entity.js';
+import type { Offering } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
 import { ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
 import { backoffMs } from './refresh-policy.js';
@@ -34,6 +36,11 @@ export interface RefreshOptions {
   leased?: boolean;
 }
 
+interface RefreshSetup {
+  integration: Integration;
+  offering: Offering;
+}
+
 /**
  * The one refresh path, for the scheduler, handouts, the proxy's 401 retry and the API.
  *
@@ -45,6 +52,7 @@ export interface RefreshOptions {
 @Injectable()
 export class TokenRefreshService {
   private readonly inflight = new Map<string, Promise<Connection>>();
+  private readonly setups: InvalidatingCache<RefreshSetup>;
   /** Identifies this process as a lease holder. */
   readonly owner: string;
   /** Provider refresh calls made by this process (metrics and tests). */
@@ -64,6 +72,22 @@ export class TokenRefreshService {
     private readonly changes: ChangeFeed,
   ) {
     this.owner = `${hostname()}:${process.pid}:${random.token(6)}`.slice(0, 64);
+    // Every connection of an integration shares these two rows: load them once per process, and
+    // forget them when either changes on any replica (a rotated secret, an edited offering).
+    this.setups = new InvalidatingCache<RefreshSetup>(changes, 'integration', 10_000, [
+      { kind: 'offering', keys: (id, entries) => [...entries].filter(([, v]) => v.offering.id === id).map(([k]) => k) },
+    ]);
+  }
+
+  /** A connection's integration and offering; the same for every connection of the integration. */
+  private setupOf(integrationId: string): Promise<RefreshSetup> | RefreshSetup {
+    return (
+      this.setups.peek(integrationId) ??
+      this.setups.get(integrationId, async () => {
+        const integration = await this.integrations.findOneByOrFail({ id: integrationId });
+        return { integration, offering: await this.offerings.get(integration.offeringId) };
+      })
+    );
   }
 
   refresh(connectionId: string, options: RefreshOptions): Promise<Connection> {
@@ -94,8 +118,7 @@ export class TokenRefreshService {
       await this.markNeedsReauth(connection, 'The connection has no refresh token: the end user must reconnect.');
       throw ConnectionError.needsReauth();
     }
-    const integration = await this.integrations.findOneByOrFail({ id: connection.integrationId });
-    const offering = await this.offerings.get(integration.offeringId);
+    const { integration, offering } = await this.setupOf(connection.integrationId);
     const client = clientCredentialsOf(this.keyRing, integration);
 
     let tokens: TokenSet;
