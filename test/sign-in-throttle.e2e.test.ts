@@ -96,6 +96,17 @@ describe('failed sign-in throttling', () => {
       t.secret(ok.body.access_token);
     });
 
+    it('lets exactly the allowed number through a burst of parallel attempts', async () => {
+      clock.advance(WINDOW_MS);
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => tokenRequest(i % 2 ? replica : t, devApp.clientId, `wrong-${i}`)),
+      );
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 401)).toHaveLength(LIMIT);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(12 - LIMIT);
+      clock.advance(WINDOW_MS);
+    });
+
     it('stores neither email addresses nor client ids, only hashes', async () => {
       expect((await tokenRequest(t, devApp.clientId, 'not-the-secret')).status).toBe(401);
       expect((await signIn(t, ADMIN.email, 'wrong password')).status).toBe(401);

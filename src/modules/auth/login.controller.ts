@@ -59,19 +59,15 @@ export class LoginController {
     }
     const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const throttled = email ? await this.throttle.check('login', email) : { retryAfterSeconds: 0, failures: 0 };
-    const wait = throttled.retryAfterSeconds;
+    const wait = email ? await this.throttle.begin('login', email) : 0;
     if (wait > 0) {
       res.setHeader('Retry-After', String(wait));
       const minutes = Math.ceil(wait / 60);
       return this.renderLogin(res, 429, next, `Too many failed sign-ins for this account. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, email);
     }
     const user = email && password && password.length <= 1024 ? await this.users.verifyLogin(email, password) : null;
-    if (!user) {
-      if (email) await this.throttle.recordFailure('login', email);
-      return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
-    }
-    if (throttled.failures > 0) await this.throttle.clear('login', email);
+    if (!user) return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
+    await this.throttle.succeeded('login', email);
 
     let workspaceId = await this.users.firstWorkspaceId(user.id);
     if (!workspaceId && user.role === UserRole.Admin) workspaceId = (await this.workspaces.list())[0]?.id ?? null;

@@ -63,8 +63,7 @@ export class TokenController {
     const grantType = param(body, 'grant_type');
     if (!grantType) throw new OAuthProtocolError('invalid_request', 'grant_type is required.', client.basic);
 
-    const throttled = await this.throttle.check('client', client.clientId);
-    const wait = throttled.retryAfterSeconds;
+    const wait = await this.throttle.begin('client', client.clientId);
     if (wait > 0) {
       throw new OAuthProtocolError(
         'temporarily_unavailable',
@@ -74,11 +73,8 @@ export class TokenController {
       );
     }
     const app = await this.apps.authenticateClient(client.clientId, client.clientSecret);
-    if (!app) {
-      await this.throttle.recordFailure('client', client.clientId);
-      throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
-    }
-    if (throttled.failures > 0) await this.throttle.clear('client', client.clientId);
+    if (!app) throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
+    await this.throttle.succeeded('client', client.clientId);
 
     if (grantType !== 'client_credentials') {
       throw new OAuthProtocolError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.');

@@ -17,8 +17,11 @@ const KEEP_MS = 24 * 60 * 60_000;
 /**
  * Limits failed authentications per subject (a sign-in email, an OAuth App client id) to
  * `LATCHKEY_AUTH_MAX_FAILURES` per fixed 15-minute window, counted in PostgreSQL so that every
- * replica sees the same count. Checked before the (deliberately slow) secret comparison, so a
- * blocked subject costs no scrypt work either.
+ * replica sees the same count.
+ *
+ * An attempt is counted *before* its secret is checked (`begin`) and the count is dropped when it
+ * succeeds (`succeeded`): the increment is atomic, so a burst of parallel attempts cannot all
+ * pass a check made before any of them failed. A refused attempt costs no scrypt work either.
  */
 @Injectable()
 export class SignInThrottle {
@@ -28,33 +31,26 @@ export class SignInThrottle {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Seconds until `subject` may try again (0: now), and its failures in the current window. */
-  async check(scope: ThrottleScope, subject: string): Promise<{ retryAfterSeconds: number; failures: number }> {
-    if (this.config.authMaxFailures === 0) return { retryAfterSeconds: 0, failures: 0 };
+  /** Counts an attempt; returns the seconds to wait when it must be refused (0: go on and check). */
+  async begin(scope: ThrottleScope, subject: string): Promise<number> {
+    if (this.config.authMaxFailures === 0) return 0;
     const { start, end } = this.window();
-    const row = await this.windows.findOneBy({ scope, subjectHash: this.hash(scope, subject), windowStart: start });
-    const failures = row?.failures ?? 0;
-    if (failures < this.config.authMaxFailures) return { retryAfterSeconds: 0, failures };
-    return { retryAfterSeconds: Math.max(1, Math.ceil((end.getTime() - this.clock.nowMs()) / 1000)), failures };
-  }
-
-  async recordFailure(scope: ThrottleScope, subject: string): Promise<void> {
-    if (this.config.authMaxFailures === 0) return;
-    const { start } = this.window();
     const [row] = (await this.windows.query(
       `INSERT INTO auth_failures (scope, subject_hash, window_start, failures) VALUES ($1, $2, $3, 1)
        ON CONFLICT (scope, subject_hash, window_start) DO UPDATE SET failures = auth_failures.failures + 1
        RETURNING failures`,
       [scope, this.hash(scope, subject), start],
     )) as Array<{ failures: number }>;
-    // The first failure of a subject in a window tidies up windows that no longer count.
+    // The first attempt of a subject in a window tidies up windows that no longer count.
     if (row?.failures === 1) {
       await this.windows.query('DELETE FROM auth_failures WHERE window_start < $1', [new Date(start.getTime() - KEEP_MS)]);
     }
+    if ((row?.failures ?? 0) <= this.config.authMaxFailures) return 0;
+    return Math.max(1, Math.ceil((end.getTime() - this.clock.nowMs()) / 1000));
   }
 
-  /** A successful authentication forgets the subject's failures. */
-  async clear(scope: ThrottleScope, subject: string): Promise<void> {
+  /** The attempt succeeded: the subject's count starts again. */
+  async succeeded(scope: ThrottleScope, subject: string): Promise<void> {
     if (this.config.authMaxFailures === 0) return;
     await this.windows.delete({ scope, subjectHash: this.hash(scope, subject) });
   }
