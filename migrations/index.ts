@@ -1,3 +1,4 @@
+import { SignInThrottlePending1795963842995 } from './1795963842995-SignInThrottlePending.js';
 import { SignInThrottle1795962520564 } from './1795962520564-SignInThrottle.js';
 import { TokenLifecycle1795317559751 } from './1795317559751-TokenLifecycle.js';
 import { ConnectFlowAndConnections1795317194855 } from './1795317194855-ConnectFlowAndConnections.js';
@@ -10,4 +11,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   ConnectFlowAndConnections1795317194855,
   TokenLifecycle1795317559751,
   SignInThrottle1795962520564,
+  SignInThrottlePending1795963842995,
 ];

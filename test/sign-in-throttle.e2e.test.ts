@@ -107,6 +107,29 @@ describe('failed sign-in throttling', () => {
       clock.advance(WINDOW_MS);
     });
 
+    it('asks a burst of right secrets beyond the limit to retry after a second, not a whole window', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => tokenRequest(i % 2 ? replica : t, devApp.clientId, devApp.clientSecret)),
+      );
+      for (const r of results) {
+        if (r.status === 200) t.secret(r.body.access_token);
+        else {
+          expect(r.status).toBe(429);
+          expect(r.headers['retry-after']).toBe('1');
+        }
+      }
+      expect(results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(LIMIT);
+      // Nothing failed, so nothing is held against the client afterwards.
+      const after = await tokenRequest(t, devApp.clientId, devApp.clientSecret);
+      expect(after.status).toBe(200);
+      t.secret(after.body.access_token);
+      const rows: Array<{ failures: number; pending: number }> = await t.dataSource.query(
+        `SELECT failures, pending FROM auth_failures WHERE scope = 'client' AND window_start = $1`,
+        [new Date(Math.floor(clock.nowMs() / WINDOW_MS) * WINDOW_MS)],
+      );
+      expect(rows).toEqual([{ failures: 0, pending: 0 }]);
+    });
+
     it('stores neither email addresses nor client ids, only hashes', async () => {
       expect((await tokenRequest(t, devApp.clientId, 'not-the-secret')).status).toBe(401);
       expect((await signIn(t, ADMIN.email, 'wrong password')).status).toBe(401);

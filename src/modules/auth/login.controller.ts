@@ -8,7 +8,7 @@ import { authDocument, sendConsoleHtml } from '../console/console-layout.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
 import { SignInThrottle } from '../sign-in-throttle/sign-in-throttle.service.js';
-import { UserRole } from '../users/user.entity.js';
+import { type User, UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { SESSION_COOKIE, SESSION_TTL_MS, SessionsService } from './sessions.service.js';
@@ -59,15 +59,19 @@ export class LoginController {
     }
     const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const wait = email ? await this.throttle.begin('login', email) : 0;
-    if (wait > 0) {
-      res.setHeader('Retry-After', String(wait));
-      const minutes = Math.ceil(wait / 60);
+    const decision = email ? await this.throttle.begin('login', email) : undefined;
+    if (decision && !decision.attempt) {
+      res.setHeader('Retry-After', String(decision.retryAfterSeconds));
+      const minutes = Math.ceil(decision.retryAfterSeconds / 60);
       return this.renderLogin(res, 429, next, `Too many failed sign-ins for this account. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, email);
     }
-    const user = email && password && password.length <= 1024 ? await this.users.verifyLogin(email, password) : null;
+    let user: User | null = null;
+    try {
+      if (email && password && password.length <= 1024) user = await this.users.verifyLogin(email, password);
+    } finally {
+      if (decision?.attempt) await (user ? this.throttle.succeeded(decision.attempt) : this.throttle.failed(decision.attempt));
+    }
     if (!user) return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
-    await this.throttle.succeeded('login', email);
 
     let workspaceId = await this.users.firstWorkspaceId(user.id);
     if (!workspaceId && user.role === UserRole.Admin) workspaceId = (await this.workspaces.list())[0]?.id ?? null;

@@ -6,6 +6,7 @@ import { isScope, type Scope } from '../../common/auth/scopes.js';
 import { OAuthProtocolError } from '../../common/errors/domain-error.js';
 import { SignInThrottle } from '../sign-in-throttle/sign-in-throttle.service.js';
 import { ApiTokensService } from './api-tokens.service.js';
+import type { OAuthApp } from './oauth-app.entity.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
 
 interface ClientCredentials {
@@ -63,18 +64,22 @@ export class TokenController {
     const grantType = param(body, 'grant_type');
     if (!grantType) throw new OAuthProtocolError('invalid_request', 'grant_type is required.', client.basic);
 
-    const wait = await this.throttle.begin('client', client.clientId);
-    if (wait > 0) {
+    const { attempt, retryAfterSeconds } = await this.throttle.begin('client', client.clientId);
+    if (!attempt) {
       throw new OAuthProtocolError(
         'temporarily_unavailable',
-        `Too many failed authentications for this client. Try again in ${wait} seconds.`,
+        `Too many failed authentications for this client. Try again in ${retryAfterSeconds} seconds.`,
         client.basic,
-        wait,
+        retryAfterSeconds,
       );
     }
-    const app = await this.apps.authenticateClient(client.clientId, client.clientSecret);
+    let app: OAuthApp | null = null;
+    try {
+      app = await this.apps.authenticateClient(client.clientId, client.clientSecret);
+    } finally {
+      await (app ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
+    }
     if (!app) throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
-    await this.throttle.succeeded('client', client.clientId);
 
     if (grantType !== 'client_credentials') {
       throw new OAuthProtocolError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.');

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
- * Failed authentications of one subject (an email address or an OAuth App client id, hashed) in
+ * Authentication attempts of one subject (an email address or an OAuth App client id, hashed) in
  * one fixed time window. Shared by every replica through the database.
  */
 @Entity('auth_failures')
@@ -18,6 +18,11 @@ export class AuthFailureWindow {
   @PrimaryColumn({ name: 'window_start', type: 'timestamptz' })
   windowStart!: Date;
 
+  /** Failed attempts in the window since the last success. */
   @Column({ type: 'integer' })
   failures!: number;
+
+  /** Attempts admitted and still being checked. */
+  @Column({ type: 'integer', default: 0 })
+  pending!: number;
 }

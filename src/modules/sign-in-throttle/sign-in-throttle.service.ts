@@ -14,14 +14,25 @@ export const FAILURE_WINDOW_MS = 15 * 60_000;
 /** Windows older than this are deleted (they no longer count). */
 const KEEP_MS = 24 * 60 * 60_000;
 
+/** One counted attempt, to be finished with `succeeded` or `failed`. */
+export interface ThrottledAttempt {
+  scope: ThrottleScope;
+  subjectHash: string;
+  windowStart: Date;
+}
+
+export type ThrottleDecision = { attempt: ThrottledAttempt; retryAfterSeconds?: undefined } | { attempt?: undefined; retryAfterSeconds: number };
+
 /**
  * Limits failed authentications per subject (a sign-in email, an OAuth App client id) to
  * `LATCHKEY_AUTH_MAX_FAILURES` per fixed 15-minute window, counted in PostgreSQL so that every
  * replica sees the same count.
  *
- * An attempt is counted *before* its secret is checked (`begin`) and the count is dropped when it
- * succeeds (`succeeded`): the increment is atomic, so a burst of parallel attempts cannot all
- * pass a check made before any of them failed. A refused attempt costs no scrypt work either.
+ * An attempt is admitted atomically *before* its secret is checked: failures plus attempts still
+ * being checked may not exceed the limit, so a burst of parallel guesses cannot all pass a check
+ * made before any of them failed, and a refused attempt costs no scrypt work. Refused for
+ * failures, a subject waits for the window's end; refused only because many attempts are in flight
+ * at once, it may retry after a second.
  */
 @Injectable()
 export class SignInThrottle {
@@ -31,33 +42,46 @@ export class SignInThrottle {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Counts an attempt; returns the seconds to wait when it must be refused (0: go on and check). */
-  async begin(scope: ThrottleScope, subject: string): Promise<number> {
-    if (this.config.authMaxFailures === 0) return 0;
-    const { start, end } = this.window();
+  async begin(scope: ThrottleScope, subject: string): Promise<ThrottleDecision> {
+    const attempt: ThrottledAttempt = { scope, subjectHash: this.hash(scope, subject), windowStart: this.windowStart() };
+    if (this.config.authMaxFailures === 0) return { attempt };
     const [row] = (await this.windows.query(
-      `INSERT INTO auth_failures (scope, subject_hash, window_start, failures) VALUES ($1, $2, $3, 1)
-       ON CONFLICT (scope, subject_hash, window_start) DO UPDATE SET failures = auth_failures.failures + 1
-       RETURNING failures`,
-      [scope, this.hash(scope, subject), start],
-    )) as Array<{ failures: number }>;
+      `INSERT INTO auth_failures (scope, subject_hash, window_start, failures, pending) VALUES ($1, $2, $3, 0, 1)
+       ON CONFLICT (scope, subject_hash, window_start) DO UPDATE SET pending = auth_failures.pending + 1
+       RETURNING failures, pending, (xmax = 0) AS inserted`,
+      [scope, attempt.subjectHash, attempt.windowStart],
+    )) as Array<{ failures: number; pending: number; inserted: boolean }>;
     // The first attempt of a subject in a window tidies up windows that no longer count.
-    if (row?.failures === 1) {
-      await this.windows.query('DELETE FROM auth_failures WHERE window_start < $1', [new Date(start.getTime() - KEEP_MS)]);
+    if (row.inserted) {
+      await this.windows.query('DELETE FROM auth_failures WHERE window_start < $1', [new Date(attempt.windowStart.getTime() - KEEP_MS)]);
     }
-    if ((row?.failures ?? 0) <= this.config.authMaxFailures) return 0;
-    return Math.max(1, Math.ceil((end.getTime() - this.clock.nowMs()) / 1000));
+    if (row.failures + row.pending <= this.config.authMaxFailures) return { attempt };
+    await this.finish(attempt, 'refused');
+    const windowEndMs = attempt.windowStart.getTime() + FAILURE_WINDOW_MS;
+    return { retryAfterSeconds: row.failures >= this.config.authMaxFailures ? Math.max(1, Math.ceil((windowEndMs - this.clock.nowMs()) / 1000)) : 1 };
   }
 
-  /** The attempt succeeded: the subject's count starts again. */
-  async succeeded(scope: ThrottleScope, subject: string): Promise<void> {
+  /** The secret was right: the subject's failures in this window are forgotten. */
+  succeeded(attempt: ThrottledAttempt): Promise<void> {
+    return this.finish(attempt, 'succeeded');
+  }
+
+  failed(attempt: ThrottledAttempt): Promise<void> {
+    return this.finish(attempt, 'failed');
+  }
+
+  private async finish(attempt: ThrottledAttempt, outcome: 'succeeded' | 'failed' | 'refused'): Promise<void> {
     if (this.config.authMaxFailures === 0) return;
-    await this.windows.delete({ scope, subjectHash: this.hash(scope, subject) });
+    const failures = { succeeded: '0', failed: 'failures + 1', refused: 'failures' }[outcome];
+    await this.windows.query(
+      `UPDATE auth_failures SET pending = GREATEST(pending - 1, 0), failures = ${failures}
+        WHERE scope = $1 AND subject_hash = $2 AND window_start = $3`,
+      [attempt.scope, attempt.subjectHash, attempt.windowStart],
+    );
   }
 
-  private window(): { start: Date; end: Date } {
-    const start = Math.floor(this.clock.nowMs() / FAILURE_WINDOW_MS) * FAILURE_WINDOW_MS;
-    return { start: new Date(start), end: new Date(start + FAILURE_WINDOW_MS) };
+  private windowStart(): Date {
+    return new Date(Math.floor(this.clock.nowMs() / FAILURE_WINDOW_MS) * FAILURE_WINDOW_MS);
   }
 
   private hash(scope: ThrottleScope, subject: string): string {
