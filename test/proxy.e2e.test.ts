@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
 import { downloadByte } from './providers/salesforce-provider.js';
 import { BOOTSTRAP, createTestApp } from './support/app.js';
-import { connect, connectWorld, type ConnectWorld } from './support/connect.js';
+import { connectWorld, type ConnectWorld, newConnection as createConnection } from './support/connect.js';
 
 const HOUR = 3_600_000;
 
@@ -14,11 +14,7 @@ describe('API proxy', () => {
   let n = 0;
   const base = () => `/api/v1/proxy/${id}/services/data/v62.0`;
 
-  async function newConnection(): Promise<string> {
-    const { res } = await connect(w, { endUser: { id: `proxy-user-${++n}` }, redirectUri: 'https://app.example.com/connected' });
-    const code = w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
-    return (await w.t.http.post('/api/v1/connect-sessions/exchange').auth(w.dev, { type: 'bearer' }).send({ code })).body.connection.id;
-  }
+  const newConnection = () => createConnection(w, `proxy-user-${++n}`);
   const call = (method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string) => w.t.http[method](path).auth(w.dev, { type: 'bearer' });
 
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
 import { DEFAULT_USER } from './providers/salesforce-provider.js';
-import { connect, connectWorld, type ConnectWorld } from './support/connect.js';
+import { connectWorld, type ConnectWorld, newConnection as createConnection } from './support/connect.js';
 
 /**
  * The refresh path's last step: writing the provider's new tokens. The database write is made to
@@ -12,11 +12,7 @@ describe('refresh commit when the database write fails', () => {
   let w: ConnectWorld;
   let n = 0;
 
-  async function newConnection(): Promise<string> {
-    const { res } = await connect(w, { endUser: { id: `commit-user-${++n}` }, redirectUri: 'https://app.example.com/connected' });
-    const code = w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
-    return (await w.t.http.post('/api/v1/connect-sessions/exchange').auth(w.dev, { type: 'bearer' }).send({ code })).body.connection.id;
-  }
+  const newConnection = () => createConnection(w, `commit-user-${++n}`);
   const sql = (text: string, params: unknown[] = []) => w.t.dataSource.query(text, params);
   const row = async (id: string) => (await sql('SELECT credentials_version, status, credentials_enc FROM connections WHERE id = $1', [id]))[0];
   const loudLines = () => w.t.logs.filter((l) => l.includes('REFRESHED TOKENS NOT YET STORED')).length;

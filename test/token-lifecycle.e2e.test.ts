@@ -4,7 +4,7 @@ import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refres
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
 import { DEFAULT_USER } from './providers/salesforce-provider.js';
 import { BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
-import { connect, connectWorld, type ConnectWorld, SF_APP } from './support/connect.js';
+import { connect, connectWorld, type ConnectWorld, newConnection as createConnection, SF_APP } from './support/connect.js';
 
 const HOUR = 3_600_000;
 
@@ -14,12 +14,7 @@ describe('token lifecycle', () => {
   let n = 0;
 
   /** A fresh connection for a new end user; returns its id. */
-  async function newConnection(): Promise<string> {
-    const { res } = await connect(w, { endUser: { id: `lifecycle-user-${++n}` }, redirectUri: 'https://app.example.com/connected' });
-    const code = w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
-    const ex = await w.t.http.post('/api/v1/connect-sessions/exchange').auth(w.dev, { type: 'bearer' }).send({ code });
-    return ex.body.connection.id as string;
-  }
+  const newConnection = () => createConnection(w, `lifecycle-user-${++n}`);
   const handout = (id: string, t: TestApp = w.t, query = '') => t.http.get(`/api/v1/connections/${id}/access-token${query}`).auth(w.dev, { type: 'bearer' });
   const row = async (id: string) => (await w.t.dataSource.query('SELECT * FROM connections WHERE id = $1', [id]))[0];
 
