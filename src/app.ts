@@ -56,6 +56,11 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
   app.use(cookieParser());
   // The proxy's hot path is served by the HTTP server before Express (see proxy.handler.ts).
   installProxyHandler(app);
+  // Idle keep-alive connections outlive a load balancer's own idle timeout (AWS ALB: 60 s), so the
+  // balancer never reuses a connection Latchkey is closing at that moment (a stray 502).
+  const server = app.getHttpServer() as import('node:http').Server;
+  server.keepAliveTimeout = deps.config.httpKeepAliveTimeoutMs;
+  server.headersTimeout = Math.max(server.headersTimeout, deps.config.httpKeepAliveTimeoutMs + 1000);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/app.js';
 
@@ -8,6 +10,26 @@ describe('HTTP surface', () => {
   });
   afterAll(async () => {
     await t.close();
+  });
+
+  it('keeps idle keep-alive connections for LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS (default above 60 s load balancers)', async () => {
+    expect((t.app.getHttpServer() as Server).keepAliveTimeout).toBe(65_000);
+    const short = await createTestApp({ env: { LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS: '1500' } });
+    try {
+      const port = Number(new URL(short.url).port);
+      const idleMs = await new Promise<number>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: latchkey\r\n\r\n'));
+        let answeredAt = 0;
+        socket.on('data', () => (answeredAt ||= Date.now()));
+        socket.on('close', () => resolve(Date.now() - answeredAt));
+        socket.on('error', reject);
+      });
+      // Node's own default would close after 5 s; the configured 1.5 s is what applies.
+      expect(idleMs).toBeGreaterThanOrEqual(1_300);
+      expect(idleMs).toBeLessThan(4_500);
+    } finally {
+      await short.close();
+    }
   });
 
   it('answers /healthz and /readyz', async () => {

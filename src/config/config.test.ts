@@ -60,6 +60,7 @@ describe('config', () => {
         proxyHeadersTimeoutMs: 30_000,
         proxyBodyTimeoutMs: 30_000,
         authMaxFailures: 10,
+        httpKeepAliveTimeoutMs: 65_000,
       });
     });
 
@@ -102,6 +103,7 @@ describe('config', () => {
           LATCHKEY_PROXY_HEADERS_TIMEOUT_MS: '5000',
           LATCHKEY_PROXY_BODY_TIMEOUT_MS: '6000',
           LATCHKEY_AUTH_MAX_FAILURES: '5',
+          LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS: '120000',
         }),
         CWD,
       );
@@ -133,6 +135,7 @@ describe('config', () => {
         proxyHeadersTimeoutMs: 5000,
         proxyBodyTimeoutMs: 6000,
         authMaxFailures: 5,
+        httpKeepAliveTimeoutMs: 120_000,
       });
     });
 
@@ -228,6 +231,7 @@ describe('config', () => {
       ['LATCHKEY_REFRESH_CONCURRENCY', '256', 'refreshConcurrency', 256],
       ['LATCHKEY_REFRESH_MARGIN_SECONDS', '30', 'refreshMarginSeconds', 30],
       ['LATCHKEY_AUTH_MAX_FAILURES', '0', 'authMaxFailures', 0],
+      ['LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', '1000', 'httpKeepAliveTimeoutMs', 1000],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
     });

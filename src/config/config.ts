@@ -36,6 +36,8 @@ export interface AppConfig {
   readonly proxyReplayLimitBytes: number;
   readonly proxyHeadersTimeoutMs: number;
   readonly proxyBodyTimeoutMs: number;
+  /** How long an idle keep-alive connection to Latchkey stays open. */
+  readonly httpKeepAliveTimeoutMs: number;
   /** Failed sign-ins per email, and failed client authentications per OAuth App, per 15 minutes (0: no limit). */
   readonly authMaxFailures: number;
 }
@@ -210,6 +212,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const proxyHeadersTimeoutMs = integer('LATCHKEY_PROXY_HEADERS_TIMEOUT_MS', 30_000, 100, 600_000);
   const proxyBodyTimeoutMs = integer('LATCHKEY_PROXY_BODY_TIMEOUT_MS', 30_000, 100, 600_000);
   const authMaxFailures = integer('LATCHKEY_AUTH_MAX_FAILURES', 10, 0, 10_000);
+  const httpKeepAliveTimeoutMs = integer('LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 1_000, 600_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -239,6 +242,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     proxyHeadersTimeoutMs,
     proxyBodyTimeoutMs,
     authMaxFailures,
+    httpKeepAliveTimeoutMs,
   });
 }
 
