@@ -1,5 +1,7 @@
 // Small DOM helpers. Text always goes in as text (textContent / text nodes), never as markup.
 
+import { ApiError } from './api.js';
+
 const PROPERTIES = new Set(['value', 'checked', 'disabled', 'hidden', 'readOnly', 'required', 'selected', 'multiple', 'tabIndex', 'rows', 'type']);
 
 /** `h('button', {class: 'x', onclick: fn, 'aria-label': 'Copy'}, 'Copy')` */
@@ -270,4 +272,29 @@ export function pageHeader(title, ...actions) {
 export function mount(main, ...children) {
   clear(main);
   append(main, children);
+}
+
+/**
+ * Wires a form to one API action: on submit, clears earlier messages and field errors, disables
+ * `button` (showing `busyLabel` if given) while `action()` runs, and reports an API error next to
+ * the fields it names. Other errors propagate (the page's error handler shows them).
+ */
+export function onSubmit(form, button, messages, action, { busyLabel } = {}) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    messages.clear();
+    const label = button.textContent;
+    button.disabled = true;
+    if (busyLabel) button.textContent = busyLabel;
+    try {
+      await action();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      reportError(form, messages, error);
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
+  });
 }

@@ -1,5 +1,5 @@
-import { api, ApiError } from '../api.js';
-import { checkedValues, clearFieldErrors, copyControl, emptyState, field, h, messageArea, mount, pageHeader, readonlyInput, reportError } from '../dom.js';
+import { api } from '../api.js';
+import { checkedValues, copyControl, emptyState, field, h, messageArea, mount, onSubmit, pageHeader, readonlyInput } from '../dom.js';
 import { REDIRECT_HINT, redirectUrisInput, redirectUrisValue, scopeGroup } from './integration-form.js';
 
 export async function render(main) {
@@ -44,10 +44,7 @@ export async function render(main) {
     h('div', { class: 'form-actions' }, submit, h('a', { class: 'button button-quiet', href: '/oauth' }, 'Cancel')));
   callback.setAttribute('aria-describedby', 'callback-url-hint');
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
-    messages.clear();
+  onSubmit(form, submit, messages, async () => {
     const body = {
       name: name.value.trim(),
       offeringId: offering.value,
@@ -56,19 +53,10 @@ export async function render(main) {
       allowedRedirectUris: redirectUrisValue(redirects),
     };
     if (clientSecret.value) body.clientSecret = clientSecret.value;
-    submit.disabled = true;
-    submit.textContent = 'Creating…';
-    try {
-      // 201 also when the provider rejected the credentials: the detail page shows draft + why.
-      const created = await api('POST', '/integrations', body);
-      location.assign(`/oauth/${created.data.id}`);
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      reportError(form, messages, error);
-      submit.disabled = false;
-      submit.textContent = 'Create Integration';
-    }
-  });
+    // 201 also when the provider rejected the credentials: the detail page shows draft + why.
+    const created = await api('POST', '/integrations', body);
+    location.assign(`/oauth/${created.data.id}`);
+  }, { busyLabel: 'Creating…' });
 
   mount(main, pageHeader('Add integration'),
     h('p', { class: 'lead' }, 'Register your OAuth client at the provider, then enter its credentials here.'),

@@ -1,8 +1,5 @@
 import { api, ApiError } from '../api.js';
-import {
-  badge, checkedValues, clear, clearFieldErrors, copyControl, emptyState, field, h, messageArea, mount,
-  readonlyInput, reportError, time,
-} from '../dom.js';
+import { badge, checkedValues, clear, copyControl, emptyState, field, h, messageArea, mount, onSubmit, readonlyInput, time } from '../dom.js';
 import { REDIRECT_HINT, redirectUrisInput, redirectUrisValue, scopeGroup } from './integration-form.js';
 
 const TABS = ['settings', 'connections'];
@@ -116,21 +113,10 @@ export async function render(main) {
     field({ label: 'New client secret', control: newSecret, name: 'clientSecret',
       hint: 'Verified with the provider first: a rejected secret changes nothing and the current one stays in use.' }),
     secretMessages.el, h('div', { class: 'form-actions' }, rotateButton));
-  rotateForm.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearFieldErrors(rotateForm);
-    secretMessages.clear();
-    rotateButton.disabled = true;
-    try {
-      update((await api('PUT', `/integrations/${id}/secret`, { clientSecret: newSecret.value })).data);
-      newSecret.value = '';
-      secretMessages.success('The new secret was accepted by the provider and is now in use.');
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      reportError(rotateForm, secretMessages, error);
-    } finally {
-      rotateButton.disabled = false;
-    }
+  onSubmit(rotateForm, rotateButton, secretMessages, async () => {
+    update((await api('PUT', `/integrations/${id}/secret`, { clientSecret: newSecret.value })).data);
+    newSecret.value = '';
+    secretMessages.success('The new secret was accepted by the provider and is now in use.');
   });
 
   // ---- Settings: editable fields (PATCH) ----
@@ -146,25 +132,14 @@ export async function render(main) {
     scopes,
     field({ label: 'Allowed redirect URIs', control: redirects, name: 'allowedRedirectUris', hint: REDIRECT_HINT }),
     editMessages.el, h('div', { class: 'form-actions' }, saveButton));
-  editForm.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearFieldErrors(editForm);
-    editMessages.clear();
-    saveButton.disabled = true;
-    try {
-      update((await api('PATCH', `/integrations/${id}`, {
-        name: name.value.trim(),
-        clientId: clientId.value.trim(),
-        scopes: checkedValues(scopes),
-        allowedRedirectUris: redirectUrisValue(redirects),
-      })).data);
-      editMessages.success('Changes saved.');
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      reportError(editForm, editMessages, error);
-    } finally {
-      saveButton.disabled = false;
-    }
+  onSubmit(editForm, saveButton, editMessages, async () => {
+    update((await api('PATCH', `/integrations/${id}`, {
+      name: name.value.trim(),
+      clientId: clientId.value.trim(),
+      scopes: checkedValues(scopes),
+      allowedRedirectUris: redirectUrisValue(redirects),
+    })).data);
+    editMessages.success('Changes saved.');
   });
 
   // ---- Settings: delete ----

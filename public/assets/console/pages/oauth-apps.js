@@ -1,8 +1,5 @@
-import { api, ApiError } from '../api.js';
-import {
-  checkboxGroup, checkedValues, clearFieldErrors, copyControl, emptyState, field, h, messageArea, mount, pageHeader,
-  readonlyInput, reportError, time,
-} from '../dom.js';
+import { api } from '../api.js';
+import { checkboxGroup, checkedValues, copyControl, emptyState, field, h, messageArea, mount, onSubmit, pageHeader, readonlyInput, time } from '../dom.js';
 
 const ADMIN_ONLY = new Set(['offerings:write', 'workspaces:write']);
 
@@ -28,22 +25,11 @@ export async function render(main) {
     h('p', { class: 'hint' }, 'An OAuth App is a machine client of the Latchkey API: your backend exchanges its client ID and secret for short-lived tokens at POST /api/v1/oauth/token.'),
     field({ label: 'Description', control: description, name: 'description', hint: 'What the app is for.' }),
     scopes, formMessages.el, h('div', { class: 'form-actions' }, create));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
-    formMessages.clear();
-    create.disabled = true;
-    try {
-      const app = (await api('POST', '/oauth-apps', { description: description.value.trim(), scopes: checkedValues(scopes) })).data;
-      description.value = '';
-      await load();
-      showSecret(app, 'created');
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      reportError(form, formMessages, error);
-    } finally {
-      create.disabled = false;
-    }
+  onSubmit(form, create, formMessages, async () => {
+    const app = (await api('POST', '/oauth-apps', { description: description.value.trim(), scopes: checkedValues(scopes) })).data;
+    description.value = '';
+    await load();
+    showSecret(app, 'created');
   });
 
   // ---- the secret, once: kept only in this panel's DOM, gone on "Done" or reload ----

@@ -1,5 +1,5 @@
-import { api, ApiError } from '../api.js';
-import { badge, clearFieldErrors, emptyState, field, h, messageArea, mount, pageHeader, reportError, splitList } from '../dom.js';
+import { api } from '../api.js';
+import { badge, emptyState, field, h, messageArea, mount, onSubmit, pageHeader, splitList } from '../dom.js';
 
 const OPTIONAL_URLS = ['issuer', 'authorizationUrl', 'tokenUrl', 'revocationUrl', 'introspectionUrl', 'userinfoUrl'];
 
@@ -127,10 +127,7 @@ function offeringForm(existing, onSaved, onCancel) {
     messages.el,
     h('div', { class: 'form-actions' }, submit, h('button', { type: 'button', class: 'button-quiet', onclick: onCancel }, 'Cancel')));
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
-    messages.clear();
+  onSubmit(form, submit, messages, async () => {
     const body = {
       displayName: controls.displayName.value.trim(),
       enabled: enabled.checked,
@@ -156,17 +153,10 @@ function offeringForm(existing, onSaved, onCancel) {
     if (required.length || optional.length || defaults.length || existing) {
       body.scopes = { required, optional, ...(defaults.length ? { default: defaults } : {}) };
     }
-    submit.disabled = true;
-    try {
-      const saved = existing
-        ? (await api('PATCH', `/offerings/${existing.id}`, body)).data
-        : (await api('POST', '/offerings', body)).data;
-      onSaved(saved);
-    } catch (error) {
-      submit.disabled = false;
-      if (!(error instanceof ApiError)) throw error;
-      reportError(form, messages, error);
-    }
+    const saved = existing
+      ? (await api('PATCH', `/offerings/${existing.id}`, body)).data
+      : (await api('POST', '/offerings', body)).data;
+    onSaved(saved);
   });
   return form;
 }
