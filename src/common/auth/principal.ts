@@ -3,14 +3,14 @@ import type { Scope } from './scopes.js';
 
 /** Who is calling the API, resolved by the API auth guard. */
 export interface Principal {
-  kind: 'app' | 'user';
+  readonly kind: 'app' | 'user';
   /** The workspace this request acts in (its own, or one an admin named with `workspaceId`). */
-  workspaceId: string;
-  scopes: ReadonlySet<Scope>;
+  readonly workspaceId: string;
+  readonly scopes: ReadonlySet<Scope>;
   /** Platform admin: may name any workspace and hold admin scopes. */
-  isPlatformAdmin: boolean;
-  appId?: string;
-  userId?: string;
+  readonly isPlatformAdmin: boolean;
+  readonly appId?: string;
+  readonly userId?: string;
 }
 
 export const REQUIRED_SCOPES = 'latchkey:required-scopes';

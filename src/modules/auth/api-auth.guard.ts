@@ -5,8 +5,10 @@ import { type Principal, PUBLIC_ROUTE, REQUIRED_SCOPES } from '../../common/auth
 import { DEVELOPER_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
 import { safeEqual } from '../../common/crypto/secret-hash.js';
 import { DomainError } from '../../common/errors/domain-error.js';
+import { Clock } from '../../common/time/clock.js';
 import { ApiTokensService } from '../oauth-apps/api-tokens.service.js';
 import { AuthError } from '../oauth-apps/oauth-apps.errors.js';
+import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
 import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
 import { UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
@@ -17,6 +19,20 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type ApiRequest = Request & { principal?: Principal };
+/** Bearer tokens remembered per process (each entry a few hundred bytes plus the token). */
+const BEARER_CACHE_SIZE = 10_000;
+
+interface BearerEntry {
+  principal: Principal;
+  /** The app object this principal was derived from, as the app cache held it then. */
+  app: OAuthApp;
+  expiresAtMs: number;
+}
+
+export interface PrincipalOptions {
+  /** Honour `?workspaceId=` (off for the proxy, whose query string belongs to the provider). */
+  workspaceOverride?: boolean;
+}
 
 /**
  * Who is calling: a Bearer JWT from an OAuth App, or the console's session cookie (plus a CSRF
@@ -30,11 +46,41 @@ export class ApiAuthenticator {
     private readonly sessions: SessionsService,
     private readonly users: UsersService,
     private readonly workspaces: WorkspacesService,
+    private readonly clock: Clock,
   ) {}
 
-  async principal(req: ApiRequest, required: readonly Scope[]): Promise<Principal> {
-    const principal = await this.authenticate(req);
-    await this.applyWorkspaceOverride(req, principal);
+  /**
+   * Bearer principals already authenticated in this process, by the exact Authorization header.
+   * A hit is used only while the token is unexpired and its app is still the very object the app
+   * cache held when the principal was built: any change to the app (revocation, new secret) that
+   * any replica announces empties that cache entry, and the next request takes the full path.
+   */
+  private readonly bearer = new Map<string, BearerEntry>();
+
+  /**
+   * The caller, with the required scopes checked. Synchronous for a remembered Bearer token (the
+   * proxy's hot path makes no promise for it); otherwise a promise.
+   */
+  principal(req: ApiRequest, required: readonly Scope[], options: PrincipalOptions = {}): Principal | Promise<Principal> {
+    const override = options.workspaceOverride !== false;
+    const header = req.headers.authorization;
+    if (header !== undefined && !(override && req.query?.workspaceId !== undefined)) {
+      const hit = this.bearer.get(header);
+      if (
+        hit &&
+        hit.expiresAtMs > this.clock.nowMs() &&
+        this.apps.peekActive(hit.app.id) === hit.app &&
+        required.every((s) => hit.principal.scopes.has(s))
+      ) {
+        return hit.principal;
+      }
+    }
+    return this.resolve(req, required, override);
+  }
+
+  private async resolve(req: ApiRequest, required: readonly Scope[], override: boolean): Promise<Principal> {
+    let principal = await this.authenticate(req);
+    if (override) principal = await this.applyWorkspaceOverride(req, principal);
     const missing = required.filter((s) => !principal.scopes.has(s));
     if (missing.length) throw AuthError.insufficientScope(missing);
     return principal;
@@ -49,13 +95,15 @@ export class ApiAuthenticator {
       const app = await this.apps.findActive(claims.appId, claims.secretVersion);
       if (!app || app.workspaceId !== claims.workspaceId) throw AuthError.invalidToken();
       const scopes = new Set(claims.scopes.filter((s) => app.scopes.includes(s)));
-      return {
+      const principal: Principal = Object.freeze({
         kind: 'app',
         workspaceId: app.workspaceId,
         scopes,
         isPlatformAdmin: scopes.has('workspaces:write'),
         appId: app.id,
-      };
+      });
+      if (this.apps.peekActive(app.id) === app) this.remember(authorization, { principal, app, expiresAtMs: claims.expiresAtMs });
+      return principal;
     }
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
     if (cookie) {
@@ -81,10 +129,15 @@ export class ApiAuthenticator {
     throw AuthError.unauthenticated();
   }
 
+  private remember(header: string, entry: BearerEntry): void {
+    if (this.bearer.size >= BEARER_CACHE_SIZE) this.bearer.delete(this.bearer.keys().next().value!);
+    this.bearer.set(header, entry);
+  }
+
   /** `?workspaceId=` lets a platform admin (or a member of several workspaces) act in another one. */
-  private async applyWorkspaceOverride(req: ApiRequest, principal: Principal): Promise<void> {
-    const named = req.query.workspaceId;
-    if (named === undefined || named === principal.workspaceId) return;
+  private async applyWorkspaceOverride(req: ApiRequest, principal: Principal): Promise<Principal> {
+    const named = req.query?.workspaceId;
+    if (named === undefined || named === principal.workspaceId) return principal;
     if (typeof named !== 'string' || !UUID.test(named)) {
       throw new DomainError('validation.failed', 'invalid', 'workspaceId must be a UUID.');
     }
@@ -95,7 +148,7 @@ export class ApiAuthenticator {
     if (!(await this.workspaces.exists(named))) {
       throw new DomainError('workspace.not_found', 'not_found', 'No such workspace.');
     }
-    principal.workspaceId = named;
+    return { ...principal, workspaceId: named };
   }
 }
 

@@ -11,7 +11,6 @@ import { SIGNING_ALG, SigningKeysService } from './signing-keys.service.js';
 
 export const API_AUDIENCE = 'latchkey-api';
 const TOKEN_TYPE = 'at+jwt'; // RFC 9068
-const VERIFIED_CACHE_SIZE = 10_000;
 
 export interface ApiTokenClaims {
   appId: string;
@@ -19,6 +18,7 @@ export interface ApiTokenClaims {
   clientId: string;
   scopes: Scope[];
   secretVersion: number;
+  expiresAtMs: number;
 }
 
 /** Short-lived JWTs for OAuth Apps (RFC 9068 profile), signed with the shared signing key. */
@@ -54,27 +54,10 @@ export class ApiTokensService {
   }
 
   /**
-   * Tokens whose signature and claims were already verified, until they expire. A token string is
-   * immutable, so re-verifying it proves nothing new; expiry is still checked on every use and
-   * revocation by the caller (the app's validity).
+   * Checks signature, kid, type, issuer, audience and lifetime; throws auth.invalid_token. (The
+   * API authenticator remembers what a token string was verified to mean, until it expires.)
    */
-  private readonly verified = new Map<string, { claims: ApiTokenClaims; expMs: number }>();
-
-  /** Checks signature, kid, type, issuer, audience and lifetime; throws auth.invalid_token. */
   async verify(token: string): Promise<ApiTokenClaims> {
-    const hit = this.verified.get(token);
-    if (hit) {
-      if (hit.expMs > this.clock.nowMs()) return hit.claims;
-      this.verified.delete(token);
-      throw AuthError.invalidToken();
-    }
-    const { claims, expMs } = await this.verifySignature(token);
-    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { claims, expMs });
-    return claims;
-  }
-
-  private async verifySignature(token: string): Promise<{ claims: ApiTokenClaims; expMs: number }> {
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -97,8 +80,12 @@ export class ApiTokensService {
         throw AuthError.invalidToken();
       }
       return {
-        claims: { appId: payload.aid, workspaceId: payload.wid, clientId: String(payload.sub), scopes, secretVersion: payload.sv },
-        expMs: payload.exp! * 1000,
+        appId: payload.aid,
+        workspaceId: payload.wid,
+        clientId: String(payload.sub),
+        scopes,
+        secretVersion: payload.sv,
+        expiresAtMs: payload.exp! * 1000,
       };
     } catch {
       throw AuthError.invalidToken();

@@ -114,6 +114,14 @@ export class OAuthAppsService {
   }
 
   /** The app behind a token, if it is still allowed to act (not revoked, same secret version). */
+  /**
+   * The app as last loaded into this process's cache, while no replica has announced a change to
+   * it since (undefined when not cached or the change feed is down). The same object until then.
+   */
+  peekActive(appId: string): OAuthApp | null | undefined {
+    return this.activeCache.peek(appId);
+  }
+
   async findActive(appId: string, secretVersion: number): Promise<OAuthApp | null> {
     const app = this.activeCache.peek(appId) ?? (await this.activeCache.get(appId, () => this.apps.findOneBy({ id: appId })));
     return app && !app.revokedAt && app.secretVersion === secretVersion ? app : null;
