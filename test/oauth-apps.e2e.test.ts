@@ -168,8 +168,11 @@ describe('OAuth Apps and the token endpoint', () => {
     it('regenerating a secret stops the old secret and every token issued under it at once', async () => {
       const created = (await createApp(admin, { description: 'rotating', scopes: ['apps:write'] })).body;
       const oldToken = await tokenFor(t, created.clientId, created.clientSecret);
-      const regen = await t.http.post(`/api/v1/oauth-apps/${created.id}/secret`).auth(admin, { type: 'bearer' });
+      // Used once, so this process remembers it; then regenerated through an upper-case path id.
+      expect((await t.http.get('/api/v1/oauth-apps').auth(oldToken, { type: 'bearer' })).status).toBe(200);
+      const regen = await t.http.post(`/api/v1/oauth-apps/${created.id.toUpperCase()}/secret`).auth(admin, { type: 'bearer' });
       expect(regen.status).toBe(200);
+      expect(regen.body.id).toBe(created.id);
       const newSecret = t.secret(regen.body.clientSecret);
       expect(newSecret).not.toBe(created.clientSecret);
       expect(regen.body.clientId).toBe(created.clientId);
