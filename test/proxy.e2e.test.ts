@@ -295,8 +295,27 @@ describe('API proxy', () => {
         // Warm the other replica's cache.
         expect((await other.http.get(`/api/v1/proxy/${own}/services/data/v62.0/limits`).auth(w.dev, { type: 'bearer' })).status).toBe(200);
         expect((await call('delete', `/api/v1/connections/${own}`)).status).toBe(204);
+        const before = w.sf.restRequests;
         const next = await other.http.get(`/api/v1/proxy/${own}/services/data/v62.0/limits`).auth(w.dev, { type: 'bearer' });
         expect([next.status, next.body.error.code]).toEqual([404, 'connection.not_found']);
+        expect(w.sf.restRequests).toBe(before);
+      } finally {
+        await other.close({ keepDatabase: true });
+      }
+    });
+
+    it('treats an upper-case connection id as the same connection, down to a revoke from another process', async () => {
+      const own = await newConnection();
+      const upper = own.toUpperCase();
+      const other = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+      try {
+        const first = await other.http.get(`/api/v1/proxy/${upper}/services/data/v62.0/limits?x=1`).auth(w.dev, { type: 'bearer' });
+        expect([first.status, first.body.path, first.body.query]).toEqual([200, '/services/data/v62.0/limits', { x: '1' }]);
+        expect((await call('delete', `/api/v1/connections/${own}`)).status).toBe(204);
+        const before = w.sf.restRequests;
+        const next = await other.http.get(`/api/v1/proxy/${upper}/services/data/v62.0/limits`).auth(w.dev, { type: 'bearer' });
+        expect([next.status, next.body.error.code]).toEqual([404, 'connection.not_found']);
+        expect(w.sf.restRequests).toBe(before); // refused from the invalidated cache, not by the provider
       } finally {
         await other.close({ keepDatabase: true });
       }

@@ -10,6 +10,7 @@ import { PROXY_PREFIX } from './proxy.constants.js';
 import { ProxyService } from './proxy.service.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ID_LENGTH = 36;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
@@ -35,30 +36,48 @@ function proxyHandler(app: INestApplication) {
   const logger = app.get<Logger>(LOGGER);
   const debug = logger.isLevelEnabled('debug');
 
-  return (req: IncomingMessage & { query?: Record<string, string> }, res: ServerResponse): void => {
+  return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url!;
-    // The query string belongs to the provider's API: no ?workspaceId= override on the proxy.
-    req.query = {};
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const started = debug ? process.hrtime.bigint() : 0n;
-    void (async () => {
-      const connectionId = url.slice(PROXY_PREFIX.length).split(/[/?]/, 1)[0];
-      if (!UUID.test(connectionId)) throw new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
-      const principal = await authenticator.principal(req as never, ['proxy']);
-      await proxy.forward(principal, connectionId, req, res, requestId);
-    })()
-      .then(() => {
-        if (debug) {
-          logger.debug({ requestId, method: req.method, connectionId: url.slice(PROXY_PREFIX.length, PROXY_PREFIX.length + 36), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'proxied');
-        }
-      })
-      .catch((error: unknown) => {
+    let done: Promise<void>;
+    try {
+      const connectionId = connectionIdOf(url);
+      // The query string belongs to the provider's API: no ?workspaceId= override on the proxy.
+      const principal = authenticator.principal(req as never, ['proxy'], { workspaceOverride: false });
+      done =
+        principal instanceof Promise
+          ? principal.then((p) => proxy.forward(p, connectionId, req, res, requestId))
+          : proxy.forward(principal, connectionId, req, res, requestId);
+    } catch (error) {
+      done = Promise.reject(error);
+    }
+    done.then(
+      debug
+        ? () => logger.debug({ requestId, method: req.method, connectionId: url.slice(PROXY_PREFIX.length, PROXY_PREFIX.length + 36), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'proxied')
+        : undefined,
+      (error: unknown) => {
         if (!(error instanceof DomainError) || error.kind === 'upstream' || error.kind === 'upstream_timeout') {
           logger.warn({ requestId, method: req.method, code: (error as DomainError).code }, 'proxy call failed');
         }
         if (!res.headersSent) res.setHeader('X-Request-Id', requestId);
         writeError(res, error, requestId, logger);
-      });
+      },
+    );
   };
+}
+
+/**
+ * The connection id: the path segment right after the prefix, which must be a UUID. Lower-cased,
+ * as the database and the change feed spell it, so one connection has one cache entry.
+ */
+function connectionIdOf(url: string): string {
+  const start = PROXY_PREFIX.length;
+  const id = url.slice(start, start + ID_LENGTH);
+  const next = url.charCodeAt(start + ID_LENGTH); // "/" or "?" or the end
+  if (!UUID.test(id) || !(next === 47 || next === 63 || Number.isNaN(next))) {
+    throw new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
+  }
+  return id.toLowerCase();
 }

@@ -22,6 +22,7 @@ import { MetricsService } from '../health/metrics.service.js';
 import { Integration } from '../integrations/integration.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
 import { TokenRefreshService } from '../token-refresh/token-refresh.service.js';
+import { PROXY_PREFIX } from './proxy.constants.js';
 import { ProxyError } from './proxy.errors.js';
 
 /** What a proxied call needs about a connection, kept in memory between calls. */
@@ -56,6 +57,11 @@ const DROP_REQUEST = new Set([
  * is not hop-by-hop: it announces trailers, which are passed back too.)
  */
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate', 'proxy-connection', 'set-cookie']);
+/** A scheme at the start of the path ("/https:…"): an absolute URL in disguise. */
+const ABSOLUTE = /^\/[a-z][a-z0-9+.-]*:/i;
+const FORBIDDEN_IN_PATH = /\\|%5c|%2f|%00|#/i;
+/** A segment that decodes to "." or "..": "/./", "/%2e%2e", "/.%2E/", … (also at the end). */
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 /** Refresh before forwarding when the token expires sooner than this. */
 const REFRESH_AHEAD_MS = 30_000;
@@ -98,7 +104,8 @@ export class ProxyService {
 
   async forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const started = process.hrtime.bigint();
-    let rt = await this.runtime(connectionId);
+    let rt = this.runtimes.peek(connectionId);
+    if (rt === undefined) rt = await this.load(connectionId);
     if (!rt || rt.workspaceId !== principal.workspaceId || rt.status === ConnectionStatus.Revoked || !rt.accessToken) {
       throw ConnectionError.notFound();
     }
@@ -158,6 +165,7 @@ export class ProxyService {
     body: Buffer | Readable | undefined,
     onHead: Dispatcher.StreamFactory,
   ): Promise<void> {
+    headers.authorization = `Bearer ${rt.accessToken}`;
     // A response that announces trailers goes through a sink that leaves `res` open for them.
     const held: { sink?: TrailerSink } = {};
     try {
@@ -166,7 +174,7 @@ export class ProxyService {
           origin: target.origin,
           path: target.path,
           method: method as Dispatcher.HttpMethod,
-          headers: { ...headers, authorization: `Bearer ${rt.accessToken}` },
+          headers,
           body,
           headersTimeout: this.config.proxyHeadersTimeoutMs,
           bodyTimeout: this.config.proxyBodyTimeoutMs,
@@ -197,9 +205,7 @@ export class ProxyService {
     return fresh;
   }
 
-  private runtime(id: string): Promise<ConnectionRuntime | null> | ConnectionRuntime | null {
-    const warm = this.runtimes.peek(id);
-    if (warm !== undefined) return warm;
+  private load(id: string): Promise<ConnectionRuntime | null> {
     return this.runtimes.get(id, async () => {
       const connection = await this.connections.findOneBy({ id });
       return connection ? this.build(connection) : null;
@@ -248,28 +254,24 @@ export class ProxyService {
   target(rt: ConnectionRuntime, originalUrl: string): ProxyTarget {
     if (rt.destinationProblem === 'host_not_allowed') throw ProxyError.hostNotAllowed();
     if (rt.destinationProblem === 'private_address') throw ProxyError.destinationForbidden();
-    const base = rt.base!;
-    const afterId = originalUrl.slice(originalUrl.indexOf(rt.id) + rt.id.length);
+    const afterId = originalUrl.slice(PROXY_PREFIX.length + rt.id.length);
     const q = afterId.indexOf('?');
     const rawPath = q >= 0 ? afterId.slice(0, q) : afterId;
-    const rawQuery = q >= 0 ? afterId.slice(q) : '';
     if (rawPath.charCodeAt(0) !== 47 /* / */) throw ProxyError.invalidPath('a path must follow the connection id');
-    if (rawPath.startsWith('//') || /^\/[a-z][a-z0-9+.-]*:/i.test(rawPath)) throw ProxyError.invalidPath('absolute URLs are not allowed');
-    if (/\\|%5c|%2f|%00|#/i.test(rawPath)) throw ProxyError.invalidPath('encoded slashes, backslashes, NUL and "#" are not allowed');
-    const segments = rawPath.split('/');
-    if (segments[1].includes('@')) throw ProxyError.invalidPath('"@" is not allowed in the first segment');
-    for (const segment of segments) {
-      let decoded = segment;
-      if (segment.includes('%')) {
-        try {
-          decoded = decodeURIComponent(segment);
-        } catch {
-          throw ProxyError.invalidPath('malformed percent-encoding');
-        }
+    if (rawPath.charCodeAt(1) === 47 || ABSOLUTE.test(rawPath)) throw ProxyError.invalidPath('absolute URLs are not allowed');
+    if (FORBIDDEN_IN_PATH.test(rawPath)) throw ProxyError.invalidPath('encoded slashes, backslashes, NUL and "#" are not allowed');
+    const firstEnd = rawPath.indexOf('/', 1);
+    if ((firstEnd < 0 ? rawPath : rawPath.slice(0, firstEnd)).includes('@')) throw ProxyError.invalidPath('"@" is not allowed in the first segment');
+    if (DOT_SEGMENT.test(rawPath)) throw ProxyError.invalidPath('"." and ".." segments are not allowed');
+    if (rawPath.includes('%')) {
+      try {
+        decodeURIComponent(rawPath);
+      } catch {
+        throw ProxyError.invalidPath('malformed percent-encoding');
       }
-      if (decoded === '.' || decoded === '..') throw ProxyError.invalidPath('"." and ".." segments are not allowed');
     }
-    return { origin: base.origin, path: base.path + rawPath + rawQuery };
+    const base = rt.base!;
+    return { origin: base.origin, path: base.path + afterId };
   }
 }
 
