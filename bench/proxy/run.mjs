@@ -203,15 +203,30 @@ async function main() {
     }
   }
   if (process.env.BENCH_RATE) {
-    // Quick comparison while working on the proxy: CPU per request of (b) and (c) at one rate.
+    // While working on the proxy: CPU per request of (b), (b2) and (c) at one fixed rate, in
+    // BENCH_ROUNDS short alternating rounds. Single figures drift by several µs on a shared VM;
+    // the median of (c) minus (b) taken round by round is the steadier number.
     const rate = Number(process.env.BENCH_RATE);
-    for (const [name, pid, url] of [['b', bareChild.pid, target.b], ['b2', pipeChild.pid, target.b2], ['c', latchkey.pid, target.c], ['b', bareChild.pid, target.b], ['c', latchkey.pid, target.c]]) {
-      const before = await cpuTicks(pid);
-      const r = await load(url, auth, { overallRate: rate });
-      const after = await cpuTicks(pid);
-      const n = r.rps * DURATION;
-      console.log(`${name}: ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms, CPU ${((after.all - before.all) / n).toFixed(1)} µs/request (main ${((after.main - before.main) / n).toFixed(1)})`);
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
+    const seconds = Number(process.env.BENCH_DURATION ?? 3);
+    const runs = { b: [], b2: [], c: [] };
+    const pids = { b: bareChild.pid, b2: pipeChild.pid, c: latchkey.pid };
+    for (let round = 0; round < rounds; round++) {
+      for (const name of ['b', 'b2', 'c']) {
+        const before = await cpuTicks(pids[name]);
+        const r = await autocannon({ url: target[name], headers: auth, connections: CONNECTIONS, duration: seconds, overallRate: rate });
+        if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+        const after = await cpuTicks(pids[name]);
+        const n = r.requests.average * seconds;
+        runs[name].push({ all: (after.all - before.all) / n, main: (after.main - before.main) / n });
+      }
     }
+    const pick = (name, k) => runs[name].map((r) => r[k]);
+    for (const name of ['b', 'b2', 'c']) {
+      console.log(`${name}: CPU ${median(pick(name, 'all')).toFixed(1)} µs/request (main thread ${median(pick(name, 'main')).toFixed(1)}), median of ${rounds} rounds at ${rate} req/s`);
+    }
+    const excess = (k) => median(runs.c.map((r, i) => r[k] - runs.b[i][k])).toFixed(1);
+    console.log(`c − b, round by round: median ${excess('all')} µs (main thread ${excess('main')})`);
     return;
   }
   console.log(`peak load: ${CONNECTIONS} connections, ${DURATION} s each`);
