@@ -257,6 +257,10 @@ describe('API proxy', () => {
       const { tokenFor } = await import('./support/app.js');
       const token = await tokenFor(w.t, app.body.clientId, w.t.secret(app.body.clientSecret));
       expect((await w.t.http.get(`${base()}/limits`).auth(token, { type: 'bearer' })).status).toBe(403);
+      // Also once the token is remembered from a route it may call.
+      expect((await w.t.http.get('/api/v1/connections').auth(token, { type: 'bearer' })).status).toBe(200);
+      const again = await w.t.http.get(`${base()}/limits`).auth(token, { type: 'bearer' });
+      expect([again.status, again.body.error.code, again.body.error.message]).toEqual([403, 'auth.insufficient_scope', 'This request needs the scope proxy.']);
     });
 
     it('keeps tokens out of error bodies and logs', async () => {

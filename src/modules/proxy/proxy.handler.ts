@@ -55,7 +55,7 @@ function proxyHandler(app: INestApplication) {
     }
     done.then(
       debug
-        ? () => logger.debug({ requestId, method: req.method, connectionId: url.slice(PROXY_PREFIX.length, PROXY_PREFIX.length + 36), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'proxied')
+        ? () => logger.debug({ requestId, method: req.method, connectionId: url.slice(PROXY_PREFIX.length, PROXY_PREFIX.length + ID_LENGTH), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'proxied')
         : undefined,
       (error: unknown) => {
         if (!(error instanceof DomainError) || error.kind === 'upstream' || error.kind === 'upstream_timeout') {
