@@ -91,7 +91,8 @@ export class OAuthAppsService {
       })
       .execute();
     if (result.affected !== 1) throw OAuthAppError.revoked();
-    await this.changes.publish({ kind: 'app', id });
+    // The row's own id (as caches key it), not the caller's spelling of it.
+    await this.changes.publish({ kind: 'app', id: app.id });
     return { app: await this.get(workspaceId, id), clientSecret };
   }
 
@@ -101,7 +102,7 @@ export class OAuthAppsService {
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) return;
     await this.apps.update({ id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
-    await this.changes.publish({ kind: 'app', id });
+    await this.changes.publish({ kind: 'app', id: app.id });
   }
 
   /** The app these client credentials belong to, or null. Takes equally long for unknown ids. */

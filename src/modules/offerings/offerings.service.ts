@@ -71,7 +71,7 @@ export class OfferingsService {
       if (changes.some((k) => k !== 'enabled')) throw OfferingError.builtInReadOnly();
       if (input.enabled !== undefined) current.enabled = input.enabled;
       const saved = await this.offerings.save(current);
-      await this.changes.publish({ kind: 'offering', id });
+      await this.changes.publish({ kind: 'offering', id: current.id });
       return saved;
     }
     const { id: _id, builtIn: _b, createdAt: _c, updatedAt: _u, ...existing } = current;
@@ -79,7 +79,7 @@ export class OfferingsService {
     const fields = await this.resolve(merged as CreateOfferingDto);
     Object.assign(current, fields);
     const saved = await this.offerings.save(current);
-    await this.changes.publish({ kind: 'offering', id });
+    await this.changes.publish({ kind: 'offering', id: current.id });
     return saved;
   }
 
@@ -89,7 +89,7 @@ export class OfferingsService {
     const inUse = await integrationsUsingIt();
     if (inUse > 0) throw OfferingError.inUse(inUse);
     await this.offerings.delete({ id });
-    await this.changes.publish({ kind: 'offering', id });
+    await this.changes.publish({ kind: 'offering', id: offering.id });
   }
 
   /**
