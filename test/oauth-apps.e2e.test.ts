@@ -115,8 +115,10 @@ describe('OAuth Apps and the token endpoint', () => {
       expect((await t.http.get('/api/v1/oauth-apps').set('Authorization', 'Token abc')).status).toBe(401);
     });
 
-    it('rejects a tampered token', async () => {
+    it('rejects a tampered token, also once the genuine one is remembered', async () => {
       const token = await tokenFor(t, app.clientId, app.clientSecret);
+      // Used once, so this process remembers it; the forgeries below end with its signature.
+      expect((await t.http.get('/api/v1/oauth-apps').auth(token, { type: 'bearer' })).status).toBe(200);
       const [h, p, s] = token.split('.');
       const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
       const forged = Buffer.from(JSON.stringify({ ...claims, scope: `${claims.scope} workspaces:write` })).toString('base64url');
