@@ -165,6 +165,13 @@ describe('API proxy', () => {
       expect(w.sf.refreshRequests - before).toBe(1);
       const metrics = await w.t.http.get('/metrics');
       expect(metrics.text).toMatch(/latchkey_proxy_refresh_on_401_total [1-9]/);
+      // Both timings of every completed call, this one included: Latchkey's own and the upstream's.
+      for (const name of ['latchkey_proxy_overhead_seconds', 'latchkey_proxy_upstream_seconds']) {
+        const count = Number(new RegExp(`^${name}_count (\\d+)$`, 'm').exec(metrics.text)?.[1]);
+        expect(count).toBeGreaterThanOrEqual(1);
+        expect(metrics.text).toContain(`${name}_bucket{le="+Inf"} ${count}`);
+        expect(metrics.text).toContain(`# TYPE ${name} histogram`);
+      }
     });
 
     it('does not retry a streamed body too large to replay: the 401 comes back with a refresh header', async () => {

@@ -9,6 +9,7 @@ import { ApiAuthenticator } from '../auth/api-auth.guard.js';
 import { PROXY_PREFIX } from './proxy.constants.js';
 import { ProxyService } from './proxy.service.js';
 
+const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ID_LENGTH = 36;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -68,6 +69,8 @@ function proxyHandler(app: INestApplication) {
   };
 }
 
+const invalidId = () => new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
+
 /**
  * The connection id: the path segment right after the prefix, which must be a UUID. Lower-cased,
  * as the database and the change feed spell it, so one connection has one cache entry.
@@ -76,8 +79,8 @@ function connectionIdOf(url: string): string {
   const start = PROXY_PREFIX.length;
   const id = url.slice(start, start + ID_LENGTH);
   const next = url.charCodeAt(start + ID_LENGTH); // "/" or "?" or the end
-  if (!UUID.test(id) || !(next === 47 || next === 63 || Number.isNaN(next))) {
-    throw new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
-  }
+  if (!(next === 47 || next === 63 || Number.isNaN(next))) throw invalidId();
+  if (LOWER_UUID.test(id)) return id;
+  if (!UUID.test(id)) throw invalidId();
   return id.toLowerCase();
 }

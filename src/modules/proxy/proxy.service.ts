@@ -3,7 +3,7 @@ import { type Readable, Transform, Writable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Histogram } from 'prom-client';
+import { Counter } from 'prom-client';
 import { Repository } from 'typeorm';
 import type { Dispatcher } from 'undici';
 import { APP_CONFIG } from '../../app.tokens.js';
@@ -18,6 +18,7 @@ import type { AppConfig } from '../../config/config.js';
 import { Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { ConnectionsService } from '../connections/connections.service.js';
+import { HotHistogram } from '../health/hot-histogram.js';
 import { MetricsService } from '../health/metrics.service.js';
 import { Integration } from '../integrations/integration.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
@@ -74,8 +75,8 @@ const REFRESH_AHEAD_MS = 30_000;
 @Injectable()
 export class ProxyService {
   private readonly runtimes: InvalidatingCache<ConnectionRuntime | null>;
-  private readonly overhead: Histogram;
-  private readonly upstreamTime: Histogram;
+  private readonly overhead: HotHistogram;
+  private readonly upstreamTime: HotHistogram;
   private readonly refreshOn401: Counter;
 
   constructor(
@@ -97,103 +98,124 @@ export class ProxyService {
       { kind: 'offering', keys: byField('offeringId') },
     ]);
     const buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-    this.overhead = new Histogram({ name: 'latchkey_proxy_overhead_seconds', help: "Latchkey's own time per proxied call (excluding the upstream)", buckets, registers: [metrics.registry] });
-    this.upstreamTime = new Histogram({ name: 'latchkey_proxy_upstream_seconds', help: 'Upstream time to response headers per proxied call', buckets, registers: [metrics.registry] });
+    this.overhead = new HotHistogram('latchkey_proxy_overhead_seconds', "Latchkey's own time per proxied call (excluding the upstream)", buckets, metrics.registry);
+    this.upstreamTime = new HotHistogram('latchkey_proxy_upstream_seconds', 'Upstream time to response headers per proxied call', buckets, metrics.registry);
     this.refreshOn401 = new Counter({ name: 'latchkey_proxy_refresh_on_401_total', help: 'Refreshes triggered by an upstream 401', registers: [metrics.registry] });
   }
 
-  async forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  /**
+   * Forwards one call. A warm call (connection cached, token not about to expire, no body to
+   * read first) reaches undici without an await or a per-call closure on the way; anything else
+   * (first call, refresh ahead of expiry, a small body kept for replay) takes a promise first.
+   * Throws or rejects with a domain error before the response has started.
+   */
+  forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const started = process.hrtime.bigint();
-    let rt = this.runtimes.peek(connectionId);
-    if (rt === undefined) rt = await this.load(connectionId);
-    if (!rt || rt.workspaceId !== principal.workspaceId || rt.status === ConnectionStatus.Revoked || !rt.accessToken) {
-      throw ConnectionError.notFound();
-    }
-    if (rt.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
-    if (!rt.base) throw ProxyError.notAvailable();
-    if (rt.expiresAtMs - this.clock.nowMs() < REFRESH_AHEAD_MS) rt = await this.refresh(rt);
-    const target = this.target(rt, req.url!);
-
-    const method = req.method!.toUpperCase();
-    const length = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-    if (length !== undefined && length > this.config.proxyBodyLimitBytes) throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
-    const hasBody = !BODYLESS.has(method) || (length ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    // Small bodies of known size are kept, so a 401 can be retried after a refresh.
-    let replay: Buffer | undefined;
-    if (hasBody && length !== undefined && length <= this.config.proxyReplayLimitBytes) replay = await readAll(req, length);
-    const body = !hasBody ? undefined : replay ?? req.pipe(limitBytes(this.config.proxyBodyLimitBytes));
-
-    const headers = forwardHeaders(req.headers);
-    const canReplay = !hasBody || replay !== undefined;
-    let attemptStarted = process.hrtime.bigint();
-    let overheadNs = attemptStarted - started;
-    let upstreamNs = 0n;
-    let unauthorized: CapturedResponse | undefined;
-    // Response heads go straight from undici's stream() into `res` (no intermediate body stream):
-    // on the first attempt a 401 is kept aside instead, to be retried or returned after a refresh.
-    const onHead = (firstAttempt: boolean, refreshed: boolean) => ({ statusCode, headers: upstreamHeaders }: Dispatcher.StreamFactoryData): Writable => {
-      upstreamNs += process.hrtime.bigint() - attemptStarted;
-      if (firstAttempt && statusCode === 401) return (unauthorized = new CapturedResponse(upstreamHeaders));
-      return respondWith(res, statusCode, upstreamHeaders, requestId, refreshed);
-    };
-    await this.attempt(res, target, method, headers, rt, body, onHead(true, false));
-
-    if (unauthorized) {
-      this.refreshOn401.inc();
-      const refreshStarted = process.hrtime.bigint();
-      rt = await this.refresh(rt);
-      overheadNs += process.hrtime.bigint() - refreshStarted;
-      if (canReplay) {
-        attemptStarted = process.hrtime.bigint();
-        await this.attempt(res, target, method, headers, rt, replay, onHead(false, true));
-      } else {
-        const kept = unauthorized.body();
-        respondWith(res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, requestId, true).end(kept);
-      }
-    }
-    this.overhead.observe(Number(overheadNs) / 1e9);
-    this.upstreamTime.observe(Number(upstreamNs) / 1e9);
+    const cached = this.runtimes.peek(connectionId);
+    return cached === undefined
+      ? this.load(connectionId).then((loaded) => this.forwardWith(loaded, principal, req, res, requestId, started))
+      : this.forwardWith(cached, principal, req, res, requestId, started);
   }
 
-  /** One upstream request, its response streamed into the writable that `onHead` picks. */
-  private async attempt(
-    res: ServerResponse,
-    target: ProxyTarget,
-    method: string,
-    headers: Record<string, string | string[]>,
-    rt: ConnectionRuntime,
-    body: Buffer | Readable | undefined,
-    onHead: Dispatcher.StreamFactory,
-  ): Promise<void> {
-    headers.authorization = `Bearer ${rt.accessToken}`;
-    // A response that announces trailers goes through a sink that leaves `res` open for them.
-    const held: { sink?: TrailerSink } = {};
-    try {
-      const { trailers } = await this.http.dispatcher.stream(
+  private forwardWith(candidate: ConnectionRuntime | null, principal: Principal, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): Promise<void> {
+    if (!candidate || candidate.workspaceId !== principal.workspaceId || candidate.status === ConnectionStatus.Revoked || !candidate.accessToken) {
+      throw ConnectionError.notFound();
+    }
+    if (candidate.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
+    if (!candidate.base) throw ProxyError.notAvailable();
+    if (candidate.expiresAtMs - this.clock.nowMs() < REFRESH_AHEAD_MS) {
+      return this.refresh(candidate).then((rt) => this.send(rt, req, res, requestId, started));
+    }
+    return this.send(candidate, req, res, requestId, started);
+  }
+
+  private send(rt: ConnectionRuntime, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): Promise<void> {
+    const target = this.target(rt, req.url!);
+    const method = req.method as Dispatcher.HttpMethod; // Node's parser gives it upper-case
+    const declared = req.headers['content-length'];
+    const length = declared !== undefined ? Number(declared) : undefined;
+    if (length !== undefined && length > this.config.proxyBodyLimitBytes) throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
+    const hasBody = !BODYLESS.has(method) || (length ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    const call = new ProxyCall(res, requestId, target, method, forwardHeaders(req.headers), rt, started);
+    if (!hasBody) return this.firstAttempt(call);
+    // Small bodies of known size are kept, so a 401 can be retried after a refresh.
+    if (length !== undefined && length <= this.config.proxyReplayLimitBytes) {
+      return readAll(req, length).then((replay) => {
+        call.body = replay;
+        return this.firstAttempt(call);
+      });
+    }
+    call.body = req.pipe(limitBytes(this.config.proxyBodyLimitBytes));
+    call.canReplay = false;
+    return this.firstAttempt(call);
+  }
+
+  private firstAttempt(call: ProxyCall): Promise<void> {
+    call.attemptStarted = process.hrtime.bigint();
+    call.overheadNs = call.attemptStarted - call.started;
+    return this.attempt(call).then(this.afterFirstAttempt);
+  }
+
+  private readonly afterFirstAttempt = (call: ProxyCall): Promise<void> | void => {
+    if (call.unauthorized) return this.retryAfter401(call);
+    this.observe(call);
+  };
+
+  /** An upstream 401 on the first attempt: refresh through the one refresh path, then retry or report. */
+  private async retryAfter401(call: ProxyCall): Promise<void> {
+    this.refreshOn401.inc();
+    const refreshStarted = process.hrtime.bigint();
+    call.rt = await this.refresh(call.rt);
+    call.overheadNs += process.hrtime.bigint() - refreshStarted;
+    call.retried = true;
+    const unauthorized = call.unauthorized!;
+    call.unauthorized = undefined;
+    if (call.canReplay) {
+      call.attemptStarted = process.hrtime.bigint();
+      await this.attempt(call);
+    } else {
+      const kept = unauthorized.body();
+      respondWith(call.res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, call.requestId, true).end(kept);
+    }
+    this.observe(call);
+  }
+
+  private observe(call: ProxyCall): void {
+    this.overhead.observe(Number(call.overheadNs) / 1e9);
+    this.upstreamTime.observe(Number(call.upstreamNs) / 1e9);
+  }
+
+  /** One upstream request, its response streamed into the writable that `onResponseHead` picks. */
+  private attempt(call: ProxyCall): Promise<ProxyCall> {
+    call.headers.authorization = `Bearer ${call.rt.accessToken}`;
+    return this.http.dispatcher
+      .stream(
         {
-          origin: target.origin,
-          path: target.path,
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body,
+          origin: call.target.origin,
+          path: call.target.path,
+          method: call.method,
+          headers: call.headers,
+          body: call.body,
           headersTimeout: this.config.proxyHeadersTimeoutMs,
           bodyTimeout: this.config.proxyBodyTimeoutMs,
+          opaque: call,
         },
-        (data) => {
-          const sink = onHead(data);
-          return sink === res && data.headers.trailer !== undefined ? (held.sink = new TrailerSink(res)) : sink;
-        },
-      );
-      held.sink?.finish(trailers);
-    } catch (error) {
-      // Mid-stream (upstream or client went away): the status is out, nothing more to say.
-      if (res.headersSent) return void res.destroy();
-      const code = (error as { code?: string }).code ?? '';
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') throw ProxyError.timeout();
-      if (code === 'ELATCHKEY_BLOCKED_ADDRESS') throw ProxyError.destinationForbidden();
-      if (code === 'ELATCHKEY_BODY_TOO_LARGE') throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
-      throw ProxyError.unreachable(code || 'connection failed');
+        onResponseHead,
+      )
+      .then(attemptDone, (error: unknown) => this.attemptFailed(call, error));
+  }
+
+  private attemptFailed(call: ProxyCall, error: unknown): ProxyCall {
+    // Mid-stream (upstream or client went away): the status is out, nothing more to say.
+    if (call.res.headersSent) {
+      call.res.destroy();
+      return call;
     }
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') throw ProxyError.timeout();
+    if (code === 'ELATCHKEY_BLOCKED_ADDRESS') throw ProxyError.destinationForbidden();
+    if (code === 'ELATCHKEY_BODY_TOO_LARGE') throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
+    throw ProxyError.unreachable(code || 'connection failed');
   }
 
   /** Through the one refresh path; concurrent calls on one connection share one provider call. */
@@ -273,6 +295,48 @@ export class ProxyService {
     const base = rt.base!;
     return { origin: base.origin, path: base.path + afterId };
   }
+}
+
+/** What the attempts of one proxied call share; undici hands it back as `opaque`, so its callbacks need no closures. */
+class ProxyCall {
+  body: Buffer | Readable | undefined = undefined;
+  /** False once the body is a stream that cannot be sent twice. */
+  canReplay = true;
+  /** Set by a refresh after a 401: the next response is passed on whatever its status. */
+  retried = false;
+  unauthorized: CapturedResponse | undefined = undefined;
+  trailers: TrailerSink | undefined = undefined;
+  attemptStarted = 0n;
+  overheadNs = 0n;
+  upstreamNs = 0n;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    readonly target: ProxyTarget,
+    readonly method: Dispatcher.HttpMethod,
+    readonly headers: Record<string, string | string[]>,
+    public rt: ConnectionRuntime,
+    readonly started: bigint,
+  ) {}
+}
+
+/**
+ * Response heads go straight from undici's stream() into `res` (no intermediate body stream). On
+ * the first attempt a 401 is kept aside instead, to be retried or returned after a refresh; a
+ * response that announces trailers goes through a sink that leaves `res` open for them.
+ */
+function onResponseHead({ statusCode, headers, opaque: call }: Dispatcher.StreamFactoryData<ProxyCall>): Writable {
+  call.upstreamNs += process.hrtime.bigint() - call.attemptStarted;
+  if (!call.retried && statusCode === 401) return (call.unauthorized = new CapturedResponse(headers));
+  const res = respondWith(call.res, statusCode, headers, call.requestId, call.retried);
+  return headers.trailer === undefined ? res : (call.trailers = new TrailerSink(res));
+}
+
+function attemptDone({ opaque: call, trailers }: Dispatcher.StreamData<ProxyCall>): ProxyCall {
+  call.trailers?.finish(trailers);
+  call.trailers = undefined;
+  return call;
 }
 
 function forwardHeaders(incoming: IncomingMessage['headers']): Record<string, string | string[]> {
