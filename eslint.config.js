@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.latchkey/**', '.latchkey-demo/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.latchkey/**', '.latchkey-demo/**', 'coverage/**', '.bench-baseline/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

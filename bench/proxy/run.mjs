@@ -1,9 +1,9 @@
 // Proxy benchmark: (a) direct to a local upstream, (b) through a bare undici pass-through,
 // (c) through Latchkey with a real connection. Run with `npm run bench:proxy` (builds first).
 // Every server runs in its own process; autocannon runs here. Loopback only; stops by itself.
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,9 +20,22 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const children = [];
 const cleanup = [];
 
-function forkServer(file, env = {}, execArgv = []) {
+// BENCH_INSTRUCTIONS=N counts the instructions (b) and (c) execute per request, over N requests
+// each, under valgrind's callgrind: unlike CPU time, that count hardly moves with the machine's
+// load. BENCH_WRAP runs (b) and (c) under any other program.
+const INSTRUCTIONS = Number(process.env.BENCH_INSTRUCTIONS ?? 0);
+const CALLGRIND_DIR = INSTRUCTIONS ? await mkdtemp(path.join(tmpdir(), 'latchkey-callgrind-')) : '';
+const WRAP = INSTRUCTIONS
+  ? ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', '--smc-check=all-non-file', `--callgrind-out-file=${CALLGRIND_DIR}/cg.%p.out`]
+  : (process.env.BENCH_WRAP?.split(/\s+/).filter(Boolean) ?? []);
+
+function forkServer(file, env = {}, execArgv = [], wrap = []) {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(ROOT, 'bench/proxy', file), { env: { ...process.env, ...env }, stdio: 'inherit', execArgv });
+    const child = fork(path.join(ROOT, 'bench/proxy', file), {
+      env: { ...process.env, ...env },
+      stdio: 'inherit',
+      ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, ...execArgv] } : { execArgv }),
+    });
     children.push(child);
     child.once('message', (m) => resolve({ child, port: m.port }));
     child.once('exit', (code) => reject(new Error(`${file} exited ${code}`)));
@@ -37,7 +50,7 @@ const freePort = () =>
     });
   });
 
-async function waitFor(url, ms = 30_000) {
+async function waitFor(url, ms = WRAP.length ? 900_000 : 30_000) {
   const until = Date.now() + ms;
   for (;;) {
     try {
@@ -103,34 +116,46 @@ async function main() {
 
   const { port: upPort } = await forkServer('upstream.mjs');
   const upstream = `http://127.0.0.1:${upPort}`;
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'stream' }, profile);
+  // Extra node flags for (b) and (c): a CPU profile each, and/or BENCH_NODE_FLAGS (e.g. --perf-basic-prof).
+  const profile = [
+    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+  ];
+  const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'stream' }, profile, WRAP);
   const { port: pipePort, child: pipeChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'pipeline' });
 
   const keySpec = `bench:${randomBytes(32).toString('base64')}`;
-  const lkPort = await freePort();
-  const publicUrl = `http://127.0.0.1:${lkPort}`;
   const bootstrap = { id: 'bench-bootstrap', secret: randomBytes(24).toString('hex') };
-  const latchkey = spawn(process.execPath, [...profile, path.join(ROOT, 'dist/src/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      PORT: String(lkPort),
-      PUBLIC_URL: publicUrl,
-      DATABASE_URL: dbUrl,
-      LATCHKEY_ENCRYPTION_KEYS: keySpec,
-      LATCHKEY_BOOTSTRAP_CLIENT_ID: bootstrap.id,
-      LATCHKEY_BOOTSTRAP_CLIENT_SECRET: bootstrap.secret,
-      LATCHKEY_ADMIN_EMAIL: 'bench@example.test',
-      LATCHKEY_ADMIN_PASSWORD: randomBytes(12).toString('hex'),
-      LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-      LATCHKEY_SCHEDULER_ENABLED: 'false',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(latchkey);
-  await waitFor(`${publicUrl}/readyz`);
+  // A Latchkey process: this build's dist/src/main.js, or another build's (BENCH_BASELINE) as a
+  // second replica on the same database, so a change can be compared with its baseline in one run.
+  // Replicas share one PUBLIC_URL (the token issuer), as they would behind a load balancer.
+  const firstPort = await freePort();
+  const startLatchkey = async (main, port = firstPort) => {
+    const url = `http://127.0.0.1:${port}`;
+    const child = spawn(WRAP[0] ?? process.execPath, [...WRAP.slice(1), ...(WRAP.length ? [process.execPath] : []), ...profile, main], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        PORT: String(port),
+        PUBLIC_URL: `http://127.0.0.1:${firstPort}`,
+        DATABASE_URL: dbUrl,
+        LATCHKEY_ENCRYPTION_KEYS: keySpec,
+        LATCHKEY_BOOTSTRAP_CLIENT_ID: bootstrap.id,
+        LATCHKEY_BOOTSTRAP_CLIENT_SECRET: bootstrap.secret,
+        LATCHKEY_ADMIN_EMAIL: 'bench@example.test',
+        LATCHKEY_ADMIN_PASSWORD: randomBytes(12).toString('hex'),
+        LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
+        LATCHKEY_SCHEDULER_ENABLED: 'false',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    await waitFor(`${url}/readyz`);
+    return { child, publicUrl: url };
+  };
+  const { child: latchkey, publicUrl } = await startLatchkey(path.join(ROOT, 'dist/src/main.js'));
+  const baseline = process.env.BENCH_BASELINE ? await startLatchkey(path.resolve(process.env.BENCH_BASELINE), await freePort()) : undefined;
 
   // A real connection whose API base is the same upstream the others use.
   const tokenRes = await fetch(`${publicUrl}/api/v1/oauth/token`, {
@@ -176,10 +201,51 @@ async function main() {
     b: `http://127.0.0.1:${barePort}/proxy/services/data/v62.0/query`,
     b2: `http://127.0.0.1:${pipePort}/proxy/services/data/v62.0/query`,
     c: `${publicUrl}/api/v1/proxy/${connectionId}/services/data/v62.0/query`,
+    ...(baseline ? { c0: `${baseline.publicUrl}/api/v1/proxy/${connectionId}/services/data/v62.0/query` } : {}),
   };
   // Warm up every path (connection caches, keep-alive pools, JIT).
   for (const url of Object.values(target)) await autocannon({ url, headers: auth, connections: 8, duration: 2 });
 
+  if (process.env.BENCH_HOLD) {
+    // For tracing by hand (perf, strace): print the processes and URLs, keep serving until Ctrl-C.
+    console.log(JSON.stringify({ pids: { b: bareChild.pid, b2: pipeChild.pid, c: latchkey.pid, c0: baseline?.child.pid }, target, authorization: auth.authorization }));
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+    return;
+  }
+  if (INSTRUCTIONS) {
+    // Per process: warm up (JIT tiers), switch instrumentation on, zero the counters, serve N
+    // requests, dump. The main thread's total is the figure (the others are GC and compiler
+    // helpers, which valgrind runs one at a time). Done twice, to show how steady it is.
+    const cg = (...args) => execFileSync('callgrind_control', args, { stdio: 'ignore' });
+    const serve = async (name, amount) => {
+      const r = await autocannon({ url: target[name], headers: auth, connections: 8, amount, timeout: 120 });
+      if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+    };
+    const pids = { b: bareChild.pid, c: latchkey.pid, c0: baseline?.child.pid };
+    const names = baseline ? ['b', 'c', 'c0'] : ['b', 'c'];
+    const counts = Object.fromEntries(names.map((name) => [name, []]));
+    for (let round = 0; round < 2; round++) {
+      for (const name of names) {
+        const pid = String(pids[name]);
+        await serve(name, 3000);
+        cg('-i', 'on', pid);
+        await serve(name, 300);
+        cg('-z', pid);
+        const before = new Set(await readdir(CALLGRIND_DIR));
+        await serve(name, INSTRUCTIONS);
+        cg('-d', pid);
+        cg('-i', 'off', pid);
+        const dump = (await readdir(CALLGRIND_DIR)).find((f) => !before.has(f) && f.startsWith(`cg.${pid}.`) && f.endsWith('-01'));
+        const total = Number(/^(?:summary|totals): (\d+)/m.exec(await readFile(path.join(CALLGRIND_DIR, dump), 'utf8'))[1]);
+        counts[name].push(total / INSTRUCTIONS / 1000);
+      }
+    }
+    for (const name of names) console.log(`${name}: ${counts[name].map((k) => k.toFixed(1)).join(' / ')} thousand instructions per request (main thread, two rounds of ${INSTRUCTIONS})`);
+    console.log(`c / b: ${counts.c.map((k, i) => (k / counts.b[i]).toFixed(3)).join(' / ')}`);
+    if (baseline) console.log(`c / c0 (${process.env.BENCH_BASELINE}): ${counts.c.map((k, i) => (k / counts.c0[i]).toFixed(3)).join(' / ')}`);
+    console.log(`callgrind dumps (callgrind_annotate --inclusive=no <file>): ${CALLGRIND_DIR}`);
+    return;
+  }
   if (process.env.BENCH_PROFILE) {
     // Profiles of (b) and (c) under the same fixed load, written when they exit: compare them.
     const rate = Number(process.env.BENCH_PROFILE_RATE ?? 2000);
@@ -209,24 +275,42 @@ async function main() {
     const rate = Number(process.env.BENCH_RATE);
     const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
     const seconds = Number(process.env.BENCH_DURATION ?? 3);
+    const names = ['b', 'b2', 'c'];
     const runs = { b: [], b2: [], c: [] };
     const pids = { b: bareChild.pid, b2: pipeChild.pid, c: latchkey.pid };
+    const measure = async (name) => {
+      const before = await cpuTicks(pids[name]);
+      const r = await autocannon({ url: target[name], headers: auth, connections: CONNECTIONS, duration: seconds, overallRate: rate });
+      if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+      const after = await cpuTicks(pids[name]);
+      const n = r.requests.average * seconds;
+      return { all: (after.all - before.all) / n, main: (after.main - before.main) / n };
+    };
     for (let round = 0; round < rounds; round++) {
-      for (const name of ['b', 'b2', 'c']) {
-        const before = await cpuTicks(pids[name]);
-        const r = await autocannon({ url: target[name], headers: auth, connections: CONNECTIONS, duration: seconds, overallRate: rate });
-        if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-        const after = await cpuTicks(pids[name]);
-        const n = r.requests.average * seconds;
-        runs[name].push({ all: (after.all - before.all) / n, main: (after.main - before.main) / n });
-      }
+      for (const name of names) runs[name].push(await measure(name));
     }
     const pick = (name, k) => runs[name].map((r) => r[k]);
-    for (const name of ['b', 'b2', 'c']) {
+    for (const name of names) {
       console.log(`${name}: CPU ${median(pick(name, 'all')).toFixed(1)} µs/request (main thread ${median(pick(name, 'main')).toFixed(1)}), median of ${rounds} rounds at ${rate} req/s`);
     }
-    const excess = (k) => median(runs.c.map((r, i) => r[k] - runs.b[i][k])).toFixed(1);
+    const excess = (k, base = 'b', name = 'c') => median(runs[name].map((r, i) => r[k] - runs[base][i][k])).toFixed(1);
     console.log(`c − b, round by round: median ${excess('all')} µs (main thread ${excess('main')})`);
+    if (baseline) {
+      // This build against the baseline build, both loaded at the same time in each round, so
+      // both see the same machine: the steadiest way to see a change of a few µs.
+      pids.c0 = baseline.child.pid;
+      const ab = { c: [], c0: [] };
+      for (let round = 0; round < rounds; round++) {
+        const [c, c0] = await Promise.all([measure('c'), measure('c0')]);
+        ab.c.push(c);
+        ab.c0.push(c0);
+      }
+      const mid = (name) => median(ab[name].map((r) => r.main)).toFixed(1);
+      const diffs = ab.c.map((r, i) => r.main - ab.c0[i].main);
+      const diff = median(diffs).toFixed(1);
+      console.log(`c − c0 by round: ${diffs.map((d) => d.toFixed(0)).join(' ')} µs`);
+      console.log(`side by side at ${rate} req/s each, main thread: c ${mid('c')} µs, c0 (${process.env.BENCH_BASELINE}) ${mid('c0')} µs; c − c0 round by round: median ${diff} µs`);
+    }
     return;
   }
   console.log(`peak load: ${CONNECTIONS} connections, ${DURATION} s each`);
