@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, redactPath } from './logger.js';
+import type { IncomingMessage } from 'node:http';
+import { createLogger, redactPath, requestIdOf } from './logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -22,5 +23,19 @@ describe(redactPath.name, () => {
     expect(redactPath('/connect/abc123SECRET')).toBe('/connect/[redacted]');
     expect(redactPath('/connect/abc123SECRET/start')).toBe('/connect/[redacted]/start');
     expect(redactPath('/api/v1/connections')).toBe('/api/v1/connections');
+  });
+});
+
+describe(requestIdOf.name, () => {
+  const withId = (id?: string | string[]) => ({ headers: id === undefined ? {} : { 'x-request-id': id } }) as IncomingMessage;
+
+  it('keeps a well-formed incoming id', () => {
+    expect(requestIdOf(withId('caller-req.1_A'))).toBe('caller-req.1_A');
+  });
+
+  it('makes a new UUID when the incoming id is missing, repeated, too long or could forge a log line', () => {
+    for (const bad of [undefined, ['a', 'b'], 'x'.repeat(65), 'a b', 'a\nlevel=error', '', 'Ümlaut']) {
+      expect(requestIdOf(withId(bad))).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
   });
 });

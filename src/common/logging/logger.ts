@@ -60,13 +60,18 @@ export function redactPath(path: string): string {
   return path.replace(/^\/connect\/[^/]+/, '/connect/[redacted]');
 }
 
-/** Request logging; honours a well-formed incoming X-Request-Id, otherwise makes one. */
+/** The request's id: a well-formed incoming X-Request-Id, otherwise a new UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** Request logging, under the id `requestIdOf` gives, which goes back in X-Request-Id. */
 export function createHttpLogger(logger: Logger): HttpLogger {
   return pinoHttp({
     logger,
     genReqId(req: IncomingMessage, res: ServerResponse) {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+      const id = requestIdOf(req);
       res.setHeader('X-Request-Id', id);
       return id;
     },

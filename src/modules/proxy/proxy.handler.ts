@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { writeError } from '../../common/errors/http-error.filter.js';
 import { DomainError } from '../../common/errors/domain-error.js';
-import { LOGGER } from '../../common/logging/logger.js';
+import { LOGGER, requestIdOf } from '../../common/logging/logger.js';
 import { ApiAuthenticator } from '../auth/api-auth.guard.js';
 import { PROXY_PREFIX } from './proxy.constants.js';
 import { ProxyService } from './proxy.service.js';
@@ -12,7 +11,6 @@ import { ProxyService } from './proxy.service.js';
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ID_LENGTH = 36;
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * The proxy's hot path, served straight from the HTTP server ahead of Express and Nest (no
@@ -39,8 +37,7 @@ function proxyHandler(app: INestApplication) {
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url!;
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(req);
     const started = debug ? process.hrtime.bigint() : 0n;
     let done: Promise<void>;
     try {
