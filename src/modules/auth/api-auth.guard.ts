@@ -63,9 +63,10 @@ export class ApiAuthenticator {
 
   /**
    * Bearer principals already authenticated in this process, by the exact Authorization header
-   * (found by its tail, see `tailOf`, and compared whole). A hit is used only while the token is unexpired and its app is still the very object the app
-   * cache held when the principal was built: any change to the app (revocation, new secret) that
-   * any replica announces empties that cache entry, and the next request takes the full path.
+   * (filed under its tail, see `tailOf`, and compared whole). A hit is used only while the token
+   * is unexpired and its app is still the very object the app cache held when the principal was
+   * built: any change to the app (revocation, new secret) that any replica announces empties that
+   * cache entry, and the next request takes the full path.
    */
   private readonly bearer = new Map<string, BearerEntry>();
 

@@ -297,7 +297,10 @@ export class ProxyService {
   }
 }
 
-/** What the attempts of one proxied call share; undici hands it back as `opaque`, so its callbacks need no closures. */
+/**
+ * What the attempts of one proxied call share. undici hands it back as `opaque`, so the callbacks
+ * that receive the response need no closures.
+ */
 class ProxyCall {
   body: Buffer | Readable | undefined = undefined;
   /** False once the body is a stream that cannot be sent twice. */
