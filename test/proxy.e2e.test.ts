@@ -128,6 +128,39 @@ describe('API proxy', () => {
       expect(sentWhilePaused).toBeLessThan(bytes * 0.4);
     });
 
+    it('stops pulling from the provider when the caller goes away mid-download', async () => {
+      const bytes = 100 * 1024 * 1024;
+      const written = w.sf.downloadBytesWritten;
+      const cutOff = w.sf.downloadsCutOff;
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(new URL(`${w.t.url}${base()}/download?bytes=${bytes}`), { headers: { authorization: `Bearer ${w.dev}` } }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+        req.end();
+      });
+      // The provider sees its response cut off (the proxy aborted the upstream request) long
+      // before the whole body went out; without that it would stay paused until a timeout.
+      for (let i = 0; i < 100 && w.sf.downloadsCutOff === cutOff; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(w.sf.downloadsCutOff).toBe(cutOff + 1);
+      expect(w.sf.downloadBytesWritten - written).toBeLessThan(bytes * 0.4);
+    });
+
+    it('drops the provider request when the caller goes away before the response starts', async () => {
+      const abandoned = w.sf.delayedCallsAbandoned;
+      const req = httpRequest(new URL(`${w.t.url}${base()}/limits?_delayMs=1000`), { headers: { authorization: `Bearer ${w.dev}` } });
+      req.on('error', () => undefined);
+      req.end();
+      await new Promise((r) => setTimeout(r, 200));
+      req.destroy();
+      // The provider's connection closes while it is still preparing the answer.
+      for (let i = 0; i < 60 && w.sf.delayedCallsAbandoned === abandoned; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(w.sf.delayedCallsAbandoned).toBe(abandoned + 1);
+    });
+
     it('streams an upload and rejects bodies over the limit with 413 and no upstream call', async () => {
       const upload = await call('post', `${base()}/upload`).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(3 * 1024 * 1024, 7));
       expect(upload.body).toEqual({ bytes: 3 * 1024 * 1024 });

@@ -211,6 +211,10 @@ export class SalesforceTestProvider {
   restRequests = 0;
   /** Bytes handed to sockets by /download so far (with backpressure: what the reader let through). */
   downloadBytesWritten = 0;
+  /** /download responses whose reader went away before the end. */
+  downloadsCutOff = 0;
+  /** Delayed (`_delayMs`) calls whose caller closed the connection before the answer. */
+  delayedCallsAbandoned = 0;
   accessTokenTtlMs: number;
   readonly codeTtlMs: number;
   readonly now: () => number;
@@ -1024,7 +1028,15 @@ export class SalesforceTestProvider {
   ): Promise<void> {
     if (!this.restCaller(req, res)) return;
     const delay = Number(url.searchParams.get('_delayMs') ?? 0);
-    if (delay > 0) await sleep(delay);
+    if (delay > 0) {
+      let closed = false;
+      res.once('close', () => (closed = true));
+      await sleep(delay);
+      if (closed) {
+        this.delayedCallsAbandoned++;
+        return;
+      }
+    }
     let body: unknown = raw === '' ? null : raw;
     if (raw && /json/i.test(req.headers['content-type'] ?? '')) {
       try {
@@ -1104,6 +1116,7 @@ export class SalesforceTestProvider {
         });
       }
     }
+    if (remaining > 0) this.downloadsCutOff++;
     res.end();
   }
 

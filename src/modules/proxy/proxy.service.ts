@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { type Readable, Transform, Writable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -153,7 +153,7 @@ export class ProxyService {
   private firstAttempt(call: ProxyCall): Promise<void> {
     call.attemptStarted = process.hrtime.bigint();
     call.overheadNs = call.attemptStarted - call.started;
-    return this.attempt(call).then(this.afterFirstAttempt);
+    return this.attempt(call).then(this.afterFirstAttempt, this.upstreamFailed);
   }
 
   private readonly afterFirstAttempt = (call: ProxyCall): Promise<void> | void => {
@@ -172,7 +172,7 @@ export class ProxyService {
     call.unauthorized = undefined;
     if (call.canReplay) {
       call.attemptStarted = process.hrtime.bigint();
-      await this.attempt(call);
+      await this.attempt(call).catch(this.upstreamFailed);
     } else {
       const kept = unauthorized.body();
       respondWith(call.res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, call.requestId, true).end(kept);
@@ -185,38 +185,28 @@ export class ProxyService {
     this.upstreamTime.observe(Number(call.upstreamNs) / 1e9);
   }
 
-  /** One upstream request, its response streamed into the writable that `onResponseHead` picks. */
+  /** One upstream request; `call` is its undici handler and passes the response on as it arrives. */
   private attempt(call: ProxyCall): Promise<ProxyCall> {
     call.headers.authorization = `Bearer ${call.rt.accessToken}`;
-    return this.http.dispatcher
-      .stream(
-        {
-          origin: call.target.origin,
-          path: call.target.path,
-          method: call.method,
-          headers: call.headers,
-          body: call.body,
-          headersTimeout: this.config.proxyHeadersTimeoutMs,
-          bodyTimeout: this.config.proxyBodyTimeoutMs,
-          opaque: call,
-        },
-        onResponseHead,
-      )
-      .then(attemptDone, (error: unknown) => this.attemptFailed(call, error));
+    return call.dispatch(this.http.dispatcher, {
+      origin: call.target.origin,
+      path: call.target.path,
+      method: call.method,
+      headers: call.headers,
+      body: call.body,
+      headersTimeout: this.config.proxyHeadersTimeoutMs,
+      bodyTimeout: this.config.proxyBodyTimeoutMs,
+    });
   }
 
-  private attemptFailed(call: ProxyCall, error: unknown): ProxyCall {
-    // Mid-stream (upstream or client went away): the status is out, nothing more to say.
-    if (call.res.headersSent) {
-      call.res.destroy();
-      return call;
-    }
+  /** An attempt that failed before its response started, as the caller's error. */
+  private readonly upstreamFailed = (error: unknown): never => {
     const code = (error as { code?: string }).code ?? '';
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') throw ProxyError.timeout();
     if (code === 'ELATCHKEY_BLOCKED_ADDRESS') throw ProxyError.destinationForbidden();
     if (code === 'ELATCHKEY_BODY_TOO_LARGE') throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
     throw ProxyError.unreachable(code || 'connection failed');
-  }
+  };
 
   /** Through the one refresh path; concurrent calls on one connection share one provider call. */
   private async refresh(rt: ConnectionRuntime): Promise<ConnectionRuntime> {
@@ -298,20 +288,28 @@ export class ProxyService {
 }
 
 /**
- * What the attempts of one proxied call share. undici hands it back as `opaque`, so the callbacks
- * that receive the response need no closures.
+ * One proxied call, and the undici handler of each of its attempts: the response head and body
+ * go from undici's callbacks straight into `res`, with no stream in between. On the first attempt
+ * a 401 is kept aside instead, to be retried or returned after a refresh.
  */
-class ProxyCall {
+class ProxyCall implements Dispatcher.DispatchHandler {
   body: Buffer | Readable | undefined = undefined;
   /** False once the body is a stream that cannot be sent twice. */
   canReplay = true;
   /** Set by a refresh after a 401: the next response is passed on whatever its status. */
   retried = false;
   unauthorized: CapturedResponse | undefined = undefined;
-  trailers: TrailerSink | undefined = undefined;
   attemptStarted = 0n;
   overheadNs = 0n;
   upstreamNs = 0n;
+  private controller: Dispatcher.DispatchController | undefined = undefined;
+  private settle: ((call: ProxyCall) => void) | undefined = undefined;
+  private fail: ((error: Error) => void) | undefined = undefined;
+  /** The upstream announced trailers: they are passed on after the body. */
+  private trailersAnnounced = false;
+  private clientGone = false;
+  private waitingForDrain = false;
+  private resumeUpstream: (() => void) | undefined = undefined;
 
   constructor(
     readonly res: ServerResponse,
@@ -321,25 +319,76 @@ class ProxyCall {
     readonly headers: Record<string, string | string[]>,
     public rt: ConnectionRuntime,
     readonly started: bigint,
-  ) {}
-}
+  ) {
+    res.once('close', this.onClientClose);
+  }
 
-/**
- * Response heads go straight from undici's stream() into `res` (no intermediate body stream). On
- * the first attempt a 401 is kept aside instead, to be retried or returned after a refresh; a
- * response that announces trailers goes through a sink that leaves `res` open for them.
- */
-function onResponseHead({ statusCode, headers, opaque: call }: Dispatcher.StreamFactoryData<ProxyCall>): Writable {
-  call.upstreamNs += process.hrtime.bigint() - call.attemptStarted;
-  if (!call.retried && statusCode === 401) return (call.unauthorized = new CapturedResponse(headers));
-  const res = respondWith(call.res, statusCode, headers, call.requestId, call.retried);
-  return headers.trailer === undefined ? res : (call.trailers = new TrailerSink(res));
-}
+  /**
+   * Sends one attempt. Resolves once its response has been passed on (or kept aside, for a 401)
+   * or has failed mid-stream (the status is out then: nothing more to say); rejects with undici's
+   * error when it failed before the response started.
+   */
+  dispatch(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<ProxyCall> {
+    return new Promise<ProxyCall>((resolve, reject) => {
+      this.settle = resolve;
+      this.fail = reject;
+      dispatcher.dispatch(options, this);
+    });
+  }
 
-function attemptDone({ opaque: call, trailers }: Dispatcher.StreamData<ProxyCall>): ProxyCall {
-  call.trailers?.finish(trailers);
-  call.trailers = undefined;
-  return call;
+  /** The caller went away before the response was complete: stop pulling from the upstream. */
+  private readonly onClientClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.controller?.abort(new Error('the client went away'));
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('the client went away'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // informational (103 Early Hints): not passed on
+    this.upstreamNs += process.hrtime.bigint() - this.attemptStarted;
+    if (!this.retried && statusCode === 401) {
+      this.unauthorized = new CapturedResponse(headers);
+      return;
+    }
+    this.trailersAnnounced = headers.trailer !== undefined;
+    respondWith(this.res, statusCode, headers, this.requestId, this.retried);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.unauthorized) return this.unauthorized.add(chunk);
+    if (this.res.write(chunk) || this.waitingForDrain) return;
+    // The caller reads slower than the upstream sends: pause the upstream until it caught up.
+    this.waitingForDrain = true;
+    controller.pause();
+    this.res.once('drain', (this.resumeUpstream ??= () => {
+      this.waitingForDrain = false;
+      this.controller?.resume();
+    }));
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.controller = undefined;
+    if (!this.unauthorized) {
+      if (this.trailersAnnounced) this.res.addTrailers(passedTrailers(trailers));
+      this.res.end();
+    }
+    this.settle!(this);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.controller = undefined;
+    if (this.res.headersSent || this.clientGone) {
+      this.res.destroy();
+      this.settle!(this);
+    } else {
+      this.fail!(error);
+    }
+  }
 }
 
 function forwardHeaders(incoming: IncomingMessage['headers']): Record<string, string | string[]> {
@@ -397,21 +446,18 @@ function respondWith(res: ServerResponse, statusCode: number, upstream: Incoming
 }
 
 /** An upstream 401 kept aside while the token is refreshed: its headers and the start of its body. */
-class CapturedResponse extends Writable {
+class CapturedResponse {
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
-  constructor(readonly headers: IncomingHttpHeaders) {
-    super();
-  }
+  constructor(readonly headers: IncomingHttpHeaders) {}
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+  add(chunk: Buffer): void {
     // An error body is small; anything past 64 KiB is not worth holding.
     if (this.size < 65_536) {
       this.chunks.push(chunk);
       this.size += chunk.length;
     }
-    done();
   }
 
   body(): Buffer {
@@ -420,27 +466,11 @@ class CapturedResponse extends Writable {
   }
 }
 
-/** Passes a body into `res` with its backpressure but leaves `res` open, so trailers can follow. */
-class TrailerSink extends Writable {
-  constructor(private readonly res: ServerResponse) {
-    super();
-    res.once('close', () => {
-      if (!res.writableFinished) this.destroy(new Error('the client went away'));
-    });
+function passedTrailers(trailers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in trailers) {
+    const value = trailers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    if (this.res.write(chunk)) done();
-    else this.res.once('drain', done);
-  }
-
-  finish(trailers: Record<string, string | string[] | undefined>): void {
-    const out: Record<string, string> = {};
-    for (const name in trailers) {
-      const value = trailers[name];
-      if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    this.res.addTrailers(out);
-    this.res.end();
-  }
+  return out;
 }
