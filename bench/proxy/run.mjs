@@ -1,5 +1,6 @@
-// Proxy benchmark: (a) direct to a local upstream, (b) through a bare undici pass-through,
-// (c) through Latchkey with a real connection. Run with `npm run bench:proxy` (builds first).
+// Proxy benchmark: (a) direct to a local upstream, (b) through a bare undici pass-through
+// (b2, b3: the same with other undici APIs), (c) through Latchkey with a real connection.
+// Run with `npm run bench:proxy` (builds first); docs/benchmarks.md describes every mode.
 // Every server runs in its own process; autocannon runs here. Loopback only; stops by itself.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -123,6 +124,7 @@ async function main() {
   ];
   const { port: barePort, child: bareChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'stream' }, profile, WRAP);
   const { port: pipePort, child: pipeChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'pipeline' });
+  const { port: dispatchPort, child: dispatchChild } = await forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: 'dispatch' }, profile, WRAP);
 
   const keySpec = `bench:${randomBytes(32).toString('base64')}`;
   const bootstrap = { id: 'bench-bootstrap', secret: randomBytes(24).toString('hex') };
@@ -130,9 +132,11 @@ async function main() {
   // second replica on the same database, so a change can be compared with its baseline in one run.
   // Replicas share one PUBLIC_URL (the token issuer), as they would behind a load balancer.
   const firstPort = await freePort();
-  const startLatchkey = async (main, port = firstPort) => {
+  // BENCH_LATCHKEY_NODE_FLAGS: node flags for this build's Latchkey only (not (b) or a baseline).
+  const ownFlags = process.env.BENCH_LATCHKEY_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const startLatchkey = async (main, port = firstPort, flags = []) => {
     const url = `http://127.0.0.1:${port}`;
-    const child = spawn(WRAP[0] ?? process.execPath, [...WRAP.slice(1), ...(WRAP.length ? [process.execPath] : []), ...profile, main], {
+    const child = spawn(WRAP[0] ?? process.execPath, [...WRAP.slice(1), ...(WRAP.length ? [process.execPath] : []), ...profile, ...flags, main], {
       env: {
         PATH: process.env.PATH,
         NODE_ENV: 'test',
@@ -154,7 +158,7 @@ async function main() {
     await waitFor(`${url}/readyz`);
     return { child, publicUrl: url };
   };
-  const { child: latchkey, publicUrl } = await startLatchkey(path.join(ROOT, 'dist/src/main.js'));
+  const { child: latchkey, publicUrl } = await startLatchkey(path.join(ROOT, 'dist/src/main.js'), firstPort, ownFlags);
   const baseline = process.env.BENCH_BASELINE ? await startLatchkey(path.resolve(process.env.BENCH_BASELINE), await freePort()) : undefined;
 
   // A real connection whose API base is the same upstream the others use.
@@ -200,6 +204,7 @@ async function main() {
     a: `${upstream}/services/data/v62.0/query`,
     b: `http://127.0.0.1:${barePort}/proxy/services/data/v62.0/query`,
     b2: `http://127.0.0.1:${pipePort}/proxy/services/data/v62.0/query`,
+    b3: `http://127.0.0.1:${dispatchPort}/proxy/services/data/v62.0/query`,
     c: `${publicUrl}/api/v1/proxy/${connectionId}/services/data/v62.0/query`,
     ...(baseline ? { c0: `${baseline.publicUrl}/api/v1/proxy/${connectionId}/services/data/v62.0/query` } : {}),
   };
@@ -208,7 +213,7 @@ async function main() {
 
   if (process.env.BENCH_HOLD) {
     // For tracing by hand (perf, strace): print the processes and URLs, keep serving until Ctrl-C.
-    console.log(JSON.stringify({ pids: { b: bareChild.pid, b2: pipeChild.pid, c: latchkey.pid, c0: baseline?.child.pid }, target, authorization: auth.authorization }));
+    console.log(JSON.stringify({ pids: { b: bareChild.pid, b2: pipeChild.pid, b3: dispatchChild.pid, c: latchkey.pid, c0: baseline?.child.pid }, target, authorization: auth.authorization }));
     await new Promise((resolve) => process.once('SIGINT', resolve));
     return;
   }
@@ -217,12 +222,16 @@ async function main() {
     // requests, dump. The main thread's total is the figure (the others are GC and compiler
     // helpers, which valgrind runs one at a time). Done twice, to show how steady it is.
     const cg = (...args) => execFileSync('callgrind_control', args, { stdio: 'ignore' });
-    const serve = async (name, amount) => {
-      const r = await autocannon({ url: target[name], headers: auth, connections: 8, amount, timeout: 120 });
+    // BENCH_INSTRUCTIONS_RATE=R paces the counted requests at R per second instead of as fast as
+    // the process can go: one request per event-loop turn, so per-turn costs are not shared.
+    const paced = Number(process.env.BENCH_INSTRUCTIONS_RATE ?? 0);
+    const serve = async (name, amount, counted = false) => {
+      const pace = counted && paced ? { connections: CONNECTIONS, overallRate: paced } : { connections: 8 };
+      const r = await autocannon({ url: target[name], headers: auth, ...pace, amount, timeout: 120 });
       if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
     };
-    const pids = { b: bareChild.pid, c: latchkey.pid, c0: baseline?.child.pid };
-    const names = baseline ? ['b', 'c', 'c0'] : ['b', 'c'];
+    const pids = { b: bareChild.pid, b3: dispatchChild.pid, c: latchkey.pid, c0: baseline?.child.pid };
+    const names = baseline ? ['b', 'b3', 'c', 'c0'] : ['b', 'b3', 'c'];
     const counts = Object.fromEntries(names.map((name) => [name, []]));
     for (let round = 0; round < 2; round++) {
       for (const name of names) {
@@ -232,7 +241,7 @@ async function main() {
         await serve(name, 300);
         cg('-z', pid);
         const before = new Set(await readdir(CALLGRIND_DIR));
-        await serve(name, INSTRUCTIONS);
+        await serve(name, INSTRUCTIONS, true);
         cg('-d', pid);
         cg('-i', 'off', pid);
         const dump = (await readdir(CALLGRIND_DIR)).find((f) => !before.has(f) && f.startsWith(`cg.${pid}.`) && f.endsWith('-01'));
@@ -241,7 +250,7 @@ async function main() {
       }
     }
     for (const name of names) console.log(`${name}: ${counts[name].map((k) => k.toFixed(1)).join(' / ')} thousand instructions per request (main thread, two rounds of ${INSTRUCTIONS})`);
-    console.log(`c / b: ${counts.c.map((k, i) => (k / counts.b[i]).toFixed(3)).join(' / ')}`);
+    console.log(`c / b: ${counts.c.map((k, i) => (k / counts.b[i]).toFixed(3)).join(' / ')}; c / b3: ${counts.c.map((k, i) => (k / counts.b3[i]).toFixed(3)).join(' / ')}`);
     if (baseline) console.log(`c / c0 (${process.env.BENCH_BASELINE}): ${counts.c.map((k, i) => (k / counts.c0[i]).toFixed(3)).join(' / ')}`);
     console.log(`callgrind dumps (callgrind_annotate --inclusive=no <file>): ${CALLGRIND_DIR}`);
     return;
@@ -275,9 +284,9 @@ async function main() {
     const rate = Number(process.env.BENCH_RATE);
     const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
     const seconds = Number(process.env.BENCH_DURATION ?? 3);
-    const names = ['b', 'b2', 'c'];
-    const runs = { b: [], b2: [], c: [] };
-    const pids = { b: bareChild.pid, b2: pipeChild.pid, c: latchkey.pid };
+    const names = ['b', 'b2', 'b3', 'c'];
+    const runs = { b: [], b2: [], b3: [], c: [] };
+    const pids = { b: bareChild.pid, b2: pipeChild.pid, b3: dispatchChild.pid, c: latchkey.pid };
     const measure = async (name) => {
       const before = await cpuTicks(pids[name]);
       const r = await autocannon({ url: target[name], headers: auth, connections: CONNECTIONS, duration: seconds, overallRate: rate });
@@ -294,7 +303,7 @@ async function main() {
       console.log(`${name}: CPU ${median(pick(name, 'all')).toFixed(1)} µs/request (main thread ${median(pick(name, 'main')).toFixed(1)}), median of ${rounds} rounds at ${rate} req/s`);
     }
     const excess = (k, base = 'b', name = 'c') => median(runs[name].map((r, i) => r[k] - runs[base][i][k])).toFixed(1);
-    console.log(`c − b, round by round: median ${excess('all')} µs (main thread ${excess('main')})`);
+    console.log(`c − b, round by round: median ${excess('all')} µs (main thread ${excess('main')}); c − b3: ${excess('all', 'b3')} µs (main thread ${excess('main', 'b3')})`);
     if (baseline) {
       // This build against the baseline build, both loaded at the same time in each round, so
       // both see the same machine: the steadiest way to see a change of a few µs.
@@ -314,7 +323,7 @@ async function main() {
     return;
   }
   console.log(`peak load: ${CONNECTIONS} connections, ${DURATION} s each`);
-  const peak = { a: await load(target.a, auth), b: await load(target.b, auth), b2: await load(target.b2, auth), c: await load(target.c, auth) };
+  const peak = { a: await load(target.a, auth), b: await load(target.b, auth), b2: await load(target.b2, auth), b3: await load(target.b3, auth), c: await load(target.c, auth) };
   const halfRate = Math.floor(peak.b.rps / 2);
   console.log(`fixed rate: ${halfRate} req/s (half of the bare pass-through's peak)`);
   // CPU time the serving process spends per request at the same fixed rate (utime + stime).
@@ -327,14 +336,15 @@ async function main() {
   };
   // Three alternating rounds (b, b2, c, b, b2, c, …); each figure is the median of its rounds, so
   // one unlucky round on the shared cores does not decide the p99 comparison.
-  const rounds = { b: [], b2: [], c: [] };
+  const rounds = { b: [], b2: [], b3: [], c: [] };
   for (let round = 0; round < 3; round++) {
     rounds.b.push(await measured(bareChild.pid, target.b));
     rounds.b2.push(await measured(pipeChild.pid, target.b2));
+    rounds.b3.push(await measured(dispatchChild.pid, target.b3));
     rounds.c.push(await measured(latchkey.pid, target.c));
   }
   const medianOf = (runs) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
-  const half = { b: medianOf(rounds.b), b2: medianOf(rounds.b2), c: medianOf(rounds.c), p99Rounds: { b: rounds.b.map((r) => r.p99), c: rounds.c.map((r) => r.p99) } };
+  const half = { b: medianOf(rounds.b), b2: medianOf(rounds.b2), b3: medianOf(rounds.b3), c: medianOf(rounds.c), p99Rounds: { b: rounds.b.map((r) => r.p99), b3: rounds.b3.map((r) => r.p99), c: rounds.c.map((r) => r.p99) } };
 
   // 10 MB streaming downloads through (b) and (c), each sampling the serving process's resident
   // memory the same way; one warm-up download each first (JIT, pools), then alternating rounds.
@@ -361,8 +371,8 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
     peak,
-    ratio: { throughputCoverB: peak.c.rps / peak.b.rps, throughputCoverB2: peak.c.rps / peak.b2.rps, throughputBoverA: peak.b.rps / peak.a.rps },
-    halfLoad: { rate: halfRate, ...half, addedP99ms: half.c.p99 - half.b.p99 },
+    ratio: { throughputCoverB: peak.c.rps / peak.b.rps, throughputCoverB2: peak.c.rps / peak.b2.rps, throughputCoverB3: peak.c.rps / peak.b3.rps, throughputBoverA: peak.b.rps / peak.a.rps },
+    halfLoad: { rate: halfRate, ...half, addedP99ms: half.c.p99 - half.b.p99, addedP99msOverB3: half.c.p99 - half.b3.p99 },
     streaming: {
       latchkeyMBps: streamed.mbPerSecond,
       bareMBps: streamedBare.mbPerSecond,
@@ -372,14 +382,15 @@ async function main() {
   };
   const f = (n) => (typeof n === 'number' ? n.toFixed(n < 10 ? 2 : 0) : n);
   console.log('\n| path | req/s | p50 ms | p99 ms |\n|---|---|---|---|');
-  for (const [k, name] of [['a', 'direct'], ['b', 'bare undici pass-through, stream()'], ['b2', 'bare undici pass-through, request() + pipeline'], ['c', 'Latchkey']]) {
+  for (const [k, name] of [['a', 'direct'], ['b', 'bare undici pass-through, stream()'], ['b2', 'bare undici pass-through, request() + pipeline'], ['b3', 'bare undici pass-through, dispatch()'], ['c', 'Latchkey']]) {
     console.log(`| (${k}) ${name} | ${f(peak[k].rps)} | ${f(peak[k].p50)} | ${f(peak[k].p99)} |`);
   }
-  console.log(`\nc/b throughput: ${f(results.ratio.throughputCoverB)}  (target ≥ 0.9); c/b2: ${f(results.ratio.throughputCoverB2)}`);
-  console.log(`at ${halfRate} req/s (median of 3 rounds): p99 b ${f(half.b.p99)} ms, c ${f(half.c.p99)} ms, added ${f(results.halfLoad.addedP99ms)} ms (target ≤ 1 ms); rounds b ${half.p99Rounds.b.join('/')}, c ${half.p99Rounds.c.join('/')} ms`);
+  console.log(`\nc/b throughput: ${f(results.ratio.throughputCoverB)}  (target ≥ 0.9); c/b2: ${f(results.ratio.throughputCoverB2)}; c/b3: ${f(results.ratio.throughputCoverB3)}`);
+  console.log(`at ${halfRate} req/s (median of 3 rounds): p99 b ${f(half.b.p99)} ms, b3 ${f(half.b3.p99)} ms, c ${f(half.c.p99)} ms, added over b ${f(results.halfLoad.addedP99ms)} ms (target ≤ 1 ms), over b3 ${f(results.halfLoad.addedP99msOverB3)} ms; rounds b ${half.p99Rounds.b.join('/')}, b3 ${half.p99Rounds.b3.join('/')}, c ${half.p99Rounds.c.join('/')} ms`);
   console.log(
     `CPU per request at that rate: bare ${f(half.b.cpuMicrosPerRequest)} µs (main thread ${f(half.b.mainThreadMicrosPerRequest)}), ` +
       `bare with pipeline ${f(half.b2.cpuMicrosPerRequest)} µs (main thread ${f(half.b2.mainThreadMicrosPerRequest)}), ` +
+      `bare with dispatch ${f(half.b3.cpuMicrosPerRequest)} µs (main thread ${f(half.b3.mainThreadMicrosPerRequest)}), ` +
       `Latchkey ${f(half.c.cpuMicrosPerRequest)} µs (main thread ${f(half.c.mainThreadMicrosPerRequest)})`,
   );
   console.log(`10 MB downloads (median of 3 rounds of 10): Latchkey ${f(streamed.mbPerSecond)} MB/s, bare ${f(streamedBare.mbPerSecond)} MB/s; Latchkey RSS ${f(rssBefore / 2 ** 20)} → peak ${f(rssPeak / 2 ** 20)} MB`);
