@@ -1,8 +1,8 @@
-// `npm start` end to end: spawns the built server (`node dist/src/main.js`) as a real process and
+// `npm start` end to end: spawns the built server with the node arguments of `npm start` as a real process and
 // talks HTTP to it. Needs a built dist/: `npm test` builds it in its pretest step; when running this
 // file alone, run `npm run build` first. A missing dist fails the run rather than skipping it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,14 @@ import { freePort } from './support/net.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = path.join(REPO_ROOT, 'dist/src/main.js');
+/** The arguments `npm start` gives node (its node flags and the entry point), run from the repository. */
+const START_ARGS = (
+  JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  }
+).scripts.start
+  .split(/\s+/)
+  .slice(1);
 
 const BOOTSTRAP = {
   LATCHKEY_BOOTSTRAP_CLIENT_ID: 'start-e2e-admin',
@@ -82,7 +90,7 @@ function startLatchkey(
 ): Latchkey {
   if (!env.LATCHKEY_DATA_DIR)
     throw new Error('always give LATCHKEY_DATA_DIR (or it writes into the repository)');
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, START_ARGS, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -132,11 +132,13 @@ async function main() {
   // second replica on the same database, so a change can be compared with its baseline in one run.
   // Replicas share one PUBLIC_URL (the token issuer), as they would behind a load balancer.
   const firstPort = await freePort();
-  // BENCH_LATCHKEY_NODE_FLAGS: node flags for this build's Latchkey only (not (b) or a baseline).
+  // Every Latchkey runs with the node flags of `npm start` (package.json), as users run it;
+  // BENCH_LATCHKEY_NODE_FLAGS adds flags for this build's Latchkey only (not a baseline).
+  const startFlags = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
   const ownFlags = process.env.BENCH_LATCHKEY_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
   const startLatchkey = async (main, port = firstPort, flags = []) => {
     const url = `http://127.0.0.1:${port}`;
-    const child = spawn(WRAP[0] ?? process.execPath, [...WRAP.slice(1), ...(WRAP.length ? [process.execPath] : []), ...profile, ...flags, main], {
+    const child = spawn(WRAP[0] ?? process.execPath, [...WRAP.slice(1), ...(WRAP.length ? [process.execPath] : []), ...startFlags, ...profile, ...flags, main], {
       env: {
         PATH: process.env.PATH,
         NODE_ENV: 'test',
