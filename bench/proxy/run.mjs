@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { paced } from './paced.mjs';
 import { KeyRing } from '../../dist/src/common/crypto/key-ring.js';
 import { createLogger } from '../../dist/src/common/logging/logger.js';
 import { createDataSource, migrate } from '../../dist/src/database/data-source.js';
@@ -348,6 +349,32 @@ async function main() {
   const medianOf = (runs) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
   const half = { b: medianOf(rounds.b), b2: medianOf(rounds.b2), b3: medianOf(rounds.b3), c: medianOf(rounds.c), p99Rounds: { b: rounds.b.map((r) => r.p99), b3: rounds.b3.map((r) => r.p99), c: rounds.c.map((r) => r.p99) } };
 
+  // The same rate at an even pace (paced.mjs), for the p99 the target is about: three alternating
+  // rounds of (b), (b3) and (c). For (c), Latchkey's own event-loop delay over each round, from its
+  // /metrics (each scrape starts a new measurement): how much of its latency is its own stalls.
+  const loopLag = async () => {
+    const text = await (await fetch(`${publicUrl}/metrics`)).text();
+    const value = (name) => Number(new RegExp(`^latchkey_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+    return { p99: value('p99'), max: value('max') };
+  };
+  const pacedRounds = { b: [], b3: [], c: [] };
+  const pids = { b: bareChild.pid, b3: dispatchChild.pid, c: latchkey.pid };
+  for (let round = 0; round < 3; round++) {
+    for (const name of ['b', 'b3', 'c']) {
+      if (name === 'c') await loopLag();
+      const before = await cpuTicks(pids[name]);
+      const r = await paced({ url: target[name], headers: auth, rate: halfRate, seconds: DURATION, connections: CONNECTIONS });
+      const after = await cpuTicks(pids[name]);
+      if (r.errors) throw new Error(`${name}: ${r.errors} failed requests at an even pace`);
+      const lag = name === 'c' ? await loopLag() : {};
+      // The warm-up second is inside the CPU window too: per request over both.
+      const n = r.requests * (1 + 1 / DURATION);
+      pacedRounds[name].push({ ...r, mainThreadMicrosPerRequest: (after.main - before.main) / n, ...(name === 'c' ? { loopLagP99: lag.p99, loopLagMax: lag.max } : {}) });
+    }
+  }
+  const even = { b: medianOf(pacedRounds.b), b3: medianOf(pacedRounds.b3), c: medianOf(pacedRounds.c) };
+  even.rounds = Object.fromEntries(Object.entries(pacedRounds).map(([k, rs]) => [k, rs.map((r) => ({ p50: r.p50, p99: r.p99, p999: r.p999, max: r.max, ...(k === 'c' ? { loopLagP99: r.loopLagP99, loopLagMax: r.loopLagMax } : {}) }))]));
+
   // 10 MB streaming downloads through (b) and (c), each sampling the serving process's resident
   // memory the same way; one warm-up download each first (JIT, pools), then alternating rounds.
   const downloads = {
@@ -375,6 +402,7 @@ async function main() {
     peak,
     ratio: { throughputCoverB: peak.c.rps / peak.b.rps, throughputCoverB2: peak.c.rps / peak.b2.rps, throughputCoverB3: peak.c.rps / peak.b3.rps, throughputBoverA: peak.b.rps / peak.a.rps },
     halfLoad: { rate: halfRate, ...half, addedP99ms: half.c.p99 - half.b.p99, addedP99msOverB3: half.c.p99 - half.b3.p99 },
+    evenPace: { rate: halfRate, ...even, addedP99ms: even.c.p99 - even.b.p99, addedP99msOverB3: even.c.p99 - even.b3.p99 },
     streaming: {
       latchkeyMBps: streamed.mbPerSecond,
       bareMBps: streamedBare.mbPerSecond,
@@ -388,7 +416,15 @@ async function main() {
     console.log(`| (${k}) ${name} | ${f(peak[k].rps)} | ${f(peak[k].p50)} | ${f(peak[k].p99)} |`);
   }
   console.log(`\nc/b throughput: ${f(results.ratio.throughputCoverB)}  (target ≥ 0.9); c/b2: ${f(results.ratio.throughputCoverB2)}; c/b3: ${f(results.ratio.throughputCoverB3)}`);
-  console.log(`at ${halfRate} req/s (median of 3 rounds): p99 b ${f(half.b.p99)} ms, b3 ${f(half.b3.p99)} ms, c ${f(half.c.p99)} ms, added over b ${f(results.halfLoad.addedP99ms)} ms (target ≤ 1 ms), over b3 ${f(results.halfLoad.addedP99msOverB3)} ms; rounds b ${half.p99Rounds.b.join('/')}, b3 ${half.p99Rounds.b3.join('/')}, c ${half.p99Rounds.c.join('/')} ms`);
+  console.log(`at ${halfRate} req/s, autocannon's per-second quota (median of 3 rounds): p99 b ${f(half.b.p99)} ms, b3 ${f(half.b3.p99)} ms, c ${f(half.c.p99)} ms, added over b ${f(results.halfLoad.addedP99ms)} ms (target ≤ 1 ms), over b3 ${f(results.halfLoad.addedP99msOverB3)} ms; rounds b ${half.p99Rounds.b.join('/')}, b3 ${half.p99Rounds.b3.join('/')}, c ${half.p99Rounds.c.join('/')} ms`);
+  const f2 = (n) => n.toFixed(2);
+  console.log(
+    `at ${halfRate} req/s evenly paced (median of 3 rounds): p50 b ${f2(even.b.p50)}, b3 ${f2(even.b3.p50)}, c ${f2(even.c.p50)} ms; ` +
+      `p99 b ${f2(even.b.p99)}, b3 ${f2(even.b3.p99)}, c ${f2(even.c.p99)} ms, added over b ${f2(results.evenPace.addedP99ms)} ms (target ≤ 1 ms), over b3 ${f2(results.evenPace.addedP99msOverB3)} ms; ` +
+      `rounds p99 b ${even.rounds.b.map((r) => f2(r.p99)).join('/')}, b3 ${even.rounds.b3.map((r) => f2(r.p99)).join('/')}, c ${even.rounds.c.map((r) => f2(r.p99)).join('/')} ms; ` +
+      `Latchkey's event-loop delay in its rounds: p99 ${even.rounds.c.map((r) => f2(r.loopLagP99)).join('/')} ms, max ${even.rounds.c.map((r) => f2(r.loopLagMax)).join('/')} ms; ` +
+      `main thread ${f(even.b.mainThreadMicrosPerRequest)} / ${f(even.b3.mainThreadMicrosPerRequest)} / ${f(even.c.mainThreadMicrosPerRequest)} µs per request (b / b3 / c)`,
+  );
   console.log(
     `CPU per request at that rate: bare ${f(half.b.cpuMicrosPerRequest)} µs (main thread ${f(half.b.mainThreadMicrosPerRequest)}), ` +
       `bare with pipeline ${f(half.b2.cpuMicrosPerRequest)} µs (main thread ${f(half.b2.mainThreadMicrosPerRequest)}), ` +
