@@ -227,15 +227,23 @@ async function main() {
     const cg = (...args) => execFileSync('callgrind_control', args, { stdio: 'ignore' });
     // BENCH_INSTRUCTIONS_RATE=R paces the counted requests at R per second instead of as fast as
     // the process can go: one request per event-loop turn, so per-turn costs are not shared.
-    const paced = Number(process.env.BENCH_INSTRUCTIONS_RATE ?? 0);
+    const pacedRate = Number(process.env.BENCH_INSTRUCTIONS_RATE ?? 0);
     const serve = async (name, amount, counted = false) => {
-      const pace = counted && paced ? { connections: CONNECTIONS, overallRate: paced } : { connections: 8 };
+      const pace = counted && pacedRate ? { connections: CONNECTIONS, overallRate: pacedRate } : { connections: 8 };
       const r = await autocannon({ url: target[name], headers: auth, ...pace, amount, timeout: 120 });
       if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
     };
     const pids = { b: bareChild.pid, b3: dispatchChild.pid, c: latchkey.pid, c0: baseline?.child.pid };
     const names = baseline ? ['b', 'b3', 'c', 'c0'] : ['b', 'b3', 'c'];
     const counts = Object.fromEntries(names.map((name) => [name, []]));
+    // V8's slow nextTick state (docs/benchmarks.md): tick objects built through the runtime, which
+    // adds ~45k instructions per request to any process in it. Counts compare only within a state.
+    const slow = Object.fromEntries(names.map((name) => [name, []]));
+    const slowPathPerRequest = (file) => {
+      const annotated = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+      const m = /^\s*([\d,]+)\s.*Runtime_DefineKeyedOwnPropertyInLiteral/m.exec(annotated);
+      return m ? Number(m[1].replaceAll(',', '')) / INSTRUCTIONS : 0;
+    };
     for (let round = 0; round < 2; round++) {
       for (const name of names) {
         const pid = String(pids[name]);
@@ -250,9 +258,12 @@ async function main() {
         const dump = (await readdir(CALLGRIND_DIR)).find((f) => !before.has(f) && f.startsWith(`cg.${pid}.`) && f.endsWith('-01'));
         const total = Number(/^(?:summary|totals): (\d+)/m.exec(await readFile(path.join(CALLGRIND_DIR, dump), 'utf8'))[1]);
         counts[name].push(total / INSTRUCTIONS / 1000);
+        slow[name].push(slowPathPerRequest(path.join(CALLGRIND_DIR, dump)) > 1000);
       }
     }
-    for (const name of names) console.log(`${name}: ${counts[name].map((k) => k.toFixed(1)).join(' / ')} thousand instructions per request (main thread, two rounds of ${INSTRUCTIONS})`);
+    const marked = (name) => counts[name].map((k, i) => `${k.toFixed(1)}${slow[name][i] ? '¹' : ''}`).join(' / ');
+    for (const name of names) console.log(`${name}: ${marked(name)} thousand instructions per request (main thread, two rounds of ${INSTRUCTIONS})`);
+    if (names.some((name) => slow[name].some(Boolean))) console.log('¹ in V8\'s slow nextTick state (Runtime_DefineKeyedOwnPropertyInLiteral over 1k instructions per request): compare only figures in the same state');
     console.log(`c / b: ${counts.c.map((k, i) => (k / counts.b[i]).toFixed(3)).join(' / ')}; c / b3: ${counts.c.map((k, i) => (k / counts.b3[i]).toFixed(3)).join(' / ')}`);
     if (baseline) console.log(`c / c0 (${process.env.BENCH_BASELINE}): ${counts.c.map((k, i) => (k / counts.c0[i]).toFixed(3)).join(' / ')}`);
     console.log(`callgrind dumps (callgrind_annotate --inclusive=no <file>): ${CALLGRIND_DIR}`);
