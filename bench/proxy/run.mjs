@@ -81,6 +81,17 @@ async function cpuTicks(pid) {
   return { all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) };
 }
 
+/**
+ * Runs `load` (which resolves with `{ requests, ... }`: how many requests the window served) and
+ * adds the CPU time `pid` spent per request meanwhile, whole process and main thread, in µs.
+ */
+async function withCpu(pid, load) {
+  const before = await cpuTicks(pid);
+  const r = await load();
+  const after = await cpuTicks(pid);
+  return { ...r, cpuMicrosPerRequest: (after.all - before.all) / r.requests, mainThreadMicrosPerRequest: (after.main - before.main) / r.requests };
+}
+
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 async function rssOf(pid) {
@@ -302,12 +313,12 @@ async function main() {
     const runs = { b: [], b2: [], b3: [], c: [] };
     const pids = { b: bareChild.pid, b2: pipeChild.pid, b3: dispatchChild.pid, c: latchkey.pid };
     const measure = async (name) => {
-      const before = await cpuTicks(pids[name]);
-      const r = await autocannon({ url: target[name], headers: auth, connections: CONNECTIONS, duration: seconds, overallRate: rate });
-      if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-      const after = await cpuTicks(pids[name]);
-      const n = r.requests.average * seconds;
-      return { all: (after.all - before.all) / n, main: (after.main - before.main) / n };
+      const r = await withCpu(pids[name], async () => {
+        const run = await autocannon({ url: target[name], headers: auth, connections: CONNECTIONS, duration: seconds, overallRate: rate });
+        if (run.errors || run.non2xx) throw new Error(`${name}: ${run.errors} errors, ${run.non2xx} non-2xx`);
+        return { requests: run.requests.average * seconds };
+      });
+      return { all: r.cpuMicrosPerRequest, main: r.mainThreadMicrosPerRequest };
     };
     for (let round = 0; round < rounds; round++) {
       for (const name of names) runs[name].push(await measure(name));
@@ -341,13 +352,11 @@ async function main() {
   const halfRate = Math.floor(peak.b.rps / 2);
   console.log(`fixed rate: ${halfRate} req/s (half of the bare pass-through's peak)`);
   // CPU time the serving process spends per request at the same fixed rate (utime + stime).
-  const measured = async (pid, url) => {
-    const before = await cpuTicks(pid);
-    const r = await load(url, auth, { overallRate: halfRate });
-    const after = await cpuTicks(pid);
-    const n = r.rps * DURATION;
-    return { ...r, cpuMicrosPerRequest: (after.all - before.all) / n, mainThreadMicrosPerRequest: (after.main - before.main) / n };
-  };
+  const measured = (pid, url) =>
+    withCpu(pid, async () => {
+      const r = await load(url, auth, { overallRate: halfRate });
+      return { ...r, requests: r.rps * DURATION };
+    });
   // Three alternating rounds (b, b2, c, b, b2, c, …); each figure is the median of its rounds, so
   // one unlucky round on the shared cores does not decide the p99 comparison.
   const rounds = { b: [], b2: [], b3: [], c: [] };
@@ -373,14 +382,14 @@ async function main() {
   for (let round = 0; round < 3; round++) {
     for (const name of ['b', 'b3', 'c']) {
       if (name === 'c') await loopLag();
-      const before = await cpuTicks(pids[name]);
-      const r = await paced({ url: target[name], headers: auth, rate: halfRate, seconds: DURATION, connections: CONNECTIONS });
-      const after = await cpuTicks(pids[name]);
-      if (r.errors) throw new Error(`${name}: ${r.errors} failed requests at an even pace`);
+      const r = await withCpu(pids[name], async () => {
+        const run = await paced({ url: target[name], headers: auth, rate: halfRate, seconds: DURATION, connections: CONNECTIONS });
+        if (run.errors) throw new Error(`${name}: ${run.errors} failed requests at an even pace`);
+        // The warm-up second is inside the CPU window too: per request over both.
+        return { ...run, requests: run.requests + run.warmupRequests };
+      });
       const lag = name === 'c' ? await loopLag() : {};
-      // The warm-up second is inside the CPU window too: per request over both.
-      const n = r.requests * (1 + 1 / DURATION);
-      pacedRounds[name].push({ ...r, mainThreadMicrosPerRequest: (after.main - before.main) / n, ...(name === 'c' ? { loopLagP99: lag.p99, loopLagMax: lag.max } : {}) });
+      pacedRounds[name].push({ ...r, ...(name === 'c' ? { loopLagP99: lag.p99, loopLagMax: lag.max } : {}) });
     }
   }
   const even = { b: medianOf(pacedRounds.b), b3: medianOf(pacedRounds.b3), c: medianOf(pacedRounds.c) };
