@@ -34,7 +34,11 @@ interface ConnectionRuntime {
   offeringId: string;
   status: ConnectionStatus;
   credentialsVersion: number;
-  accessToken: string | null;
+  /**
+   * The upstream `Authorization` value, `Bearer <access token>`, made once per token as one flat
+   * string: a template literal gives a rope, which undici's header check would copy on every call.
+   */
+  authorization: string | null;
   expiresAtMs: number;
   /** Resolved API base (template applied): its origin and its path without trailing slashes. */
   base: { origin: string; path: string } | null;
@@ -118,7 +122,7 @@ export class ProxyService {
   }
 
   private forwardWith(candidate: ConnectionRuntime | null, principal: Principal, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): Promise<void> {
-    if (!candidate || candidate.workspaceId !== principal.workspaceId || candidate.status === ConnectionStatus.Revoked || !candidate.accessToken) {
+    if (!candidate || candidate.workspaceId !== principal.workspaceId || candidate.status === ConnectionStatus.Revoked || !candidate.authorization) {
       throw ConnectionError.notFound();
     }
     if (candidate.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
@@ -187,7 +191,7 @@ export class ProxyService {
 
   /** One upstream request; `call` is its undici handler and passes the response on as it arrives. */
   private attempt(call: ProxyCall): Promise<ProxyCall> {
-    call.headers.authorization = `Bearer ${call.rt.accessToken}`;
+    call.headers.authorization = call.rt.authorization!;
     return call.dispatch(this.http.dispatcher, {
       origin: call.target.origin,
       path: call.target.path,
@@ -213,7 +217,7 @@ export class ProxyService {
     const connection = await this.refresher.refresh(rt.id, { reason: 'proxy', observedVersion: rt.credentialsVersion });
     const fresh = await this.build(connection);
     if (fresh) this.runtimes.set(rt.id, fresh);
-    if (!fresh?.accessToken) throw ConnectionError.notFound();
+    if (!fresh?.authorization) throw ConnectionError.notFound();
     return fresh;
   }
 
@@ -249,7 +253,7 @@ export class ProxyService {
       offeringId: offering.id,
       status: connection.status,
       credentialsVersion: connection.credentialsVersion,
-      accessToken: credentials?.accessToken ?? null,
+      authorization: credentials?.accessToken ? ['Bearer ', credentials.accessToken].join('') : null,
       expiresAtMs: connection.accessTokenExpiresAt?.getTime() ?? 0,
       base,
       destinationProblem,
