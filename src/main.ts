@@ -1,3 +1,4 @@
+import './common/runtime/keep-next-tick-shapes-early.js';
 import 'reflect-metadata';
 import { createServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';

@@ -1,7 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 
-/** The object kept alive; never read. */
-let kept: object | undefined;
+/** The objects kept alive; never read. */
+const kept: object[] = [];
 
 /**
  * Keeps an object shaped like `process.nextTick`'s task objects alive for the life of the
@@ -17,18 +17,19 @@ let kept: object | undefined;
  * call, 20–25% of the whole, for as long as the process lives (docs/benchmarks.md).
  *
  * An object built the same way (the same keys in the same order) gets the same shapes and keeps
- * them alive. Its numbers are small integers, which fit whatever representation V8 has settled on
- * for those fields, so building it changes nothing about the tasks' shapes. The two symbols are the
- * ones every `AsyncResource` carries. (Taking a real task object from an async hook would do too,
- * but enabling any hook turns off V8's promise fast paths for good.)
+ * them alive. Its ids are fractional numbers, as Node's own ids are stored (boxed doubles), so
+ * building it, even before any task, never changes how those fields are stored, which would
+ * replace the shapes. The two symbols are the ones every `AsyncResource` carries. (Taking a real
+ * task object from an async hook would do too, but enabling any hook turns off V8's promise fast
+ * paths for good.)
  *
- * Call it once the process is up, when the tasks' shapes have settled.
+ * Call it as early as possible, before start-up's collections can free the shapes, and again once
+ * the process is up, in case start-up replaced them; each call keeps one small object.
  */
 export function keepNextTickShapes(): void {
-  if (kept) return;
   const symbols = Object.getOwnPropertySymbols(new AsyncResource('LatchkeyTickShape'));
   const asyncId = symbols.find((s) => s.description === 'async_id_symbol');
   const triggerAsyncId = symbols.find((s) => s.description === 'trigger_async_id_symbol');
   if (!asyncId || !triggerAsyncId) return; // another Node: nothing to keep
-  kept = { [asyncId]: 1, [triggerAsyncId]: 1, callback() {}, args: undefined };
+  kept.push({ [asyncId]: 0.5, [triggerAsyncId]: 0.5, callback() {}, args: undefined });
 }
