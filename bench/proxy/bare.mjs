@@ -9,6 +9,11 @@ import { pipeline } from 'node:stream/promises';
 import { Agent } from 'undici';
 import { keepNextTickShapes } from '../../dist/src/common/runtime/next-tick-shapes.js';
 
+// As Latchkey does, first thing and again once listening: without it a full GC while no nextTick
+// task is queued can put this process on V8's slow path for every nextTick for good
+// (src/common/runtime/next-tick-shapes.ts), and the floor would move from run to run.
+keepNextTickShapes();
+
 const upstream = new URL(process.env.UPSTREAM);
 const mode = process.env.BARE_MODE ?? 'stream';
 const dispatcher = new Agent({ keepAliveTimeout: 60_000 });
@@ -67,9 +72,6 @@ const server = http.createServer(async (req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
-  // As Latchkey does once it is up: without it a full GC while no nextTick task is queued can put
-  // this process on V8's slow path for every nextTick for good (src/common/runtime/next-tick-shapes.ts),
-  // and the floor would move from run to run.
   keepNextTickShapes();
   process.send?.({ port: server.address().port });
 });
