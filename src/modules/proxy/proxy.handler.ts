@@ -1,9 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
-import { writeError } from '../../common/errors/http-error.filter.js';
 import { DomainError } from '../../common/errors/domain-error.js';
-import { LOGGER, requestIdOf } from '../../common/logging/logger.js';
+import { requestIdOf } from '../../common/logging/logger.js';
 import { ApiAuthenticator } from '../auth/api-auth.guard.js';
 import { PROXY_PREFIX } from './proxy.constants.js';
 import { ProxyService } from './proxy.service.js';
@@ -16,7 +14,7 @@ const ID_LENGTH = 36;
  * The proxy's hot path, served straight from the HTTP server ahead of Express and Nest (no
  * request logging middleware, cookie or body parsing, routing): authentication, scope check and
  * forwarding, nothing else. It uses the same authenticator as every other route and the same
- * error mapper. Calls are logged at debug level; failures at warn/error.
+ * error mapper (through `ProxyService.fail`). Calls are logged at debug level; failures at warn/error.
  */
 export function installProxyHandler(app: INestApplication): void {
   const server = app.getHttpServer() as import('node:http').Server;
@@ -32,37 +30,24 @@ export function installProxyHandler(app: INestApplication): void {
 function proxyHandler(app: INestApplication) {
   const proxy = app.get(ProxyService);
   const authenticator = app.get(ApiAuthenticator);
-  const logger = app.get<Logger>(LOGGER);
-  const debug = logger.isLevelEnabled('debug');
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const url = req.url!;
     const requestId = requestIdOf(req);
-    const started = debug ? process.hrtime.bigint() : 0n;
-    let done: Promise<void>;
     try {
-      const connectionId = connectionIdOf(url);
+      const connectionId = connectionIdOf(req.url!);
       // The query string belongs to the provider's API: no ?workspaceId= override on the proxy.
       const principal = authenticator.principal(req as never, ['proxy'], { workspaceOverride: false });
-      done =
-        principal instanceof Promise
-          ? principal.then((p) => proxy.forward(p, connectionId, req, res, requestId))
-          : proxy.forward(principal, connectionId, req, res, requestId);
+      if (principal instanceof Promise) {
+        principal.then(
+          (p) => proxy.forward(p, connectionId, req, res, requestId),
+          (error: unknown) => proxy.fail(error, req, res, requestId),
+        );
+      } else {
+        proxy.forward(principal, connectionId, req, res, requestId);
+      }
     } catch (error) {
-      done = Promise.reject(error);
+      proxy.fail(error, req, res, requestId);
     }
-    done.then(
-      debug
-        ? () => logger.debug({ requestId, method: req.method, connectionId: url.slice(PROXY_PREFIX.length, PROXY_PREFIX.length + ID_LENGTH), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'proxied')
-        : undefined,
-      (error: unknown) => {
-        if (!(error instanceof DomainError) || error.kind === 'upstream' || error.kind === 'upstream_timeout') {
-          logger.warn({ requestId, method: req.method, code: (error as DomainError).code }, 'proxy call failed');
-        }
-        if (!res.headersSent) res.setHeader('X-Request-Id', requestId);
-        writeError(res, error, requestId, logger);
-      },
-    );
   };
 }
 

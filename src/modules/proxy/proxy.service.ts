@@ -3,15 +3,19 @@ import { type Readable, Transform } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { Repository } from 'typeorm';
 import type { Dispatcher } from 'undici';
 import { APP_CONFIG } from '../../app.tokens.js';
 import type { Principal } from '../../common/auth/principal.js';
+import { DomainError } from '../../common/errors/domain-error.js';
+import { writeError } from '../../common/errors/http-error.filter.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { isBlockedAddress } from '../../common/http/address-guard.js';
 import { OutboundHttp } from '../../common/http/outbound-http.js';
+import { LOGGER } from '../../common/logging/logger.js';
 import { hostMatches } from '../../common/http/url-policy.js';
 import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
@@ -82,6 +86,7 @@ export class ProxyService {
   private readonly overhead: HotHistogram;
   private readonly upstreamTime: HotHistogram;
   private readonly refreshOn401: Counter;
+  private readonly debug: boolean;
 
   constructor(
     @InjectRepository(Connection) private readonly connections: Repository<Connection>,
@@ -94,6 +99,7 @@ export class ProxyService {
     changes: ChangeFeed,
     metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
     const byField = (field: 'integrationId' | 'offeringId') => (id: string, entries: ReadonlyMap<string, ConnectionRuntime | null>) =>
       [...entries].filter(([, v]) => v?.[field] === id).map(([k]) => k);
@@ -105,65 +111,107 @@ export class ProxyService {
     this.overhead = new HotHistogram('latchkey_proxy_overhead_seconds', "Latchkey's own time per proxied call (excluding the upstream)", buckets, metrics.registry);
     this.upstreamTime = new HotHistogram('latchkey_proxy_upstream_seconds', 'Upstream time to response headers per proxied call', buckets, metrics.registry);
     this.refreshOn401 = new Counter({ name: 'latchkey_proxy_refresh_on_401_total', help: 'Refreshes triggered by an upstream 401', registers: [metrics.registry] });
+    this.debug = logger.isLevelEnabled('debug');
   }
 
   /**
-   * Forwards one call. A warm call (connection cached, token not about to expire, no body to
-   * read first) reaches undici without an await or a per-call closure on the way; anything else
-   * (first call, refresh ahead of expiry, a small body kept for replay) takes a promise first.
-   * Throws or rejects with a domain error before the response has started.
+   * Forwards one call and answers it, whatever happens: the upstream's response, or an error body
+   * when the call fails before the response started. A warm call (connection cached, token not
+   * about to expire, no body to read first) goes from here to undici and back to `res` through
+   * plain callbacks, without a promise or a per-call closure; anything else (first call, refresh
+   * ahead of expiry, a small body kept for replay, a 401) takes a promise on the way.
    */
-  forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse, requestId: string): void {
     const started = process.hrtime.bigint();
     const cached = this.runtimes.peek(connectionId);
-    return cached === undefined
-      ? this.load(connectionId).then((loaded) => this.forwardWith(loaded, principal, req, res, requestId, started))
-      : this.forwardWith(cached, principal, req, res, requestId, started);
+    if (cached === undefined) {
+      this.load(connectionId)
+        .then((loaded) => this.forwardWith(loaded, principal, req, res, requestId, started))
+        .catch((error: unknown) => this.fail(error, req, res, requestId));
+      return;
+    }
+    try {
+      this.forwardWith(cached, principal, req, res, requestId, started);
+    } catch (error) {
+      this.fail(error, req, res, requestId);
+    }
   }
 
-  private forwardWith(candidate: ConnectionRuntime | null, principal: Principal, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): Promise<void> {
+  /**
+   * Answers a call that failed before its response started with the error body (the one error
+   * mapper), or cuts the connection when the response had started. Upstream failures and anything
+   * unexpected are logged, by code only: an error here never carries a token.
+   */
+  fail(error: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    if (!(error instanceof DomainError) || error.kind === 'upstream' || error.kind === 'upstream_timeout') {
+      this.logger.warn({ requestId, method: req.method, code: (error as DomainError).code }, 'proxy call failed');
+    }
+    if (!res.headersSent) res.setHeader('X-Request-Id', requestId);
+    writeError(res, error, requestId, this.logger);
+  }
+
+  /** Throws a domain error when the call cannot go ahead; goes asynchronous (and answers itself) when it must wait. */
+  private forwardWith(candidate: ConnectionRuntime | null, principal: Principal, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): void {
     if (!candidate || candidate.workspaceId !== principal.workspaceId || candidate.status === ConnectionStatus.Revoked || !candidate.authorization) {
       throw ConnectionError.notFound();
     }
     if (candidate.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
     if (!candidate.base) throw ProxyError.notAvailable();
     if (candidate.expiresAtMs - this.clock.nowMs() < REFRESH_AHEAD_MS) {
-      return this.refresh(candidate).then((rt) => this.send(rt, req, res, requestId, started));
+      this.refresh(candidate)
+        .then((rt) => this.send(rt, req, res, requestId, started))
+        .catch((error: unknown) => this.fail(error, req, res, requestId));
+      return;
     }
-    return this.send(candidate, req, res, requestId, started);
+    this.send(candidate, req, res, requestId, started);
   }
 
-  private send(rt: ConnectionRuntime, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): Promise<void> {
+  private send(rt: ConnectionRuntime, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): void {
     const target = this.target(rt, req.url!);
     const method = req.method as Dispatcher.HttpMethod; // Node's parser gives it upper-case
     const declared = req.headers['content-length'];
     const length = declared !== undefined ? Number(declared) : undefined;
     if (length !== undefined && length > this.config.proxyBodyLimitBytes) throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
     const hasBody = !BODYLESS.has(method) || (length ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    const call = new ProxyCall(res, requestId, target, method, forwardHeaders(req.headers), rt, started);
+    const call = new ProxyCall(this, req, res, requestId, target, method, forwardHeaders(req.headers), rt, started);
     if (!hasBody) return this.firstAttempt(call);
     // Small bodies of known size are kept, so a 401 can be retried after a refresh.
     if (length !== undefined && length <= this.config.proxyReplayLimitBytes) {
-      return readAll(req, length).then((replay) => {
-        call.body = replay;
-        return this.firstAttempt(call);
-      });
+      readAll(req, length)
+        .then((replay) => {
+          call.body = replay;
+          this.firstAttempt(call);
+        })
+        .catch((error: unknown) => this.fail(error, req, res, requestId));
+      return;
     }
     call.body = req.pipe(limitBytes(this.config.proxyBodyLimitBytes));
     call.canReplay = false;
-    return this.firstAttempt(call);
+    this.firstAttempt(call);
   }
 
-  private firstAttempt(call: ProxyCall): Promise<void> {
+  private firstAttempt(call: ProxyCall): void {
     call.attemptStarted = process.hrtime.bigint();
     call.overheadNs = call.attemptStarted - call.started;
-    return this.attempt(call).then(this.afterFirstAttempt, this.upstreamFailed);
+    this.attempt(call);
   }
 
-  private readonly afterFirstAttempt = (call: ProxyCall): Promise<void> | void => {
-    if (call.unauthorized) return this.retryAfter401(call);
-    this.observe(call);
-  };
+  /**
+   * An attempt's response was passed on (or kept aside, for a 401 on the first attempt), or failed
+   * once it had started: the call is over unless that 401 is to be refreshed and retried.
+   */
+  attemptEnded(call: ProxyCall): void {
+    if (call.unauthorized) {
+      this.retryAfter401(call).catch((error: unknown) => this.fail(error, call.req, call.res, call.requestId));
+      return;
+    }
+    this.finished(call);
+  }
+
+  /** An attempt failed before its response started: the caller gets the error. */
+  attemptFailed(call: ProxyCall, error: Error): void {
+    this.fail(this.upstreamError(error), call.req, call.res, call.requestId);
+  }
 
   /** An upstream 401 on the first attempt: refresh through the one refresh path, then retry or report. */
   private async retryAfter401(call: ProxyCall): Promise<void> {
@@ -175,42 +223,50 @@ export class ProxyService {
     const unauthorized = call.unauthorized!;
     call.unauthorized = undefined;
     if (call.canReplay) {
+      // The retry ends through attemptEnded / attemptFailed, like the first attempt.
       call.attemptStarted = process.hrtime.bigint();
-      await this.attempt(call).catch(this.upstreamFailed);
-    } else {
-      const kept = unauthorized.body();
-      respondWith(call.res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, call.requestId, true).end(kept);
+      this.attempt(call);
+      return;
     }
-    this.observe(call);
+    const kept = unauthorized.body();
+    respondWith(call.res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, call.requestId, true).end(kept);
+    this.finished(call);
   }
 
-  private observe(call: ProxyCall): void {
+  private finished(call: ProxyCall): void {
     this.overhead.observe(Number(call.overheadNs) / 1e9);
     this.upstreamTime.observe(Number(call.upstreamNs) / 1e9);
+    if (this.debug) {
+      const ms = Number(process.hrtime.bigint() - call.started) / 1e6;
+      this.logger.debug({ requestId: call.requestId, method: call.method, connectionId: call.rt.id, status: call.res.statusCode, ms }, 'proxied');
+    }
   }
 
   /** One upstream request; `call` is its undici handler and passes the response on as it arrives. */
-  private attempt(call: ProxyCall): Promise<ProxyCall> {
+  private attempt(call: ProxyCall): void {
     call.headers.authorization = call.rt.authorization!;
-    return call.dispatch(this.http.dispatcher, {
-      origin: call.target.origin,
-      path: call.target.path,
-      method: call.method,
-      headers: call.headers,
-      body: call.body,
-      headersTimeout: this.config.proxyHeadersTimeoutMs,
-      bodyTimeout: this.config.proxyBodyTimeoutMs,
-    });
+    this.http.dispatcher.dispatch(
+      {
+        origin: call.target.origin,
+        path: call.target.path,
+        method: call.method,
+        headers: call.headers,
+        body: call.body,
+        headersTimeout: this.config.proxyHeadersTimeoutMs,
+        bodyTimeout: this.config.proxyBodyTimeoutMs,
+      },
+      call,
+    );
   }
 
-  /** An attempt that failed before its response started, as the caller's error. */
-  private readonly upstreamFailed = (error: unknown): never => {
+  /** undici's error for an attempt that failed before its response started, as the caller's error. */
+  private upstreamError(error: unknown): DomainError {
     const code = (error as { code?: string }).code ?? '';
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') throw ProxyError.timeout();
-    if (code === 'ELATCHKEY_BLOCKED_ADDRESS') throw ProxyError.destinationForbidden();
-    if (code === 'ELATCHKEY_BODY_TOO_LARGE') throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
-    throw ProxyError.unreachable(code || 'connection failed');
-  };
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return ProxyError.timeout();
+    if (code === 'ELATCHKEY_BLOCKED_ADDRESS') return ProxyError.destinationForbidden();
+    if (code === 'ELATCHKEY_BODY_TOO_LARGE') return ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
+    return ProxyError.unreachable(code || 'connection failed');
+  }
 
   /** Through the one refresh path; concurrent calls on one connection share one provider call. */
   private async refresh(rt: ConnectionRuntime): Promise<ConnectionRuntime> {
@@ -287,14 +343,16 @@ export class ProxyService {
       }
     }
     const base = rt.base!;
-    return { origin: base.origin, path: base.path + afterId };
+    // `join` gives a flat string where `+` would give a rope that undici's path check copies flat.
+    return { origin: base.origin, path: base.path ? [base.path, afterId].join('') : afterId };
   }
 }
 
 /**
  * One proxied call, and the undici handler of each of its attempts: the response head and body
  * go from undici's callbacks straight into `res`, with no stream in between. On the first attempt
- * a 401 is kept aside instead, to be retried or returned after a refresh.
+ * a 401 is kept aside instead, to be retried or returned after a refresh. Each attempt reports
+ * its end to the service directly, not through a promise.
  */
 class ProxyCall implements Dispatcher.DispatchHandler {
   body: Buffer | Readable | undefined = undefined;
@@ -307,8 +365,6 @@ class ProxyCall implements Dispatcher.DispatchHandler {
   overheadNs = 0n;
   upstreamNs = 0n;
   private controller: Dispatcher.DispatchController | undefined = undefined;
-  private settle: ((call: ProxyCall) => void) | undefined = undefined;
-  private fail: ((error: Error) => void) | undefined = undefined;
   /** The upstream announced trailers: they are passed on after the body. */
   private trailersAnnounced = false;
   private clientGone = false;
@@ -316,6 +372,9 @@ class ProxyCall implements Dispatcher.DispatchHandler {
   private resumeUpstream: (() => void) | undefined = undefined;
 
   constructor(
+    /** Told when each attempt ends or fails (attemptEnded / attemptFailed). */
+    private readonly owner: ProxyService,
+    readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly requestId: string,
     readonly target: ProxyTarget,
@@ -324,20 +383,8 @@ class ProxyCall implements Dispatcher.DispatchHandler {
     public rt: ConnectionRuntime,
     readonly started: bigint,
   ) {
-    res.once('close', this.onClientClose);
-  }
-
-  /**
-   * Sends one attempt. Resolves once its response has been passed on (or kept aside, for a 401)
-   * or has failed mid-stream (the status is out then: nothing more to say); rejects with undici's
-   * error when it failed before the response started.
-   */
-  dispatch(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<ProxyCall> {
-    return new Promise<ProxyCall>((resolve, reject) => {
-      this.settle = resolve;
-      this.fail = reject;
-      dispatcher.dispatch(options, this);
-    });
+    // `on`, not `once`: a response closes once, and `once` would wrap and later unhook the listener.
+    res.on('close', this.onClientClose);
   }
 
   /** The caller went away before the response was complete: stop pulling from the upstream. */
@@ -381,16 +428,17 @@ class ProxyCall implements Dispatcher.DispatchHandler {
       if (this.trailersAnnounced) this.res.addTrailers(passedTrailers(trailers));
       this.res.end();
     }
-    this.settle!(this);
+    this.owner.attemptEnded(this);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.controller = undefined;
     if (this.res.headersSent || this.clientGone) {
+      // Mid-stream (the status is out: nothing more to say) or nobody left to tell.
       this.res.destroy();
-      this.settle!(this);
+      this.owner.attemptEnded(this);
     } else {
-      this.fail!(error);
+      this.owner.attemptFailed(this, error);
     }
   }
 }
