@@ -115,6 +115,69 @@ describe('console sign-in and sessions', () => {
     expect(escalate.status).toBe(403);
   });
 
+  describe('workspace switcher', () => {
+    const appIds = async (agent: ReturnType<typeof supertest.agent>) =>
+      ((await agent.get('/api/v1/oauth-apps')).body.data as Array<{ id: string }>).map((a) => a.id);
+    const switchTo = async (agent: ReturnType<typeof supertest.agent>, workspaceId: string, csrf?: string) =>
+      agent.post('/session/workspace').type('form').send({ _csrf: csrf ?? (await csrfFromHome(agent)), workspaceId });
+
+    it('moves an admin session to any workspace, and its API calls with it', async () => {
+      const { agent } = await signIn(ADMIN.email, ADMIN.password);
+      const csrf = await csrfFromHome(agent);
+      const app = await agent.post('/api/v1/oauth-apps').set('X-CSRF-Token', csrf).send({ description: 'in default' });
+      t.secret(app.body.clientSecret);
+      const created = await agent.post('/api/v1/workspaces').set('X-CSRF-Token', csrf).send({ slug: 'switch-target', name: 'Second <Team>' });
+      expect(created.status).toBe(201);
+      const second = created.body.id as string;
+
+      const home = await agent.get('/oauth');
+      expect(home.text).toContain('<select id="workspace-switch" name="workspaceId">');
+      expect(home.text).toContain(`<option value="${second}">Second &lt;Team&gt;</option>`);
+
+      // Refused without the CSRF token, with a malformed id and with an unknown workspace: nothing moves.
+      expect((await switchTo(agent, second, 'forged')).status).toBe(403);
+      expect((await switchTo(agent, 'not-a-uuid')).status).toBe(400);
+      expect((await switchTo(agent, '00000000-0000-4000-8000-000000000000')).status).toBe(403);
+      expect(await appIds(agent)).toContain(app.body.id);
+
+      const moved = await switchTo(agent, second.toUpperCase());
+      expect([moved.status, moved.headers.location]).toEqual([303, '/oauth']);
+      expect(await appIds(agent)).toEqual([]);
+      expect((await agent.get('/oauth')).text).toContain(`<option value="${second}" selected>`);
+
+      const [def]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
+      expect((await switchTo(agent, def.id)).status).toBe(303);
+      expect(await appIds(agent)).toContain(app.body.id);
+    });
+
+    it('lets a developer switch only between workspaces they are a member of', async () => {
+      const users = t.app.get(UsersService);
+      const [def]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
+      const [other]: Array<{ id: string }> = await t.dataSource.query(
+        `INSERT INTO workspaces (id, slug, name) VALUES (gen_random_uuid(), 'dev-other', 'Other') RETURNING id`,
+      );
+      await users.create({ email: 'switcher@example.test', password: 'developer password 2', role: UserRole.Developer, workspaceIds: [def.id] });
+      t.secret('developer password 2');
+      const { agent } = await signIn('switcher@example.test', 'developer password 2');
+      // One workspace: a plain label, no switcher.
+      expect((await agent.get('/oauth')).text).not.toContain('workspace-switch');
+      const before = await appIds(agent);
+      expect((await switchTo(agent, other.id)).status).toBe(403);
+      expect(await appIds(agent)).toEqual(before);
+
+      await t.dataSource.query('INSERT INTO workspace_members (workspace_id, user_id) SELECT $1, id FROM users WHERE email = $2', [other.id, 'switcher@example.test']);
+      expect((await agent.get('/oauth')).text).toContain(`<option value="${other.id}">Other</option>`);
+      expect((await switchTo(agent, other.id)).status).toBe(303);
+      expect(await appIds(agent)).toEqual([]);
+      expect((await agent.get('/api/v1/oauth-apps')).status).toBe(200);
+    });
+
+    it('sends a signed-out visitor to the sign-in page', async () => {
+      const res = await supertest(t.url).post('/session/workspace').type('form').send({ _csrf: 'x', workspaceId: '00000000-0000-4000-8000-000000000000' });
+      expect([res.status, res.headers.location]).toEqual([303, '/login']);
+    });
+  });
+
   it('ends the session on sign-out (with CSRF) and after 12 hours', async () => {
     const { agent } = await signIn(ADMIN.email, ADMIN.password);
     const forged = await agent.post('/logout').type('form').send({ _csrf: 'forged' });

@@ -298,6 +298,29 @@ describe('web console in a real browser', () => {
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
+  it('switches the console to another workspace from the header, and back', async () => {
+    const created = await t.http.post('/api/v1/workspaces').auth(await adminToken(t), { type: 'bearer' }).send({ slug: 'acme-eu', name: 'Acme EU' });
+    expect(created.status).toBe(201);
+    // The OAuth App made above belongs to the default workspace.
+    await page.goto('/settings/oauth-apps');
+    const app = page.getByRole('row', { name: /Production backend/ });
+    await expect.poll(() => app.isVisible()).toBe(true);
+    const switcher = page.getByLabel('Workspace', { exact: true });
+    expect(await switcher.locator('option:checked').textContent()).toBe('Default');
+    // With the console script, choosing is enough: the button is hidden and the form submits itself.
+    expect(await page.getByRole('button', { name: 'Switch' }).isHidden()).toBe(true);
+    await Promise.all([page.waitForURL(`${t.url}/oauth`), switcher.selectOption({ label: 'Acme EU' })]);
+    await expect.poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible()).toBe(true);
+    expect(await page.getByLabel('Workspace', { exact: true }).locator('option:checked').textContent()).toBe('Acme EU');
+    await page.goto('/settings/oauth-apps');
+    await expect.poll(() => page.getByText('No OAuth Apps yet').isVisible()).toBe(true);
+    expect(await app.count()).toBe(0);
+    await Promise.all([page.waitForURL(`${t.url}/oauth`), page.getByLabel('Workspace', { exact: true }).selectOption({ label: 'Default' })]);
+    await page.goto('/settings/oauth-apps');
+    await expect.poll(() => app.isVisible()).toBe(true);
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
   it('signs out', async () => {
     await page.goto('/oauth');
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -25,3 +25,12 @@ if (load) {
       );
     });
 }
+
+// The workspace switcher works as a plain form; with scripts it switches as soon as a workspace is
+// chosen, and its button is not needed.
+const switcher = document.querySelector('form[data-workspace-switch]');
+if (switcher) {
+  const select = switcher.querySelector('select');
+  switcher.querySelector('button')?.setAttribute('hidden', '');
+  select?.addEventListener('change', () => switcher.requestSubmit());
+}

@@ -14,9 +14,9 @@ import { UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { SESSION_COOKIE, SessionsService } from './sessions.service.js';
+import { UUID } from '../../common/validation/uuid.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type ApiRequest = Request & { principal?: Principal };
 /** Bearer tokens remembered per process (each entry a few hundred bytes plus the token). */

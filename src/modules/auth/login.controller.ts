@@ -12,6 +12,7 @@ import { type User, UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { SESSION_COOKIE, SESSION_TTL_MS, SessionsService } from './sessions.service.js';
+import { UUID } from '../../common/validation/uuid.js';
 
 /** Double-submit cookie that protects the login form itself (there is no session yet). */
 const LOGIN_CSRF_COOKIE = 'latchkey_login_csrf';
@@ -99,6 +100,33 @@ export class LoginController {
     }
     res.clearCookie(SESSION_COOKIE, { path: '/' });
     res.redirect(303, '/login');
+  }
+
+  /**
+   * The console's workspace switcher: moves this session to another workspace the user may use
+   * (any for a platform admin, their own for a developer), then shows that workspace's
+   * integrations. A bad CSRF token, id or workspace changes nothing.
+   */
+  @Post('session/workspace')
+  async switchWorkspace(@Req() req: Request, @Body() body: Record<string, unknown>, @Res() res: Response) {
+    const token = req.cookies?.[SESSION_COOKIE] as string | undefined;
+    const resolved = await this.sessions.resolve(token);
+    if (!resolved || !token) {
+      res.setHeader('Cache-Control', 'no-store');
+      res.redirect(303, '/login');
+      return;
+    }
+    const refuse = (status: number, message: string) =>
+      sendConsoleHtml(
+        res,
+        status,
+        authDocument('Switch workspace', html`<h1>Switch workspace</h1><p class="alert alert-error" role="alert">${message}</p><p><a href="/oauth">Back to the console</a></p>`),
+      );
+    if (typeof body._csrf !== 'string' || !safeEqual(body._csrf, this.sessions.csrfToken(token))) return refuse(403, 'Invalid CSRF token.');
+    const workspaceId = typeof body.workspaceId === 'string' ? body.workspaceId.trim().toLowerCase() : '';
+    if (!UUID.test(workspaceId)) return refuse(400, 'Choose a workspace from the list.');
+    if (!(await this.sessions.switchWorkspace(resolved, workspaceId))) return refuse(403, 'You cannot work in that workspace.');
+    res.redirect(303, '/oauth');
   }
 
   /** The console starts at the integrations list. */

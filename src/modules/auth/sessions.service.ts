@@ -4,8 +4,9 @@ import { LessThan, Repository } from 'typeorm';
 import { sha256Hex } from '../../common/crypto/secret-hash.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
-import type { User } from '../users/user.entity.js';
+import { type User, UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
+import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { UserSession } from './user-session.entity.js';
 
 export const SESSION_COOKIE = 'latchkey_session';
@@ -16,12 +17,19 @@ export interface ResolvedSession {
   user: User;
 }
 
+/** A workspace a signed-in user may work in, as the console's workspace switcher lists it. */
+export interface WorkspaceChoice {
+  id: string;
+  name: string;
+}
+
 /** Browser sessions. The cookie carries a random token; the table only its SHA-256. */
 @Injectable()
 export class SessionsService {
   constructor(
     @InjectRepository(UserSession) private readonly sessions: Repository<UserSession>,
     private readonly users: UsersService,
+    private readonly workspaces: WorkspacesService,
     private readonly random: RandomSource,
     private readonly clock: Clock,
   ) {}
@@ -41,6 +49,29 @@ export class SessionsService {
     if (!session || session.expiresAt.getTime() <= this.clock.nowMs()) return null;
     const user = await this.users.findById(session.userId);
     return user ? { session, user } : null;
+  }
+
+  /**
+   * The workspaces a user may switch a session to: every workspace for a platform admin (who may
+   * act in any), the ones they are a member of for a developer.
+   */
+  async workspaceChoices(user: User): Promise<WorkspaceChoice[]> {
+    const rows = user.role === UserRole.Admin ? await this.workspaces.list() : await this.users.memberWorkspaces(user.id);
+    return rows.map((w) => ({ id: w.id, name: w.name }));
+  }
+
+  /**
+   * Moves a session to another workspace the user may use; from then on its API calls act there.
+   * False (and nothing changed) when the workspace is unknown or not the user's.
+   */
+  async switchWorkspace(resolved: ResolvedSession, workspaceId: string): Promise<boolean> {
+    const allowed =
+      resolved.user.role === UserRole.Admin
+        ? await this.workspaces.exists(workspaceId)
+        : await this.users.isMember(resolved.user.id, workspaceId);
+    if (!allowed) return false;
+    await this.sessions.update({ id: resolved.session.id }, { workspaceId });
+    return true;
   }
 
   async destroy(token: string | undefined): Promise<void> {

@@ -20,7 +20,10 @@ export const CONSOLE_CSP = [
 export interface ShellUser {
   email: string;
   isAdmin: boolean;
+  workspaceId: string;
   workspaceName: string;
+  /** Where the switcher may move this session (the current workspace included); none shown for one. */
+  workspaces: ReadonlyArray<{ id: string; name: string }>;
   csrfToken: string;
   /** The scopes this user holds (what an OAuth App created from the console may get). */
   scopes: readonly string[];
@@ -86,6 +89,25 @@ export interface ShellOptions {
   main: SafeHtml;
 }
 
+/**
+ * The current workspace; with more than one to choose from, a form that switches the session to
+ * another (posted to /session/workspace; the console script submits it when the choice changes).
+ */
+function workspaceSwitcher(user: ShellUser): SafeHtml {
+  if (user.workspaces.length < 2) {
+    return html`<span class="workspace" title="Workspace">Workspace: <strong>${user.workspaceName}</strong></span>`;
+  }
+  const options = user.workspaces.map(
+    (w) => html`<option value="${w.id}"${w.id === user.workspaceId ? html` selected` : ''}>${w.name}</option>`,
+  );
+  return html`<form method="post" action="/session/workspace" class="workspace workspace-switch" data-workspace-switch>
+      <input type="hidden" name="_csrf" value="${user.csrfToken}">
+      <label for="workspace-switch">Workspace</label>
+      <select id="workspace-switch" name="workspaceId">${options}</select>
+      <button type="submit" class="button-quiet">Switch</button>
+    </form>`;
+}
+
 /** The signed-in console: header with navigation, user, workspace and sign-out; one <main>. */
 export function consoleDocument(user: ShellUser, options: ShellOptions): string {
   const dataAttrs = Object.entries(options.data ?? {}).map(
@@ -106,7 +128,7 @@ ${options.page ? html`<script type="module" src="/assets/console/app.js"></scrip
   <nav aria-label="Main"><ul>${nav}</ul></nav>
   <div class="account">
     <span class="who"><span class="who-email">${user.email}</span> <span class="who-role">${user.isAdmin ? 'admin' : 'developer'}</span></span>
-    <span class="workspace" title="Workspace">Workspace: <strong>${user.workspaceName}</strong></span>
+    ${workspaceSwitcher(user)}
     <form method="post" action="/logout" class="signout">
       <input type="hidden" name="_csrf" value="${user.csrfToken}">
       <button type="submit" class="button-quiet">Sign out</button>

@@ -9,8 +9,7 @@ import { SESSION_COOKIE, SessionsService } from '../auth/sessions.service.js';
 import { UserRole } from '../users/user.entity.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { consoleDocument, type ShellOptions, type ShellUser, sendConsoleHtml } from './console-layout.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from '../../common/validation/uuid.js';
 
 const loading = (heading: string) => html`<h1>${heading}</h1>
 <p class="loading" data-loading>Loading…</p>
@@ -105,12 +104,14 @@ export class ConsoleController {
       res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
       return null;
     }
-    const workspace = await this.workspaces.get(resolved.session.workspaceId);
+    const [workspace, choices] = await Promise.all([this.workspaces.get(resolved.session.workspaceId), this.sessions.workspaceChoices(resolved.user)]);
     const isAdmin = resolved.user.role === UserRole.Admin;
     return {
       email: resolved.user.email,
       isAdmin,
+      workspaceId: workspace.id,
       workspaceName: workspace.name,
+      workspaces: choices,
       csrfToken: this.sessions.csrfToken(token),
       scopes: isAdmin ? SCOPES : DEVELOPER_SCOPES,
     };

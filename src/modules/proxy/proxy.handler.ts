@@ -5,9 +5,9 @@ import { requestIdOf } from '../../common/logging/logger.js';
 import { ApiAuthenticator } from '../auth/api-auth.guard.js';
 import { PROXY_PREFIX } from './proxy.constants.js';
 import { ProxyService } from './proxy.service.js';
+import { UUID } from '../../common/validation/uuid.js';
 
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ID_LENGTH = 36;
 
 /**

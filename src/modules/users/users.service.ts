@@ -5,6 +5,7 @@ import { DUMMY_SECRET_HASH, hashSecret, verifySecret } from '../../common/crypto
 import { DomainError } from '../../common/errors/domain-error.js';
 import { RandomSource } from '../../common/random.js';
 import { User, UserRole } from './user.entity.js';
+import type { Workspace } from '../workspaces/workspace.entity.js';
 import { WorkspaceMember } from './workspace-member.entity.js';
 
 @Injectable()
@@ -65,6 +66,12 @@ export class UsersService {
 
   async isMember(userId: string, workspaceId: string): Promise<boolean> {
     return this.members.existsBy({ userId, workspaceId });
+  }
+
+  /** The workspaces the user is a member of, in the order they joined them. */
+  async memberWorkspaces(userId: string): Promise<Workspace[]> {
+    const rows = await this.members.find({ where: { userId }, relations: { workspace: true }, order: { createdAt: 'ASC' } });
+    return rows.flatMap((m) => (m.workspace ? [m.workspace] : []));
   }
 
   /** The first workspace the user joined; admins without memberships get null. */
