@@ -44,7 +44,8 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
   });
   const express = app.getHttpAdapter().getInstance();
   express.disable('x-powered-by');
-  express.set('trust proxy', false);
+  // Which proxies may name the client address in X-Forwarded-For (req.ip): none unless configured.
+  express.set('trust proxy', deps.config.trustProxy);
 
   app.use(createHttpLogger(deps.logger));
   app.use(app.get(MetricsService).httpMiddleware());

@@ -138,6 +138,7 @@ describe('failed sign-in throttling', () => {
       const dump = JSON.stringify(rows);
       expect(dump).not.toContain(devApp.clientId);
       expect(dump.toLowerCase()).not.toContain(ADMIN.email);
+      expect(dump).not.toContain('127.0.0.1');
       expect(rows.every((r) => /^[0-9a-f]{64}$/.test(String(r.subject_hash)))).toBe(true);
     });
 
@@ -148,5 +149,74 @@ describe('failed sign-in throttling', () => {
       expect(rows).toHaveLength(1);
       expect(new Date(rows[0].window_start).getTime()).toBeGreaterThan(clock.nowMs() - WINDOW_MS);
     });
+  });
+});
+
+describe('failed sign-in throttling per client address', () => {
+  const clock = new FakeClock(Math.floor(Date.UTC(2026, 10, 29, 12) / WINDOW_MS) * WINDOW_MS + 60_000);
+  const PER_ADDRESS = 4;
+  let behindProxy: TestApp;
+  let direct: TestApp;
+
+  beforeAll(async () => {
+    // Latchkey behind a proxy on loopback (the test client plays the proxy, naming the caller in
+    // X-Forwarded-For), and one with no proxy trusted, on the same database.
+    const env = { LATCHKEY_AUTH_MAX_FAILURES: '10', LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS: String(PER_ADDRESS) };
+    behindProxy = await createTestApp({ clock, env: { ...env, LATCHKEY_TRUST_PROXY: 'loopback' } });
+    direct = await createTestApp({ clock, env, db: behindProxy.db });
+  });
+  afterAll(async () => {
+    await direct.close({ keepDatabase: true });
+    await behindProxy.close();
+  });
+
+  async function signIn(on: TestApp, from: string | undefined, email: string, password: string) {
+    const agent = supertest.agent(on.url);
+    const form = await agent.get('/login');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)![1];
+    const post = agent.post('/login').type('form');
+    if (from) post.set('X-Forwarded-For', from);
+    return post.send({ _csrf: csrf, email, password });
+  }
+
+  it('refuses an address that failed on many accounts, even with a right password, until the window ends', async () => {
+    for (let i = 0; i < PER_ADDRESS; i++) {
+      expect((await signIn(behindProxy, '203.0.113.5', `user${i}@example.test`, 'Spring2026!')).status).toBe(401);
+    }
+    const refused = await signIn(behindProxy, '203.0.113.5', ADMIN.email, ADMIN.password);
+    expect(refused.status).toBe(429);
+    expect(refused.text).toContain('Too many failed sign-ins from your network');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(hasSession(refused)).toBe(false);
+    // Another address, and the accounts themselves, are not affected.
+    expect((await signIn(behindProxy, '203.0.113.6', ADMIN.email, ADMIN.password)).status).toBe(303);
+    clock.advance(WINDOW_MS);
+    expect((await signIn(behindProxy, '203.0.113.5', ADMIN.email, ADMIN.password)).status).toBe(303);
+  });
+
+  it('counts an IPv6 caller by its /64', async () => {
+    const addresses = ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2:ffff::1', '2001:db8:1:2::c'];
+    for (const from of addresses) expect((await signIn(behindProxy, from, 'nobody@example.test', 'guess')).status).toBe(401);
+    expect((await signIn(behindProxy, '2001:db8:1:2::d', ADMIN.email, ADMIN.password)).status).toBe(429);
+    expect((await signIn(behindProxy, '2001:db8:1:3::d', ADMIN.email, ADMIN.password)).status).toBe(303);
+    clock.advance(WINDOW_MS);
+  });
+
+  it('does not let a successful sign-in wipe the address count', async () => {
+    for (let i = 0; i < PER_ADDRESS - 1; i++) expect((await signIn(behindProxy, '198.51.100.1', `victim${i}@example.test`, 'guess')).status).toBe(401);
+    expect((await signIn(behindProxy, '198.51.100.1', ADMIN.email, ADMIN.password)).status).toBe(303);
+    expect((await signIn(behindProxy, '198.51.100.1', 'victim9@example.test', 'guess')).status).toBe(401);
+    expect((await signIn(behindProxy, '198.51.100.1', ADMIN.email, ADMIN.password)).status).toBe(429);
+    clock.advance(WINDOW_MS);
+  });
+
+  it('ignores X-Forwarded-For when no proxy is trusted: a caller cannot pick the address it is counted under', async () => {
+    for (let i = 0; i < PER_ADDRESS; i++) {
+      expect((await signIn(direct, `192.0.2.${i + 1}`, `someone${i}@example.test`, 'guess')).status).toBe(401);
+    }
+    const res = await signIn(direct, '192.0.2.200', ADMIN.email, ADMIN.password);
+    expect(res.status).toBe(429);
+    expect(res.text).toContain('from your network');
+    clock.advance(WINDOW_MS);
   });
 });

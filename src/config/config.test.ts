@@ -60,6 +60,8 @@ describe('config', () => {
         proxyHeadersTimeoutMs: 30_000,
         proxyBodyTimeoutMs: 30_000,
         authMaxFailures: 10,
+        authMaxFailuresPerAddress: 100,
+        trustProxy: false,
         httpKeepAliveTimeoutMs: 65_000,
       });
     });
@@ -103,6 +105,8 @@ describe('config', () => {
           LATCHKEY_PROXY_HEADERS_TIMEOUT_MS: '5000',
           LATCHKEY_PROXY_BODY_TIMEOUT_MS: '6000',
           LATCHKEY_AUTH_MAX_FAILURES: '5',
+          LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS: '40',
+          LATCHKEY_TRUST_PROXY: 'loopback, 10.0.0.0/8',
           LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS: '120000',
         }),
         CWD,
@@ -135,6 +139,8 @@ describe('config', () => {
         proxyHeadersTimeoutMs: 5000,
         proxyBodyTimeoutMs: 6000,
         authMaxFailures: 5,
+        authMaxFailuresPerAddress: 40,
+        trustProxy: 'loopback,10.0.0.0/8',
         httpKeepAliveTimeoutMs: 120_000,
       });
     });
@@ -231,6 +237,11 @@ describe('config', () => {
       ['LATCHKEY_REFRESH_CONCURRENCY', '256', 'refreshConcurrency', 256],
       ['LATCHKEY_REFRESH_MARGIN_SECONDS', '30', 'refreshMarginSeconds', 30],
       ['LATCHKEY_AUTH_MAX_FAILURES', '0', 'authMaxFailures', 0],
+      ['LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS', '0', 'authMaxFailuresPerAddress', 0],
+      ['LATCHKEY_TRUST_PROXY', '1', 'trustProxy', 1],
+      ['LATCHKEY_TRUST_PROXY', '10', 'trustProxy', 10],
+      ['LATCHKEY_TRUST_PROXY', 'false', 'trustProxy', false],
+      ['LATCHKEY_TRUST_PROXY', '192.0.2.7,2001:db8::/32,uniquelocal', 'trustProxy', '192.0.2.7,2001:db8::/32,uniquelocal'],
       ['LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', '1000', 'httpKeepAliveTimeoutMs', 1000],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
@@ -238,6 +249,14 @@ describe('config', () => {
 
     it.each([
       // [description, env, expected single problem]
+      ...(['true', '0', '11', 'proxy.internal', '10.0.0.0/33', '2001:db8::/129', '10.0.0.1/8/1', 'loopback,'] as const).map(
+        (raw) =>
+          [
+            `LATCHKEY_TRUST_PROXY is "${raw}"`,
+            { LATCHKEY_TRUST_PROXY: raw },
+            /^LATCHKEY_TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or a comma-separated list/,
+          ] as const,
+      ),
       [
         'NODE_ENV is not a known environment',
         { NODE_ENV: 'staging' },

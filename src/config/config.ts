@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /** Validated, immutable configuration. Read once at start from the environment. */
@@ -40,6 +41,13 @@ export interface AppConfig {
   readonly httpKeepAliveTimeoutMs: number;
   /** Failed sign-ins per email, and failed client authentications per OAuth App, per 15 minutes (0: no limit). */
   readonly authMaxFailures: number;
+  /** Failed sign-ins per client address (an IPv6 /64) per 15 minutes, whatever the email (0: no limit). */
+  readonly authMaxFailuresPerAddress: number;
+  /**
+   * Express's `trust proxy`: which proxies' `X-Forwarded-For` names the client address. False: none,
+   * the socket's peer is the client; a number: that many proxy hops; or a list of proxy addresses.
+   */
+  readonly trustProxy: false | number | string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -213,6 +221,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const proxyBodyTimeoutMs = integer('LATCHKEY_PROXY_BODY_TIMEOUT_MS', 30_000, 100, 600_000);
   const authMaxFailures = integer('LATCHKEY_AUTH_MAX_FAILURES', 10, 0, 10_000);
   const httpKeepAliveTimeoutMs = integer('LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 1_000, 600_000);
+  const authMaxFailuresPerAddress = integer('LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS', 100, 0, 100_000);
+  const trustProxy = parseTrustProxy(value('LATCHKEY_TRUST_PROXY'), problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -242,8 +252,41 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     proxyHeadersTimeoutMs,
     proxyBodyTimeoutMs,
     authMaxFailures,
+    authMaxFailuresPerAddress,
+    trustProxy,
     httpKeepAliveTimeoutMs,
   });
+}
+
+const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * `LATCHKEY_TRUST_PROXY`: unset or `false` (trust no proxy), a hop count from 1 to 10, or a
+ * comma-separated list of proxy addresses, CIDR ranges and the presets `loopback`, `linklocal`,
+ * `uniquelocal`. `true` (trust any `X-Forwarded-For`) is refused: any client could then pick the
+ * address it is counted under.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string {
+  if (raw === undefined || raw.trim() === '' || raw.trim().toLowerCase() === 'false') return false;
+  const text = raw.trim();
+  if (/^\d+$/.test(text)) {
+    if (Number(text) >= 1 && Number(text) <= 10) return Number(text);
+  } else if (text.toLowerCase() !== 'true') {
+    const entries = text.split(',').map((e) => e.trim().toLowerCase());
+    const valid = entries.every((entry) => {
+      if (PROXY_PRESETS.has(entry)) return true;
+      const [address, prefix, extra] = entry.split('/');
+      const family = isIP(address);
+      if (!family || extra !== undefined) return false;
+      return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+    });
+    if (valid) return entries.join(',');
+  }
+  problems.push(
+    'LATCHKEY_TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or a comma-separated list of proxy addresses, CIDR ranges, loopback, linklocal or uniquelocal' +
+      ` (got "${raw}"; "true" is refused: any client could then choose the address it is counted under)`,
+  );
+  return false;
 }
 
 /** Syntax check of `id:base64key,…` (32-byte AES-256 keys, unique ids). Never echoes key material. */

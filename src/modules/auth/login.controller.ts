@@ -60,17 +60,26 @@ export class LoginController {
     }
     const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const decision = email ? await this.throttle.begin('login', email) : undefined;
-    if (decision && !decision.attempt) {
-      res.setHeader('Retry-After', String(decision.retryAfterSeconds));
-      const minutes = Math.ceil(decision.retryAfterSeconds / 60);
-      return this.renderLogin(res, 429, next, `Too many failed sign-ins for this account. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, email);
+    const tooMany = (retryAfterSeconds: number, whose: string) => {
+      res.setHeader('Retry-After', String(retryAfterSeconds));
+      const minutes = Math.ceil(retryAfterSeconds / 60);
+      this.renderLogin(res, 429, next, `Too many failed sign-ins ${whose}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, email);
+    };
+    // Per client address first (one password tried on many accounts), then per account.
+    const byAddress = await this.throttle.begin('login-address', req.ip ?? 'unknown');
+    if (!byAddress.attempt) return tooMany(byAddress.retryAfterSeconds, 'from your network');
+    const byAccount = email ? await this.throttle.begin('login', email) : undefined;
+    if (byAccount && !byAccount.attempt) {
+      await this.throttle.released(byAddress.attempt);
+      return tooMany(byAccount.retryAfterSeconds, 'for this account');
     }
     let user: User | null = null;
     try {
       if (email && password && password.length <= 1024) user = await this.users.verifyLogin(email, password);
     } finally {
-      if (decision?.attempt) await (user ? this.throttle.succeeded(decision.attempt) : this.throttle.failed(decision.attempt));
+      for (const attempt of [byAddress.attempt, byAccount?.attempt]) {
+        if (attempt) await (user ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
+      }
     }
     if (!user) return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
 

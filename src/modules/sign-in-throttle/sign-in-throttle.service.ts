@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
@@ -7,7 +8,8 @@ import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
 import { AuthFailureWindow } from './auth-failure-window.entity.js';
 
-export type ThrottleScope = 'login' | 'client';
+/** `login`: per sign-in email; `login-address`: per client address, whatever the email; `client`: per OAuth App client id. */
+export type ThrottleScope = 'login' | 'login-address' | 'client';
 
 /** Length of one counting window. */
 export const FAILURE_WINDOW_MS = 15 * 60_000;
@@ -25,8 +27,9 @@ export type ThrottleDecision = { attempt: ThrottledAttempt; retryAfterSeconds?: 
 
 /**
  * Limits failed authentications per subject (a sign-in email, an OAuth App client id) to
- * `LATCHKEY_AUTH_MAX_FAILURES` per fixed 15-minute window, counted in PostgreSQL so that every
- * replica sees the same count.
+ * `LATCHKEY_AUTH_MAX_FAILURES` per fixed 15-minute window, and failed sign-ins per client address
+ * to `LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS` (against one password tried on many accounts),
+ * counted in PostgreSQL so that every replica sees the same count.
  *
  * An attempt is admitted atomically *before* its secret is checked: failures plus attempts still
  * being checked may not exceed the limit, so a burst of parallel guesses cannot all pass a check
@@ -44,7 +47,8 @@ export class SignInThrottle {
 
   async begin(scope: ThrottleScope, subject: string): Promise<ThrottleDecision> {
     const attempt: ThrottledAttempt = { scope, subjectHash: this.hash(scope, subject), windowStart: this.windowStart() };
-    if (this.config.authMaxFailures === 0) return { attempt };
+    const limit = this.limitOf(scope);
+    if (limit === 0) return { attempt };
     const [row] = (await this.windows.query(
       `INSERT INTO auth_failures (scope, subject_hash, window_start, failures, pending) VALUES ($1, $2, $3, 0, 1)
        ON CONFLICT (scope, subject_hash, window_start) DO UPDATE SET pending = auth_failures.pending + 1
@@ -55,23 +59,35 @@ export class SignInThrottle {
     if (row.inserted) {
       await this.windows.query('DELETE FROM auth_failures WHERE window_start < $1', [new Date(attempt.windowStart.getTime() - KEEP_MS)]);
     }
-    if (row.failures + row.pending <= this.config.authMaxFailures) return { attempt };
+    if (row.failures + row.pending <= limit) return { attempt };
     await this.finish(attempt, 'refused');
     const windowEndMs = attempt.windowStart.getTime() + FAILURE_WINDOW_MS;
-    return { retryAfterSeconds: row.failures >= this.config.authMaxFailures ? Math.max(1, Math.ceil((windowEndMs - this.clock.nowMs()) / 1000)) : 1 };
+    return { retryAfterSeconds: row.failures >= limit ? Math.max(1, Math.ceil((windowEndMs - this.clock.nowMs()) / 1000)) : 1 };
   }
 
-  /** The secret was right: the subject's failures in this window are forgotten. */
+  /**
+   * The secret was right: the subject's failures in this window are forgotten. Not an address's:
+   * one account of their own would otherwise let an attacker wipe the count between guesses.
+   */
   succeeded(attempt: ThrottledAttempt): Promise<void> {
-    return this.finish(attempt, 'succeeded');
+    return this.finish(attempt, attempt.scope === 'login-address' ? 'refused' : 'succeeded');
   }
 
   failed(attempt: ThrottledAttempt): Promise<void> {
     return this.finish(attempt, 'failed');
   }
 
+  /** The attempt was not checked after all (another limit refused it): it counts for nothing. */
+  released(attempt: ThrottledAttempt): Promise<void> {
+    return this.finish(attempt, 'refused');
+  }
+
+  private limitOf(scope: ThrottleScope): number {
+    return scope === 'login-address' ? this.config.authMaxFailuresPerAddress : this.config.authMaxFailures;
+  }
+
   private async finish(attempt: ThrottledAttempt, outcome: 'succeeded' | 'failed' | 'refused'): Promise<void> {
-    if (this.config.authMaxFailures === 0) return;
+    if (this.limitOf(attempt.scope) === 0) return;
     const failures = { succeeded: '0', failed: 'failures + 1', refused: 'failures' }[outcome];
     await this.windows.query(
       `UPDATE auth_failures SET pending = GREATEST(pending - 1, 0), failures = ${failures}
@@ -85,6 +101,22 @@ export class SignInThrottle {
   }
 
   private hash(scope: ThrottleScope, subject: string): string {
-    return sha256Hex(`${scope}:${scope === 'login' ? subject.trim().toLowerCase() : subject}`);
+    const key = scope === 'login' ? subject.trim().toLowerCase() : scope === 'login-address' ? addressKey(subject) : subject;
+    return sha256Hex(`${scope}:${key}`);
   }
+}
+
+/**
+ * What one client address is counted under: an IPv4 address as is (also when IPv4-mapped), an
+ * IPv6 address by its /64, the block one subscriber usually holds whole.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  if (isIP(address) !== 6) return address;
+  const [head, tail = ''] = address.toLowerCase().split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = address.includes('::') && tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
