@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
+import { Connection } from '../src/modules/connections/connection.entity.js';
 import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
 import { DEFAULT_USER } from './providers/salesforce-provider.js';
@@ -120,6 +121,21 @@ describe('token lifecycle', () => {
       expect(w.t.secret(forced.body.accessToken)).not.toBe(w.t.secret(first.body.accessToken));
       const creds = JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' }));
       expect(creds.refreshToken).toBe(w.t.secret(rt));
+    });
+  });
+
+  describe('refresh result', () => {
+    it('hands back the connection exactly as the refresh stored it', async () => {
+      const id = await newConnection();
+      const service = w.t.app.get(TokenRefreshService);
+      const before = await row(id);
+      await advance(60_000);
+      const refreshed = await service.refresh(id, { reason: 'api', observedVersion: before.credentials_version });
+      expect(refreshed.credentialsVersion).toBe(before.credentials_version + 1);
+      expect(refreshed.credentialsEnc).not.toBe(before.credentials_enc);
+      // Every field (dates, arrays, JSON, the new ciphertext) as a fresh read of the row gives it.
+      expect(refreshed).toEqual(await w.t.dataSource.getRepository(Connection).findOneByOrFail({ id }));
+      expect(refreshed).toBeInstanceOf(Connection);
     });
   });
 

@@ -20,6 +20,7 @@ import { OfferingsService } from '../offerings/offerings.service.js';
 import { ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
 import { backoffMs } from './refresh-policy.js';
 import { RefreshError } from './token-refresh.errors.js';
+import { entityFromRow } from '../../database/entity-from-row.js';
 
 /** How long a refresh lease lasts: far longer than one provider call (15 s timeout). */
 export const LEASE_MS = 60_000;
@@ -160,14 +161,14 @@ export class TokenRefreshService {
     const now = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const [rows]: [Connection[], number] = await this.connections.query(
+        const [rows]: [Array<Record<string, unknown>>, number] = await this.connections.query(
           `UPDATE connections SET credentials_enc = $1, credentials_version = credentials_version + 1,
                   access_token_expires_at = $2, next_refresh_at = $3, instance_url = COALESCE($4, instance_url),
                   granted_scopes = COALESCE($5, granted_scopes), status = 'active', last_error = NULL,
                   refresh_failures = 0, last_refreshed_at = $6, refresh_lease_owner = NULL,
                   refresh_lease_expires_at = NULL, updated_at = now()
             WHERE id = $7 AND credentials_version = $8 AND status <> 'revoked'
-            RETURNING id`,
+            RETURNING *`,
           [
             this.connectionsService.encryptCredentials(connection.id, credentials),
             expiresAt,
@@ -181,7 +182,8 @@ export class TokenRefreshService {
         );
         if (rows.length === 1) {
           await this.changes.publish({ kind: 'connection', id: connection.id });
-          return this.load(connection.id);
+          // The row as written (RETURNING *): no second round trip to read it back.
+          return entityFromRow(this.connections, rows[0]);
         }
         return this.lostCommit(connection, credentials);
       } catch (error) {
