@@ -1,17 +1,20 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
- * Authentication attempts of one subject (an email address or an OAuth App client id, hashed) in
- * one fixed time window. Shared by every replica through the database.
+ * Authentication attempts of one subject (an email address, a client address or an OAuth App
+ * client id, hashed) in one fixed time window. Shared by every replica through the database.
  */
 @Entity('auth_failures')
 @Index('idx_auth_failures_window', ['windowStart'])
 export class AuthFailureWindow {
-  /** What was attempted: `login` (console sign-in) or `client` (token endpoint). */
+  /**
+   * What was attempted: `login` (console sign-in, per email), `login-address` (console sign-in,
+   * per client address) or `client` (token endpoint).
+   */
   @PrimaryColumn({ type: 'varchar', length: 16 })
   scope!: string;
 
-  /** sha256 hex of the normalised subject: no email address or client id is stored. */
+  /** sha256 hex of the normalised subject: no email address, client address or client id is stored. */
   @PrimaryColumn({ name: 'subject_hash', type: 'char', length: 64 })
   subjectHash!: string;
 
