@@ -93,6 +93,8 @@ async function withCpu(pid, load) {
 }
 
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+/** The paths in a different order each round, so that no path always runs right after the same one. */
+const rotated = (names, round) => [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
 
 async function rssOf(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -347,14 +349,14 @@ async function main() {
     }
     return;
   }
-  // Peak: BENCH_PEAK_ROUNDS alternating rounds (a, b, b2, b3, c, a, b, …). One peak figure per path
+  // Peak: BENCH_PEAK_ROUNDS alternating rounds (a, b, b2, b3, c; then b, b2, b3, c, a; …). One peak figure per path
   // swung c/b between 0.78 and 1.10 in three runs of one hour; each figure is the median of its
   // rounds, and the ratios are the medians of the ratios taken round by round.
   const PEAK_ROUNDS = Number(process.env.BENCH_PEAK_ROUNDS ?? 3);
   console.log(`peak load: ${CONNECTIONS} connections, ${DURATION} s each, ${PEAK_ROUNDS} alternating rounds`);
   const peakRounds = { a: [], b: [], b2: [], b3: [], c: [] };
   for (let round = 0; round < PEAK_ROUNDS; round++) {
-    for (const name of Object.keys(peakRounds)) peakRounds[name].push(await load(target[name], auth));
+    for (const name of rotated(Object.keys(peakRounds), round)) peakRounds[name].push(await load(target[name], auth));
   }
   const peak = Object.fromEntries(
     Object.entries(peakRounds).map(([name, rounds]) => [name, { rps: median(rounds.map((r) => r.rps)), p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)) }]),
@@ -368,14 +370,12 @@ async function main() {
       const r = await load(url, auth, { overallRate: halfRate });
       return { ...r, requests: r.rps * DURATION };
     });
-  // Three alternating rounds (b, b2, c, b, b2, c, …); each figure is the median of its rounds, so
+  // Three alternating rounds (b, b2, b3, c; then b2, b3, c, b; …); each figure is the median of its rounds, so
   // one unlucky round on the shared cores does not decide the p99 comparison.
   const rounds = { b: [], b2: [], b3: [], c: [] };
+  const servingPid = { b: bareChild.pid, b2: pipeChild.pid, b3: dispatchChild.pid, c: latchkey.pid };
   for (let round = 0; round < 3; round++) {
-    rounds.b.push(await measured(bareChild.pid, target.b));
-    rounds.b2.push(await measured(pipeChild.pid, target.b2));
-    rounds.b3.push(await measured(dispatchChild.pid, target.b3));
-    rounds.c.push(await measured(latchkey.pid, target.c));
+    for (const name of rotated(Object.keys(rounds), round)) rounds[name].push(await measured(servingPid[name], target[name]));
   }
   const medianOf = (runs) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
   const half = { b: medianOf(rounds.b), b2: medianOf(rounds.b2), b3: medianOf(rounds.b3), c: medianOf(rounds.c), p99Rounds: { b: rounds.b.map((r) => r.p99), b3: rounds.b3.map((r) => r.p99), c: rounds.c.map((r) => r.p99) } };
@@ -391,7 +391,7 @@ async function main() {
   const pacedRounds = { b: [], b3: [], c: [] };
   const pids = { b: bareChild.pid, b3: dispatchChild.pid, c: latchkey.pid };
   for (let round = 0; round < 3; round++) {
-    for (const name of ['b', 'b3', 'c']) {
+    for (const name of rotated(['b', 'b3', 'c'], round)) {
       if (name === 'c') await loopLag();
       const r = await withCpu(pids[name], async () => {
         const run = await paced({ url: target[name], headers: auth, rate: halfRate, seconds: DURATION, connections: CONNECTIONS });
