@@ -6,6 +6,7 @@ import { DEVELOPER_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.j
 import { safeEqual } from '../../common/crypto/secret-hash.js';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { Clock } from '../../common/time/clock.js';
+import { UUID } from '../../common/validation/uuid.js';
 import { ApiTokensService } from '../oauth-apps/api-tokens.service.js';
 import { AuthError } from '../oauth-apps/oauth-apps.errors.js';
 import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
@@ -14,7 +15,6 @@ import { UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { SESSION_COOKIE, SessionsService } from './sessions.service.js';
-import { UUID } from '../../common/validation/uuid.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -6,13 +6,13 @@ import { safeEqual } from '../../common/crypto/secret-hash.js';
 import { html } from '../../common/html/html.js';
 import { authDocument, sendConsoleHtml } from '../console/console-layout.js';
 import { RandomSource } from '../../common/random.js';
+import { UUID } from '../../common/validation/uuid.js';
 import type { AppConfig } from '../../config/config.js';
 import { SignInThrottle } from '../sign-in-throttle/sign-in-throttle.service.js';
 import { type User, UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { SESSION_COOKIE, SESSION_TTL_MS, SessionsService } from './sessions.service.js';
-import { UUID } from '../../common/validation/uuid.js';
 
 /** Double-submit cookie that protects the login form itself (there is no session yet). */
 const LOGIN_CSRF_COOKIE = 'latchkey_login_csrf';

@@ -4,12 +4,12 @@ import type { Request, Response } from 'express';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { DEVELOPER_SCOPES, SCOPES } from '../../common/auth/scopes.js';
 import { html } from '../../common/html/html.js';
+import { UUID } from '../../common/validation/uuid.js';
 import type { AppConfig } from '../../config/config.js';
 import { SESSION_COOKIE, SessionsService } from '../auth/sessions.service.js';
 import { UserRole } from '../users/user.entity.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { consoleDocument, type ShellOptions, type ShellUser, sendConsoleHtml } from './console-layout.js';
-import { UUID } from '../../common/validation/uuid.js';
 
 const loading = (heading: string) => html`<h1>${heading}</h1>
 <p class="loading" data-loading>Loading…</p>
@@ -104,7 +104,9 @@ export class ConsoleController {
       res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
       return null;
     }
-    const [workspace, choices] = await Promise.all([this.workspaces.get(resolved.session.workspaceId), this.sessions.workspaceChoices(resolved.user)]);
+    const choices = await this.sessions.workspaceChoices(resolved.user);
+    // The current workspace is normally among the choices; a session can outlive a membership.
+    const workspace = choices.find((w) => w.id === resolved.session.workspaceId) ?? (await this.workspaces.get(resolved.session.workspaceId));
     const isAdmin = resolved.user.role === UserRole.Admin;
     return {
       email: resolved.user.email,

@@ -2,10 +2,10 @@ import type { INestApplication } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { requestIdOf } from '../../common/logging/logger.js';
+import { UUID } from '../../common/validation/uuid.js';
 import { ApiAuthenticator } from '../auth/api-auth.guard.js';
 import { PROXY_PREFIX } from './proxy.constants.js';
 import { ProxyService } from './proxy.service.js';
-import { UUID } from '../../common/validation/uuid.js';
 
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ID_LENGTH = 36;
