@@ -142,7 +142,7 @@ export class ConnectionsService {
     connection.refreshLeaseOwner = null;
     connection.refreshLeaseExpiresAt = null;
     const saved = await repo.save(connection);
-    await this.changes.publish({ kind: 'connection', id: connection.id }, manager);
+    await this.changes.publish({ kind: 'connection', id: connection.id }, { manager });
     return saved;
   }
 

@@ -139,7 +139,7 @@ export class OAuthAppsService {
   ): Promise<void> {
     const repo = manager.getRepository(OAuthApp);
     const now = this.clock.now();
-    await this.changes.publish({ kind: 'app', id: '*' }, manager);
+    await this.changes.publish({ kind: 'app', id: '*' }, { manager });
     await repo.update(
       credentials
         ? { isBootstrap: true, revokedAt: IsNull(), clientId: Not(credentials.clientId) }

@@ -181,7 +181,8 @@ export class TokenRefreshService {
           ],
         );
         if (rows.length === 1) {
-          await this.changes.publish({ kind: 'connection', id: connection.id });
+          // Unconfirmed: what other replicas cached (the old access token) stays valid until it expires.
+          await this.changes.publish({ kind: 'connection', id: connection.id }, { confirm: false });
           // The row as written (RETURNING *): no second round trip to read it back.
           return entityFromRow(this.connections, rows[0]);
         }
@@ -286,7 +287,8 @@ export class TokenRefreshService {
         refreshLeaseExpiresAt: null,
       },
     );
-    await this.changes.publish({ kind: 'connection', id: connection.id });
+    // Unconfirmed: the credentials did not change, so what other replicas cached is still right.
+    await this.changes.publish({ kind: 'connection', id: connection.id }, { confirm: false });
     this.logger.warn({ connectionId: connection.id, failures }, `refresh failed, backing off: ${message}`);
   }
 }

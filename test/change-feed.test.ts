@@ -1,0 +1,108 @@
+import type { Socket } from 'node:net';
+import type pg from 'pg';
+import type { DataSource } from 'typeorm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Change, ChangeFeed } from '../src/common/events/change-feed.js';
+import { createLogger } from '../src/common/logging/logger.js';
+import { RandomSource } from '../src/common/random.js';
+import { createDataSource } from '../src/database/data-source.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+/** One replica's feed on its own pool, as two Latchkey processes on one database have. */
+interface Replica {
+  feed: ChangeFeed;
+  dataSource: DataSource;
+  seen: Change[];
+  logs: string[];
+  /** Stops (or resumes) reading the listening connection's socket: a replica that is slow to hear. */
+  deafen(deaf: boolean): void;
+}
+
+describe(ChangeFeed.name, () => {
+  let db: TestDatabase;
+  const replicas: Replica[] = [];
+
+  async function replica(): Promise<Replica> {
+    const dataSource = createDataSource(db.url);
+    await dataSource.initialize();
+    const logs: string[] = [];
+    const feed = new ChangeFeed(dataSource, new RandomSource(), createLogger('info', { write: (l: string) => void logs.push(l) }));
+    await feed.onModuleInit();
+    const seen: Change[] = [];
+    feed.subscribe((c) => seen.push(c));
+    // The listening client is private; its socket is reached only to make it slow on purpose.
+    const socket = (feed as unknown as { client: pg.Client & { connection: { stream: Socket } } }).client.connection.stream;
+    const r = { feed, dataSource, seen, logs, deafen: (deaf: boolean) => (deaf ? socket.pause() : socket.resume()) };
+    replicas.push(r);
+    return r;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+
+  afterEach(async () => {
+    for (const r of replicas.splice(0)) {
+      r.deafen(false);
+      await r.feed.onApplicationShutdown();
+      await r.dataSource.destroy();
+    }
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  describe('publish', () => {
+    it('answers only once another replica, slow to hear it, has dropped the change', async () => {
+      const [a, b] = [await replica(), await replica()];
+      b.deafen(true);
+      const resumed = new Promise<number>((resolve) =>
+        setTimeout(() => {
+          b.deafen(false);
+          resolve(Date.now());
+        }, 300),
+      );
+      await a.feed.publish({ kind: 'connection', id: 'c1' });
+      const answeredAt = Date.now();
+      expect(b.seen).toEqual([{ kind: 'connection', id: 'c1' }]);
+      expect(answeredAt).toBeGreaterThanOrEqual(await resumed);
+      expect(a.logs.join('')).not.toContain('not confirmed');
+    });
+
+    it('stops waiting after a second for a replica that never confirms, and says so', async () => {
+      const [a, b] = [await replica(), await replica()];
+      b.deafen(true);
+      const started = Date.now();
+      await a.feed.publish({ kind: 'offering', id: 'o1' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      expect(b.seen).toEqual([]);
+      const warning = a.logs.map((l) => JSON.parse(l) as { msg: string; missing?: number }).find((l) => l.msg.includes('not confirmed'));
+      expect(warning?.missing).toBe(1);
+      b.deafen(false);
+      await expect.poll(() => b.seen).toEqual([{ kind: 'offering', id: 'o1' }]);
+    });
+
+    it('waits for no other replica when asked not to confirm', async () => {
+      const [a, b] = [await replica(), await replica()];
+      b.deafen(true);
+      const started = Date.now();
+      await a.feed.publish({ kind: 'connection', id: 'c2' }, { confirm: false });
+      expect(Date.now() - started).toBeLessThan(900);
+      expect(a.seen[0]).toEqual({ kind: 'connection', id: 'c2' }); // this replica forgot at once
+      expect(b.seen).toEqual([]);
+      b.deafen(false);
+      await expect.poll(() => b.seen).toEqual([{ kind: 'connection', id: 'c2' }]);
+    });
+
+    it('delivers a change published in a transaction only when it commits', async () => {
+      const [a, b] = [await replica(), await replica()];
+      await a.dataSource.transaction(async (manager) => {
+        await a.feed.publish({ kind: 'integration', id: 'i1' }, { manager });
+        await new Promise((r) => setTimeout(r, 100));
+        expect(b.seen).toEqual([]);
+      });
+      await expect.poll(() => b.seen).toEqual([{ kind: 'integration', id: 'i1' }]);
+    });
+  });
+});
