@@ -150,9 +150,12 @@ async function main() {
   // BENCH_LATCHKEY_NODE_FLAGS adds flags for this build's Latchkey only (not a baseline).
   const startFlags = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
   const ownFlags = process.env.BENCH_LATCHKEY_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-  const startLatchkey = async (main, port = firstPort, flags = []) => {
+  // BENCH_BASELINE_START_FLAGS replaces npm start's flags for the baseline alone, to compare a
+  // change of those flags with the flags before it.
+  const baselineStartFlags = process.env.BENCH_BASELINE_START_FLAGS?.split(/\s+/).filter(Boolean) ?? startFlags;
+  const startLatchkey = async (main, port = firstPort, flags = [], base = startFlags) => {
     const url = `http://127.0.0.1:${port}`;
-    const child = spawn(WRAP[0] ?? process.execPath, [...WRAP.slice(1), ...(WRAP.length ? [process.execPath] : []), ...startFlags, ...profile, ...flags, main], {
+    const child = spawn(WRAP[0] ?? process.execPath, [...WRAP.slice(1), ...(WRAP.length ? [process.execPath] : []), ...base, ...profile, ...flags, main], {
       env: {
         PATH: process.env.PATH,
         NODE_ENV: 'test',
@@ -175,7 +178,7 @@ async function main() {
     return { child, publicUrl: url };
   };
   const { child: latchkey, publicUrl } = await startLatchkey(path.join(ROOT, 'dist/src/main.js'), firstPort, ownFlags);
-  const baseline = process.env.BENCH_BASELINE ? await startLatchkey(path.resolve(process.env.BENCH_BASELINE), await freePort()) : undefined;
+  const baseline = process.env.BENCH_BASELINE ? await startLatchkey(path.resolve(process.env.BENCH_BASELINE), await freePort(), [], baselineStartFlags) : undefined;
 
   // A real connection whose API base is the same upstream the others use.
   const tokenRes = await fetch(`${publicUrl}/api/v1/oauth/token`, {
@@ -372,13 +375,18 @@ async function main() {
     });
   // Three alternating rounds (b, b2, b3, c; then b2, b3, c, b; …); each figure is the median of its rounds, so
   // one unlucky round on the shared cores does not decide the p99 comparison.
-  const rounds = { b: [], b2: [], b3: [], c: [] };
-  const servingPid = { b: bareChild.pid, b2: pipeChild.pid, b3: dispatchChild.pid, c: latchkey.pid };
+  // With BENCH_BASELINE, the baseline build (c0) takes its turn in the half-load rounds too: the
+  // p99 of a change and of its baseline, measured in the same run.
+  const rounds = { b: [], b2: [], b3: [], c: [], ...(baseline ? { c0: [] } : {}) };
+  const servingPid = { b: bareChild.pid, b2: pipeChild.pid, b3: dispatchChild.pid, c: latchkey.pid, c0: baseline?.child.pid };
   for (let round = 0; round < 3; round++) {
     for (const name of rotated(Object.keys(rounds), round)) rounds[name].push(await measured(servingPid[name], target[name]));
   }
   const medianOf = (runs) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
-  const half = { b: medianOf(rounds.b), b2: medianOf(rounds.b2), b3: medianOf(rounds.b3), c: medianOf(rounds.c), p99Rounds: { b: rounds.b.map((r) => r.p99), b3: rounds.b3.map((r) => r.p99), c: rounds.c.map((r) => r.p99) } };
+  const half = {
+    ...Object.fromEntries(Object.entries(rounds).map(([name, runs]) => [name, medianOf(runs)])),
+    p99Rounds: Object.fromEntries(Object.entries(rounds).filter(([name]) => name !== 'b2').map(([name, runs]) => [name, runs.map((r) => r.p99)])),
+  };
 
   // The same rate at an even pace (paced.mjs), for the p99 the target is about: three alternating
   // rounds of (b), (b3) and (c). For (c), Latchkey's own event-loop delay over each round, from its
@@ -388,10 +396,10 @@ async function main() {
     const value = (name) => Number(new RegExp(`^latchkey_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
     return { p99: value('p99'), max: value('max') };
   };
-  const pacedRounds = { b: [], b3: [], c: [] };
-  const pids = { b: bareChild.pid, b3: dispatchChild.pid, c: latchkey.pid };
+  const pacedRounds = { b: [], b3: [], c: [], ...(baseline ? { c0: [] } : {}) };
+  const pids = { b: bareChild.pid, b3: dispatchChild.pid, c: latchkey.pid, c0: baseline?.child.pid };
   for (let round = 0; round < 3; round++) {
-    for (const name of rotated(['b', 'b3', 'c'], round)) {
+    for (const name of rotated(Object.keys(pacedRounds), round)) {
       if (name === 'c') await loopLag();
       const r = await withCpu(pids[name], async () => {
         const run = await paced({ url: target[name], headers: auth, rate: halfRate, seconds: DURATION, connections: CONNECTIONS });
@@ -403,7 +411,7 @@ async function main() {
       pacedRounds[name].push({ ...r, ...(name === 'c' ? { loopLagP99: lag.p99, loopLagMax: lag.max } : {}) });
     }
   }
-  const even = { b: medianOf(pacedRounds.b), b3: medianOf(pacedRounds.b3), c: medianOf(pacedRounds.c) };
+  const even = Object.fromEntries(Object.entries(pacedRounds).map(([name, runs]) => [name, medianOf(runs)]));
   even.rounds = Object.fromEntries(Object.entries(pacedRounds).map(([k, rs]) => [k, rs.map((r) => ({ p50: r.p50, p99: r.p99, p999: r.p999, max: r.max, ...(k === 'c' ? { loopLagP99: r.loopLagP99, loopLagMax: r.loopLagMax } : {}) }))]));
 
   // 10 MB streaming downloads through (b) and (c), each sampling the serving process's resident
@@ -414,6 +422,7 @@ async function main() {
   };
   for (const d of Object.values(downloads)) await download(d.url, auth, 2);
   const rssBefore = await rssOf(latchkey.pid);
+  const baselineRssBefore = baseline ? await rssOf(baseline.child.pid) : 0;
   for (let round = 0; round < 3; round++) {
     for (const d of Object.values(downloads)) {
       let peakRss = await rssOf(d.pid);
@@ -473,6 +482,14 @@ async function main() {
       `bare with dispatch ${f(half.b3.cpuMicrosPerRequest)} µs (main thread ${f(half.b3.mainThreadMicrosPerRequest)}), ` +
       `Latchkey ${f(half.c.cpuMicrosPerRequest)} µs (main thread ${f(half.c.mainThreadMicrosPerRequest)})`,
   );
+  if (baseline) {
+    console.log(
+      `baseline c0 (${process.env.BENCH_BASELINE}) at ${halfRate} req/s: quota p99 ${f(half.c0.p99)} ms (rounds ${half.p99Rounds.c0.join('/')}) against c ${f(half.c.p99)}; ` +
+        `evenly paced p99 ${f2(even.c0.p99)} ms (rounds ${even.rounds.c0.map((r) => f2(r.p99)).join('/')}) against c ${f2(even.c.p99)}; ` +
+        `CPU per request ${f(half.c0.cpuMicrosPerRequest)} µs against c ${f(half.c.cpuMicrosPerRequest)}; ` +
+        `resident memory after the loaded rounds ${f(baselineRssBefore / 2 ** 20)} MB against c ${f(rssBefore / 2 ** 20)} MB`,
+    );
+  }
   console.log(`10 MB downloads (median of 3 rounds of 10): Latchkey ${f(streamed.mbPerSecond)} MB/s, bare ${f(streamedBare.mbPerSecond)} MB/s; Latchkey RSS ${f(rssBefore / 2 ** 20)} → peak ${f(rssPeak / 2 ** 20)} MB`);
   console.log(`\nJSON: ${JSON.stringify(results)}`);
   await ds.destroy();
