@@ -47,4 +47,4 @@ EXPOSE 3000
 # The slim image has no curl, so Node makes the request.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "require('http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/healthz',timeout:4000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
-CMD ["node", "--no-memory-reducer", "dist/src/main.js"]
+CMD ["node", "--no-memory-reducer", "--heap-growing-percent=100", "dist/src/main.js"]
