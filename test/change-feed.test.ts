@@ -83,6 +83,25 @@ describe(ChangeFeed.name, () => {
       await expect.poll(() => b.seen).toEqual([{ kind: 'offering', id: 'o1' }]);
     });
 
+    it('waits for a replica that missed a confirmation only once it answers again', async () => {
+      const [a, b] = [await replica(), await replica()];
+      b.deafen(true);
+      await a.feed.publish({ kind: 'app', id: 'first' }); // a second, unconfirmed
+      let started = Date.now();
+      await a.feed.publish({ kind: 'app', id: 'second' });
+      expect(Date.now() - started).toBeLessThan(500); // not waited for again
+      b.deafen(false);
+      await expect.poll(() => b.seen.map((c) => c.id)).toEqual(['first', 'second']);
+      // Its late confirmations count as answering: the next change waits for it again.
+      await new Promise((r) => setTimeout(r, 100));
+      b.deafen(true);
+      setTimeout(() => b.deafen(false), 300);
+      started = Date.now();
+      await a.feed.publish({ kind: 'app', id: 'third' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(b.seen.map((c) => c.id)).toEqual(['first', 'second', 'third']);
+    });
+
     it('waits for no other replica when asked not to confirm', async () => {
       const [a, b] = [await replica(), await replica()];
       b.deafen(true);

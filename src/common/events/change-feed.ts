@@ -52,6 +52,12 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
   private pid: number | undefined;
   private readonly listeners = new Set<Listener>();
   private readonly pending = new Map<string, Pending>();
+  /**
+   * Listeners that let a change go unconfirmed: not waited for again until they confirm one, so a
+   * replica that vanished without closing its connection (its backend lingers until PostgreSQL's
+   * TCP keepalive drops it) costs one timeout, not one per change.
+   */
+  private readonly unresponsive = new Set<number>();
   /** Confirmations go out one at a time on the listening connection (pg queues no concurrent queries). */
   private confirming: Promise<unknown> = Promise.resolve();
   private connected = false;
@@ -103,8 +109,9 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
     const pending: Pending = { confirmed: new Set(), expected: confirm ? undefined : [self], settle };
     this.pending.set(nonce, pending);
     const timer = setTimeout(() => {
-      const missing = (pending.expected ?? []).filter((pid) => !pending.confirmed.has(pid)).length;
-      this.logger.warn({ change: change.kind, missing }, 'a change was not confirmed by every replica in time');
+      const missing = pending.expected?.filter((pid) => !pending.confirmed.has(pid));
+      for (const pid of missing ?? []) this.unresponsive.add(pid);
+      this.logger.warn({ change: change.kind, missing: missing?.length }, 'a change was not confirmed by every replica in time');
       settle();
     }, CONFIRM_TIMEOUT_MS);
     try {
@@ -117,7 +124,11 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
             [CHANNEL, payload, LISTENER_NAME],
           )
         : await this.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
-      if (confirm) pending.expected = [...new Set([self, ...(rows[0].listeners ?? [])])];
+      if (confirm) {
+        const listeners = new Set(rows[0].listeners ?? []);
+        for (const pid of this.unresponsive) if (!listeners.has(pid)) this.unresponsive.delete(pid); // gone
+        pending.expected = [self, ...[...listeners].filter((pid) => pid !== self && !this.unresponsive.has(pid))];
+      }
       this.settleIfConfirmed(nonce, pending);
       await done;
     } finally {
@@ -134,6 +145,7 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   private confirmed(nonce: string, pid: number): void {
+    this.unresponsive.delete(pid); // it answers again, if late
     const pending = this.pending.get(nonce);
     if (!pending) return;
     pending.confirmed.add(pid);
