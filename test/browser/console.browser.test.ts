@@ -103,7 +103,12 @@ describe('web console in a real browser', () => {
     await form.getByLabel('Client secret', { exact: true }).fill('not-the-right-secret');
     expect(await form.getByLabel('Client secret', { exact: true }).getAttribute('type')).toBe('password');
     await optional.check();
-    await form.getByLabel('Allowed redirect URIs', { exact: true }).fill('https://app.example.com/connected\nhttp://localhost:5173/cb');
+    const redirects = form.getByRole('group', { name: 'Allowed redirect URIs' });
+    await redirects.getByLabel('Redirect URI 1', { exact: true }).fill('https://app.example.com/connected');
+    await redirects.getByRole('button', { name: 'Add a redirect URI' }).click();
+    // The new row takes the focus: the next URI is typed straight into it.
+    expect(await activeElementId(page)).toBe(await redirects.getByLabel('Redirect URI 2', { exact: true }).getAttribute('id'));
+    await page.keyboard.type('http://localhost:5173/cb');
     expect(await page.getByLabel('Callback URL', { exact: true }).inputValue()).toBe(`${t.url}/oauth/callback`);
     await screenshot(page, 'integration-create');
 
@@ -144,6 +149,56 @@ describe('web console in a real browser', () => {
     await page.getByRole('button', { name: 'Verify again' }).click();
     await expect.poll(() => status.getByRole('status').textContent()).toMatch(/Verification finished: accepted/);
     await screenshot(page, 'integration-settings');
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
+  it('edits the allowed redirect URIs a row each: a bad one is reported under its row and nothing is saved', async () => {
+    const settings = page.getByRole('tabpanel', { name: 'Settings' });
+    const redirects = settings.getByRole('group', { name: 'Allowed redirect URIs' });
+    const row = (n: number) => redirects.getByLabel(`Redirect URI ${n}`, { exact: true });
+    const rows = async () => Promise.all((await redirects.getByRole('textbox').all()).map((input) => input.inputValue()));
+    expect(await rows()).toEqual(['https://app.example.com/connected', 'http://localhost:5173/cb']);
+
+    // A list pasted into one row fills a row each.
+    await redirects.getByRole('button', { name: 'Add a redirect URI' }).click();
+    await row(3).evaluate((input) => {
+      // Runs in the page (the tests are typed without the DOM library).
+      const dom = globalThis as unknown as {
+        DataTransfer: new () => { setData(type: string, value: string): void };
+        ClipboardEvent: new (type: string, init: object) => object;
+      };
+      const data = new dom.DataTransfer();
+      data.setData('text/plain', 'https://a.example/x\nhttps://b.example/y\n');
+      input.dispatchEvent(new dom.ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }) as never);
+    });
+    expect(await rows()).toEqual(['https://app.example.com/connected', 'http://localhost:5173/cb', 'https://a.example/x', 'https://b.example/y']);
+
+    // The API's message for the second URI shows under the second row; the saved list stays as it was.
+    admin.expectHttpError(400);
+    await row(2).fill('http://app.example.com/cb');
+    await settings.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => row(2).getAttribute('aria-invalid')).toBe('true');
+    const errorId = (await row(2).getAttribute('aria-describedby'))!.split(' ').find((id) => id.endsWith('-error'))!;
+    expect(await page.locator(`#${errorId}`).textContent()).toBe('Must use https (http only on localhost or 127.0.0.1).');
+    expect(await row(1).getAttribute('aria-invalid')).toBeNull();
+    const integrationId = new URL(integrationUrl).pathname.split('/').pop()!;
+    const stored = async () => (await t.http.get(`/api/v1/integrations/${integrationId}`).auth(await adminToken(t), { type: 'bearer' })).body.allowedRedirectUris;
+    expect(await stored()).toEqual(['https://app.example.com/connected', 'http://localhost:5173/cb']);
+
+    // Removing the row renumbers the rest and moves the focus to the row that took its place.
+    await redirects.getByRole('button', { name: 'Remove redirect URI 2' }).click();
+    expect(await rows()).toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
+    expect(await activeElementId(page)).toBe(await row(2).getAttribute('id'));
+    await settings.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => settings.getByRole('status').filter({ hasText: 'Changes saved.' }).isVisible()).toBe(true);
+    expect(await stored()).toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
+
+    // No more rows than the API takes.
+    const add = redirects.getByRole('button', { name: 'Add a redirect URI' });
+    for (let n = 4; n <= 10; n++) await add.click();
+    expect([(await rows()).length, await add.isDisabled()]).toEqual([10, true]);
+    await page.reload();
+    await expect.poll(rows).toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import { api } from '../api.js';
 import { checkedValues, copyControl, emptyState, field, h, messageArea, mount, onSubmit, pageHeader, readonlyInput } from '../dom.js';
-import { REDIRECT_HINT, redirectUrisInput, redirectUrisValue, scopeGroup } from './integration-form.js';
+import { redirectUrisInput, redirectUrisValue, scopeGroup } from './integration-form.js';
 
 export async function render(main) {
   const offerings = (await api('GET', '/offerings?enabled=true')).data.data;
@@ -35,7 +35,7 @@ export async function render(main) {
     field({ label: 'Client secret', control: clientSecret, name: 'clientSecret',
       hint: 'Stored encrypted and never shown again. Verified with the provider when you save.' }),
     scopesSlot,
-    field({ label: 'Allowed redirect URIs', control: redirects, name: 'allowedRedirectUris', hint: REDIRECT_HINT }),
+    redirects,
     h('div', { class: 'field' },
       h('label', { for: callback.id || (callback.id = 'callback-url') }, 'Callback URL'),
       h('p', { class: 'hint', id: 'callback-url-hint' }, "Register exactly this URL in the provider's connected app."),

@@ -1,6 +1,6 @@
 import { api, ApiError } from '../api.js';
 import { badge, checkedValues, clear, copyControl, emptyState, field, h, messageArea, mount, onSubmit, readonlyInput, time } from '../dom.js';
-import { REDIRECT_HINT, redirectUrisInput, redirectUrisValue, scopeGroup } from './integration-form.js';
+import { redirectUrisInput, redirectUrisValue, scopeGroup } from './integration-form.js';
 
 const TABS = ['settings', 'connections'];
 
@@ -130,7 +130,7 @@ export async function render(main) {
     field({ label: 'Integration name', control: name, name: 'name' }),
     field({ label: 'Client ID', control: clientId, name: 'clientId', hint: 'Changing it verifies the credentials again.' }),
     scopes,
-    field({ label: 'Allowed redirect URIs', control: redirects, name: 'allowedRedirectUris', hint: REDIRECT_HINT }),
+    redirects,
     editMessages.el, h('div', { class: 'form-actions' }, saveButton));
   onSubmit(editForm, saveButton, editMessages, async () => {
     update((await api('PATCH', `/integrations/${id}`, {
