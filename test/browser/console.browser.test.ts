@@ -11,6 +11,7 @@ import {
   clipboardText,
   type ConsoleContext,
   launchBrowser,
+  type Locator,
   newConsoleContext,
   type Page,
   screenshot,
@@ -152,6 +153,20 @@ describe('web console in a real browser', () => {
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
+  /** Pastes `text` into `input` as a user's Ctrl+V would deliver it (a paste event with that text). */
+  async function paste(input: Locator, text: string) {
+    await input.evaluate((el, pasted) => {
+      // Runs in the page (the tests are typed without the DOM library).
+      const dom = globalThis as unknown as {
+        DataTransfer: new () => { setData(type: string, value: string): void };
+        ClipboardEvent: new (type: string, init: object) => object;
+      };
+      const data = new dom.DataTransfer();
+      data.setData('text/plain', pasted);
+      el.dispatchEvent(new dom.ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }) as never);
+    }, text);
+  }
+
   it('edits the allowed redirect URIs a row each: a bad one is reported under its row and nothing is saved', async () => {
     const settings = page.getByRole('tabpanel', { name: 'Settings' });
     const redirects = settings.getByRole('group', { name: 'Allowed redirect URIs' });
@@ -161,16 +176,7 @@ describe('web console in a real browser', () => {
 
     // A list pasted into one row fills a row each.
     await redirects.getByRole('button', { name: 'Add a redirect URI' }).click();
-    await row(3).evaluate((input) => {
-      // Runs in the page (the tests are typed without the DOM library).
-      const dom = globalThis as unknown as {
-        DataTransfer: new () => { setData(type: string, value: string): void };
-        ClipboardEvent: new (type: string, init: object) => object;
-      };
-      const data = new dom.DataTransfer();
-      data.setData('text/plain', 'https://a.example/x\nhttps://b.example/y\n');
-      input.dispatchEvent(new dom.ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }) as never);
-    });
+    await paste(row(3), 'https://a.example/x\nhttps://b.example/y\n');
     expect(await rows()).toEqual(['https://app.example.com/connected', 'http://localhost:5173/cb', 'https://a.example/x', 'https://b.example/y']);
 
     // The API's message for the second URI shows under the second row; the saved list stays as it was.
@@ -197,6 +203,10 @@ describe('web console in a real browser', () => {
     const add = redirects.getByRole('button', { name: 'Add a redirect URI' });
     for (let n = 4; n <= 10; n++) await add.click();
     expect([(await rows()).length, await add.isDisabled()]).toEqual([10, true]);
+    // What a paste cannot fit is said, not dropped silently.
+    await paste(row(10), 'https://c.example/1 https://c.example/2 https://c.example/3');
+    expect((await rows())[9]).toBe('https://c.example/1');
+    expect(await redirects.getByText('2 more pasted URIs did not fit: at most 10.').isVisible()).toBe(true);
     await page.reload();
     await expect.poll(rows).toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
     expect(admin.unexpectedProblems()).toEqual([]);
