@@ -39,11 +39,12 @@ interface Pending {
 }
 
 /**
- * Cross-replica cache invalidation over PostgreSQL LISTEN/NOTIFY. Writers publish inside their
- * transaction (delivered on commit, to every replica including this one) or on their own; then the
- * publisher waits until every replica listening at that moment has confirmed that it dropped the
- * entry, so that a revoke is honoured by every replica once its API call has answered. While the
- * listening connection is down, `healthy` is false and caches must not serve: they fail closed.
+ * Cross-replica cache invalidation over PostgreSQL LISTEN/NOTIFY, delivered to every replica
+ * including this one. A change published inside a transaction goes out when it commits, and is
+ * not waited for. One published on its own is waited for until every replica listening at that
+ * moment has confirmed that it dropped the entry, so a revoke is honoured by every replica once
+ * its API call has answered. While the listening connection is down, `healthy` is false and
+ * caches must not serve: they fail closed.
  */
 @Injectable()
 export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
