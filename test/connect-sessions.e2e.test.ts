@@ -647,6 +647,32 @@ describe('connect sessions', () => {
       expect(seen).toEqual([...created].reverse());
     });
 
+    it('pages exactly through rows created within the same millisecond', async () => {
+      const integration = await newIntegration('Same millisecond');
+      const created: string[] = [];
+      for (let i = 1; i <= 3; i++)
+        created.push((await connectPlain(`same-ms-${i}`, { integrationId: integration.id })).id as string);
+      // PostgreSQL keeps microseconds; a cursor cut to milliseconds would skip the older rows.
+      for (const [i, id] of created.entries()) {
+        await sql(`UPDATE connections SET created_at = $1 WHERE id = $2`, [
+          `2026-01-01T00:00:00.000${i + 1}00Z`,
+          id,
+        ]);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 5; page++) {
+        const res = await list(
+          `?integrationId=${integration.id}&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
+        expect(res.status).toBe(200);
+        seen.push(...ids(res));
+        cursor = res.body.nextCursor;
+        if (!cursor) break;
+      }
+      expect(seen).toEqual([...created].reverse());
+    });
+
     it.each([
       ['garbage', 'not-a-cursor'],
       [
@@ -659,6 +685,25 @@ describe('connect sessions', () => {
           'base64url',
         ),
       ],
+      [
+        'a cursor with a date PostgreSQL cannot read',
+        Buffer.from(JSON.stringify(['0', '0b5f6a38-3f43-4a43-9d3b-6f2a4d0c9e11'])).toString(
+          'base64url',
+        ),
+      ],
+      [
+        'a cursor with a day that does not exist',
+        Buffer.from(
+          JSON.stringify(['2026-02-30T00:00:00.000000Z', '0b5f6a38-3f43-4a43-9d3b-6f2a4d0c9e11']),
+        ).toString('base64url'),
+      ],
+      [
+        'a cursor whose id is only dashes',
+        Buffer.from(JSON.stringify(['2026-01-01T00:00:00.000Z', '-'.repeat(36)])).toString(
+          'base64url',
+        ),
+      ],
+      ['a cursor that is not a pair', Buffer.from(JSON.stringify({ a: 1 })).toString('base64url')],
     ])('answers 400 for %s as the cursor', async (_why, cursor) => {
       const res = await list(`?cursor=${encodeURIComponent(cursor)}`);
       expect([res.status, res.body.error?.code]).toEqual([400, 'validation.failed']);

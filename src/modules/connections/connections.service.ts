@@ -13,6 +13,7 @@ import type { Offering } from '../offerings/offering.entity.js';
 import type { ProviderIdentity, TokenSet } from '../offerings/provider-client.service.js';
 import { Connection, type ConnectionCredentials, ConnectionStatus, CREDENTIALS_FIELD } from './connection.entity.js';
 import { ConnectionError } from './connections.errors.js';
+import { UUID } from '../../common/validation/uuid.js';
 
 export interface ConnectionFilter {
   integrationId?: string;
@@ -57,7 +58,7 @@ export class ConnectionsService {
     return found;
   }
 
-  /** Newest first, keyset-paginated on (created_at, id). */
+  /** Newest first, keyset-paginated on (created_at, id), to the microsecond PostgreSQL keeps. */
   async list(workspaceId: string, filter: ConnectionFilter): Promise<{ data: Connection[]; nextCursor: string | null }> {
     const q = this.connections
       .createQueryBuilder('c')
@@ -72,11 +73,13 @@ export class ConnectionsService {
       const { createdAt, id } = decodeCursor(filter.cursor);
       q.andWhere('(c.created_at, c.id) < (:createdAt, :id)', { createdAt, id });
     }
-    const rows = await q.getMany();
-    const more = rows.length > filter.limit;
-    const data = rows.slice(0, filter.limit);
-    const last = data.at(-1);
-    return { data, nextCursor: more && last ? encodeCursor(last) : null };
+    // The exact timestamp for the cursor: a JavaScript Date would cut it to milliseconds.
+    q.addSelect(`to_char(c.created_at AT TIME ZONE 'UTC', '${CURSOR_TIME_FORMAT}')`, 'cursor_time');
+    const { entities, raw } = await q.getRawAndEntities<{ cursor_time: string }>();
+    const more = entities.length > filter.limit;
+    const data = entities.slice(0, filter.limit);
+    const last = data.length - 1;
+    return { data, nextCursor: more && last >= 0 ? encodeCursor(raw[last].cursor_time, data[last].id) : null };
   }
 
   /**
@@ -174,16 +177,35 @@ export function accessTokenExpiry(tokens: TokenSet, offering: Offering, introspe
   return new Date(tokens.issuedAt + offering.defaultAccessTokenTtlSeconds * 1000);
 }
 
-function encodeCursor(c: Connection): string {
-  return Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
+const CURSOR_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
+const CURSOR_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
+
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
 }
 
+/** Only what this API wrote: a well-formed UTC time that exists on the calendar, and a UUID. */
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  let parsed: unknown;
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    if (Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad');
-    return { createdAt, id };
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw ConnectionError.invalidCursor();
   }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw ConnectionError.invalidCursor();
+  const [createdAt, id] = parsed as unknown[];
+  if (typeof createdAt !== 'string' || typeof id !== 'string' || !UUID.test(id)) throw ConnectionError.invalidCursor();
+  const m = CURSOR_TIME.exec(createdAt);
+  const [y, mo, d, h, mi, sec] = (m?.slice(1) ?? []).map(Number);
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  const exists =
+    !!m &&
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() === mo - 1 &&
+    date.getUTCDate() === d &&
+    date.getUTCHours() === h &&
+    date.getUTCMinutes() === mi &&
+    date.getUTCSeconds() === sec;
+  if (!exists) throw ConnectionError.invalidCursor();
+  return { createdAt, id };
 }
