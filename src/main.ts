@@ -1,9 +1,7 @@
-import './common/runtime/keep-next-tick-shapes-early.js';
 import 'reflect-metadata';
 import { createServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { loadKeyRing } from './common/crypto/load-key-ring.js';
-import { keepNextTickShapes } from './common/runtime/next-tick-shapes.js';
 import { createLogger } from './common/logging/logger.js';
 import { RandomSource } from './common/random.js';
 import { SystemClock } from './common/time/clock.js';
@@ -64,7 +62,6 @@ async function main(): Promise<void> {
       announce: (message) => console.log(message),
     });
     await app.listen(config.port, config.host);
-    keepNextTickShapes();
     const url = config.publicUrl;
     logger.info({ url, host: config.host, port: config.port, database: db.embedded ? 'embedded' : 'external' }, 'Latchkey is up');
     console.log(`\n  Latchkey is running at ${url}  (console: ${url}/login, API docs: ${url}/api/docs)\n`);

@@ -7,12 +7,6 @@
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Agent } from 'undici';
-import { keepNextTickShapes } from '../../dist/src/common/runtime/next-tick-shapes.js';
-
-// As Latchkey does, first thing and again once listening: without it a full GC while no nextTick
-// task is queued can put this process on V8's slow path for every nextTick for good
-// (src/common/runtime/next-tick-shapes.ts), and the floor would move from run to run.
-keepNextTickShapes();
 
 const upstream = new URL(process.env.UPSTREAM);
 const mode = process.env.BARE_MODE ?? 'stream';
@@ -72,7 +66,6 @@ const server = http.createServer(async (req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
-  keepNextTickShapes();
   process.send?.({ port: server.address().port });
 });
 process.on('SIGINT', () => process.exit(0));

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -63,42 +63,7 @@ export function redactPath(path: string): string {
 /** The request's id: a well-formed incoming X-Request-Id, otherwise a new UUID. */
 export function requestIdOf(req: IncomingMessage): string {
   const incoming = req.headers['x-request-id'];
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : newRequestId();
-}
-
-const IDS_PER_BATCH = 128;
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-let idBatch = '';
-let nextId = IDS_PER_BATCH;
-
-/**
- * A random (version 4) UUID. Made 128 at a time into one flat string and handed out as slices:
- * `randomUUID()` concatenates each from ~20 pieces, and V8 copies such a string in C++ the first time a
- * regular expression reads it, which Node's header validation does on every response.
- */
-export function newRequestId(): string {
-  if (nextId === IDS_PER_BATCH) {
-    idBatch = uuidBatch();
-    nextId = 0;
-  }
-  const start = nextId++ * 36;
-  return idBatch.slice(start, start + 36);
-}
-
-function uuidBatch(): string {
-  const random = randomFillSync(Buffer.allocUnsafe(16 * IDS_PER_BATCH));
-  const text = Buffer.allocUnsafe(36 * IDS_PER_BATCH);
-  let at = 0;
-  for (let i = 0; i < random.length; i += 16) {
-    random[i + 6] = (random[i + 6] & 0x0f) | 0x40; // version 4
-    random[i + 8] = (random[i + 8] & 0x3f) | 0x80; // RFC 9562 variant
-    for (let j = 0; j < 16; j++) {
-      if (j === 4 || j === 6 || j === 8 || j === 10) text[at++] = 0x2d; // "-"
-      text[at++] = HEX[random[i + j] >> 4];
-      text[at++] = HEX[random[i + j] & 0x0f];
-    }
-  }
-  return text.toString('latin1');
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 /** Request logging, under the id `requestIdOf` gives, which goes back in X-Request-Id. */
