@@ -102,6 +102,16 @@ describe(loadKeyRing.name, () => {
       );
     });
 
+    it('announces the development key in a block that stands out, naming the file but not the key', async () => {
+      const announced: string[] = [];
+      await loadKeyRing(developmentConfig(), capturingLogger().logger, (m) => void announced.push(m));
+
+      expect(announced).toHaveLength(1);
+      expect(announced[0]).toMatch(/WARNING: DEVELOPMENT ENCRYPTION KEY/);
+      expect(announced[0]).toContain(keyFile);
+      expect(announced[0]).not.toContain((await readFile(keyFile, 'utf8')).trim().split(':')[1]);
+    });
+
     it('generates a key in the test environment too', async () => {
       const config = loadConfig({ NODE_ENV: 'test', LATCHKEY_DATA_DIR: 'data' }, cwd);
 

@@ -178,7 +178,7 @@ export class ProviderClient {
       if (failure.kind === 'unreachable') {
         return {
           outcome: 'unreachable',
-          message: `The provider could not be reached (${failure.summary}). Nothing was changed at the provider; try again later.`,
+          message: `The provider could not be reached (${failure.summary}). The credentials could not be checked; try again later.`,
         };
       }
       if (CLIENT_ACCEPTED.has(failure.error ?? '') && failure.status !== 401) {
