@@ -386,6 +386,41 @@ describe('web console in a real browser', () => {
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
+  it('fits every console page into 1280 px without horizontal scrolling', async () => {
+    // The integration made above was deleted: a new one, with long values that must wrap.
+    const token = await adminToken(t);
+    const offering = await t.http
+      .post('/api/v1/offerings')
+      .auth(token, { type: 'bearer' })
+      .send(testSalesforceOffering(sf.url, { key: 'salesforce-layout', displayName: 'Salesforce (layout check)' }));
+    expect(offering.status).toBe(201);
+    const offeringId = offering.body.id as string;
+    const created = await t.http
+      .post('/api/v1/integrations')
+      .auth(token, { type: 'bearer' })
+      .send({ name: 'Layout check with a rather long integration name', offeringId, ...SF_APP, allowedRedirectUris: [`https://app.example.com/${'callback/'.repeat(12)}done`] });
+    expect(created.status, created.text).toBe(201);
+    const integrationId = created.body.id as string;
+    const pages = ['/oauth', '/oauth/create', `/oauth/${integrationId}`, `/oauth/${integrationId}#connections`, '/admin/offerings', '/settings/oauth-apps'];
+    // The page itself, and any box that scrolls sideways (a table in an overflow container).
+    const overflowing = `(() => {
+      const wide = (e) => e.scrollWidth > e.clientWidth + 1;
+      const out = wide(document.documentElement) ? ['the page (' + document.documentElement.scrollWidth + ' px)'] : [];
+      for (const e of document.querySelectorAll('body *')) {
+        const x = getComputedStyle(e).overflowX;
+        if ((x === 'auto' || x === 'scroll') && wide(e)) out.push(e.tagName.toLowerCase() + '.' + e.className + ' (' + e.scrollWidth + ' > ' + e.clientWidth + ' px)');
+      }
+      return out;
+    })()`;
+    expect(page.viewportSize()?.width).toBe(1280);
+    for (const path of pages) {
+      await page.goto(path);
+      await page.waitForLoadState('networkidle');
+      expect(await page.evaluate<string[]>(overflowing), path).toEqual([]);
+    }
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
   it('signs out', async () => {
     await page.goto('/oauth');
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -62,7 +62,7 @@ export async function render(main) {
     }
     listSlot.replaceChildren(h('div', { class: 'table-wrap' }, h('table', {},
       h('caption', { class: 'visually-hidden' }, 'OAuth Apps of this workspace'),
-      h('thead', {}, h('tr', {}, ['Description', 'Client ID', 'Scopes', 'Created', 'Last used', 'State', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['App and client ID', 'Scopes', 'Created', 'Last used', 'State', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, apps.map(row)))));
   }
   function row(app) {
@@ -77,12 +77,11 @@ export async function render(main) {
           h('button', { type: 'button', class: 'button-secondary button-small', 'aria-label': `Regenerate secret of ${app.description}`, onclick: () => regenerate(app) }, 'Regenerate secret'),
           h('button', { type: 'button', class: 'button-danger button-small', 'aria-label': `Revoke ${app.description}`, onclick: () => revoke(app) }, 'Revoke'));
     return h('tr', { dataset: { appId: app.id } },
-      h('th', { scope: 'row' }, app.description),
-      h('td', { class: 'mono small' }, app.clientId),
+      h('th', { scope: 'row' }, app.description, h('span', { class: 'mono small app-client-id' }, app.clientId)),
       h('td', { class: 'small mono scopes-cell' }, app.scopes.join(', ')),
       h('td', {}, time(app.createdAt)),
       h('td', {}, time(app.lastUsedAt)),
-      h('td', {}, state),
+      h('td', { class: 'state-cell' }, state),
       h('td', {}, actions));
   }
   async function regenerate(app) {
