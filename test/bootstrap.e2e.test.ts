@@ -1,7 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../src/common/auth/scopes.js';
+import { SESSION_COOKIE, SessionsService } from '../src/modules/auth/sessions.service.js';
+import { UserRole } from '../src/modules/users/user.entity.js';
+import { UsersService } from '../src/modules/users/users.service.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { BOOTSTRAP, createTestApp, tokenFor } from './support/app.js';
+import { BOOTSTRAP, createTestApp, tokenFor, type TestApp } from './support/app.js';
 
 describe('start-up seeding', () => {
   const dbs: TestDatabase[] = [];
@@ -68,6 +71,35 @@ describe('start-up seeding', () => {
     expect((await second.http.get('/api/v1/workspaces').auth(oldToken, { type: 'bearer' })).status).toBe(401);
     await tokenFor(second, rotated.LATCHKEY_BOOTSTRAP_CLIENT_ID, rotated.LATCHKEY_BOOTSTRAP_CLIENT_SECRET);
     await second.close({ keepDatabase: true });
+  });
+
+  it('ends the configured admin\'s sessions when the environment changes their password, and only then', async () => {
+    const db = await freshDb();
+    const signedIn = async (t: TestApp, token: string) =>
+      (await t.http.get('/api/v1/oauth-apps').set('Cookie', `${SESSION_COOKIE}=${token}`)).status;
+    const first = await createTestApp({ db });
+    const [{ id: workspaceId }]: Array<{ id: string }> = await first.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
+    const [{ id: adminId }]: Array<{ id: string }> = await first.dataSource.query('SELECT id FROM users');
+    const dev = await first.app
+      .get(UsersService)
+      .create({ email: 'dev@example.test', password: first.secret('developer password 1'), role: UserRole.Developer, workspaceIds: [workspaceId] });
+    const sessions = first.app.get(SessionsService);
+    const adminSession = first.secret((await sessions.create(adminId, workspaceId)).token);
+    const devSession = first.secret((await sessions.create(dev.id, workspaceId)).token);
+    await first.close({ keepDatabase: true });
+
+    // A restart with the same password (every start re-applies it) keeps everyone signed in.
+    const same = await createTestApp({ db });
+    expect([await signedIn(same, adminSession), await signedIn(same, devSession)]).toEqual([200, 200]);
+    await same.close({ keepDatabase: true });
+
+    const changed = await createTestApp({ db, env: { LATCHKEY_ADMIN_PASSWORD: 'a new admin password 42' } });
+    changed.secret(adminSession);
+    changed.secret(devSession);
+    expect(await signedIn(changed, adminSession)).toBe(401);
+    expect(await signedIn(changed, devSession)).toBe(200);
+    expect(await changed.dataSource.query('SELECT count(*)::int AS n FROM user_sessions WHERE user_id = $1', [adminId])).toEqual([{ n: 0 }]);
+    await changed.close({ keepDatabase: true });
   });
 
   it('revokes the bootstrap app when the environment no longer names it', async () => {

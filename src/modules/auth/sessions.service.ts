@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { LessThan, Repository } from 'typeorm';
+import { type EntityManager, LessThan, Not, Repository } from 'typeorm';
 import { sha256Hex } from '../../common/crypto/secret-hash.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
@@ -72,6 +72,20 @@ export class SessionsService {
     if (!allowed) return false;
     await this.sessions.update({ id: resolved.session.id }, { workspaceId });
     return true;
+  }
+
+  /**
+   * Sets a user's password and, when it really changed, ends every other session of that user (all
+   * of them when `keepSessionId` is not given): whoever signed in with the old password is out.
+   */
+  async changePassword(
+    userId: string,
+    password: string,
+    options: { keepSessionId?: string; manager?: EntityManager } = {},
+  ): Promise<void> {
+    if (!(await this.users.setPassword(userId, password, options.manager))) return;
+    const sessions = options.manager?.getRepository(UserSession) ?? this.sessions;
+    await sessions.delete(options.keepSessionId ? { userId, id: Not(options.keepSessionId) } : { userId });
   }
 
   async destroy(token: string | undefined): Promise<void> {

@@ -6,6 +6,7 @@ import { ANNOUNCE, APP_CONFIG, type Announce } from '../../app.tokens.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
+import { SessionsService } from '../auth/sessions.service.js';
 import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
 import { SigningKeysService } from '../oauth-apps/signing-keys.service.js';
 import { UserRole } from '../users/user.entity.js';
@@ -26,6 +27,7 @@ export class BootstrapService implements OnApplicationBootstrap {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly workspaces: WorkspacesService,
     private readonly users: UsersService,
+    private readonly sessions: SessionsService,
     private readonly apps: OAuthAppsService,
     private readonly signingKeys: SigningKeysService,
     private readonly random: RandomSource,
@@ -48,10 +50,11 @@ export class BootstrapService implements OnApplicationBootstrap {
         if (!this.config.adminPassword) generatedPassword = { email, password };
         this.logger.info({ email }, 'created the first admin user');
       } else if (this.config.adminEmail && this.config.adminPassword) {
-        // The environment is the source of truth for the configured admin's password.
+        // The environment is the source of truth for the configured admin's password; a new one
+        // signs the admin out everywhere.
         const admin = await this.users.findByEmail(this.config.adminEmail, manager);
         if (admin) {
-          await this.users.setPassword(admin.id, this.config.adminPassword, manager);
+          await this.sessions.changePassword(admin.id, this.config.adminPassword, { manager });
         } else {
           workspace ??= await this.workspaces.create({ slug: DEFAULT_WORKSPACE_SLUG, name: 'Default' }, manager);
           await this.users.create(

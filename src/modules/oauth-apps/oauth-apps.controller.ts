@@ -39,7 +39,7 @@ export class OAuthAppsController {
     @Param('id', IdParam) id: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<OAuthAppWithSecretResponse> {
-    const { app, clientSecret } = await this.apps.regenerateSecret(principal.workspaceId, id);
+    const { app, clientSecret } = await this.apps.regenerateSecret(principal, id);
     res.setHeader('Cache-Control', 'no-store');
     return OAuthAppWithSecretResponse.withSecret(app, clientSecret);
   }
@@ -48,6 +48,6 @@ export class OAuthAppsController {
   @HttpCode(204)
   @RequireScopes('apps:write')
   async revoke(@CurrentPrincipal() principal: Principal, @Param('id', IdParam) id: string): Promise<void> {
-    await this.apps.revoke(principal.workspaceId, id);
+    await this.apps.revoke(principal, id);
   }
 }

@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, IsNull, Not, Repository } from 'typeorm';
 import type { Principal } from '../../common/auth/principal.js';
-import { ADMIN_SCOPES, DEVELOPER_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
+import { ADMIN_SCOPES, DEVELOPER_SCOPES, isScope, SCOPES, type Scope } from '../../common/auth/scopes.js';
 import { DUMMY_SECRET_HASH, hashSecret, verifySecret } from '../../common/crypto/secret-hash.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { OAuthApp } from './oauth-app.entity.js';
-import { OAuthAppError } from './oauth-apps.errors.js';
+import { AuthError, OAuthAppError } from './oauth-apps.errors.js';
 
 export interface AppWithSecret {
   app: OAuthApp;
@@ -48,11 +48,8 @@ export class OAuthAppsService {
   async create(principal: Principal, input: { description: string; scopes?: Scope[] }): Promise<AppWithSecret> {
     const requested = input.scopes ?? DEVELOPER_SCOPES.filter((s) => principal.scopes.has(s));
     const scopes = SCOPES.filter((s) => requested.includes(s));
-    const notHeld = scopes.filter((s) => !principal.scopes.has(s));
-    if (notHeld.length) throw OAuthAppError.scopeNotAllowed(notHeld);
-    if (!principal.isPlatformAdmin && scopes.some((s) => ADMIN_SCOPES.includes(s))) {
-      throw OAuthAppError.scopeNotAllowed(scopes.filter((s) => ADMIN_SCOPES.includes(s)));
-    }
+    const beyond = scopesBeyond(principal, scopes);
+    if (beyond.length) throw OAuthAppError.scopeNotAllowed(beyond);
     const clientSecret = this.newSecret();
     const app = await this.apps.save(
       this.apps.create({
@@ -72,9 +69,13 @@ export class OAuthAppsService {
     return { app, clientSecret };
   }
 
-  /** A new secret; the old one and every token issued under it stop working at once. */
-  async regenerateSecret(workspaceId: string, id: string): Promise<AppWithSecret> {
-    const app = await this.get(workspaceId, id);
+  /**
+   * A new secret; the old one and every token issued under it stop working at once. Only for a
+   * caller holding every scope of the app: whoever holds the new secret acts with all of them.
+   */
+  async regenerateSecret(principal: Principal, id: string): Promise<AppWithSecret> {
+    const workspaceId = principal.workspaceId;
+    const app = await this.manageable(principal, id);
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) throw OAuthAppError.revoked();
     const clientSecret = this.newSecret();
@@ -96,9 +97,13 @@ export class OAuthAppsService {
     return { app: await this.get(workspaceId, id), clientSecret };
   }
 
-  /** Revoked apps stay listed (with revokedAt) and can never authenticate again. */
-  async revoke(workspaceId: string, id: string): Promise<void> {
-    const app = await this.get(workspaceId, id);
+  /**
+   * Revoked apps stay listed (with revokedAt) and can never authenticate again. Like regeneration,
+   * only for a caller holding every scope of the app.
+   */
+  async revoke(principal: Principal, id: string): Promise<void> {
+    const workspaceId = principal.workspaceId;
+    const app = await this.manageable(principal, id);
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) return;
     await this.apps.update({ id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
@@ -185,8 +190,26 @@ export class OAuthAppsService {
     );
   }
 
+  /** The app, when the caller may change it (403 auth.insufficient_scope, before anything changes, if not). */
+  private async manageable(principal: Principal, id: string): Promise<OAuthApp> {
+    const app = await this.get(principal.workspaceId, id);
+    const beyond = scopesBeyond(principal, app.scopes);
+    if (beyond.length) throw AuthError.insufficientScope(beyond);
+    return app;
+  }
 
   private newSecret(): string {
     return `lks_${this.random.token(32)}`;
   }
+}
+
+/**
+ * The scopes of an app that this caller may not create, change, regenerate or revoke: any it does
+ * not hold itself, and admin scopes unless it is a platform admin. Empty means allowed. The one rule
+ * for every change to an app, so no app can be used to reach scopes its manager lacks.
+ */
+export function scopesBeyond(principal: Principal, appScopes: readonly string[]): Scope[] {
+  return appScopes
+    .filter(isScope)
+    .filter((s) => !principal.scopes.has(s) || (ADMIN_SCOPES.includes(s) && !principal.isPlatformAdmin));
 }

@@ -56,8 +56,16 @@ export class UsersService {
     return user && ok ? user : null;
   }
 
-  async setPassword(userId: string, password: string, manager?: EntityManager): Promise<void> {
-    await (manager?.getRepository(User) ?? this.users).update({ id: userId }, { passwordHash: await hashSecret(password) });
+  /**
+   * Stores a new password hash; false (and nothing written) when it is the password the user already
+   * has. Callers go through SessionsService.changePassword, which also ends the user's other sessions.
+   */
+  async setPassword(userId: string, password: string, manager?: EntityManager): Promise<boolean> {
+    const users = manager?.getRepository(User) ?? this.users;
+    const user = await users.findOneBy({ id: userId });
+    if (!user || (await verifySecret(password, user.passwordHash))) return false;
+    await users.update({ id: userId }, { passwordHash: await hashSecret(password) });
+    return true;
   }
 
   findByEmail(email: string, manager?: EntityManager): Promise<User | null> {
