@@ -9,7 +9,7 @@
 # Run:   docker run --init -p 3000:3000 -e DATABASE_URL=… -e LATCHKEY_ENCRYPTION_KEYS=… \
 #          -e PUBLIC_URL=https://latchkey.example.com latchkey
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 # ---- build: compile TypeScript (src/ and migrations/) into dist/ ----
 FROM ${NODE_IMAGE} AS build
