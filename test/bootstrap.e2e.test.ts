@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../src/common/auth/scopes.js';
+import { hashSecret } from '../src/common/crypto/secret-hash.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { BOOTSTRAP, createTestApp, tokenFor } from './support/app.js';
 
@@ -67,6 +68,20 @@ describe('start-up seeding', () => {
     expect(old.status).toBe(401);
     expect((await second.http.get('/api/v1/workspaces').auth(oldToken, { type: 'bearer' })).status).toBe(401);
     await tokenFor(second, rotated.LATCHKEY_BOOTSTRAP_CLIENT_ID, rotated.LATCHKEY_BOOTSTRAP_CLIENT_SECRET);
+    await second.close({ keepDatabase: true });
+  });
+
+  it('re-hashes a bootstrap secret stored as scrypt at start, keeping its secret version (and tokens)', async () => {
+    const db = await freshDb();
+    const first = await createTestApp({ db, env: BOOTSTRAP });
+    // As stored before client secrets had their own hash.
+    await first.dataSource.query('UPDATE oauth_apps SET secret_hash = $1', [await hashSecret(BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET)]);
+    await first.close({ keepDatabase: true });
+
+    const second = await createTestApp({ db, env: BOOTSTRAP });
+    const rows: Array<{ secret_hash: string; secret_version: number }> = await second.dataSource.query('SELECT secret_hash, secret_version FROM oauth_apps');
+    expect(rows).toEqual([{ secret_hash: expect.stringMatching(/^hmac-sha256\$test1\$/), secret_version: 1 }]);
+    await tokenFor(second, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET);
     await second.close({ keepDatabase: true });
   });
 
