@@ -8,6 +8,8 @@ import { loadKeyRing } from './common/crypto/load-key-ring.js';
 import { rotateKeys } from './common/crypto/rotate-keys.js';
 import { DomainError } from './common/errors/domain-error.js';
 import { RandomSource } from './common/random.js';
+import { SystemClock } from './common/time/clock.js';
+import { rotateSigningKey } from './modules/oauth-apps/signing-keys.service.js';
 import { User, type UserRole } from './modules/users/user.entity.js';
 import { UsersService } from './modules/users/users.service.js';
 import { WorkspaceMember } from './modules/users/workspace-member.entity.js';
@@ -23,6 +25,8 @@ Commands:
   migration:revert           undo the most recent migration
   migration:generate <Name>  write migrations/<timestamp>-<Name>.ts from the entity/schema difference
   rotate-keys                re-encrypt every stored secret under the first LATCHKEY_ENCRYPTION_KEYS key
+  signing-key:rotate         make a new API token signing key the signer; old keys keep verifying (and stay
+                             in /.well-known/jwks.json) until the tokens they signed have expired
   user:create <email> <admin|developer> [workspace-slug]
                              create a console user (a developer joins the workspace, default "default");
                              the generated password is printed once
@@ -76,6 +80,16 @@ async function main(argv: string[]): Promise<number> {
         const reports = await rotateKeys(dataSource, keyRing);
         for (const r of reports) console.log(`${r.table}.${r.column}: re-encrypted ${r.reEncrypted}`);
         console.log(`All secrets are now under key "${keyRing.primaryKeyId}".`);
+        return 0;
+      }
+      case 'signing-key:rotate': {
+        const keyRing = await loadKeyRing(config, logger);
+        await migrate(dataSource);
+        const { kid, retired, deleted } = await rotateSigningKey(dataSource, keyRing, new RandomSource(), new SystemClock(), config.apiTokenTtlSeconds);
+        console.log(
+          `New signing key: ${kid}\nRetired ${retired}; they stay published until the tokens they signed have expired` +
+            ` (LATCHKEY_API_TOKEN_TTL_SECONDS + 60 s). Deleted ${deleted} that no valid token can need.`,
+        );
         return 0;
       }
       case 'user:create': {

@@ -3,6 +3,7 @@ import { SCOPES } from '../src/common/auth/scopes.js';
 import { SESSION_COOKIE, SessionsService } from '../src/modules/auth/sessions.service.js';
 import { UserRole } from '../src/modules/users/user.entity.js';
 import { UsersService } from '../src/modules/users/users.service.js';
+import { hashSecret } from '../src/common/crypto/secret-hash.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { BOOTSTRAP, createTestApp, tokenFor, type TestApp } from './support/app.js';
 
@@ -100,6 +101,20 @@ describe('start-up seeding', () => {
     expect(await signedIn(changed, devSession)).toBe(200);
     expect(await changed.dataSource.query('SELECT count(*)::int AS n FROM user_sessions WHERE user_id = $1', [adminId])).toEqual([{ n: 0 }]);
     await changed.close({ keepDatabase: true });
+  });
+
+  it('re-hashes a bootstrap secret stored as scrypt at start, keeping its secret version (and tokens)', async () => {
+    const db = await freshDb();
+    const first = await createTestApp({ db, env: BOOTSTRAP });
+    // As stored before client secrets had their own hash.
+    await first.dataSource.query('UPDATE oauth_apps SET secret_hash = $1', [await hashSecret(BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET)]);
+    await first.close({ keepDatabase: true });
+
+    const second = await createTestApp({ db, env: BOOTSTRAP });
+    const rows: Array<{ secret_hash: string; secret_version: number }> = await second.dataSource.query('SELECT secret_hash, secret_version FROM oauth_apps');
+    expect(rows).toEqual([{ secret_hash: expect.stringMatching(/^hmac-sha256\$test1\$/), secret_version: 1 }]);
+    await tokenFor(second, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET);
+    await second.close({ keepDatabase: true });
   });
 
   it('revokes the bootstrap app when the environment no longer names it', async () => {

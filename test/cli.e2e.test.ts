@@ -32,6 +32,22 @@ describe('cli', () => {
     await t.close();
   });
 
+  describe('signing-key:rotate', () => {
+    it('makes a new signing key the signer of the running app, keeping the old one in the JWKS', async () => {
+      const kids = async () => ((await t.http.get('/.well-known/jwks.json')).body.keys as Array<{ kid: string }>).map((k) => k.kid);
+      const [oldKid] = await kids();
+      const res = await cli(t.db.url, 'signing-key:rotate');
+      expect(res.code).toBe(0);
+      const newKid = /New signing key: (\S+)/.exec(res.stdout)![1];
+      expect(await kids()).toEqual([newKid, oldKid]);
+      const [{ retired }]: Array<{ retired: boolean }> = await t.dataSource.query(
+        'SELECT retired_at IS NOT NULL AS retired FROM signing_keys WHERE id = $1',
+        [oldKid],
+      );
+      expect(retired).toBe(true);
+    });
+  });
+
   describe('user:create', () => {
     it('creates a developer in a workspace whose printed password signs in to the console', async () => {
       const res = await cli(t.db.url, 'user:create', 'Dev@Example.test', 'developer');

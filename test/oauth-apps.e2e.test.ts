@@ -206,13 +206,13 @@ describe('OAuth Apps and the token endpoint', () => {
       expect([regen.status, regen.body.error.code]).toEqual([409, 'oauth_app.revoked']);
     });
 
-    it('never returns a secret or its hash from the list, and stores only a scrypt hash', async () => {
+    it('never returns a secret or its hash from the list, and stores only a keyed hash', async () => {
       const list = await t.http.get('/api/v1/oauth-apps').auth(admin, { type: 'bearer' });
       const text = JSON.stringify(list.body);
       expect(text).not.toContain(app.clientSecret);
       expect(text).not.toMatch(/secret(Hash)?"/i);
       const rows: Array<{ secret_hash: string }> = await t.dataSource.query('SELECT secret_hash FROM oauth_apps WHERE id = $1', [app.id]);
-      expect(rows[0].secret_hash).toMatch(/^scrypt\$/);
+      expect(rows[0].secret_hash).toMatch(/^hmac-sha256\$test1\$/);
       expect(rows[0].secret_hash).not.toContain(app.clientSecret);
     });
 

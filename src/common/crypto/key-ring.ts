@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { DomainError } from '../errors/domain-error.js';
 
 /** Ciphertext as stored: `v1.<keyId>.<iv>.<ciphertext>.<tag>` (base64url parts). */
@@ -96,6 +96,16 @@ export class KeyRing {
     } catch {
       throw new DecryptionError('authentication failed (tampered, or moved from another row or field)');
     }
+  }
+
+  /**
+   * A 32-byte key for another purpose (named by `info`), derived with HKDF-SHA256 from one ring
+   * key (the primary by default), or undefined when the ring no longer holds that key. Never the
+   * encryption key itself, and a different key for each purpose.
+   */
+  deriveKey(info: string, keyId: string = this.primaryKeyId): Buffer | undefined {
+    const key = this.keys.get(keyId);
+    return key && Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `latchkey:${info}`, 32));
   }
 
   /** Key id a stored ciphertext was made with, without decrypting it. */

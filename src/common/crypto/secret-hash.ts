@@ -11,8 +11,9 @@ const P = 1;
 const KEY_LEN = 32;
 
 /**
- * scrypt hash of a password or client secret: `scrypt$N$r$p$salt$hash`. One scheme for both,
- * since client secrets may come from the environment and need not be high-entropy.
+ * scrypt hash of a human password: `scrypt$N$r$p$salt$hash`. Deliberately slow, and run on libuv's
+ * thread pool: never for requests anyone can send unthrottled. (OAuth App client secrets, which are
+ * long, use ClientSecretHasher; scrypt only verifies their hashes from before it.)
  */
 export async function hashSecret(secret: string): Promise<string> {
   const salt = randomBytes(16);

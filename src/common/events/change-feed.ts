@@ -6,7 +6,7 @@ import { type DataSource, type EntityManager } from 'typeorm';
 import { LOGGER } from '../logging/logger.js';
 import { RandomSource } from '../random.js';
 
-export type ChangeKind = 'app' | 'connection' | 'integration' | 'offering';
+export type ChangeKind = 'app' | 'connection' | 'integration' | 'offering' | 'signing-key';
 export interface Change {
   kind: ChangeKind;
   id: string;
@@ -29,6 +29,14 @@ const CHANNEL = 'latchkey_changes';
 const LISTENER_NAME = 'latchkey-listen';
 const ackChannel = (pid: number) => `latchkey_ack_${pid}`;
 const CONFIRM_TIMEOUT_MS = 1_000;
+
+/**
+ * Announces a change from a process that runs no ChangeFeed (the CLI), inside `manager`'s
+ * transaction: every listening replica gets it at commit. Not waited for.
+ */
+export async function announceChange(manager: EntityManager, change: Change): Promise<void> {
+  await manager.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]);
+}
 
 /** A publish waiting for the listeners (backend pids) that must confirm it, own echo included. */
 interface Pending {

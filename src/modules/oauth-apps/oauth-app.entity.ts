@@ -22,7 +22,10 @@ export class OAuthApp {
   @Column({ name: 'client_id', type: 'varchar', length: 128 })
   clientId!: string;
 
-  /** scrypt hash of the client secret; the secret itself is shown once and never stored. */
+  /**
+   * Keyed hash of the client secret (`hmac-sha256$<keyId>$<mac>`, see ClientSecretHasher; older rows:
+   * scrypt, until next used); the secret itself is shown once and never stored.
+   */
   @Column({ name: 'secret_hash', type: 'varchar', length: 255 })
   secretHash!: string;
 

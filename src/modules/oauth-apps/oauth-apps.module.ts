@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SignInThrottleModule } from '../sign-in-throttle/sign-in-throttle.module.js';
 import { ApiTokensService } from './api-tokens.service.js';
+import { ClientSecretHasher } from './client-secret-hasher.js';
 import { JwksController } from './jwks.controller.js';
 import { OAuthApp } from './oauth-app.entity.js';
 import { OAuthAppsController } from './oauth-apps.controller.js';
@@ -13,7 +14,7 @@ import { TokenController } from './token.controller.js';
 @Module({
   imports: [TypeOrmModule.forFeature([OAuthApp, SigningKey]), SignInThrottleModule],
   controllers: [OAuthAppsController, TokenController, JwksController],
-  providers: [OAuthAppsService, SigningKeysService, ApiTokensService],
+  providers: [OAuthAppsService, SigningKeysService, ApiTokensService, ClientSecretHasher],
   exports: [OAuthAppsService, SigningKeysService, ApiTokensService],
 })
 export class OAuthAppsModule {}

@@ -3,11 +3,11 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, IsNull, Not, Repository } from 'typeorm';
 import type { Principal } from '../../common/auth/principal.js';
 import { ADMIN_SCOPES, DEVELOPER_SCOPES, isScope, SCOPES, type Scope } from '../../common/auth/scopes.js';
-import { DUMMY_SECRET_HASH, hashSecret, verifySecret } from '../../common/crypto/secret-hash.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
+import { ClientSecretHasher } from './client-secret-hasher.js';
 import { OAuthApp } from './oauth-app.entity.js';
 import { AuthError, OAuthAppError } from './oauth-apps.errors.js';
 
@@ -27,6 +27,7 @@ export class OAuthAppsService {
     private readonly random: RandomSource,
     private readonly clock: Clock,
     private readonly changes: ChangeFeed,
+    private readonly secretHasher: ClientSecretHasher,
   ) {
     this.activeCache = new InvalidatingCache(changes, 'app');
   }
@@ -57,7 +58,7 @@ export class OAuthAppsService {
         workspaceId: principal.workspaceId,
         description: input.description,
         clientId: `lk_${this.random.token(18)}`,
-        secretHash: await hashSecret(clientSecret),
+        secretHash: this.secretHasher.hash(clientSecret),
         secretVersion: 1,
         scopes,
         isBootstrap: false,
@@ -79,7 +80,7 @@ export class OAuthAppsService {
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) throw OAuthAppError.revoked();
     const clientSecret = this.newSecret();
-    const secretHash = await hashSecret(clientSecret);
+    const secretHash = this.secretHasher.hash(clientSecret);
     // Conditional on the version read, so two concurrent regenerations cannot both "win".
     const result = await this.apps
       .createQueryBuilder()
@@ -110,12 +111,19 @@ export class OAuthAppsService {
     await this.changes.publish({ kind: 'app', id: app.id });
   }
 
-  /** The app these client credentials belong to, or null. Takes equally long for unknown ids. */
+  /**
+   * The app these client credentials belong to, or null. Unknown ids cost the same one HMAC as
+   * known ones, and no scrypt. A secret still stored as a scrypt hash is re-hashed on success.
+   */
   async authenticateClient(clientId: string, clientSecret: string): Promise<OAuthApp | null> {
     const app = await this.apps.findOneBy({ clientId });
-    const ok = await verifySecret(clientSecret, app?.secretHash ?? DUMMY_SECRET_HASH);
+    const { ok, rehash } = await this.secretHasher.verify(clientSecret, app?.secretHash);
     if (!app || !ok || app.revokedAt) return null;
     await this.apps.update({ id: app.id }, { lastUsedAt: this.clock.now() });
+    if (rehash) {
+      // Only over the hash just checked: a regeneration meanwhile must not be undone.
+      await this.apps.update({ id: app.id, secretHash: app.secretHash }, { secretHash: this.secretHasher.hash(clientSecret) });
+    }
     return app;
   }
 
@@ -164,7 +172,7 @@ export class OAuthAppsService {
         workspaceId,
         description: 'Bootstrap app (from LATCHKEY_BOOTSTRAP_CLIENT_ID)',
         clientId: credentials.clientId,
-        secretHash: await hashSecret(credentials.clientSecret),
+        secretHash: this.secretHasher.hash(credentials.clientSecret),
         secretVersion: 1,
         scopes: [...SCOPES],
         isBootstrap: true,
@@ -174,18 +182,18 @@ export class OAuthAppsService {
       });
       return;
     }
-    const secretMatches = await verifySecret(credentials.clientSecret, existing.secretHash);
+    const { ok: secretMatches, rehash } = await this.secretHasher.verify(credentials.clientSecret, existing.secretHash);
     const scopesMatch = existing.scopes.length === SCOPES.length && SCOPES.every((s) => existing.scopes.includes(s));
-    if (secretMatches && scopesMatch && !existing.revokedAt && existing.workspaceId === workspaceId) return;
+    if (secretMatches && !rehash && scopesMatch && !existing.revokedAt && existing.workspaceId === workspaceId) return;
     await repo.update(
       { id: existing.id },
       {
         workspaceId,
         scopes: [...SCOPES],
         revokedAt: null,
-        ...(secretMatches
-          ? {}
-          : { secretHash: await hashSecret(credentials.clientSecret), secretVersion: existing.secretVersion + 1 }),
+        // Same secret in an older hash form: re-hashed, and tokens issued under it stay valid.
+        ...(secretMatches ? {} : { secretVersion: existing.secretVersion + 1 }),
+        ...(secretMatches && !rehash ? {} : { secretHash: this.secretHasher.hash(credentials.clientSecret) }),
       },
     );
   }

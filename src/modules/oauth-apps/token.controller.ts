@@ -1,10 +1,10 @@
-import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { PublicRoute } from '../../common/auth/principal.js';
 import { isScope, type Scope } from '../../common/auth/scopes.js';
 import { OAuthProtocolError } from '../../common/errors/domain-error.js';
-import { SignInThrottle } from '../sign-in-throttle/sign-in-throttle.service.js';
+import { clientAtAddress, SignInThrottle, type ThrottleDecision } from '../sign-in-throttle/sign-in-throttle.service.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import type { OAuthApp } from './oauth-app.entity.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
@@ -54,6 +54,7 @@ export class TokenController {
   async token(
     @Body() rawBody: unknown,
     @Headers('authorization') authorization: string | undefined,
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
     res.setHeader('Cache-Control', 'no-store');
@@ -64,20 +65,31 @@ export class TokenController {
     const grantType = param(body, 'grant_type');
     if (!grantType) throw new OAuthProtocolError('invalid_request', 'grant_type is required.', client.basic);
 
-    const { attempt, retryAfterSeconds } = await this.throttle.begin('client', client.clientId);
-    if (!attempt) {
-      throw new OAuthProtocolError(
+    // Per client address (a flood of made-up client ids), then per client id at that address.
+    // Never per client id alone: client ids are not secret, and a client's own backend elsewhere
+    // must keep getting tokens whatever others send.
+    const address = req.ip ?? 'unknown';
+    const tooMany = ({ retryAfterSeconds }: ThrottleDecision, whose: string) =>
+      new OAuthProtocolError(
         'temporarily_unavailable',
-        `Too many failed authentications for this client. Try again in ${retryAfterSeconds} seconds.`,
+        `Too many failed authentications ${whose}. Try again in ${retryAfterSeconds} seconds.`,
         client.basic,
         retryAfterSeconds,
       );
+    const byAddress = await this.throttle.begin('client-address', address);
+    if (!byAddress.attempt) throw tooMany(byAddress, 'from your network');
+    const byClient = await this.throttle.begin('client', clientAtAddress(client.clientId, address));
+    if (!byClient.attempt) {
+      await this.throttle.released(byAddress.attempt);
+      throw tooMany(byClient, 'for this client from your network');
     }
     let app: OAuthApp | null = null;
     try {
       app = await this.apps.authenticateClient(client.clientId, client.clientSecret);
     } finally {
-      await (app ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
+      for (const attempt of [byAddress.attempt, byClient.attempt]) {
+        await (app ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
+      }
     }
     if (!app) throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
 

@@ -2,14 +2,16 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
  * Authentication attempts of one subject (an email address, a client address or an OAuth App
- * client id, hashed) in one fixed time window. Shared by every replica through the database.
+ * client id at a client address, hashed) in one fixed time window. Shared by every replica
+ * through the database.
  */
 @Entity('auth_failures')
 @Index('idx_auth_failures_window', ['windowStart'])
 export class AuthFailureWindow {
   /**
    * What was attempted: `login` (console sign-in, per email), `login-address` (console sign-in,
-   * per client address) or `client` (token endpoint).
+   * per client address), `client` (token endpoint, per client id and address) or `client-address`
+   * (token endpoint, per address).
    */
   @PrimaryColumn({ type: 'varchar', length: 16 })
   scope!: string;

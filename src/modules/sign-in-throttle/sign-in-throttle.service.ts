@@ -8,8 +8,12 @@ import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
 import { AuthFailureWindow } from './auth-failure-window.entity.js';
 
-/** `login`: per sign-in email; `login-address`: per client address, whatever the email; `client`: per OAuth App client id. */
-export type ThrottleScope = 'login' | 'login-address' | 'client';
+/**
+ * `login`: per sign-in email; `login-address`: per client address, whatever the email; `client`:
+ * per OAuth App client id *and* client address (subject from `clientAtAddress`), never per client
+ * id alone, which anyone could lock out; `client-address`: token requests per client address.
+ */
+export type ThrottleScope = 'login' | 'login-address' | 'client' | 'client-address';
 
 /** Length of one counting window. */
 export const FAILURE_WINDOW_MS = 15 * 60_000;
@@ -26,10 +30,11 @@ export interface ThrottledAttempt {
 export type ThrottleDecision = { attempt: ThrottledAttempt; retryAfterSeconds?: undefined } | { attempt?: undefined; retryAfterSeconds: number };
 
 /**
- * Limits failed authentications per subject (a sign-in email, an OAuth App client id) to
- * `LATCHKEY_AUTH_MAX_FAILURES` per fixed 15-minute window, and failed sign-ins per client address
- * to `LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS` (against one password tried on many accounts),
- * counted in PostgreSQL so that every replica sees the same count.
+ * Limits failed authentications per subject (a sign-in email, an OAuth App client id at one client
+ * address) to `LATCHKEY_AUTH_MAX_FAILURES` per fixed 15-minute window, and failed sign-ins and
+ * failed token requests per client address to `LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS` (against
+ * one password tried on many accounts, or a flood of made-up client ids), counted in PostgreSQL
+ * so that every replica sees the same count.
  *
  * An attempt is admitted atomically *before* its secret is checked: failures plus attempts still
  * being checked may not exceed the limit, so a burst of parallel guesses cannot all pass a check
@@ -70,7 +75,7 @@ export class SignInThrottle {
    * one account of their own would otherwise let an attacker wipe the count between guesses.
    */
   succeeded(attempt: ThrottledAttempt): Promise<void> {
-    return this.finish(attempt, attempt.scope === 'login-address' ? 'refused' : 'succeeded');
+    return this.finish(attempt, isAddressScope(attempt.scope) ? 'refused' : 'succeeded');
   }
 
   failed(attempt: ThrottledAttempt): Promise<void> {
@@ -83,7 +88,7 @@ export class SignInThrottle {
   }
 
   private limitOf(scope: ThrottleScope): number {
-    return scope === 'login-address' ? this.config.authMaxFailuresPerAddress : this.config.authMaxFailures;
+    return isAddressScope(scope) ? this.config.authMaxFailuresPerAddress : this.config.authMaxFailures;
   }
 
   private async finish(attempt: ThrottledAttempt, outcome: 'succeeded' | 'failed' | 'refused'): Promise<void> {
@@ -101,9 +106,18 @@ export class SignInThrottle {
   }
 
   private hash(scope: ThrottleScope, subject: string): string {
-    const key = scope === 'login' ? subject.trim().toLowerCase() : scope === 'login-address' ? addressKey(subject) : subject;
+    const key = scope === 'login' ? subject.trim().toLowerCase() : isAddressScope(scope) ? addressKey(subject) : subject;
     return sha256Hex(`${scope}:${key}`);
   }
+}
+
+function isAddressScope(scope: ThrottleScope): boolean {
+  return scope === 'login-address' || scope === 'client-address';
+}
+
+/** The `client` subject: one client id as tried from one client address (counted as `addressKey`). */
+export function clientAtAddress(clientId: string, address: string): string {
+  return JSON.stringify([clientId, addressKey(address)]);
 }
 
 /**
