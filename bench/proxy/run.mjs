@@ -5,16 +5,18 @@
 // stops by itself.
 //
 // This file reads the environment, starts the servers and runs the chosen modes: peak.mjs,
-// half-load.mjs and streaming.mjs make the report (BENCH_MODE picks some of them);
+// half-load.mjs, streaming.mjs and many.mjs make the report (BENCH_MODE picks some of them);
 // profiling.mjs holds the modes for work on the proxy itself, which replace the report.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { createLogger } from '../../dist/src/common/logging/logger.js';
 import { halfLoad } from './half-load.mjs';
 import { load } from './measure.mjs';
+import { many } from './many.mjs';
 import { peak } from './peak.mjs';
 import { ROOT, forkServer, freePort, startLatchkey, stopAll } from './processes.mjs';
 import { diag, hold, instructions, profile, rateSideBySide } from './profiling.mjs';
@@ -26,10 +28,11 @@ const words = (value) => value?.split(/[\s,]+/).filter(Boolean);
 const DURATION = Number(env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
 const PEAK_ROUNDS = Number(env.BENCH_PEAK_ROUNDS ?? 3);
-const MODES = ['peak', 'half', 'streaming'];
+const MODES = ['peak', 'half', 'streaming', 'many'];
 const modes = words(env.BENCH_MODE) ?? MODES;
 for (const mode of modes) if (!MODES.includes(mode)) throw new Error(`BENCH_MODE: unknown mode ${mode} (known: ${MODES.join(', ')})`);
-const TARGETS = { throughput: 0.85, cpu: 1.3 };
+const MANY = Number(env.BENCH_MANY_CONNECTIONS ?? 10_000);
+const TARGETS = { throughput: 0.85, cpu: 1.3, manyThroughput: 0.85, bytesPerConnection: 4096 };
 
 // BENCH_INSTRUCTIONS=N runs (b) and (c) under valgrind's callgrind; BENCH_WRAP under any other program.
 const INSTRUCTIONS = Number(env.BENCH_INSTRUCTIONS ?? 0);
@@ -39,6 +42,7 @@ const WRAP = INSTRUCTIONS
   : (words(env.BENCH_WRAP) ?? []);
 // Extra node flags for (b) and (c): a CPU profile each, and/or BENCH_NODE_FLAGS (e.g. --perf-basic-prof).
 const PROFILE_FLAGS = [...(env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_PROFILE}`] : []), ...(words(env.BENCH_NODE_FLAGS) ?? [])];
+const REPORT = !(env.BENCH_HOLD || INSTRUCTIONS || env.BENCH_PROFILE || env.BENCH_RATE);
 
 async function main() {
   const { ds, url: dbUrl } = await startDatabase(createLogger('warn'));
@@ -75,6 +79,7 @@ async function main() {
   // change of those flags with the flags before it.
   const startFlags = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
   const ownFlags = words(env.BENCH_LATCHKEY_NODE_FLAGS) ?? [];
+  if (REPORT && modes.includes('many')) ownFlags.push('--expose-gc', '--import', pathToFileURL(path.join(ROOT, 'bench/proxy/settle-on-signal.mjs')).href);
   const latchkey = await startLatchkey({ main: path.join(ROOT, 'dist/src/main.js'), port: firstPort, flags: [...startFlags, ...PROFILE_FLAGS, ...ownFlags], env: latchkeyEnv, wrap: WRAP });
   const baseline = env.BENCH_BASELINE
     ? {
@@ -128,12 +133,13 @@ async function main() {
     results.halfLoad = await halfLoad(ctx, { ...shape, rate: Math.floor(bPeak / 2) });
   }
   if (modes.includes('streaming')) results.streaming = await streaming(ctx);
+  if (modes.includes('many')) results.many = await many(ctx, { ...shape, rounds: PEAK_ROUNDS, count: MANY });
   summary(results);
   console.log(`\nJSON: ${JSON.stringify(results)}`);
 }
 
 /** The figures the targets are about, each beside its target. */
-function summary({ peak, halfLoad }) {
+function summary({ peak, halfLoad, many }) {
   const fixed = (n, digits = 2) => n.toFixed(digits);
   const verdict = (ok) => (ok ? 'meets the target' : 'MISSES the target');
   console.log('\nSummary');
@@ -149,6 +155,16 @@ function summary({ peak, halfLoad }) {
         `at ${halfLoad.rate} req/s, median of paired rounds ${r.rounds.map((x) => fixed(x)).join(' / ')}`,
     );
     console.log(`  half-load p99 at ${halfLoad.rate} req/s: autocannon quota b ${b.p99} ms, c ${c.p99} ms; evenly paced b ${fixed(halfLoad.evenPace.b.p99)} ms, c ${fixed(halfLoad.evenPace.c.p99)} ms`);
+  }
+  if (many) {
+    const r = many.coverB;
+    const bytes = Math.round(many.heapPerConnection);
+    console.log(
+      `  many connections (${many.count}): throughput c/b (median of paired rounds) ${fixed(r.median)} (target ≥ ${TARGETS.manyThroughput}: ${verdict(r.median >= TARGETS.manyThroughput)}); rounds ${r.rounds.map((x) => fixed(x)).join(' / ')}`,
+    );
+    console.log(
+      `  memory per cached connection: ${bytes} bytes of live heap (target ≤ 4 KB: ${verdict(bytes <= TARGETS.bytesPerConnection)}); resident memory ${Math.round(many.rssPerConnection)} bytes`,
+    );
   }
 }
 

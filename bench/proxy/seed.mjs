@@ -1,7 +1,7 @@
 // The data the benchmark proxies through: a database (embedded unless DATABASE_URL is set), an
 // offering and integration created through Latchkey's API, and connections written straight into
 // the table with credentials encrypted by this build's KeyRing, as Latchkey itself stores them.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -92,3 +92,6 @@ export async function seedConnections(ds, keySpec, integration, { count, accessT
   }
   return ids;
 }
+
+/** A random access token as long as a Salesforce one (112 characters). */
+export const randomAccessToken = () => randomBytes(84).toString('base64url');
