@@ -18,7 +18,6 @@ describe('token lifecycle', () => {
   const newConnection = () => createConnection(w, `lifecycle-user-${++n}`);
   const handout = (id: string, t: TestApp = w.t, query = '') => t.http.get(`/api/v1/connections/${id}/access-token${query}`).auth(w.dev, { type: 'bearer' });
   const row = async (id: string) => (await w.t.dataSource.query('SELECT * FROM connections WHERE id = $1', [id]))[0];
-
   /** Moves time for Latchkey and the provider alike, and renews the API's own short-lived tokens. */
   async function advance(ms: number) {
     clock.advance(ms);
@@ -233,6 +232,47 @@ describe('token lifecycle', () => {
       w.t.secret(res.body.accessToken);
       expect(w.sf.refreshRequests - before).toBe(1);
       expect((await row(id)).refresh_lease_owner).toBeNull();
+    });
+  });
+
+  describe('backoff', () => {
+    it('answers on-demand refreshes with 503 and Retry-After, calling no provider, while a connection backs off; refreshes once it is over', async () => {
+      const id = await newConnection();
+      await advance(2 * HOUR + 1000);
+      const before = w.sf.refreshRequests;
+      w.sf.failNextTokenRequests(1000, 503);
+      const first = await handout(id);
+      const failed = await row(id);
+      const retryAt = new Date(failed.next_refresh_at).getTime();
+      try {
+        expect(first.status).toBe(503);
+        expect(w.sf.refreshRequests - before).toBe(1);
+        expect(failed.refresh_failures).toBe(1);
+        expect(retryAt).toBeGreaterThan(clock.nowMs());
+
+        await advance(5_500);
+        const retryAfter = String(Math.ceil((retryAt - clock.nowMs()) / 1000));
+        const answers = await Promise.all([
+          ...Array.from({ length: 5 }, () => handout(id)),
+          ...Array.from({ length: 3 }, () => handout(id, w.t, '?forceRefresh=true')),
+          ...Array.from({ length: 3 }, () => w.t.http.get(`/api/v1/proxy/${id}/services/data/v62.0/limits`).auth(w.dev, { type: 'bearer' })),
+          w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' }),
+        ]);
+        for (const res of answers) {
+          expect([res.status, res.body.error?.code, res.headers['retry-after']]).toEqual([503, 'connection.refresh_backoff', retryAfter]);
+        }
+        expect(w.sf.refreshRequests - before).toBe(1);
+        expect((await row(id)).refresh_failures).toBe(1);
+      } finally {
+        w.sf.clearTokenFailures();
+      }
+
+      await setTime(retryAt + 1);
+      const res = await handout(id);
+      expect(res.status).toBe(200);
+      expect(w.sf.isAccessTokenValid(w.t.secret(res.body.accessToken))).toBe(true);
+      expect(w.sf.refreshRequests - before).toBe(2);
+      expect((await row(id)).refresh_failures).toBe(0);
     });
   });
 
