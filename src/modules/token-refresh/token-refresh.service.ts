@@ -58,6 +58,11 @@ interface RefreshSetup {
 @Injectable()
 export class TokenRefreshService {
   private readonly inflight = new Map<string, Promise<Connection>>();
+  /**
+   * The integration each refresh in flight here authenticates as, for lostCommit: when the
+   * integration is deleted meanwhile, its row is gone but the tokens issued must still be revoked.
+   */
+  private readonly refreshingAs = new Map<string, Integration>();
   private readonly setups: InvalidatingCache<RefreshSetup>;
   /** Identifies this process as a lease holder. */
   readonly owner: string;
@@ -130,7 +135,14 @@ export class TokenRefreshService {
       // make a token request. The scheduler retries once the backoff is over.
       if (!leased && options.reason !== 'scheduler') this.refuseWhileBackingOff(current);
       if (!leased) leased = await this.tryAcquireLease(id);
-      if (leased) return this.refreshHoldingLease(current);
+      if (leased) {
+        this.refreshingAs.set(id, (await this.setupOf(current.integrationId)).integration);
+        try {
+          return await this.refreshHoldingLease(current);
+        } finally {
+          this.refreshingAs.delete(id);
+        }
+      }
       await this.waitForLeaseChange(id, options.observedVersion);
     }
   }
@@ -228,11 +240,19 @@ export class TokenRefreshService {
     }
   }
 
-  /** The row moved on without us: revoked meanwhile, or (should not happen) written by another holder. */
+  /**
+   * The row moved on without us: revoked meanwhile (or deleted with its integration), or (should
+   * not happen) written by another holder.
+   */
   private async lostCommit(connection: Connection, credentials: ConnectionCredentials): Promise<Connection> {
     const current = await this.connections.findOneBy({ id: connection.id });
     if (!current || current.status === ConnectionStatus.Revoked) {
-      if (current && credentials.refreshToken) await this.revoker.revokeOrphaned(current, credentials.refreshToken);
+      // The revocation revoked what was stored; the tokens the provider just issued are ours to revoke.
+      // A refresh token that did not rotate is the stored one: already revoked, not asked twice.
+      const stored = this.connectionsService.credentialsOf(connection)?.refreshToken;
+      if (!credentials.refreshToken || credentials.refreshToken !== stored) {
+        await this.revoker.revokeOrphaned(connection, credentials, this.refreshingAs.get(connection.id));
+      }
       throw ConnectionError.notFound();
     }
     this.logger.error({ connectionId: connection.id }, 'refresh result discarded: the credentials changed while this process held the lease');
