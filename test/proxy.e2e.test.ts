@@ -189,6 +189,7 @@ describe('API proxy', () => {
 
     it('on an upstream 401, refreshes once and retries a replayable request transparently', async () => {
       const own = await newConnection();
+      clock.advance(11_000); // past the window in which a fresh token is not refreshed again
       w.sf.expireAccessTokens(); // the provider ends the token early; Latchkey still thinks it valid
       const before = w.sf.refreshRequests;
       const countOf = (text: string, name: string) => Number(new RegExp(`^${name}_count (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
@@ -211,6 +212,7 @@ describe('API proxy', () => {
 
     it('does not retry a streamed body too large to replay: the 401 comes back with a refresh header', async () => {
       const own = await newConnection();
+      clock.advance(11_000);
       w.sf.expireAccessTokens();
       const before = w.sf.refreshRequests;
       const big = Buffer.alloc(2 * 1024 * 1024, 1); // over the 1 MiB replay limit
@@ -222,10 +224,46 @@ describe('API proxy', () => {
       expect((await call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits`)).status).toBe(200);
     });
 
+    it('returns an upstream 401 as it is, without refreshing, when the token was refreshed seconds ago', async () => {
+      const own = await newConnection();
+      expect((await call('post', `/api/v1/connections/${own}/refresh`)).status).toBe(200);
+      clock.advance(1000);
+      const before = w.sf.refreshRequests;
+      const res = await call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits?_status=401`);
+      expect(res.status).toBe(401);
+      expect(res.body).toMatchObject({ method: 'GET', path: '/services/data/v62.0/limits' });
+      expect(res.headers).not.toHaveProperty('latchkey-token-refreshed');
+      expect(w.sf.refreshRequests - before).toBe(0);
+    });
+
+    it('answers an upstream 401 with 503 and Retry-After, refreshing nothing, while the connection backs off', async () => {
+      const own = await newConnection();
+      clock.advance(11_000);
+      w.sf.failNextTokenRequests(1000, 503);
+      try {
+        const before = w.sf.refreshRequests;
+        const first = await call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits?_status=401`);
+        expect(first.status).toBe(503);
+        expect(w.sf.refreshRequests - before).toBe(1);
+        const again = await Promise.all(Array.from({ length: 5 }, () => call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits?_status=401`)));
+        for (const res of again) {
+          expect([res.status, res.body.error.code]).toEqual([503, 'connection.refresh_backoff']);
+          expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        }
+        expect(w.sf.refreshRequests - before).toBe(1);
+      } finally {
+        w.sf.clearTokenFailures();
+      }
+    });
+
     it('returns a second 401 after a refresh as it is', async () => {
+      expect((await call('get', `${base()}/limits`)).status).toBe(200); // any refresh ahead of expiry happens here
+      clock.advance(11_000);
+      const before = w.sf.refreshRequests;
       const res = await call('get', `${base()}/limits?_status=401`);
       expect(res.status).toBe(401);
       expect(res.headers['latchkey-token-refreshed']).toBe('true');
+      expect(w.sf.refreshRequests - before).toBe(1);
     });
   });
 

@@ -18,6 +18,15 @@ describe('token lifecycle', () => {
   const newConnection = () => createConnection(w, `lifecycle-user-${++n}`);
   const handout = (id: string, t: TestApp = w.t, query = '') => t.http.get(`/api/v1/connections/${id}/access-token${query}`).auth(w.dev, { type: 'bearer' });
   const row = async (id: string) => (await w.t.dataSource.query('SELECT * FROM connections WHERE id = $1', [id]))[0];
+  const credentialsOf = async (id: string) =>
+    JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { table: 'connections', rowId: id, field: 'credentials' }));
+  /** Tokens the provider's revocation endpoint was asked to revoke. */
+  const revokedAtProvider = () => w.sf.requests.filter((r) => r.path === '/services/oauth2/revoke').map((r) => new URLSearchParams(r.body ?? '').get('token'));
+  /** Waits (real time, briefly) for something the provider does on its own schedule. */
+  async function until(condition: () => boolean) {
+    for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(condition()).toBe(true);
+  }
 
   /** Moves time for Latchkey and the provider alike, and renews the API's own short-lived tokens. */
   async function advance(ms: number) {
@@ -236,6 +245,47 @@ describe('token lifecycle', () => {
     });
   });
 
+  describe('backoff', () => {
+    it('answers on-demand refreshes with 503 and Retry-After, calling no provider, while a connection backs off; refreshes once it is over', async () => {
+      const id = await newConnection();
+      await advance(2 * HOUR + 1000);
+      const before = w.sf.refreshRequests;
+      w.sf.failNextTokenRequests(1000, 503);
+      const first = await handout(id);
+      const failed = await row(id);
+      const retryAt = new Date(failed.next_refresh_at).getTime();
+      try {
+        expect(first.status).toBe(503);
+        expect(w.sf.refreshRequests - before).toBe(1);
+        expect(failed.refresh_failures).toBe(1);
+        expect(retryAt).toBeGreaterThan(clock.nowMs());
+
+        await advance(5_500);
+        const retryAfter = String(Math.ceil((retryAt - clock.nowMs()) / 1000));
+        const answers = await Promise.all([
+          ...Array.from({ length: 5 }, () => handout(id)),
+          ...Array.from({ length: 3 }, () => handout(id, w.t, '?forceRefresh=true')),
+          ...Array.from({ length: 3 }, () => w.t.http.get(`/api/v1/proxy/${id}/services/data/v62.0/limits`).auth(w.dev, { type: 'bearer' })),
+          w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' }),
+        ]);
+        for (const res of answers) {
+          expect([res.status, res.body.error?.code, res.headers['retry-after']]).toEqual([503, 'connection.refresh_backoff', retryAfter]);
+        }
+        expect(w.sf.refreshRequests - before).toBe(1);
+        expect((await row(id)).refresh_failures).toBe(1);
+      } finally {
+        w.sf.clearTokenFailures();
+      }
+
+      await setTime(retryAt + 1);
+      const res = await handout(id);
+      expect(res.status).toBe(200);
+      expect(w.sf.isAccessTokenValid(w.t.secret(res.body.accessToken))).toBe(true);
+      expect(w.sf.refreshRequests - before).toBe(2);
+      expect((await row(id)).refresh_failures).toBe(0);
+    });
+  });
+
   describe('scheduler', () => {
     it('refreshes due connections before expiry, once, with two replicas ticking together', async () => {
       const ids = [await newConnection(), await newConnection(), await newConnection()];
@@ -318,6 +368,85 @@ describe('token lifecycle', () => {
       const r = await row(id);
       expect([r.status, r.credentials_enc]).toEqual(['revoked', null]);
       expect(r.last_error).toMatch(/Revocation at the provider failed/);
+    });
+
+    describe('racing a refresh (the provider rotates refresh tokens)', () => {
+      beforeAll(() => void w.sf.registerApp({ ...SF_APP, callbackUrls: [`${w.t.url}/oauth/callback`], rotateRefreshTokens: true }));
+      afterAll(() => {
+        w.sf.registerApp({ ...SF_APP, callbackUrls: [`${w.t.url}/oauth/callback`] });
+        w.sf.setRevokeLatency(0);
+        w.sf.setResponseDelay(0);
+      });
+
+      it('leaves the provider no live refresh token when a refresh comes in while the revocation is on its way', async () => {
+        const id = await newConnection();
+        const old = w.t.secret((await credentialsOf(id)).refreshToken);
+        const issued = w.sf.issued.length;
+        const revokes = w.sf.revokeRequests;
+        w.sf.setRevokeLatency(400);
+        const deleting = w.t.http.delete(`/api/v1/connections/${id}`).auth(w.dev, { type: 'bearer' }).then((r) => r);
+        // The provider has the revocation request but has not acted on it yet: refresh now.
+        await until(() => w.sf.revokeRequests > revokes);
+        const during = await handout(id, w.t, '?forceRefresh=true');
+        if (during.status === 200) w.t.secret(during.body.accessToken);
+        const deleted = await deleting;
+        w.sf.setRevokeLatency(0);
+
+        const refreshTokens = [old, ...w.sf.issued.slice(issued).map((t) => t.refreshToken!)];
+        expect(refreshTokens.filter((token) => w.sf.isRefreshTokenLive(token))).toEqual([]);
+        expect(deleted.status).toBe(204);
+        expect(during.status).toBe(404);
+        const r = await row(id);
+        expect([r.status, r.credentials_enc]).toEqual(['revoked', null]);
+      });
+
+      it('revokes the new refresh token of a refresh that was in flight when the connection was deleted', async () => {
+        const id = await newConnection();
+        const old = w.t.secret((await credentialsOf(id)).refreshToken);
+        const issued = w.sf.issued.length;
+        w.sf.setResponseDelay(1000);
+        const refreshing = handout(id, w.t, '?forceRefresh=true').then((r) => r);
+        // The provider has rotated (the old refresh token is dead, a new one live); its answer is late.
+        await until(() => w.sf.issued.length > issued);
+        const fresh = w.t.secret(w.sf.issued[issued].refreshToken!);
+        expect(fresh).not.toBe(old);
+        const deleted = await w.t.http.delete(`/api/v1/connections/${id}`).auth(w.dev, { type: 'bearer' });
+        const late = await refreshing;
+        w.sf.setResponseDelay(0);
+
+        expect(deleted.status).toBe(204);
+        expect(late.status).toBe(404);
+        const r = await row(id);
+        expect([r.status, r.credentials_enc]).toEqual(['revoked', null]);
+        expect(revokedAtProvider()).toContain(fresh);
+        expect(w.sf.isRefreshTokenLive(old)).toBe(false);
+        expect(w.sf.isRefreshTokenLive(fresh)).toBe(false);
+      });
+
+      it('revokes the new refresh token of a refresh that was in flight when its integration was force-deleted', async () => {
+        const created = await w.t.http
+          .post('/api/v1/integrations')
+          .auth(w.dev, { type: 'bearer' })
+          .send({ name: 'Doomed sync', offeringId: w.offeringId, ...SF_APP, allowedRedirectUris: ['https://app.example.com/connected'] });
+        expect(created.body.status).toBe('configured');
+        const id = await createConnection(w, `lifecycle-user-${++n}`, { integrationId: created.body.id });
+        const old = w.t.secret((await credentialsOf(id)).refreshToken);
+        const issued = w.sf.issued.length;
+        w.sf.setResponseDelay(1000);
+        const refreshing = handout(id, w.t, '?forceRefresh=true').then((r) => r);
+        await until(() => w.sf.issued.length > issued);
+        const fresh = w.t.secret(w.sf.issued[issued].refreshToken!);
+        const deleted = await w.t.http.delete(`/api/v1/integrations/${created.body.id}?force=true`).auth(w.dev, { type: 'bearer' });
+        const late = await refreshing;
+        w.sf.setResponseDelay(0);
+
+        expect(deleted.status).toBe(204);
+        expect(late.status).toBe(404);
+        expect(await row(id)).toBeUndefined();
+        expect(revokedAtProvider()).toContain(fresh);
+        expect(w.sf.isRefreshTokenLive(old)).toBe(false);
+        expect(w.sf.isRefreshTokenLive(fresh)).toBe(false);
+      });
     });
 
     it('refuses to delete an integration with live connections unless forced, which revokes them', async () => {

@@ -231,6 +231,8 @@ export class SalesforceTestProvider {
   private loginUserId = DEFAULT_USER.userId;
   private denials = 0;
   private latencyMs = 0;
+  private responseDelayMs = 0;
+  private revokeLatencyMs = 0;
   /** Whether `requests` and `issued` grow (see `setRecording`). */
   private recording = true;
   private down = false;
@@ -355,6 +357,19 @@ export class SalesforceTestProvider {
     this.latencyMs = ms;
   }
 
+  /**
+   * Delay every token-endpoint answer by `ms` real milliseconds *after* the provider acted: the
+   * tokens are issued (and a rotated refresh token revoked) at once, only the caller hears late.
+   */
+  setResponseDelay(ms: number): void {
+    this.responseDelayMs = ms;
+  }
+
+  /** Delay every revocation request by `ms` real milliseconds before the provider acts on it. */
+  setRevokeLatency(ms: number): void {
+    this.revokeLatencyMs = ms;
+  }
+
   /** While down, every connection is destroyed as soon as it is accepted. */
   setDown(down: boolean): void {
     this.down = down;
@@ -407,6 +422,12 @@ export class SalesforceTestProvider {
   /** Whether an access token would be accepted right now. */
   isAccessTokenValid(token: string): boolean {
     return this.liveAccessToken(token) !== undefined;
+  }
+
+  /** Whether a refresh token would be accepted right now (issued, not revoked, not expired). */
+  isRefreshTokenLive(token: string): boolean {
+    const record = this.refreshTokens.get(token);
+    return !!record && !record.revoked && (record.expiresAt ?? Infinity) > this.now();
   }
 
   get refreshRequests(): number {
@@ -686,6 +707,7 @@ export class SalesforceTestProvider {
         ? await this.exchangeCode(app, form)
         : await this.refresh(app, form);
     if (isFailure(outcome)) return send(res, outcome);
+    if (this.responseDelayMs > 0) await sleep(this.responseDelayMs);
     json(res, 200, outcome);
   }
 
@@ -843,8 +865,9 @@ export class SalesforceTestProvider {
       .sign(this.signingKey);
   }
 
-  private revoke(res: ServerResponse, { url, body }: Ctx): void {
+  private async revoke(res: ServerResponse, { url, body }: Ctx): Promise<void> {
     this.revokeRequests += 1;
+    if (this.revokeLatencyMs > 0) await sleep(this.revokeLatencyMs);
     const token = new URLSearchParams(body).get('token') ?? url.searchParams.get('token') ?? '';
     const access = this.accessTokens.get(token);
     if (access && !access.revoked) {

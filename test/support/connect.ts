@@ -129,9 +129,12 @@ export async function connect(w: ConnectWorld, session: Record<string, unknown> 
   return { created: created.body, res: await returnToLatchkey(w, callback, browser), authorize, callback, browser };
 }
 
-/** A new active connection for `endUserId`: connect in redirect mode, then exchange the code. */
-export async function newConnection(w: ConnectWorld, endUserId: string): Promise<string> {
-  const { res } = await connect(w, { endUser: { id: endUserId }, redirectUri: 'https://app.example.com/connected' });
+/**
+ * A new active connection for `endUserId`: connect in redirect mode, then exchange the code.
+ * `session` overrides fields of the connect session (e.g. another `integrationId`).
+ */
+export async function newConnection(w: ConnectWorld, endUserId: string, session: Record<string, unknown> = {}): Promise<string> {
+  const { res } = await connect(w, { endUser: { id: endUserId }, redirectUri: 'https://app.example.com/connected', ...session });
   const code = w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
   const exchanged = await w.t.http.post('/api/v1/connect-sessions/exchange').auth(w.dev, { type: 'bearer' }).send({ code });
   if (exchanged.status !== 200) throw new Error(`exchange failed: ${exchanged.status} ${JSON.stringify(exchanged.body)}`);

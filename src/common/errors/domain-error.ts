@@ -22,6 +22,8 @@ export class DomainError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly details?: Record<string, unknown>,
+    /** Sent as Retry-After: when trying again can succeed (e.g. a refresh backing off). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = new.target.name;

@@ -37,6 +37,12 @@ describe(HttpErrorFilter.name, () => {
       expect(res.body).toEqual({ error: { code: 'thing.conflict', message: 'Busy.', details: { id: 'x' }, requestId: 'r1' } });
     });
 
+    it('sends Retry-After for a domain error that says when to try again', () => {
+      const { res } = run(new DomainError('thing.busy', 'unavailable', 'Later.', undefined, 17));
+      expect([res.statusCode, res.headers['retry-after']]).toEqual([503, '17']);
+      expect(run(new DomainError('thing.busy', 'unavailable', 'Later.')).res.headers).not.toHaveProperty('retry-after');
+    });
+
     it('answers an unexpected error with a bare 500 and logs it, revealing no internals', () => {
       const { res, logs } = run(new Error('connection to 10.0.0.5 failed: password=hunter2'));
       expect(res.statusCode).toBe(500);

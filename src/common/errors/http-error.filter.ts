@@ -73,6 +73,9 @@ export function writeError(res: ServerResponse, exception: unknown, requestId: s
   if (status >= 500 && status !== 502 && status !== 503 && status !== 504) {
     logger.error({ err: exception, requestId }, 'request failed');
   }
+  if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
+    res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+  }
   if (status === 401 && !res.getHeader('WWW-Authenticate')) {
     res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey"');
   }

@@ -16,9 +16,12 @@ import { ConnectionsService } from './connections.service.js';
 export type UpstreamRevocation = 'revoked' | 'failed' | 'unsupported' | 'none';
 
 /**
- * Revokes a connection: the refresh token (else the access token) at the provider (RFC 7009),
- * then the connection is marked revoked and its credentials erased — whatever the provider said,
- * so a failure upstream never leaves usable credentials here.
+ * Revokes a connection: marks it revoked and erases its credentials, then revokes at the provider
+ * (RFC 7009) the refresh token (else the access token) that was stored last. The erase comes
+ * first, under a row lock, so no refresh can store a token after the one revoked: a refresh that
+ * commits before the lock has its tokens revoked here; one that commits after finds the row
+ * revoked and revokes its own (TokenRefreshService.lostCommit). Whatever the provider says, no
+ * usable credentials stay here.
  */
 @Injectable()
 export class ConnectionRevoker {
@@ -36,39 +39,57 @@ export class ConnectionRevoker {
 
   async revoke(connection: Connection): Promise<UpstreamRevocation> {
     if (connection.status === ConnectionStatus.Revoked) return 'none';
-    const credentials = this.connectionsService.credentialsOf(connection);
-    const upstream = credentials ? await this.revokeUpstream(connection, credentials) : { result: 'none' as const };
-    // Erase whatever the provider said. Bumping the version makes any refresh in flight lose its commit.
-    await this.connections
-      .createQueryBuilder()
-      .update()
-      .set({
-        status: ConnectionStatus.Revoked,
-        credentialsEnc: null,
-        nextRefreshAt: null,
-        refreshLeaseOwner: null,
-        refreshLeaseExpiresAt: null,
-        credentialsVersion: () => 'credentials_version + 1',
-        lastError: upstream.result === 'failed' ? `Revocation at the provider failed: ${upstream.message}` : null,
-      })
-      .where('id = :id', { id: connection.id })
-      .execute();
+    const erased = await this.connections.manager.transaction(async (em) => {
+      const repo = em.getRepository(Connection);
+      const locked = await repo.findOne({ where: { id: connection.id }, lock: { mode: 'pessimistic_write' } });
+      if (!locked || locked.status === ConnectionStatus.Revoked) return null;
+      // Bumping the version makes any refresh in flight lose its commit.
+      await repo
+        .createQueryBuilder()
+        .update()
+        .set({
+          status: ConnectionStatus.Revoked,
+          credentialsEnc: null,
+          nextRefreshAt: null,
+          refreshLeaseOwner: null,
+          refreshLeaseExpiresAt: null,
+          credentialsVersion: () => 'credentials_version + 1',
+          lastError: null,
+        })
+        .where('id = :id', { id: connection.id })
+        .execute();
+      return locked;
+    });
+    if (!erased) return 'none';
     // Every replica drops its cached token before this call returns.
     await this.changes.publish({ kind: 'connection', id: connection.id });
+    const credentials = this.connectionsService.credentialsOf(erased);
+    const upstream = credentials ? await this.revokeUpstream(erased, credentials) : { result: 'none' as const };
+    if (upstream.result === 'failed') {
+      await this.connections.update(
+        { id: connection.id, status: ConnectionStatus.Revoked },
+        { lastError: `Revocation at the provider failed: ${upstream.message}` },
+      );
+    }
     this.logger.info({ connectionId: connection.id, upstream: upstream.result }, 'connection revoked');
     return upstream.result;
   }
 
-  /** Best-effort revocation of tokens that a refresh obtained for an already revoked connection. */
-  async revokeOrphaned(connection: Connection, token: string): Promise<void> {
-    await this.revokeUpstream(connection, { accessToken: '', refreshToken: token, tokenType: 'Bearer', issuedAt: 0, raw: {} });
+  /**
+   * Best-effort revocation of tokens that a refresh obtained for a connection revoked meanwhile.
+   * `integration` is the one the refresh authenticated as: used when the integration has since
+   * been deleted (its connections with it).
+   */
+  async revokeOrphaned(connection: Connection, credentials: ConnectionCredentials, integration?: Integration): Promise<void> {
+    await this.revokeUpstream(connection, credentials, integration);
   }
 
   private async revokeUpstream(
     connection: Connection,
     credentials: ConnectionCredentials,
+    fallback?: Integration,
   ): Promise<{ result: UpstreamRevocation; message?: string }> {
-    const integration = await this.integrations.findOneBy({ id: connection.integrationId });
+    const integration = (await this.integrations.findOneBy({ id: connection.integrationId })) ?? fallback;
     if (!integration) return { result: 'none' };
     const offering = await this.offerings.get(integration.offeringId);
     if (!offering.revocationUrl) return { result: 'unsupported' };

@@ -74,6 +74,8 @@ const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 /** Refresh before forwarding when the token expires sooner than this. */
 const REFRESH_AHEAD_MS = 30_000;
+/** After an upstream 401, no refresh for a token younger than this: a new one would not help. */
+const RECENT_REFRESH_MS = 10_000;
 
 /**
  * `ANY /api/v1/proxy/{connectionId}/{path}`: forwards to the connection's API base with its access
@@ -213,23 +215,28 @@ export class ProxyService {
     this.fail(this.upstreamError(error), call.req, call.res, call.requestId);
   }
 
-  /** An upstream 401 on the first attempt: refresh through the one refresh path, then retry or report. */
+  /**
+   * An upstream 401 on the first attempt: refresh through the one refresh path, then retry or
+   * report. A token refreshed seconds ago is not refreshed again: the 401 goes back as it came.
+   */
   private async retryAfter401(call: ProxyCall): Promise<void> {
     this.refreshOn401.inc();
     const refreshStarted = process.hrtime.bigint();
-    call.rt = await this.refresh(call.rt);
+    const used = call.rt;
+    call.rt = await this.refresh(used, RECENT_REFRESH_MS);
     call.overheadNs += process.hrtime.bigint() - refreshStarted;
-    call.retried = true;
     const unauthorized = call.unauthorized!;
     call.unauthorized = undefined;
-    if (call.canReplay) {
+    const refreshed = call.rt.credentialsVersion !== used.credentialsVersion;
+    call.retried = refreshed;
+    if (refreshed && call.canReplay) {
       // The retry ends through attemptEnded / attemptFailed, like the first attempt.
       call.attemptStarted = process.hrtime.bigint();
       this.attempt(call);
       return;
     }
     const kept = unauthorized.body();
-    respondWith(call.res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, call.requestId, true).end(kept);
+    respondWith(call.res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, call.requestId, refreshed).end(kept);
     this.finished(call);
   }
 
@@ -268,9 +275,12 @@ export class ProxyService {
     return ProxyError.unreachable(code || 'connection failed');
   }
 
-  /** Through the one refresh path; concurrent calls on one connection share one provider call. */
-  private async refresh(rt: ConnectionRuntime): Promise<ConnectionRuntime> {
-    const connection = await this.refresher.refresh(rt.id, { reason: 'proxy', observedVersion: rt.credentialsVersion });
+  /**
+   * Through the one refresh path; concurrent calls on one connection share one provider call.
+   * With `unlessRefreshedWithinMs`, a token that young comes back unchanged (same version).
+   */
+  private async refresh(rt: ConnectionRuntime, unlessRefreshedWithinMs?: number): Promise<ConnectionRuntime> {
+    const connection = await this.refresher.refresh(rt.id, { reason: 'proxy', observedVersion: rt.credentialsVersion, unlessRefreshedWithinMs });
     const fresh = await this.build(connection);
     if (fresh) this.runtimes.set(rt.id, fresh);
     if (!fresh?.authorization) throw ConnectionError.notFound();

@@ -7,6 +7,16 @@ export class RefreshError extends DomainError {
   static failed(message: string): RefreshError {
     return new RefreshError('connection.refresh_failed', 'upstream', message);
   }
+  /** A recent transient failure is being backed off: no provider call until the backoff is over. */
+  static backoff(retryAfterSeconds: number): RefreshError {
+    return new RefreshError(
+      'connection.refresh_backoff',
+      'unavailable',
+      `The provider failed to refresh this connection's token recently; Latchkey retries in ${retryAfterSeconds} s.`,
+      { retryAfterSeconds },
+      retryAfterSeconds,
+    );
+  }
   static timeout(): RefreshError {
     return new RefreshError('connection.refresh_unavailable', 'unavailable', 'Another refresh of this connection did not finish in time.');
   }

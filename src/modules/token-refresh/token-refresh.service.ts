@@ -35,6 +35,11 @@ export interface RefreshOptions {
   observedVersion: number;
   /** The scheduler already holds the lease (claimed with the batch). */
   leased?: boolean;
+  /**
+   * After an upstream 401: no refresh when the stored token was refreshed this recently (a new
+   * one would not change the answer); the connection comes back with its version unchanged.
+   */
+  unlessRefreshedWithinMs?: number;
 }
 
 interface RefreshSetup {
@@ -53,6 +58,11 @@ interface RefreshSetup {
 @Injectable()
 export class TokenRefreshService {
   private readonly inflight = new Map<string, Promise<Connection>>();
+  /**
+   * The integration each refresh in flight here authenticates as, for lostCommit: when the
+   * integration is deleted meanwhile, its row is gone but the tokens issued must still be revoked.
+   */
+  private readonly refreshingAs = new Map<string, Integration>();
   private readonly setups: InvalidatingCache<RefreshSetup>;
   /** Identifies this process as a lease holder. */
   readonly owner: string;
@@ -92,11 +102,25 @@ export class TokenRefreshService {
   }
 
   refresh(connectionId: string, options: RefreshOptions): Promise<Connection> {
+    if (options.unlessRefreshedWithinMs !== undefined) {
+      const { unlessRefreshedWithinMs, ...rest } = options;
+      return this.recentEnough(connectionId, options.observedVersion, unlessRefreshedWithinMs).then(
+        (recent) => recent ?? this.refresh(connectionId, rest),
+      );
+    }
     const running = this.inflight.get(connectionId);
     if (running) return running;
     const promise = this.run(connectionId, options).finally(() => this.inflight.delete(connectionId));
     this.inflight.set(connectionId, promise);
     return promise;
+  }
+
+  /** The connection, when its token moved on since the caller saw it or is younger than `withinMs`. */
+  private async recentEnough(id: string, observedVersion: number, withinMs: number): Promise<Connection | undefined> {
+    const current = await this.load(id);
+    if (current.credentialsVersion !== observedVersion) return current;
+    const refreshedAt = current.lastRefreshedAt?.getTime();
+    return refreshedAt !== undefined && this.clock.nowMs() - refreshedAt < withinMs ? current : undefined;
   }
 
   private async run(id: string, options: RefreshOptions): Promise<Connection> {
@@ -107,10 +131,27 @@ export class TokenRefreshService {
         if (leased) await this.releaseLease(id);
         return current; // Refreshed meanwhile (by this process or another).
       }
+      // On-demand callers never cut a backoff short: during an outage or a 429 they would each
+      // make a token request. The scheduler retries once the backoff is over.
+      if (!leased && options.reason !== 'scheduler') this.refuseWhileBackingOff(current);
       if (!leased) leased = await this.tryAcquireLease(id);
-      if (leased) return this.refreshHoldingLease(current);
+      if (leased) {
+        this.refreshingAs.set(id, (await this.setupOf(current.integrationId)).integration);
+        try {
+          return await this.refreshHoldingLease(current);
+        } finally {
+          this.refreshingAs.delete(id);
+        }
+      }
       await this.waitForLeaseChange(id, options.observedVersion);
     }
+  }
+
+  /** Throws a retryable 503 (Retry-After: until the backoff ends) after a recent transient failure. */
+  private refuseWhileBackingOff(connection: Connection): void {
+    if (connection.refreshFailures === 0 || !connection.nextRefreshAt) return;
+    const waitMs = connection.nextRefreshAt.getTime() - this.clock.nowMs();
+    if (waitMs > 0) throw RefreshError.backoff(Math.max(1, Math.ceil(waitMs / 1000)));
   }
 
   private async refreshHoldingLease(connection: Connection): Promise<Connection> {
@@ -199,11 +240,19 @@ export class TokenRefreshService {
     }
   }
 
-  /** The row moved on without us: revoked meanwhile, or (should not happen) written by another holder. */
+  /**
+   * The row moved on without us: revoked meanwhile (or deleted with its integration), or (should
+   * not happen) written by another holder.
+   */
   private async lostCommit(connection: Connection, credentials: ConnectionCredentials): Promise<Connection> {
     const current = await this.connections.findOneBy({ id: connection.id });
     if (!current || current.status === ConnectionStatus.Revoked) {
-      if (current && credentials.refreshToken) await this.revoker.revokeOrphaned(current, credentials.refreshToken);
+      // The revocation revoked what was stored; the tokens the provider just issued are ours to revoke.
+      // A refresh token that did not rotate is the stored one: already revoked, not asked twice.
+      const stored = this.connectionsService.credentialsOf(connection)?.refreshToken;
+      if (!credentials.refreshToken || credentials.refreshToken !== stored) {
+        await this.revoker.revokeOrphaned(connection, credentials, this.refreshingAs.get(connection.id));
+      }
       throw ConnectionError.notFound();
     }
     this.logger.error({ connectionId: connection.id }, 'refresh result discarded: the credentials changed while this process held the lease');
