@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Change, ChangeFeed } from '../src/common/events/change-feed.js';
+import { InvalidatingCache } from '../src/common/events/invalidating-cache.js';
 import { createLogger } from '../src/common/logging/logger.js';
 import { RandomSource } from '../src/common/random.js';
 import { createDataSource } from '../src/database/data-source.js';
@@ -22,11 +23,13 @@ describe(ChangeFeed.name, () => {
   let db: TestDatabase;
   const replicas: Replica[] = [];
 
-  async function replica(): Promise<Replica> {
+  /** `heartbeatMs`: how often the feed checks its own connection (long by default: no check during a test). */
+  async function replica({ heartbeatMs = 60_000 } = {}): Promise<Replica> {
     const dataSource = createDataSource(db.url);
     await dataSource.initialize();
     const logs: string[] = [];
-    const feed = new ChangeFeed(dataSource, new RandomSource(), createLogger('info', { write: (l: string) => void logs.push(l) }));
+    const logger = createLogger('info', { write: (l: string) => void logs.push(l) });
+    const feed = new ChangeFeed(dataSource, new RandomSource(), logger, { changeFeedHeartbeatMs: heartbeatMs });
     await feed.onModuleInit();
     const seen: Change[] = [];
     feed.subscribe((c) => seen.push(c));
@@ -122,6 +125,38 @@ describe(ChangeFeed.name, () => {
         expect(b.seen).toEqual([]);
       });
       await expect.poll(() => b.seen).toEqual([{ kind: 'integration', id: 'i1' }]);
+    });
+  });
+
+  describe('heartbeat', () => {
+    it('goes down within two heartbeats when its connection goes silent without an error, then reconnects', async () => {
+      const a = await replica({ heartbeatMs: 100 });
+      expect(a.feed.healthy).toBe(true);
+      a.deafen(true); // no 'error' or 'end': the socket just stops delivering, as after a silent network drop
+      const deafAt = Date.now();
+      await expect.poll(() => a.feed.healthy, { timeout: 2_000, interval: 10 }).toBe(false);
+      expect(Date.now() - deafAt).toBeLessThan(1_000); // two missed echoes at 100 ms, plus scheduling slack
+      expect(a.logs.join('')).toContain('heartbeat');
+      // A new connection (after a second), not the deaf one: up once its own heartbeat has come back.
+      await expect.poll(() => a.feed.healthy, { timeout: 3_000, interval: 10 }).toBe(true);
+      const b = await replica();
+      await b.feed.publish({ kind: 'connection', id: 'after-reconnect' });
+      expect(a.seen).toContainEqual({ kind: 'connection', id: 'after-reconnect' });
+    });
+
+    it('clears every cache when it goes down and serves from none until it is back', async () => {
+      const a = await replica({ heartbeatMs: 100 });
+      const cache = new InvalidatingCache<string>(a.feed, 'app');
+      let loads = 0;
+      const load = () => Promise.resolve(`v${++loads}`);
+      expect([await cache.get('k', load), await cache.get('k', load)]).toEqual(['v1', 'v1']);
+      a.deafen(true);
+      await expect.poll(() => a.feed.healthy, { timeout: 2_000, interval: 10 }).toBe(false);
+      expect(cache.peek('k')).toBeUndefined();
+      expect([await cache.get('k', load), await cache.get('k', load)]).toEqual(['v2', 'v3']); // every lookup loads
+      await expect.poll(() => a.feed.healthy, { timeout: 3_000, interval: 10 }).toBe(true);
+      expect(cache.peek('k')).toBeUndefined(); // nothing from before the drop comes back
+      expect([await cache.get('k', load), await cache.get('k', load)]).toEqual(['v4', 'v4']);
     });
   });
 });

@@ -35,7 +35,7 @@ describe('HTTP surface', () => {
   it('answers /healthz and /readyz', async () => {
     expect((await t.http.get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await t.http.get('/readyz');
-    expect([ready.status, ready.body]).toEqual([200, { status: 'ok', database: 'ok' }]);
+    expect([ready.status, ready.body]).toEqual([200, { status: 'ok', database: 'ok', changeFeed: 'ok' }]);
   });
 
   it('serves Prometheus metrics, labelled by route pattern rather than raw path', async () => {
@@ -97,7 +97,7 @@ describe('HTTP surface', () => {
     const other = await createTestApp();
     await other.dataSource.destroy();
     const res = await other.http.get('/readyz');
-    expect([res.status, res.body]).toEqual([503, { status: 'unavailable', database: 'unreachable' }]);
+    expect([res.status, res.body]).toEqual([503, { status: 'unavailable', database: 'unreachable', changeFeed: 'ok' }]);
     expect((await other.http.get('/healthz')).status).toBe(200);
     await other.close().catch(() => undefined);
   });

@@ -63,6 +63,7 @@ describe('config', () => {
         authMaxFailuresPerAddress: 100,
         trustProxy: false,
         httpKeepAliveTimeoutMs: 65_000,
+        changeFeedHeartbeatMs: 5_000,
       });
     });
 
@@ -108,6 +109,7 @@ describe('config', () => {
           LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS: '40',
           LATCHKEY_TRUST_PROXY: 'loopback, 10.0.0.0/8',
           LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS: '120000',
+          LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '2000',
         }),
         CWD,
       );
@@ -142,6 +144,7 @@ describe('config', () => {
         authMaxFailuresPerAddress: 40,
         trustProxy: 'loopback,10.0.0.0/8',
         httpKeepAliveTimeoutMs: 120_000,
+        changeFeedHeartbeatMs: 2_000,
       });
     });
 
@@ -243,6 +246,8 @@ describe('config', () => {
       ['LATCHKEY_TRUST_PROXY', 'false', 'trustProxy', false],
       ['LATCHKEY_TRUST_PROXY', '192.0.2.7,2001:db8::/32,uniquelocal', 'trustProxy', '192.0.2.7,2001:db8::/32,uniquelocal'],
       ['LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', '1000', 'httpKeepAliveTimeoutMs', 1000],
+      ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '50', 'changeFeedHeartbeatMs', 50],
+      ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '60000', 'changeFeedHeartbeatMs', 60_000],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
     });
@@ -270,6 +275,11 @@ describe('config', () => {
       ['PORT is above 65535', { PORT: '65536' }, /^PORT must be a whole number from 0 to 65535/],
       ['PORT is negative', { PORT: '-1' }, /^PORT must be a whole number from 0 to 65535/],
       ['PORT is fractional', { PORT: '80.5' }, /^PORT must be a whole number from 0 to 65535/],
+      [
+        'LATCHKEY_CHANGE_FEED_HEARTBEAT_MS is below 50',
+        { LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '10' },
+        /^LATCHKEY_CHANGE_FEED_HEARTBEAT_MS must be a whole number from 50 to 60000 \(got "10"\)$/,
+      ],
       [
         'LATCHKEY_EMBEDDED_PG_PORT is 0',
         { LATCHKEY_EMBEDDED_PG_PORT: '0' },

@@ -48,6 +48,11 @@ export interface AppConfig {
    * the socket's peer is the client; a number: that many proxy hops; or a list of proxy addresses.
    */
   readonly trustProxy: false | number | string;
+  /**
+   * How often the change feed checks its listening connection with a notification to itself. Two
+   * heartbeats in a row not echoed: the feed is down (caches bypassed, not ready) and reconnects.
+   */
+  readonly changeFeedHeartbeatMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -223,6 +228,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const httpKeepAliveTimeoutMs = integer('LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 1_000, 600_000);
   const authMaxFailuresPerAddress = integer('LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS', 100, 0, 100_000);
   const trustProxy = parseTrustProxy(value('LATCHKEY_TRUST_PROXY'), problems);
+  const changeFeedHeartbeatMs = integer('LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', 5_000, 50, 60_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -255,6 +261,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     authMaxFailuresPerAddress,
     trustProxy,
     httpKeepAliveTimeoutMs,
+    changeFeedHeartbeatMs,
   });
 }
 

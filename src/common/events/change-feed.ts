@@ -1,8 +1,11 @@
 import { Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { type DataSource, type EntityManager } from 'typeorm';
+import { APP_CONFIG } from '../../app.tokens.js';
+import type { AppConfig } from '../../config/config.js';
 import { LOGGER } from '../logging/logger.js';
 import { RandomSource } from '../random.js';
 
@@ -12,6 +15,7 @@ export interface Change {
   id: string;
 }
 type Listener = (change: Change) => void;
+export type ChangeFeedOptions = Pick<AppConfig, 'changeFeedHeartbeatMs'>;
 
 export interface PublishOptions {
   /** Publish inside this transaction: delivered when it commits, and not waited for. */
@@ -29,6 +33,14 @@ const CHANNEL = 'latchkey_changes';
 const LISTENER_NAME = 'latchkey-listen';
 const ackChannel = (pid: number) => `latchkey_ack_${pid}`;
 const CONFIRM_TIMEOUT_MS = 1_000;
+/** The listening connection's notifications to itself: proof that notifications still arrive. */
+const heartbeatChannel = (pid: number) => `latchkey_heartbeat_${pid}`;
+/** Heartbeats in a row not echoed before the feed counts as down. */
+const MISSED_HEARTBEATS = 2;
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+/** The first reconnection waits this long, each failure in a row twice as long, up to the maximum. */
+const RECONNECT_DELAY_MS = 1_000;
+const MAX_RECONNECT_DELAY_MS = 30_000;
 
 /**
  * Announces a change from a process that runs no ChangeFeed (the CLI), inside `manager`'s
@@ -53,13 +65,22 @@ interface Pending {
  * moment has confirmed that it dropped the entry, so a revoke is honoured by every replica once
  * its API call has answered. While the listening connection is down, `healthy` is false and
  * caches must not serve: they fail closed.
+ *
+ * "Down" includes a connection that died without a word (a network drop sends no error and no
+ * FIN): every heartbeat the listening connection notifies itself, and when two in a row have not
+ * come back it is closed, every cache is cleared, and it reconnects with backoff. A new connection
+ * counts as up only once its own first heartbeat has come back: notifications sent while no
+ * connection listened are lost, so nothing cached before then is served again.
  */
 @Injectable()
 export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
   private client: pg.Client | undefined;
+  /** The listening client's socket, ours so that a dead connection can be closed at once. */
+  private socket: Socket | undefined;
   /** The listening connection's backend pid: this replica's name in confirmations. */
   private pid: number | undefined;
   private readonly listeners = new Set<Listener>();
+  private readonly downListeners = new Set<() => void>();
   private readonly pending = new Map<string, Pending>();
   /**
    * Listeners that let a change go unconfirmed: not waited for again until they confirm one, so a
@@ -71,6 +92,12 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
   private confirming: Promise<unknown> = Promise.resolve();
   private connected = false;
   private stopped = false;
+  /** Heartbeats sent on the current connection since the last echo. */
+  private unanswered = 0;
+  /** Failed connections in a row: the next attempt waits longer. */
+  private failures = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
   /** Bumped whenever the feed (re)connects or drops: caches compare it to discard stale entries. */
   epoch = 0;
 
@@ -78,6 +105,7 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly random: RandomSource,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: ChangeFeedOptions,
   ) {}
 
   get healthy(): boolean {
@@ -90,12 +118,85 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    await this.client?.end().catch(() => undefined);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.reconnectTimer);
+    const [client, socket] = [this.client, this.socket];
+    this.client = undefined;
+    this.connected = false;
+    if (!client) return;
+    // A polite goodbye, but not forever: on a dead connection `end()` waits for a reply that never comes.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([client.end().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+    clearTimeout(timer);
+    socket?.destroy();
   }
 
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called when the feed goes down: whatever was cached may have missed a change since. */
+  onDown(listener: () => void): () => void {
+    this.downListeners.add(listener);
+    return () => this.downListeners.delete(listener);
+  }
+
+  /**
+   * One heartbeat (the timer calls it every `changeFeedHeartbeatMs`): notifies the listening
+   * connection itself, and drops the connection when the last two went unanswered.
+   */
+  private heartbeat(): void {
+    const [client, pid] = [this.client, this.pid];
+    if (!client || pid === undefined) return;
+    if (this.unanswered >= MISSED_HEARTBEATS) {
+      this.drop(client, `no heartbeat came back within ${MISSED_HEARTBEATS} heartbeats`);
+      return;
+    }
+    this.sendHeartbeat(client, pid).catch(() => undefined); // a failed query ends the connection: 'error'/'end' handle it
+  }
+
+  private sendHeartbeat(client: pg.Client, pid: number): Promise<unknown> {
+    this.unanswered++;
+    return client.query('SELECT pg_notify($1, $2)', [heartbeatChannel(pid), 'beat']);
+  }
+
+  /** A heartbeat came back on `client`: notifications reach this replica. */
+  private echoed(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.unanswered = 0;
+    if (this.connected) return;
+    if (this.failures > 0) this.logger.info('change feed is listening again');
+    this.failures = 0;
+    this.connected = true;
+    this.epoch++;
+  }
+
+  /**
+   * Gives up the listening connection (once per connection): caches are cleared and bypassed, the
+   * socket is closed (a silently dead one never closes by itself), and a new connection is tried
+   * after a delay that doubles with each failure in a row.
+   */
+  private drop(client: pg.Client, reason: string): void {
+    if (this.client !== client) return;
+    const wasUp = this.connected;
+    this.client = undefined;
+    this.pid = undefined;
+    this.connected = false;
+    this.epoch++;
+    clearInterval(this.heartbeatTimer);
+    this.socket?.destroy();
+    this.socket = undefined;
+    for (const listener of this.downListeners) listener();
+    if (this.stopped) return;
+    const delay = Math.min(MAX_RECONNECT_DELAY_MS, RECONNECT_DELAY_MS * 2 ** Math.min(this.failures, 5));
+    this.failures++;
+    if (wasUp) {
+      this.logger.error({ reason, retryInMs: delay }, 'change feed lost its database connection: caches are bypassed until it reconnects');
+    } else {
+      this.logger.warn({ reason, retryInMs: delay }, 'change feed could not listen; retrying');
+    }
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay).unref();
   }
 
   /**
@@ -166,12 +267,30 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async connect(): Promise<void> {
+    this.reconnectTimer = undefined;
+    if (this.stopped) return;
     const options = this.dataSource.options as { url?: string };
-    // Named a listener only once it listens (below), so no publisher waits for it before then.
-    const client = new pg.Client({ connectionString: options.url, application_name: `${LISTENER_NAME}-starting` });
+    let socket: Socket | undefined;
+    const client = new pg.Client({
+      connectionString: options.url,
+      // Named a listener only once it listens (below), so no publisher waits for it before then.
+      application_name: `${LISTENER_NAME}-starting`,
+      // Lets the OS notice a dead peer eventually and keeps middleboxes from forgetting the idle
+      // connection; the heartbeat is what notices within seconds.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
+      stream: () => (socket = new Socket()),
+    });
+    this.client = client;
+    this.socket = socket;
+    this.unanswered = 0;
     let pid = 0; // set once connected, before any notification can arrive
     client.on('notification', (msg) => {
       if (!msg.payload) return;
+      if (msg.channel === heartbeatChannel(pid)) {
+        this.echoed(client);
+        return;
+      }
       if (msg.channel !== CHANNEL) {
         // A confirmation of one of this replica's changes: "<nonce> <pid>".
         const [nonce, from] = msg.payload.split(' ');
@@ -194,29 +313,22 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
         this.logger.warn('ignored a malformed change notification');
       }
     });
-    const lost = () => {
-      if (!this.connected && this.client !== client) return;
-      this.connected = false;
-      this.epoch++;
-      if (!this.stopped) {
-        this.logger.error('change feed lost its database connection: caches are bypassed until it reconnects');
-        setTimeout(() => void this.connect().catch(() => undefined), 1_000).unref();
-      }
-    };
-    client.on('error', lost);
-    client.on('end', lost);
+    client.on('error', () => this.drop(client, 'connection error'));
+    client.on('end', () => this.drop(client, 'connection closed'));
     try {
       await client.connect();
       pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-      await client.query(`LISTEN ${CHANNEL}; LISTEN ${ackChannel(pid)}; SET application_name = '${LISTENER_NAME}'`);
-      this.client = client;
+      await client.query(
+        `LISTEN ${CHANNEL}; LISTEN ${ackChannel(pid)}; LISTEN ${heartbeatChannel(pid)}; SET application_name = '${LISTENER_NAME}'`,
+      );
+      if (this.client !== client) return; // dropped meanwhile
       this.pid = pid;
-      this.connected = true;
-      this.epoch++;
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.changeFeedHeartbeatMs).unref();
+      // Up once this comes back (usually before the query answers): notifications flow again.
+      await this.sendHeartbeat(client, pid);
     } catch (error) {
-      this.logger.error({ err: error }, 'change feed could not connect; retrying');
-      await client.end().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.connect().catch(() => undefined), 1_000).unref();
+      if (this.client === client) this.logger.error({ err: error }, 'change feed could not connect');
+      this.drop(client, 'could not connect');
     }
   }
 }

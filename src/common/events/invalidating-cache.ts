@@ -7,7 +7,9 @@ interface Entry<V> {
 
 /**
  * A per-process cache that forgets an entry when the change feed announces a change to it, and
- * serves nothing while the feed is down (fail closed: every lookup goes to the loader).
+ * serves nothing while the feed is down (fail closed: every lookup goes to the loader). When the
+ * feed goes down, including when its heartbeat stops coming back, the cache is emptied: changes
+ * may have been missed, so nothing from before comes back once the feed is up again.
  */
 export class InvalidatingCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
@@ -20,6 +22,7 @@ export class InvalidatingCache<V> {
     /** Other changes that must also evict: given a change id, which keys to drop. */
     related: Array<{ kind: ChangeKind; keys: (id: string, entries: ReadonlyMap<string, V>) => string[] }> = [],
   ) {
+    feed.onDown(() => this.clear());
     feed.subscribe((change) => {
       if (change.kind === kind) {
         if (change.id === '*') this.clear();

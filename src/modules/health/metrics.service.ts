@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { ChangeFeed } from '../../common/events/change-feed.js';
 
 /** One Prometheus registry per application instance (tests boot several in one process). */
 @Injectable()
@@ -8,8 +9,16 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor() {
+  constructor(changes: ChangeFeed) {
     collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_' });
+    new Gauge({
+      name: 'latchkey_change_feed_up',
+      help: '1 while the change feed listens and its heartbeat comes back; 0 while caches are bypassed',
+      registers: [this.registry],
+      collect() {
+        this.set(changes.healthy ? 1 : 0);
+      },
+    });
     this.httpDuration = new Histogram({
       name: 'latchkey_http_request_duration_seconds',
       help: 'HTTP request duration by route pattern',
