@@ -10,12 +10,13 @@ import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
+import { PROVIDER_IDENTITY_LENGTHS } from '../connections/connection.entity.js';
 import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
 import { type Integration, IntegrationStatus } from '../integrations/integration.entity.js';
 import { IntegrationsService } from '../integrations/integrations.service.js';
 import { type Offering, PkceMode } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { ProviderClient, ProviderError } from '../offerings/provider-client.service.js';
+import { type ProviderIdentity, ProviderClient, ProviderError } from '../offerings/provider-client.service.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
@@ -171,7 +172,7 @@ export class ConnectFlowService {
       for (const [k, v] of Object.entries(query)) if (typeof v === 'string') callbackUrl.searchParams.set(k, v);
 
       const tokens = await this.provider.exchangeCode(offering, client, callbackUrl, { expectedState: state, codeVerifier: verifier });
-      const identity = await this.provider.identity(offering, client, tokens);
+      const identity = storableIdentity(await this.provider.identity(offering, client, tokens));
       const introspected = tokens.expiresIn === undefined ? await this.provider.introspectExpiry(offering, client, tokens.accessToken) : undefined;
       const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
 
@@ -258,6 +259,25 @@ export class ConnectFlowService {
     }
     return { kind: 'page', status: ok ? 'connected' : 'error', httpStatus: ok ? 200 : 400, ...shown };
   }
+}
+
+/**
+ * The identity as the connection stores it. Identifiers longer than their columns are refused
+ * (cutting one could merge two accounts); a long display name is only shortened.
+ */
+function storableIdentity(identity: ProviderIdentity): ProviderIdentity {
+  const length = (s: string | undefined) => (s === undefined ? 0 : [...s].length);
+  for (const field of ['userId', 'orgId', 'username'] as const) {
+    if (length(identity[field]) > PROVIDER_IDENTITY_LENGTHS[field]) {
+      throw new ProviderError(
+        'connect.provider_error',
+        `The provider sent an account ${field} longer than ${PROVIDER_IDENTITY_LENGTHS[field]} characters, which Latchkey cannot store.`,
+      );
+    }
+  }
+  const { displayName } = identity;
+  if (displayName === undefined || length(displayName) <= PROVIDER_IDENTITY_LENGTHS.displayName) return identity;
+  return { ...identity, displayName: [...displayName].slice(0, PROVIDER_IDENTITY_LENGTHS.displayName).join('') };
 }
 
 const CONNECTED_TEXT = { title: 'Connected', detail: 'Your account is connected. You can close this window and return to the app.' };
