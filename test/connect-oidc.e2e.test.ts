@@ -225,4 +225,17 @@ describe('connect flow (generic OpenID Connect provider)', () => {
     expect(result.get('state')).toBe('dev-oidc-mixup');
     await expectNothingStored(flow.sessionId, 'oidc-mixup', 'invalid_issuer');
   });
+
+  it('delivers invalid_issuer when the callback has no iss although discovery promises one (RFC 9207)', async () => {
+    const flow = await start('oidc-no-iss');
+    const { location } = await oidc.authorize(flow.location);
+    const stripped = new URL(location);
+    t.secret(stripped.searchParams.get('code')!);
+    expect(stripped.searchParams.get('iss')).toBe(oidc.issuer);
+    stripped.searchParams.delete('iss');
+    const result = delivered(await back(stripped.href, flow.browser));
+    expect(result.get('error')).toBe('invalid_issuer');
+    expect(result.get('state')).toBe('dev-oidc-no-iss');
+    await expectNothingStored(flow.sessionId, 'oidc-no-iss', 'invalid_issuer');
+  });
 });

@@ -165,6 +165,9 @@ export class ConnectFlowService {
 
       const { integration, offering } = await this.usable(session);
       if (offering.id !== flow.offeringId) throw new ProviderError('connect.issuer_mismatch', 'The integration changed provider during sign-in.', 'invalid_issuer');
+      if (iss === undefined && (await this.provider.issParameterRequired(offering))) {
+        throw new ProviderError('connect.issuer_mismatch', 'The response names no issuer although this provider says it always does (RFC 9207).', 'invalid_issuer');
+      }
       const secret = this.integrations.secretOf(integration)!;
       const client = { clientId: integration.clientId, clientSecret: secret };
       const verifier = flow.codeVerifierEnc ? this.keyRing.decrypt(flow.codeVerifierEnc, { ...CODE_VERIFIER_FIELD, rowId: flow.id }) : undefined;

@@ -25,6 +25,8 @@ export interface DiscoveredMetadata {
   scopesSupported?: string[];
   pkceS256?: boolean;
   tokenEndpointAuthMethods?: string[];
+  /** RFC 9207: the server says every authorization response carries `iss`. */
+  issParameterSupported?: boolean;
 }
 
 export type VerificationOutcome = 'accepted' | 'rejected' | 'unreachable';
@@ -132,7 +134,22 @@ export class ProviderClient {
       scopesSupported: m.scopes_supported,
       pkceS256: m.code_challenge_methods_supported?.includes('S256'),
       tokenEndpointAuthMethods: m.token_endpoint_auth_methods_supported,
+      issParameterSupported: m.authorization_response_iss_parameter_supported === true,
     };
+  }
+
+  /**
+   * RFC 9207: must this offering's callbacks carry `iss`? Asked of the issuer's metadata when a
+   * callback comes without one (offerings without an issuer have no metadata to say so). When
+   * the metadata cannot be read the answer is unknown, and the callback is not accepted.
+   */
+  async issParameterRequired(offering: Offering): Promise<boolean> {
+    if (!offering.issuer) return false;
+    try {
+      return (await this.discover(offering.issuer)).issParameterSupported === true;
+    } catch (error) {
+      throw this.failure('connect.issuer_unconfirmed', 'Reading the provider metadata to check the missing iss failed', error);
+    }
   }
 
   /** An openid-client configuration for one client at one offering. */
