@@ -1,3 +1,5 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_USER, SalesforceTestProvider, type SalesforceUser } from './providers/salesforce-provider.js';
 import {
@@ -16,6 +18,21 @@ const REDIRECT = 'https://app.example.com/connected';
 const MINUTE = 60_000;
 
 type Row = Record<string, unknown>;
+
+/** An HTTP server on loopback that counts the requests it answers. */
+async function loopbackServer(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+  const server = createServer((req, res) => {
+    counted.requests += 1;
+    handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const counted = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: 0,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  return counted;
+}
 
 describe('connect flow failures', () => {
   let w: ConnectWorld;
@@ -507,6 +524,44 @@ describe('connect flow failures', () => {
           { ...tokenResponse(), expires_in: expiresIn },
           'code_exchange_failed',
         );
+      });
+
+      it('delivers identity_failed and follows nothing when the identity URL redirects to another host', async () => {
+        const elsewhere = await loopbackServer((_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ user_id: '005elsewhere', organization_id: DEFAULT_USER.orgId }));
+        });
+        const redirector = await loopbackServer((_req, res) => {
+          res.writeHead(302, { location: `${elsewhere.url}/id/${DEFAULT_USER.orgId}/005elsewhere` });
+          res.end();
+        });
+        const allowed = { allowedApiHosts: [new URL(w.sf.url).host, new URL(redirector.url).host] };
+        const patched = await w.t.http
+          .patch(`/api/v1/offerings/${w.offeringId}`)
+          .auth(w.admin, { type: 'bearer' })
+          .send(allowed);
+        expect(patched.status).toBe(200);
+        try {
+          await connect(w, { endUser: { id: 'redirect-seed' } });
+          const live = w.sf.latestTokensFor(DEFAULT_USER.userId)!;
+          await deliveredFor(
+            'identity-redirect',
+            tokenResponse({
+              access_token: live.accessToken,
+              id: `${redirector.url}/id/${DEFAULT_USER.orgId}/${DEFAULT_USER.userId}`,
+            }),
+            'identity_failed',
+          );
+          expect(redirector.requests).toBe(1);
+          expect(elsewhere.requests).toBe(0);
+        } finally {
+          await w.t.http
+            .patch(`/api/v1/offerings/${w.offeringId}`)
+            .auth(w.admin, { type: 'bearer' })
+            .send({ allowedApiHosts: [new URL(w.sf.url).host] });
+          await redirector.close();
+          await elsewhere.close();
+        }
       });
 
       it('delivers token_response_invalid when instance_url is not an allowed API host', async () => {

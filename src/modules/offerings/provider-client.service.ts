@@ -302,10 +302,17 @@ export class ProviderClient {
     try {
       if (tokens.identityUrl) {
         this.assertIdentityUrlAllowed(offering, tokens.identityUrl);
+        // Not followed, like every other provider call: a redirect could lead anywhere, past the
+        // host check above.
         const res = await this.http.fetch(tokens.identityUrl, {
           headers: { Authorization: `Bearer ${tokens.accessToken}`, Accept: 'application/json' },
+          redirect: 'manual',
           signal: AbortSignal.timeout(TIMEOUT_SECONDS * 1000),
         });
+        if (res.status >= 300 && res.status < 400) {
+          await res.body?.cancel();
+          throw new ProviderError('connect.identity_failed', `The identity URL answered with a redirect (HTTP ${res.status}), which Latchkey does not follow.`);
+        }
         if (!res.ok) throw new ProviderError('connect.identity_failed', `The identity URL answered HTTP ${res.status}.`, undefined, res.status >= 500);
         const body = (await res.json()) as Record<string, unknown>;
         const userId = body.user_id;
