@@ -392,11 +392,12 @@ describe('connect flow failures', () => {
       }
 
       it.each([
-        ['user id', { userId: `005${'u'.repeat(297)}` }],
-        ['org id', { orgId: `00D${'o'.repeat(297)}` }],
-        ['username', { username: `${'n'.repeat(320)}@example.com` }],
-      ])('delivers provider_error and stores nothing when the %s is too long', async (what, long) => {
-        const endUserId = `long-${what.replace(' ', '-')}`;
+        ['user id is too long', { userId: `005${'u'.repeat(297)}` }],
+        ['org id is too long', { orgId: `00D${'o'.repeat(297)}` }],
+        ['username is too long', { username: `${'n'.repeat(320)}@example.com` }],
+        ['display name holds a NUL character', { displayName: 'Ada\u0000Lovelace' }],
+      ])('delivers provider_error and stores nothing when the %s', async (what, long) => {
+        const endUserId = `long-${what.split(' ').slice(0, 2).join('-')}`;
         const user = { ...DEFAULT_USER, userId: `005long${what.length}user`, ...long };
         const { flow, res } = await connectAs(endUserId, user);
         expectDeliveredError(res, 'provider_error', `dev-${endUserId}`);
@@ -512,6 +513,16 @@ describe('connect flow failures', () => {
         );
         expect((row.access_token_expires_at as Date).getTime()).toBe(
           w.t.clock.nowMs() + 365 * 24 * 3600 * 1000,
+        );
+      });
+
+      it('delivers provider_error when the granted scope holds a NUL character', async () => {
+        await connect(w, { endUser: { id: 'nul-scope-seed' } });
+        const live = w.sf.latestTokensFor(DEFAULT_USER.userId)!;
+        await deliveredFor(
+          'nul-scope',
+          tokenResponse({ access_token: live.accessToken, scope: 'api\u0000 refresh_token' }),
+          'provider_error',
         );
       });
 

@@ -16,7 +16,7 @@ import { type Integration, IntegrationStatus } from '../integrations/integration
 import { IntegrationsService } from '../integrations/integrations.service.js';
 import { type Offering, PkceMode } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { type ProviderIdentity, ProviderClient, ProviderError } from '../offerings/provider-client.service.js';
+import { type ProviderIdentity, ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
@@ -175,7 +175,7 @@ export class ConnectFlowService {
       for (const [k, v] of Object.entries(query)) if (typeof v === 'string') callbackUrl.searchParams.set(k, v);
 
       const tokens = await this.provider.exchangeCode(offering, client, callbackUrl, { expectedState: state, codeVerifier: verifier });
-      const identity = storableIdentity(await this.provider.identity(offering, client, tokens));
+      const identity = storableIdentity(await this.provider.identity(offering, client, tokens), tokens);
       const introspected = tokens.expiresIn === undefined ? await this.provider.introspectExpiry(offering, client, tokens.accessToken) : undefined;
       const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
 
@@ -266,9 +266,16 @@ export class ConnectFlowService {
 
 /**
  * The identity as the connection stores it. Identifiers longer than their columns are refused
- * (cutting one could merge two accounts); a long display name is only shortened.
+ * (cutting one could merge two accounts); a long display name is only shortened. PostgreSQL text
+ * cannot hold NUL, so a stored provider value that has one is refused too.
  */
-function storableIdentity(identity: ProviderIdentity): ProviderIdentity {
+function storableIdentity(identity: ProviderIdentity, tokens: TokenSet): ProviderIdentity {
+  const stored = { ...identity, scope: tokens.scope, instanceUrl: tokens.instanceUrl };
+  for (const [field, value] of Object.entries(stored)) {
+    if (value?.includes('\u0000')) {
+      throw new ProviderError('connect.provider_error', `The provider sent a ${field} with a NUL character, which Latchkey cannot store.`);
+    }
+  }
   const length = (s: string | undefined) => (s === undefined ? 0 : [...s].length);
   for (const field of ['userId', 'orgId', 'username'] as const) {
     if (length(identity[field]) > PROVIDER_IDENTITY_LENGTHS[field]) {
