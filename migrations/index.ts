@@ -1,3 +1,4 @@
+import { ConnectSessionAutoStart1796500000000 } from './1796500000000-ConnectSessionAutoStart.js';
 import { SignInThrottlePending1795963842995 } from './1795963842995-SignInThrottlePending.js';
 import { SignInThrottle1795962520564 } from './1795962520564-SignInThrottle.js';
 import { TokenLifecycle1795317559751 } from './1795317559751-TokenLifecycle.js';
@@ -12,4 +13,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   TokenLifecycle1795317559751,
   SignInThrottle1795962520564,
   SignInThrottlePending1795963842995,
+  ConnectSessionAutoStart1796500000000,
 ];

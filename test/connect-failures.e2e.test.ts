@@ -1,5 +1,7 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_USER, SalesforceTestProvider } from './providers/salesforce-provider.js';
+import { DEFAULT_USER, SalesforceTestProvider, type SalesforceUser } from './providers/salesforce-provider.js';
 import {
   atProvider,
   Browser,
@@ -16,6 +18,21 @@ const REDIRECT = 'https://app.example.com/connected';
 const MINUTE = 60_000;
 
 type Row = Record<string, unknown>;
+
+/** An HTTP server on loopback that counts the requests it answers. */
+async function loopbackServer(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+  const server = createServer((req, res) => {
+    counted.requests += 1;
+    handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const counted = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: 0,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  return counted;
+}
 
 describe('connect flow failures', () => {
   let w: ConnectWorld;
@@ -361,6 +378,52 @@ describe('connect flow failures', () => {
       await expectNothingStored(flow.sessionId, 'bad-code', 'failed');
     });
 
+    describe('with an identity longer than Latchkey stores', () => {
+      /** Connects as `user` (the provider's login user for this one flow). */
+      async function connectAs(endUserId: string, user: SalesforceUser) {
+        w.sf.addUser(user);
+        w.sf.setLoginUser(user.userId);
+        try {
+          const flow = await started(endUserId, { redirectUri: REDIRECT, state: `dev-${endUserId}` });
+          return { flow, res: await returnToLatchkey(w, flow.callback, flow.browser) };
+        } finally {
+          w.sf.setLoginUser(DEFAULT_USER.userId);
+        }
+      }
+
+      it.each([
+        ['user id is too long', { userId: `005${'u'.repeat(297)}` }],
+        ['org id is too long', { orgId: `00D${'o'.repeat(297)}` }],
+        ['username is too long', { username: `${'n'.repeat(320)}@example.com` }],
+        ['display name holds a NUL character', { displayName: 'Ada\u0000Lovelace' }],
+      ])('delivers provider_error and stores nothing when the %s', async (what, long) => {
+        const endUserId = `long-${what.split(' ').slice(0, 2).join('-')}`;
+        const user = { ...DEFAULT_USER, userId: `005long${what.length}user`, ...long };
+        const { flow, res } = await connectAs(endUserId, user);
+        expectDeliveredError(res, 'provider_error', `dev-${endUserId}`);
+        await expectNothingStored(flow.sessionId, endUserId, 'failed');
+        expect((await sessionOf(flow.sessionId)).error).toBe('provider_error');
+      });
+
+      it('connects and shortens a display name longer than 200 characters', async () => {
+        const name = `Ada ${'L'.repeat(300)}`;
+        const { res } = await connectAs('long-display-name', {
+          ...DEFAULT_USER,
+          userId: '005longdisplayname',
+          displayName: name,
+        });
+        expect(res.status).toBe(302);
+        const back = new URL(res.headers.location);
+        expect(back.searchParams.get('error')).toBeNull();
+        w.t.secret(back.searchParams.get('code')!);
+        const [row] = await sql(
+          'SELECT provider_display_name FROM connections WHERE end_user_id = $1',
+          ['long-display-name'],
+        );
+        expect(row.provider_display_name).toBe(name.slice(0, 200));
+      });
+    });
+
     describe('with a crafted token response', () => {
       /** A Salesforce-shaped token response, its `signature` computed with `key`. */
       function tokenResponse(
@@ -384,7 +447,7 @@ describe('connect flow failures', () => {
 
       async function deliveredFor(
         endUserId: string,
-        response: Record<string, string>,
+        response: Record<string, unknown>,
         error: string,
       ) {
         const flow = await started(endUserId, { redirectUri: REDIRECT, state: `dev-${endUserId}` });
@@ -429,6 +492,87 @@ describe('connect flow failures', () => {
           'identity_failed',
         );
         expect(w.sf.requests.slice(before).map((r) => r.path)).toContain('/id/nowhere');
+      });
+
+      it('stores an expires_in of 1e20 seconds as one year from now', async () => {
+        await connect(w, { endUser: { id: 'expires-seed' } });
+        const live = w.sf.latestTokensFor(DEFAULT_USER.userId)!;
+        const flow = await started('expires-huge', { redirectUri: REDIRECT });
+        w.sf.failNextTokenRequests(1, 200, {
+          ...tokenResponse({ access_token: live.accessToken }),
+          expires_in: 1e20,
+        });
+        const res = await returnToLatchkey(w, flow.callback, flow.browser);
+        expect(res.status).toBe(302);
+        const back = new URL(res.headers.location);
+        expect(back.searchParams.get('error')).toBeNull();
+        w.t.secret(back.searchParams.get('code')!);
+        const [row] = await sql(
+          'SELECT access_token_expires_at FROM connections WHERE end_user_id = $1',
+          ['expires-huge'],
+        );
+        expect((row.access_token_expires_at as Date).getTime()).toBe(
+          w.t.clock.nowMs() + 365 * 24 * 3600 * 1000,
+        );
+      });
+
+      it('delivers provider_error when the granted scope holds a NUL character', async () => {
+        await connect(w, { endUser: { id: 'nul-scope-seed' } });
+        const live = w.sf.latestTokensFor(DEFAULT_USER.userId)!;
+        await deliveredFor(
+          'nul-scope',
+          tokenResponse({ access_token: live.accessToken, scope: 'api\u0000 refresh_token' }),
+          'provider_error',
+        );
+      });
+
+      it.each([
+        ['negative', '-3600'],
+        ['not a number', 'NaN'],
+      ])('delivers code_exchange_failed when expires_in is %s', async (_why, expiresIn) => {
+        await deliveredFor(
+          `expires-${expiresIn}`,
+          { ...tokenResponse(), expires_in: expiresIn },
+          'code_exchange_failed',
+        );
+      });
+
+      it('delivers identity_failed and follows nothing when the identity URL redirects to another host', async () => {
+        const elsewhere = await loopbackServer((_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ user_id: '005elsewhere', organization_id: DEFAULT_USER.orgId }));
+        });
+        const redirector = await loopbackServer((_req, res) => {
+          res.writeHead(302, { location: `${elsewhere.url}/id/${DEFAULT_USER.orgId}/005elsewhere` });
+          res.end();
+        });
+        const allowed = { allowedApiHosts: [new URL(w.sf.url).host, new URL(redirector.url).host] };
+        const patched = await w.t.http
+          .patch(`/api/v1/offerings/${w.offeringId}`)
+          .auth(w.admin, { type: 'bearer' })
+          .send(allowed);
+        expect(patched.status).toBe(200);
+        try {
+          await connect(w, { endUser: { id: 'redirect-seed' } });
+          const live = w.sf.latestTokensFor(DEFAULT_USER.userId)!;
+          await deliveredFor(
+            'identity-redirect',
+            tokenResponse({
+              access_token: live.accessToken,
+              id: `${redirector.url}/id/${DEFAULT_USER.orgId}/${DEFAULT_USER.userId}`,
+            }),
+            'identity_failed',
+          );
+          expect(redirector.requests).toBe(1);
+          expect(elsewhere.requests).toBe(0);
+        } finally {
+          await w.t.http
+            .patch(`/api/v1/offerings/${w.offeringId}`)
+            .auth(w.admin, { type: 'bearer' })
+            .send({ allowedApiHosts: [new URL(w.sf.url).host] });
+          await redirector.close();
+          await elsewhere.close();
+        }
       });
 
       it('delivers token_response_invalid when instance_url is not an allowed API host', async () => {

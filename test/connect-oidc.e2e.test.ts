@@ -64,7 +64,7 @@ describe('connect flow (generic OpenID Connect provider)', () => {
   const sql = (query: string, params: unknown[] = []): Promise<Row[]> =>
     t.dataSource.query(query, params);
 
-  /** Creates a session and opens its link with ?auto=1: the authorization URL and the browser's cookie. */
+  /** Creates a session and continues from its page: the authorization URL and the browser's cookie. */
   async function start(endUserId: string, session: Record<string, unknown> = {}) {
     const created = await t.http
       .post('/api/v1/connect-sessions')
@@ -79,7 +79,10 @@ describe('connect flow (generic OpenID Connect provider)', () => {
     expect(created.status).toBe(201);
     t.secret(created.body.token);
     const browser = new Browser();
-    const opened = await t.http.get(`${new URL(created.body.connectUrl).pathname}?auto=1`);
+    const opened = await t.http
+      .post(`${new URL(created.body.connectUrl).pathname}/start`)
+      .type('form')
+      .send({ display: 'redirect' });
     expect(opened.status).toBe(302);
     browser.take(opened.headers['set-cookie']);
     return {
@@ -221,5 +224,18 @@ describe('connect flow (generic OpenID Connect provider)', () => {
     expect(result.get('error')).toBe('invalid_issuer');
     expect(result.get('state')).toBe('dev-oidc-mixup');
     await expectNothingStored(flow.sessionId, 'oidc-mixup', 'invalid_issuer');
+  });
+
+  it('delivers invalid_issuer when the callback has no iss although discovery promises one (RFC 9207)', async () => {
+    const flow = await start('oidc-no-iss');
+    const { location } = await oidc.authorize(flow.location);
+    const stripped = new URL(location);
+    t.secret(stripped.searchParams.get('code')!);
+    expect(stripped.searchParams.get('iss')).toBe(oidc.issuer);
+    stripped.searchParams.delete('iss');
+    const result = delivered(await back(stripped.href, flow.browser));
+    expect(result.get('error')).toBe('invalid_issuer');
+    expect(result.get('state')).toBe('dev-oidc-no-iss');
+    await expectNothingStored(flow.sessionId, 'oidc-no-iss', 'invalid_issuer');
   });
 });

@@ -36,6 +36,8 @@ describe('connect sessions', () => {
     (await sql('SELECT * FROM connect_sessions WHERE id = $1', [id]))[0];
   const connectionsOf = (endUserId: string) =>
     sql('SELECT * FROM connections WHERE end_user_id = $1 ORDER BY created_at', [endUserId]);
+  const flowsOf = (sessionId: string) =>
+    sql('SELECT id FROM oauth_flows WHERE connect_session_id = $1', [sessionId]);
   const countSessions = async () =>
     Number((await sql('SELECT count(*)::int AS n FROM connect_sessions'))[0].n);
   const credentials = (row: Row) =>
@@ -220,6 +222,7 @@ describe('connect sessions', () => {
       ['an unknown field is sent', { colour: 'blue' }],
       ['an unknown endUser field is sent', { endUser: { id: 'u1', nickname: 'ada' } }],
       ['integrationId is not a UUID', { integrationId: 'nope' }],
+      ['autoStart is not a boolean', { autoStart: 'yes' }],
     ])('answers 400 validation.failed when %s', async (_why, body) => {
       const before = await countSessions();
       const res = await createSession(w, body);
@@ -265,6 +268,91 @@ describe('connect sessions', () => {
       expect((await w.t.http.get(`/connect/${body.token}`)).status).toBe(200);
       expect((await w.t.http.get(`/connect/${body.token}`)).status).toBe(200);
       expect((await sessionRow(body.id)).status).toBe('pending');
+    });
+
+    it('shows the consent page and starts nothing when the link carries ?auto=1', async () => {
+      const { body } = await createSession(w, { endUser: { id: 'forwarded-link' } });
+      for (let i = 0; i < 2; i++) {
+        const res = await w.t.http.get(`/connect/${body.token}?auto=1`);
+        expect(res.status).toBe(200);
+        expect(res.text).toContain('Connect your Salesforce');
+        expect(res.headers.location).toBeUndefined();
+        expect(res.headers['set-cookie']).toBeUndefined();
+      }
+      expect((await sessionRow(body.id)).status).toBe('pending');
+      expect(await flowsOf(body.id)).toEqual([]);
+      const start = await w.t.http
+        .post(`/connect/${body.token}/start`)
+        .type('form')
+        .send({ display: 'redirect' });
+      expect(start.status).toBe(302);
+      expect((await sessionRow(body.id)).status).toBe('started');
+    });
+
+    it('never spends the link when a mail scanner sends HEAD and GET requests', async () => {
+      const { body } = await createSession(w, { endUser: { id: 'scanned-link' } });
+      const path = `/connect/${body.token}`;
+      const probes = [
+        await w.t.http.head(path),
+        await w.t.http.head(`${path}?auto=1`),
+        await w.t.http.get(`${path}?auto=1&display=popup`),
+        await w.t.http.get(`${path}?auto=true`),
+        await w.t.http.get(path),
+      ];
+      expect(probes.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      expect((await sessionRow(body.id)).status).toBe('pending');
+      expect(await flowsOf(body.id)).toEqual([]);
+    });
+
+    describe('of an autoStart session', () => {
+      it('answers a page that submits itself to /start by a nonce script, with a button as fallback, and spends nothing', async () => {
+        const created = await createSession(w, { endUser: { id: 'auto-start' }, autoStart: true });
+        expect(created.status).toBe(201);
+        const { body } = created;
+        expect((await sessionRow(body.id)).auto_start).toBe(true);
+        const res = await w.t.http.get(`/connect/${body.token}?display=popup`);
+        expect(res.status).toBe(200);
+        expect(res.headers['cache-control']).toBe('no-store');
+        expect(res.headers['set-cookie']).toBeUndefined();
+        const csp = res.headers['content-security-policy'];
+        const nonce = /script-src 'nonce-([A-Za-z0-9+/=]+)'/.exec(csp)?.[1];
+        expect(nonce).toBeDefined();
+        expect(csp).toContain("default-src 'none'");
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+        expect(res.text).toMatch(
+          new RegExp(`<form[^>]*method="post"[^>]*action="/connect/${body.token}/start"`),
+        );
+        expect(res.text).toContain('<input type="hidden" name="display" value="popup">');
+        expect(res.text).toMatch(/<button type="submit"[^>]*>Continue to Salesforce<\/button>/);
+        // Exactly one script, and it carries the nonce of this response.
+        expect(res.text.match(/<script/g)).toHaveLength(1);
+        expect(res.text).toContain(`<script nonce="${nonce}">`);
+        expect(res.text).toContain('.submit()');
+
+        expect((await sessionRow(body.id)).status).toBe('pending');
+        expect(await flowsOf(body.id)).toEqual([]);
+        // A fresh nonce per response.
+        const again = await w.t.http.get(`/connect/${body.token}`);
+        expect(again.headers['content-security-policy']).not.toContain(nonce);
+        expect((await sessionRow(body.id)).status).toBe('pending');
+
+        const start = await w.t.http
+          .post(`/connect/${body.token}/start`)
+          .type('form')
+          .send({ display: 'popup' });
+        expect(start.status).toBe(302);
+        expect((await sessionRow(body.id)).status).toBe('started');
+        expect(await flowsOf(body.id)).toHaveLength(1);
+      });
+
+      it('answers the usual 410 page once the autoStart link was used', async () => {
+        const { body } = await createSession(w, { endUser: { id: 'auto-start-used' }, autoStart: true });
+        await startFlow(w, body.connectUrl, new Browser());
+        const res = await w.t.http.get(`/connect/${body.token}`);
+        expect(res.status).toBe(410);
+        expect(res.text).not.toContain('<script');
+      });
     });
 
     it('escapes HTML in the end user display name', async () => {
@@ -321,14 +409,11 @@ describe('connect sessions', () => {
       expect(flows).toHaveLength(1);
     });
 
-    it('starts exactly one flow when the link is opened twice at the same time', async () => {
+    it('starts exactly one flow when the page is submitted three times at the same time', async () => {
       const { body } = await createSession(w);
-      const path = `/connect/${body.token}?auto=1`;
-      const results = await Promise.all([
-        w.t.http.get(path),
-        w.t.http.get(path),
-        w.t.http.get(path),
-      ]);
+      const submit = () =>
+        w.t.http.post(`/connect/${body.token}/start`).type('form').send({ display: 'redirect' });
+      const results = await Promise.all([submit(), submit(), submit()]);
       expect(results.map((r) => r.status).sort()).toEqual([302, 410, 410]);
       const flows = await sql('SELECT id FROM oauth_flows WHERE connect_session_id = $1', [
         body.id,

@@ -61,7 +61,12 @@ async function connectThroughProvider(decision: 'allow' | 'deny') {
   expect(session.status).toBe(200);
   const { connectUrl } = (await session.json()) as { connectUrl: string };
   const browser = new Browser();
-  const start = await fetch(`${connectUrl}?auto=1`, { redirect: 'manual' });
+  const start = await fetch(`${connectUrl}/start`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'display=redirect',
+    redirect: 'manual',
+  });
   expect(start.status).toBe(302);
   browser.take(start.headers.getSetCookie());
   const callback = await signInAndConsent(start.headers.get('location')!, {

@@ -95,10 +95,12 @@ export class Browser {
   }
 }
 
-/** Opens the connect URL with ?auto=1 and returns the provider authorization URL Latchkey chose. */
+/** Continues from the connect page (its form's POST) and returns the provider authorization URL Latchkey chose. */
 export async function startFlow(w: ConnectWorld, connectUrl: string, browser: Browser, display?: 'popup') {
-  const path = new URL(connectUrl).pathname + `?auto=1${display ? `&display=${display}` : ''}`;
-  const res = await w.t.http.get(path);
+  const res = await w.t.http
+    .post(`${new URL(connectUrl).pathname}/start`)
+    .type('form')
+    .send({ display: display ?? 'redirect' });
   expect(res.status).toBe(302);
   browser.take(res.headers['set-cookie']);
   return new URL(res.headers.location);

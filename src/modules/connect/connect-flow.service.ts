@@ -10,12 +10,13 @@ import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
+import { PROVIDER_IDENTITY_LENGTHS } from '../connections/connection.entity.js';
 import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
 import { type Integration, IntegrationStatus } from '../integrations/integration.entity.js';
 import { IntegrationsService } from '../integrations/integrations.service.js';
 import { type Offering, PkceMode } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { ProviderClient, ProviderError } from '../offerings/provider-client.service.js';
+import { type ProviderIdentity, ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
@@ -164,6 +165,9 @@ export class ConnectFlowService {
 
       const { integration, offering } = await this.usable(session);
       if (offering.id !== flow.offeringId) throw new ProviderError('connect.issuer_mismatch', 'The integration changed provider during sign-in.', 'invalid_issuer');
+      if (iss === undefined && (await this.provider.issParameterRequired(offering))) {
+        throw new ProviderError('connect.issuer_mismatch', 'The response names no issuer although this provider says it always does (RFC 9207).', 'invalid_issuer');
+      }
       const secret = this.integrations.secretOf(integration)!;
       const client = { clientId: integration.clientId, clientSecret: secret };
       const verifier = flow.codeVerifierEnc ? this.keyRing.decrypt(flow.codeVerifierEnc, { ...CODE_VERIFIER_FIELD, rowId: flow.id }) : undefined;
@@ -171,7 +175,7 @@ export class ConnectFlowService {
       for (const [k, v] of Object.entries(query)) if (typeof v === 'string') callbackUrl.searchParams.set(k, v);
 
       const tokens = await this.provider.exchangeCode(offering, client, callbackUrl, { expectedState: state, codeVerifier: verifier });
-      const identity = await this.provider.identity(offering, client, tokens);
+      const identity = storableIdentity(await this.provider.identity(offering, client, tokens), tokens);
       const introspected = tokens.expiresIn === undefined ? await this.provider.introspectExpiry(offering, client, tokens.accessToken) : undefined;
       const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
 
@@ -258,6 +262,32 @@ export class ConnectFlowService {
     }
     return { kind: 'page', status: ok ? 'connected' : 'error', httpStatus: ok ? 200 : 400, ...shown };
   }
+}
+
+/**
+ * The identity as the connection stores it. Identifiers longer than their columns are refused
+ * (cutting one could merge two accounts); a long display name is only shortened. PostgreSQL text
+ * cannot hold NUL, so a stored provider value that has one is refused too.
+ */
+function storableIdentity(identity: ProviderIdentity, tokens: TokenSet): ProviderIdentity {
+  const stored = { ...identity, scope: tokens.scope, instanceUrl: tokens.instanceUrl };
+  for (const [field, value] of Object.entries(stored)) {
+    if (value?.includes('\u0000')) {
+      throw new ProviderError('connect.provider_error', `The provider sent a ${field} with a NUL character, which Latchkey cannot store.`);
+    }
+  }
+  const length = (s: string | undefined) => (s === undefined ? 0 : [...s].length);
+  for (const field of ['userId', 'orgId', 'username'] as const) {
+    if (length(identity[field]) > PROVIDER_IDENTITY_LENGTHS[field]) {
+      throw new ProviderError(
+        'connect.provider_error',
+        `The provider sent an account ${field} longer than ${PROVIDER_IDENTITY_LENGTHS[field]} characters, which Latchkey cannot store.`,
+      );
+    }
+  }
+  const { displayName } = identity;
+  if (displayName === undefined || length(displayName) <= PROVIDER_IDENTITY_LENGTHS.displayName) return identity;
+  return { ...identity, displayName: [...displayName].slice(0, PROVIDER_IDENTITY_LENGTHS.displayName).join('') };
 }
 
 const CONNECTED_TEXT = { title: 'Connected', detail: 'Your account is connected. You can close this window and return to the app.' };

@@ -8,7 +8,7 @@ import { LOGGER } from '../../common/logging/logger.js';
 import type { AppConfig } from '../../config/config.js';
 import { sha256Hex } from '../../common/crypto/secret-hash.js';
 import { ConnectFlowService, flowCookieName, type FlowOutcome } from './connect-flow.service.js';
-import { connectPage, messagePage, popupResultPage } from './connect-pages.js';
+import { autoStartPage, connectPage, messagePage, popupResultPage } from './connect-pages.js';
 import { FlowPageError } from './connect.errors.js';
 import type { DisplayMode } from './oauth-flow.entity.js';
 
@@ -24,12 +24,20 @@ export class ConnectPagesController {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
+  /**
+   * The link's page. A GET (or HEAD) never starts a flow or spends the link: mail scanners fetch
+   * links, and a forwarded link must not connect the recipient's account to the sender's end user.
+   * The old `?auto=1` is ignored; skipping this page is the session's `autoStart`, and even then
+   * the start is the POST below.
+   */
   @Get('connect/:token')
   async show(@Param('token') token: string, @Query() query: Record<string, unknown>, @Res() res: Response) {
     await this.page(res, async () => {
-      if (query.auto === '1') return this.start(res, token, displayOf(query.display));
       const p = await this.flow.open(token);
-      this.html(res, 200, connectPage(p, token, displayOf(query.display)));
+      const display = displayOf(query.display);
+      if (!p.session.autoStart) return this.html(res, 200, connectPage(p, token, display));
+      const nonce = randomBytes(16).toString('base64');
+      this.html(res, 200, autoStartPage(p, token, display, nonce), `script-src 'nonce-${nonce}'`);
     });
   }
 
@@ -70,8 +78,7 @@ export class ConnectPagesController {
         return;
       case 'popup': {
         const nonce = randomBytes(16).toString('base64');
-        res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; frame-ancestors 'none'`);
-        this.html(res, 200, popupResultPage(outcome.targetOrigin, outcome.message, outcome, nonce), false);
+        this.html(res, 200, popupResultPage(outcome.targetOrigin, outcome.message, outcome, nonce), `script-src 'nonce-${nonce}'`);
         return;
       }
       case 'page':
@@ -80,11 +87,12 @@ export class ConnectPagesController {
     }
   }
 
-  private html(res: Response, status: number, body: string, csp = true) {
+  /** `script` adds a script-src (a nonce) to the CSP; pages without it run no script at all. */
+  private html(res: Response, status: number, body: string, script?: string) {
     // Connect pages carry the session token in their form; no page of the flow may be cached.
     res.setHeader('Cache-Control', 'no-store');
     // No form-action: Chrome applies it to the redirect after the start form, i.e. to the provider.
-    if (csp) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; ${script ? `${script}; ` : ''}frame-ancestors 'none'`);
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
     res.status(status).type('html').send(body);

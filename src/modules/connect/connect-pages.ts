@@ -21,6 +21,26 @@ export function connectPage(p: ConnectPage, token: string, display: string): str
   );
 }
 
+/**
+ * An autoStart session's page: a form that submits itself to /start (the one script, allowed by
+ * `nonce`), and its button for browsers without scripts. Starting stays a POST so that a GET of
+ * the link (a mail scanner, a prefetch) spends nothing.
+ */
+export function autoStartPage(p: ConnectPage, token: string, display: string, nonce: string): string {
+  const provider = p.offering.displayName;
+  const shell = page(
+    `Connect ${provider}`,
+    html`<h1>Continuing to ${provider}…</h1>
+<form id="start" method="post" action="/connect/${token}/start">
+  <input type="hidden" name="display" value="${display}">
+  <button type="submit" autofocus>Continue to ${provider}</button>
+</form>`,
+    { brand: p.integration.name },
+  );
+  const script = `<script nonce="${nonce}">document.getElementById('start').submit();</script>`;
+  return shell.replace('</body>', `${script}\n</body>`);
+}
+
 export interface Message {
   title: string;
   detail: string;

@@ -54,6 +54,13 @@ export class ConnectSession {
   @Column({ name: 'client_state', type: 'varchar', length: 512, nullable: true })
   clientState!: string | null;
 
+  /**
+   * The developer chose to skip Latchkey's page: its GET answers a form that submits itself
+   * (the start is still a POST, so a prefetched or forwarded link spends nothing).
+   */
+  @Column({ name: 'auto_start', type: 'boolean', default: false })
+  autoStart!: boolean;
+
   @Column({ type: 'varchar', length: 16 })
   status!: ConnectSessionStatus;
 

@@ -51,6 +51,7 @@ export class ConnectSessionsService {
         endUserDisplayName: input.endUser.displayName ?? null,
         redirectUri: input.redirectUri ?? null,
         clientState: input.state ?? null,
+        autoStart: input.autoStart ?? false,
         status: ConnectSessionStatus.Pending,
         expiresAt: new Date(this.clock.nowMs() + CONNECT_SESSION_TTL_MS),
         connectionId: null,

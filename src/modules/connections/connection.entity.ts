@@ -24,6 +24,9 @@ export interface ConnectionCredentials {
   raw: Record<string, unknown>;
 }
 
+/** Column sizes of the provider account's identity (characters), checked before a connection is stored. */
+export const PROVIDER_IDENTITY_LENGTHS = { userId: 255, orgId: 255, username: 320, displayName: 200 } as const;
+
 /** One end user's authorization of one integration. */
 @Entity('connections')
 @Index('uq_connections_account', ['integrationId', 'endUserId', 'providerUserId'], { unique: true })
@@ -57,16 +60,16 @@ export class Connection {
   @Column({ name: 'end_user_display_name', type: 'varchar', length: 200, nullable: true })
   endUserDisplayName!: string | null;
 
-  @Column({ name: 'provider_user_id', type: 'varchar', length: 255 })
+  @Column({ name: 'provider_user_id', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.userId })
   providerUserId!: string;
 
-  @Column({ name: 'provider_org_id', type: 'varchar', length: 255, nullable: true })
+  @Column({ name: 'provider_org_id', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.orgId, nullable: true })
   providerOrgId!: string | null;
 
-  @Column({ name: 'provider_username', type: 'varchar', length: 320, nullable: true })
+  @Column({ name: 'provider_username', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.username, nullable: true })
   providerUsername!: string | null;
 
-  @Column({ name: 'provider_display_name', type: 'varchar', length: 200, nullable: true })
+  @Column({ name: 'provider_display_name', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.displayName, nullable: true })
   providerDisplayName!: string | null;
 
   /** Salesforce: the org's API host, from the token response. */

@@ -170,11 +170,22 @@ export class ConnectionsService {
   }
 }
 
-/** When the access token expires: expires_in, else introspection, else issued_at + default lifetime. */
+/** The longest access-token lifetime Latchkey believes; a token said to live longer is refreshed by then. */
+export const MAX_ACCESS_TOKEN_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
+
+/**
+ * When the access token expires: expires_in, else introspection, else issued_at + default
+ * lifetime; at most a year from now, so that a provider's absurd value (1e20 seconds, an
+ * issued_at centuries away) is neither an invalid date nor a token that is never refreshed.
+ */
 export function accessTokenExpiry(tokens: TokenSet, offering: Offering, introspected: Date | undefined, now: number): Date {
-  if (tokens.expiresIn !== undefined) return new Date(now + tokens.expiresIn * 1000);
-  if (introspected) return introspected;
-  return new Date(tokens.issuedAt + offering.defaultAccessTokenTtlSeconds * 1000);
+  const ms =
+    tokens.expiresIn !== undefined
+      ? now + tokens.expiresIn * 1000
+      : introspected
+        ? introspected.getTime()
+        : tokens.issuedAt + offering.defaultAccessTokenTtlSeconds * 1000;
+  return new Date(Number.isNaN(ms) ? now : Math.min(ms, now + MAX_ACCESS_TOKEN_LIFETIME_MS));
 }
 
 const CURSOR_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';

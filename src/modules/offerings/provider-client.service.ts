@@ -25,6 +25,8 @@ export interface DiscoveredMetadata {
   scopesSupported?: string[];
   pkceS256?: boolean;
   tokenEndpointAuthMethods?: string[];
+  /** RFC 9207: the server says every authorization response carries `iss`. */
+  issParameterSupported?: boolean;
 }
 
 export type VerificationOutcome = 'accepted' | 'rejected' | 'unreachable';
@@ -132,7 +134,22 @@ export class ProviderClient {
       scopesSupported: m.scopes_supported,
       pkceS256: m.code_challenge_methods_supported?.includes('S256'),
       tokenEndpointAuthMethods: m.token_endpoint_auth_methods_supported,
+      issParameterSupported: m.authorization_response_iss_parameter_supported === true,
     };
+  }
+
+  /**
+   * RFC 9207: must this offering's callbacks carry `iss`? Asked of the issuer's metadata when a
+   * callback comes without one (offerings without an issuer have no metadata to say so). When
+   * the metadata cannot be read the answer is unknown, and the callback is not accepted.
+   */
+  async issParameterRequired(offering: Offering): Promise<boolean> {
+    if (!offering.issuer) return false;
+    try {
+      return (await this.discover(offering.issuer)).issParameterSupported === true;
+    } catch (error) {
+      throw this.failure('connect.issuer_unconfirmed', 'Reading the provider metadata to check the missing iss failed', error);
+    }
   }
 
   /** An openid-client configuration for one client at one offering. */
@@ -285,10 +302,17 @@ export class ProviderClient {
     try {
       if (tokens.identityUrl) {
         this.assertIdentityUrlAllowed(offering, tokens.identityUrl);
+        // Not followed, like every other provider call: a redirect could lead anywhere, past the
+        // host check above.
         const res = await this.http.fetch(tokens.identityUrl, {
           headers: { Authorization: `Bearer ${tokens.accessToken}`, Accept: 'application/json' },
+          redirect: 'manual',
           signal: AbortSignal.timeout(TIMEOUT_SECONDS * 1000),
         });
+        if (res.status >= 300 && res.status < 400) {
+          await res.body?.cancel();
+          throw new ProviderError('connect.identity_failed', `The identity URL answered with a redirect (HTTP ${res.status}), which Latchkey does not follow.`);
+        }
         if (!res.ok) throw new ProviderError('connect.identity_failed', `The identity URL answered HTTP ${res.status}.`, undefined, res.status >= 500);
         const body = (await res.json()) as Record<string, unknown>;
         const userId = body.user_id;

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDefined, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateNested } from 'class-validator';
+import { IsBoolean, IsDefined, IsEmail, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateNested } from 'class-validator';
 
 export class EndUserDto {
   @ApiProperty({ description: "Your app's id for the end user." })
@@ -33,6 +33,17 @@ export class CreateConnectSessionDto {
   @IsString()
   @Length(1, 512)
   state?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "Skip Latchkey's page that names the app and the access asked for: the link's page continues to the provider by itself " +
+      '(a form that submits itself, with a button when scripts are off). Only for links you open for the end user yourself, ' +
+      'right after creating the session.',
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean()
+  autoStart?: boolean;
 }
 
 export class ExchangeCodeDto {
