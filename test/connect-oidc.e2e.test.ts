@@ -237,5 +237,14 @@ describe('connect flow (generic OpenID Connect provider)', () => {
     expect(result.get('error')).toBe('invalid_issuer');
     expect(result.get('state')).toBe('dev-oidc-no-iss');
     await expectNothingStored(flow.sessionId, 'oidc-no-iss', 'invalid_issuer');
+
+    // The answer is kept per issuer: a second such callback reads no metadata again.
+    const discoveries = oidc.served.discovery;
+    const again = await start('oidc-no-iss-2');
+    const second = new URL((await oidc.authorize(again.location)).location);
+    t.secret(second.searchParams.get('code')!);
+    second.searchParams.delete('iss');
+    expect(delivered(await back(second.href, again.browser)).get('error')).toBe('invalid_issuer');
+    expect(oidc.served.discovery).toBe(discoveries);
   });
 });

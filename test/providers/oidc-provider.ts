@@ -53,6 +53,8 @@ export interface OidcTestProvider {
   issuer: string;
   url: string;
   provider: Provider;
+  /** Requests served so far, by kind. */
+  served: { discovery: number };
   addClient(client: OidcTestClient): Promise<void>;
   /** Logs in (as `accountId`, default `user-1`) and consents, returning the redirect back. */
   authorize(authorizationUrl: string, options?: { accountId?: string }): Promise<AuthorizeResult>;
@@ -138,6 +140,10 @@ export async function startOidcProvider(
   };
   const provider = new Provider(issuer, configuration);
   provider.on('server_error', (_ctx, error) => console.error('oidc-provider server_error', error));
+  const served = { discovery: 0 };
+  server.on('request', (req: { url?: string }) => {
+    if (req.url?.startsWith('/.well-known/')) served.discovery++;
+  });
   server.on('request', provider.callback());
 
   const addClient = async (client: OidcTestClient) => {
@@ -158,6 +164,7 @@ export async function startOidcProvider(
     issuer,
     url: issuer,
     provider,
+    served,
     addClient,
     authorize,
     login: (url, accountId) => authorize(url, { accountId }),

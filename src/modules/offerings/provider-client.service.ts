@@ -7,6 +7,7 @@ import { hostMatches, providerUrlProblem } from '../../common/http/url-policy.js
 import { APP_CONFIG } from '../../app.tokens.js';
 import { OutboundHttp } from '../../common/http/outbound-http.js';
 import type { AppConfig } from '../../config/config.js';
+import { Clock } from '../../common/time/clock.js';
 import { type Offering, PkceMode, TokenEndpointAuthMethod, TokenResponseStyle } from './offering.entity.js';
 
 export interface ClientCredentials {
@@ -93,6 +94,7 @@ export class ProviderError extends DomainError {
 const TOKEN_FIELDS = new Set(['access_token', 'refresh_token', 'id_token']);
 
 const TIMEOUT_SECONDS = 15;
+const ISS_METADATA_TTL_MS = 60 * 60_000;
 const CLIENT_REJECTED = new Set(['invalid_client', 'invalid_client_id', 'unauthorized_client']);
 const CLIENT_ACCEPTED = new Set(['invalid_grant', 'invalid_request']);
 
@@ -102,9 +104,13 @@ const CLIENT_ACCEPTED = new Set(['invalid_grant', 'invalid_request']);
  */
 @Injectable()
 export class ProviderClient {
+  /** Per issuer, whether its metadata promises `iss` in authorization responses (RFC 9207). */
+  private readonly issPromised = new Map<string, { value: boolean; until: number }>();
+
   constructor(
     private readonly http: OutboundHttp,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {}
 
   /** OpenID Connect discovery (falls back to RFC 8414 metadata) for an issuer. */
@@ -145,8 +151,13 @@ export class ProviderClient {
    */
   async issParameterRequired(offering: Offering): Promise<boolean> {
     if (!offering.issuer) return false;
+    // Kept an hour per issuer: a connect callback should not cost a metadata request each time.
+    const known = this.issPromised.get(offering.issuer);
+    if (known && known.until > this.clock.nowMs()) return known.value;
     try {
-      return (await this.discover(offering.issuer)).issParameterSupported === true;
+      const value = (await this.discover(offering.issuer)).issParameterSupported === true;
+      this.issPromised.set(offering.issuer, { value, until: this.clock.nowMs() + ISS_METADATA_TTL_MS });
+      return value;
     } catch (error) {
       throw this.failure('connect.issuer_unconfirmed', 'Reading the provider metadata to check the missing iss failed', error);
     }
