@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   try {
     // Before anything is seeded: a start that cannot bind must not consume the one-time admin password.
     await assertPortFree(config.host, config.port);
-    const keyRing = await loadKeyRing(config, logger, (message) => console.error(message));
+    const keyRing = await loadKeyRing(config, logger, (message) => console.log(message));
     db = await openDatabase(config, logger);
     const migrator = createDataSource(db.url);
     await migrator.initialize();

@@ -319,7 +319,7 @@ describe('npm start (node dist/src/main.js)', () => {
           msg: expect.stringContaining('LATCHKEY_ENCRYPTION_KEYS is not set'),
         }),
       );
-      expect(latchkey.stderr()).toContain('WARNING: DEVELOPMENT ENCRYPTION KEY');
+      expect(latchkey.stdout()).toContain('WARNING: DEVELOPMENT ENCRYPTION KEY');
 
       firstToken = await token(
         baseUrl,
