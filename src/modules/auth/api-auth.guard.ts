@@ -23,22 +23,10 @@ type ApiRequest = Request & { principal?: Principal };
 const BEARER_CACHE_SIZE = 10_000;
 
 interface BearerEntry {
-  /** The whole Authorization header this entry was made for. */
-  header: string;
   principal: Principal;
   /** The app object this principal was derived from, as the app cache held it then. */
   app: OAuthApp;
   expiresAtMs: number;
-}
-
-/**
- * Where a remembered header is filed: its last 32 characters, inside the token's signature and so
- * as good as unique. V8 hashes a whole string to look it up in a Map, and a header is ~900
- * characters: hashing all of it was the largest single cost of a warm proxy call. A shared tail
- * only means a cache miss, never a wrong hit: the entry's whole header must equal the request's.
- */
-function tailOf(header: string): string {
-  return header.length > 64 ? header.slice(-32) : header;
 }
 
 export interface PrincipalOptions {
@@ -62,38 +50,30 @@ export class ApiAuthenticator {
   ) {}
 
   /**
-   * Bearer principals already authenticated in this process, by the exact Authorization header
-   * (filed under its tail, see `tailOf`, and compared whole). A hit is used only while the token
-   * is unexpired and its app is still the very object the app cache held when the principal was
-   * built: any change to the app (revocation, new secret) that any replica announces empties that
-   * cache entry, and the next request takes the full path.
+   * Bearer principals already authenticated in this process, by the exact Authorization header:
+   * a warm call skips the signature check. A hit is used only while the token is unexpired and its
+   * app is still the very object the app cache held when the principal was built: any change to
+   * the app (revocation, new secret) that any replica announces empties that cache entry, and the
+   * next request takes the full path.
    */
   private readonly bearer = new Map<string, BearerEntry>();
 
-  /**
-   * The caller, with the required scopes checked. Synchronous for a remembered Bearer token (the
-   * proxy's hot path makes no promise for it); otherwise a promise.
-   */
-  principal(req: ApiRequest, required: readonly Scope[], options: PrincipalOptions = {}): Principal | Promise<Principal> {
+  /** The caller, with the required scopes checked. */
+  async principal(req: ApiRequest, required: readonly Scope[], options: PrincipalOptions = {}): Promise<Principal> {
     const override = options.workspaceOverride !== false;
-    const header = req.headers.authorization;
-    if (header !== undefined && !(override && req.query?.workspaceId !== undefined)) {
-      const hit = this.bearer.get(tailOf(header));
-      if (hit && hit.header === header && hit.expiresAtMs > this.clock.nowMs() && this.apps.peekActive(hit.app.id) === hit.app) {
-        if (required.every((s) => hit.principal.scopes.has(s))) return hit.principal;
-        // Refused from memory too: a token without the scope does not buy a signature check per call.
-        return Promise.reject(AuthError.insufficientScope(required.filter((s) => !hit.principal.scopes.has(s))));
-      }
-    }
-    return this.resolve(req, required, override);
+    const principal = this.remembered(req, override) ?? (await this.authenticate(req));
+    const acting = override ? await this.applyWorkspaceOverride(req, principal) : principal;
+    const missing = required.filter((s) => !acting.scopes.has(s));
+    if (missing.length) throw AuthError.insufficientScope(missing);
+    return acting;
   }
 
-  private async resolve(req: ApiRequest, required: readonly Scope[], override: boolean): Promise<Principal> {
-    let principal = await this.authenticate(req);
-    if (override) principal = await this.applyWorkspaceOverride(req, principal);
-    const missing = required.filter((s) => !principal.scopes.has(s));
-    if (missing.length) throw AuthError.insufficientScope(missing);
-    return principal;
+  private remembered(req: ApiRequest, override: boolean): Principal | undefined {
+    const header = req.headers.authorization;
+    if (header === undefined || (override && req.query?.workspaceId !== undefined)) return undefined;
+    const hit = this.bearer.get(header);
+    const valid = hit && hit.expiresAtMs > this.clock.nowMs() && this.apps.peekActive(hit.app.id) === hit.app;
+    return valid ? hit.principal : undefined;
   }
 
   private async authenticate(req: ApiRequest): Promise<Principal> {
@@ -112,7 +92,7 @@ export class ApiAuthenticator {
         isPlatformAdmin: scopes.has('workspaces:write'),
         appId: app.id,
       });
-      if (this.apps.peekActive(app.id) === app) this.remember({ header: authorization, principal, app, expiresAtMs: claims.expiresAtMs });
+      if (this.apps.peekActive(app.id) === app) this.remember(authorization, { principal, app, expiresAtMs: claims.expiresAtMs });
       return principal;
     }
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
@@ -139,9 +119,9 @@ export class ApiAuthenticator {
     throw AuthError.unauthenticated();
   }
 
-  private remember(entry: BearerEntry): void {
+  private remember(header: string, entry: BearerEntry): void {
     if (this.bearer.size >= BEARER_CACHE_SIZE) this.bearer.delete(this.bearer.keys().next().value!);
-    this.bearer.set(tailOf(entry.header), entry);
+    this.bearer.set(header, entry);
   }
 
   /** `?workspaceId=` lets a platform admin (or a member of several workspaces) act in another one. */

@@ -36,15 +36,10 @@ function proxyHandler(app: INestApplication) {
     try {
       const connectionId = connectionIdOf(req.url!);
       // The query string belongs to the provider's API: no ?workspaceId= override on the proxy.
-      const principal = authenticator.principal(req as never, ['proxy'], { workspaceOverride: false });
-      if (principal instanceof Promise) {
-        principal.then(
-          (p) => proxy.forward(p, connectionId, req, res, requestId),
-          (error: unknown) => proxy.fail(error, req, res, requestId),
-        );
-      } else {
-        proxy.forward(principal, connectionId, req, res, requestId);
-      }
+      authenticator.principal(req as never, ['proxy'], { workspaceOverride: false }).then(
+        (principal) => proxy.forward(principal, connectionId, req, res, requestId),
+        (error: unknown) => proxy.fail(error, req, res, requestId),
+      );
     } catch (error) {
       proxy.fail(error, req, res, requestId);
     }
