@@ -13,6 +13,17 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules for the TypeScript sources: promises that nobody awaits or that land where a
+    // callback's result is ignored, and switches that miss a member of a union (ConnectionStatus, …).
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+    },
+  },
+  {
     files: ['**/*.mjs'],
     languageOptions: {
       globals: {

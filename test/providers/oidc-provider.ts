@@ -144,7 +144,8 @@ export async function startOidcProvider(
   server.on('request', (req: { url?: string }) => {
     if (req.url?.startsWith('/.well-known/')) served.discovery++;
   });
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => void handle(req, res));
 
   const addClient = async (client: OidcTestClient) => {
     const metadata: ClientMetadata = {
