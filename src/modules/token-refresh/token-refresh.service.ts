@@ -22,7 +22,10 @@ import { backoffMs } from './refresh-policy.js';
 import { RefreshError } from './token-refresh.errors.js';
 import { entityFromRow } from '../../database/entity-from-row.js';
 
-/** How long a refresh lease lasts: far longer than one provider call (15 s timeout). */
+/**
+ * How long a refresh lease lasts: far longer than one provider call (15 s timeout). The holder
+ * renews it right before that call, so time spent queued in the scheduler does not count.
+ */
 export const LEASE_MS = 60_000;
 const POLL_MS = 50;
 const COMMIT_ATTEMPTS = 5;
@@ -121,6 +124,10 @@ export class TokenRefreshService {
     }
     const { integration, offering } = await this.setupOf(connection.integrationId);
     const client = clientCredentialsOf(this.keyRing, integration);
+    // The lease may have lapsed since it was taken (a scheduler batch waits in a queue) and been
+    // taken by another process, which then presents the same refresh token. Never call with a
+    // lease this process no longer holds: a rotating provider revokes the grant on reuse.
+    if (!(await this.renewLease(connection))) throw RefreshError.leaseLost();
 
     let tokens: TokenSet;
     try {
@@ -228,6 +235,24 @@ export class TokenRefreshService {
       .andWhere('(refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= :now OR refresh_lease_owner = :owner)', {
         now,
         owner: this.owner,
+      })
+      .execute();
+    return result.affected === 1;
+  }
+
+  /**
+   * Extends the lease if this process still holds it for this credentials version. Lapsed but
+   * untaken is fine: anyone else must take the lease (set its owner) before calling the provider.
+   */
+  private async renewLease(connection: Connection): Promise<boolean> {
+    const result = await this.connections
+      .createQueryBuilder()
+      .update()
+      .set({ refreshLeaseExpiresAt: new Date(this.clock.nowMs() + LEASE_MS) })
+      .where(`id = :id AND status IN ('active', 'error')`, { id: connection.id })
+      .andWhere('refresh_lease_owner = :owner AND credentials_version = :version', {
+        owner: this.owner,
+        version: connection.credentialsVersion,
       })
       .execute();
     return result.affected === 1;
