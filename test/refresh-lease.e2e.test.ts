@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
 import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
+import { DEFAULT_USER } from './providers/salesforce-provider.js';
 import { BOOTSTRAP, createTestApp } from './support/app.js';
 import { connectWorld, type ConnectWorld, newConnection as createConnection, SF_APP } from './support/connect.js';
 
@@ -111,6 +112,69 @@ describe(TokenRefreshService.name, () => {
       } finally {
         w.sf.beforeTokenResponse = undefined;
         await t.close({ keepDatabase: true });
+      }
+    });
+  });
+
+  describe('commit', () => {
+    it('has stored the rotated refresh token when the process dies while introspection hangs', async () => {
+      const patched = await w.t.http
+        .patch(`/api/v1/offerings/${w.offeringId}`)
+        .auth(w.admin, { type: 'bearer' })
+        .send({ introspectionUrl: `${w.sf.url}/services/oauth2/introspect` });
+      expect(patched.status).toBe(200);
+      const id = await newConnection();
+      const before = await row(id);
+      const doomed = await replica();
+      w.sf.holdIntrospection(true);
+      let pending: Promise<unknown> = Promise.resolve();
+      try {
+        pending = doomed.app
+          .get(TokenRefreshService)
+          .refresh(id, { reason: 'api', observedVersion: before.credentials_version })
+          .catch(() => undefined);
+        await until(() => w.sf.introspectionsHeld > 0);
+        // The process dies here: it never reaches its database again. (A graceful close would
+        // wait for the hung call to time out and then write.)
+        await doomed.dataSource.destroy();
+        expect(await storedRefreshToken(id)).toBe(w.sf.latestTokensFor(DEFAULT_USER.userId)!.refreshToken);
+      } finally {
+        w.sf.holdIntrospection(false);
+        await pending;
+        await doomed.close({ keepDatabase: true }).catch(() => undefined);
+      }
+
+      // A process started afterwards on the same database refreshes with what is stored.
+      const restarted = await replica();
+      try {
+        const res = await restarted.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+        expect(res.status).toBe(200);
+        expect((await row(id)).status).toBe('active');
+        expect(await storedRefreshToken(id)).toBe(w.sf.latestTokensFor(DEFAULT_USER.userId)!.refreshToken);
+      } finally {
+        await restarted.close({ keepDatabase: true });
+        await w.t.http.patch(`/api/v1/offerings/${w.offeringId}`).auth(w.admin, { type: 'bearer' }).send({ introspectionUrl: null });
+      }
+    });
+
+    it('takes the expiry from introspection, after the tokens are stored', async () => {
+      const patched = await w.t.http
+        .patch(`/api/v1/offerings/${w.offeringId}`)
+        .auth(w.admin, { type: 'bearer' })
+        .send({ introspectionUrl: `${w.sf.url}/services/oauth2/introspect` });
+      expect(patched.status).toBe(200);
+      const ttl = w.sf.accessTokenTtlMs;
+      w.sf.accessTokenTtlMs = 30 * 60_000; // not the offering's 2 h default
+      try {
+        const id = await newConnection();
+        const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+        expect(res.status).toBe(200);
+        const stored = await row(id);
+        expect(new Date(stored.access_token_expires_at).getTime()).toBe(Math.floor((clock.nowMs() + 30 * 60_000) / 1000) * 1000);
+        expect(new Date(stored.next_refresh_at).getTime()).toBeLessThan(new Date(stored.access_token_expires_at).getTime());
+      } finally {
+        w.sf.accessTokenTtlMs = ttl;
+        await w.t.http.patch(`/api/v1/offerings/${w.offeringId}`).auth(w.admin, { type: 'bearer' }).send({ introspectionUrl: null });
       }
     });
   });
