@@ -178,4 +178,21 @@ describe(TokenRefreshService.name, () => {
       }
     });
   });
+
+  describe('provider failures', () => {
+    it.each([
+      ['a token response without access_token', { token_type: 'Bearer', instance_url: 'x' }, {}],
+      ['a token response that is not valid JSON', '{"access_token": "00D', { 'content-type': 'application/json' }],
+    ])('reports %s as a provider error, not an outage or a revoked grant', async (_, body, headers) => {
+      const id = await newConnection();
+      w.sf.failNextTokenRequests(1, 200, body, headers);
+      const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+      expect([res.status, res.body.error.code]).toEqual([502, 'connection.refresh_failed']);
+      const stored = await row(id);
+      expect(stored.status).toBe('active');
+      expect(stored.last_error).not.toMatch(/could not be reached/);
+      // The grant is intact: the next attempt succeeds.
+      expect((await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' })).status).toBe(200);
+    });
+  });
 });
