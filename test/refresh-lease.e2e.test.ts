@@ -3,7 +3,7 @@ import { FakeClock } from '../src/common/time/clock.js';
 import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
 import { DEFAULT_USER } from './providers/salesforce-provider.js';
-import { BOOTSTRAP, createTestApp } from './support/app.js';
+import { BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
 import { connectWorld, type ConnectWorld, newConnection as createConnection, SF_APP } from './support/connect.js';
 
 const CREDENTIALS = { table: 'connections', field: 'credentials' };
@@ -194,5 +194,36 @@ describe(TokenRefreshService.name, () => {
       // The grant is intact: the next attempt succeeds.
       expect((await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' })).status).toBe(200);
     });
+  });
+});
+
+describe(TokenRefreshScheduler.name, () => {
+  const clock = new FakeClock(Date.UTC(2026, 11, 2, 12));
+  let w: ConnectWorld;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    w = await connectWorld({ clock });
+    t = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+  });
+  afterAll(async () => {
+    await t.close({ keepDatabase: true });
+    await w.close();
+  });
+
+  it('logs and counts a refresh that fails for a reason of its own, such as credentials it cannot decrypt', async () => {
+    const id = await createConnection(w, 'undecryptable-user');
+    // Encrypted under a key that has since left the key ring.
+    await w.t.dataSource.query(
+      `UPDATE connections SET credentials_enc = regexp_replace(credentials_enc, '^([^.]+)\\.[^.]+\\.', '\\1.retired.'), next_refresh_at = $2 WHERE id = $1`,
+      [id, new Date(clock.nowMs() - 1)],
+    );
+    const report = await t.app.get(TokenRefreshScheduler).tick();
+    expect(report.failed).toBeGreaterThanOrEqual(1);
+    const lines = t.logs.filter((l) => l.includes(id) && l.includes('crypto.decryption_failed'));
+    expect(lines.length).toBe(1);
+    expect(JSON.parse(lines[0]).level).toBeGreaterThanOrEqual(50);
+    const metrics = await t.http.get('/metrics');
+    expect(metrics.text).toMatch(/^latchkey_refresh_failures_total\{reason="internal"\} 1$/m);
   });
 });

@@ -2,11 +2,14 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
+import { DomainError } from '../../common/errors/domain-error.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
+import { MetricsService } from '../health/metrics.service.js';
 import { RefreshError } from './token-refresh.errors.js';
 import { LEASE_MS, TokenRefreshService } from './token-refresh.service.js';
 
@@ -18,6 +21,14 @@ export interface TickReport {
   skipped: number;
 }
 
+/** Failures the refresh path already recorded on the connection, by the reason /metrics gives. */
+const RECORDED: Record<string, string> = {
+  'connection.needs_reauth': 'needs_reauth',
+  'connection.refresh_unavailable': 'unavailable',
+  'connection.refresh_failed': 'provider',
+  'connection.not_found': 'gone',
+};
+
 /**
  * Refreshes connections before their access tokens expire. Each tick claims up to a batch of due
  * connections — leased with FOR UPDATE SKIP LOCKED, so replicas never claim the same row — in due
@@ -27,6 +38,7 @@ export interface TickReport {
 export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private running: Promise<TickReport> | undefined;
   private stopping = false;
+  private readonly failures: Counter<'reason'>;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -35,7 +47,15 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.failures = new Counter({
+      name: 'latchkey_refresh_failures_total',
+      help: 'Scheduled refreshes that failed, by reason (internal: not a provider answer, e.g. undecryptable credentials)',
+      labelNames: ['reason'],
+      registers: [metrics.registry],
+    });
+  }
 
   onApplicationBootstrap(): void {
     if (!this.config.schedulerEnabled) return;
@@ -105,7 +125,10 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
           refreshed++;
         } catch (error) {
           if (error instanceof RefreshError && error.leaseLost) skipped++;
-          else failed++; // Already classified and recorded on the connection.
+          else {
+            failed++;
+            this.recordFailure(row.id, error);
+          }
         }
       }
     };
@@ -125,5 +148,26 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
     } catch (err) {
       this.logger.warn({ err }, 'could not extend the leases of queued refreshes');
     }
+  }
+
+  /**
+   * Counts a failed refresh. Provider answers are already recorded on the connection; anything
+   * else (a key removed from the ring, a database error) is logged here, by name and code: the
+   * message of an arbitrary error may quote what it failed on, so only our own errors' is logged.
+   */
+  private recordFailure(connectionId: string, error: unknown): void {
+    const recorded = error instanceof DomainError ? RECORDED[error.code] : undefined;
+    this.failures.inc({ reason: recorded ?? 'internal' });
+    if (recorded) return;
+    const e = error as { name?: unknown; code?: unknown; message?: unknown };
+    this.logger.error(
+      {
+        connectionId,
+        errorName: typeof e?.name === 'string' ? e.name : undefined,
+        code: typeof e?.code === 'string' ? e.code : undefined,
+        ...(error instanceof DomainError ? { detail: error.message } : {}),
+      },
+      'scheduled refresh failed',
+    );
   }
 }
