@@ -215,6 +215,11 @@ export class SalesforceTestProvider {
   downloadsCutOff = 0;
   /** Delayed (`_delayMs`) calls whose caller closed the connection before the answer. */
   delayedCallsAbandoned = 0;
+  /**
+   * Runs for every token-endpoint request before it is answered (after it is counted), e.g. to
+   * move a fake clock as if the provider were slow.
+   */
+  beforeTokenResponse: ((grantType: string, form: URLSearchParams) => void | Promise<void>) | undefined;
   accessTokenTtlMs: number;
   readonly codeTtlMs: number;
   readonly now: () => number;
@@ -233,6 +238,9 @@ export class SalesforceTestProvider {
   private latencyMs = 0;
   private responseDelayMs = 0;
   private revokeLatencyMs = 0;
+  /** Introspection requests held unanswered (see `holdIntrospection`). */
+  private readonly heldIntrospections: ServerResponse[] = [];
+  private holdingIntrospection = false;
   /** Whether `requests` and `issued` grow (see `setRecording`). */
   private recording = true;
   private down = false;
@@ -368,6 +376,20 @@ export class SalesforceTestProvider {
   /** Delay every revocation request by `ms` real milliseconds before the provider acts on it. */
   setRevokeLatency(ms: number): void {
     this.revokeLatencyMs = ms;
+  }
+
+  /**
+   * While held, introspection requests are never answered (a hung provider). Releasing drops
+   * the held ones (their connections are destroyed) and answers later ones normally.
+   */
+  holdIntrospection(hold: boolean): void {
+    this.holdingIntrospection = hold;
+    if (!hold) for (const res of this.heldIntrospections.splice(0)) res.destroy();
+  }
+
+  /** Introspection requests waiting for an answer that will not come. */
+  get introspectionsHeld(): number {
+    return this.heldIntrospections.length;
   }
 
   /** While down, every connection is destroyed as soon as it is accepted. */
@@ -693,6 +715,7 @@ export class SalesforceTestProvider {
         (this.refreshRequestsByToken.get(presented) ?? 0) + 1,
       );
     }
+    await this.beforeTokenResponse?.(grantType, form);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     const failure = this.failures.shift();
     if (failure) return send(res, failure);
@@ -883,6 +906,10 @@ export class SalesforceTestProvider {
   }
 
   private introspect(req: IncomingMessage, res: ServerResponse, ctx: Ctx): void {
+    if (this.holdingIntrospection) {
+      this.heldIntrospections.push(res);
+      return;
+    }
     const form = new URLSearchParams(ctx.body);
     const app = this.authenticateClient(req, form);
     if (isFailure(app)) return send(res, app);

@@ -418,7 +418,7 @@ export class ProviderClient {
     if (f.kind === 'unreachable') return new ProviderError(code, `${what}: the provider could not be reached (${f.summary}).`, f.error, true);
     if (!f.error && error instanceof Error) {
       // openid-client's own checks (state, iss mismatch, …): say which, never the values.
-      return new ProviderError(code, `${what}: ${error.message.slice(0, 200)}`, (error as { code?: string }).code);
+      return new ProviderError(code, `${what}: ${f.summary}`, (error as { code?: string }).code);
     }
     return new ProviderError(code, `${what} (${f.summary}).`, f.error);
   }
@@ -445,6 +445,13 @@ export class ProviderClient {
     }
     const name = (error as { name?: string })?.name;
     if (name === 'TimeoutError' || name === 'AbortError') return { kind: 'unreachable', summary: 'timed out' };
+    // openid-client's checks of an answer the provider did give (no access_token, a body that is
+    // not JSON, a state or iss mismatch): not an outage, so retrying soon will not help. The
+    // messages name fields, never their values.
+    if (error instanceof oidc.ClientError && error.code?.startsWith('OAUTH_')) {
+      const detail = cause instanceof Error && cause.name === 'OperationProcessingError' ? `: ${cause.message}` : '';
+      return { kind: 'oauth_error', summary: clip(`${error.message}${detail}`) };
+    }
     const code = (cause as { code?: string } | undefined)?.code ?? (error as { code?: string })?.code;
     if (code && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return { kind: 'unreachable', summary: code };
     return { kind: 'unreachable', summary: clip((error as Error)?.message ?? 'unknown error') };

@@ -17,12 +17,15 @@ import { clientCredentialsOf } from '../integrations/client-credentials.js';
 import { Integration } from '../integrations/integration.entity.js';
 import type { Offering } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
+import { type ClientCredentials, ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
 import { backoffMs } from './refresh-policy.js';
 import { RefreshError } from './token-refresh.errors.js';
 import { entityFromRow } from '../../database/entity-from-row.js';
 
-/** How long a refresh lease lasts: far longer than one provider call (15 s timeout). */
+/**
+ * How long a refresh lease lasts: far longer than one provider call (15 s timeout). The holder
+ * renews it right before that call, so time spent queued in the scheduler does not count.
+ */
 export const LEASE_MS = 60_000;
 const POLL_MS = 50;
 const COMMIT_ATTEMPTS = 5;
@@ -162,6 +165,10 @@ export class TokenRefreshService {
     }
     const { integration, offering } = await this.setupOf(connection.integrationId);
     const client = clientCredentialsOf(this.keyRing, integration);
+    // The lease may have lapsed since it was taken (a scheduler batch waits in a queue) and been
+    // taken by another process, which then presents the same refresh token. Never call with a
+    // lease this process no longer holds: a rotating provider revokes the grant on reuse.
+    if (!(await this.renewLease(connection))) throw RefreshError.leaseLost();
 
     let tokens: TokenSet;
     try {
@@ -180,8 +187,9 @@ export class TokenRefreshService {
       throw error.unreachable ? RefreshError.unavailable(error.message) : RefreshError.failed(error.message);
     }
 
-    const introspected = tokens.expiresIn === undefined ? await this.provider.introspectExpiry(offering, client, tokens.accessToken) : undefined;
-    const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
+    // Stored with the fallback expiry first: introspection may hang for its whole timeout, and a
+    // crash meanwhile must not lose a rotated refresh token.
+    const expiresAt = accessTokenExpiry(tokens, offering, undefined, this.clock.nowMs());
     const next: ConnectionCredentials = {
       accessToken: tokens.accessToken,
       // Providers that do not rotate send no refresh token: keep the one we have.
@@ -191,14 +199,18 @@ export class TokenRefreshService {
       issuedAt: tokens.issuedAt,
       raw: { ...credentials.raw, ...tokens.raw },
     };
-    return this.commit(connection, next, expiresAt, tokens);
+    const stored = await this.commit(connection, next, expiresAt, tokens);
+    if (!stored) return this.lostCommit(connection, next);
+    if (tokens.expiresIn !== undefined || !offering.introspectionUrl) return stored;
+    return this.storeIntrospectedExpiry(stored, next, offering, client);
   }
 
   /**
-   * Persists the new tokens (CAS on the version). Retried on database errors, logged loudly:
-   * the provider may already have invalidated the old refresh token.
+   * Persists the new tokens (CAS on the version); undefined when the row moved on without us.
+   * Retried on database errors, logged loudly: the provider may already have invalidated the old
+   * refresh token.
    */
-  private async commit(connection: Connection, credentials: ConnectionCredentials, expiresAt: Date, tokens: TokenSet): Promise<Connection> {
+  private async commit(connection: Connection, credentials: ConnectionCredentials, expiresAt: Date, tokens: TokenSet): Promise<Connection | undefined> {
     const now = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -227,7 +239,7 @@ export class TokenRefreshService {
           // The row as written (RETURNING *): no second round trip to read it back.
           return entityFromRow(this.connections, rows[0]);
         }
-        return this.lostCommit(connection, credentials);
+        return undefined;
       } catch (error) {
         this.logger.error(
           { connectionId: connection.id, attempt, err: error },
@@ -237,6 +249,43 @@ export class TokenRefreshService {
         if (attempt >= COMMIT_ATTEMPTS) throw RefreshError.unavailable('The provider issued new tokens but Latchkey could not store them.');
         await sleep(100 * 2 ** attempt);
       }
+    }
+  }
+
+  /**
+   * The access-token expiry from introspection (Salesforce sends no expires_in), once the tokens
+   * are stored. Only the expiry and schedule change, and only while the credentials are the ones
+   * just stored; on any failure the fallback expiry stands.
+   */
+  private async storeIntrospectedExpiry(
+    stored: Connection,
+    credentials: ConnectionCredentials,
+    offering: Offering,
+    client: ClientCredentials,
+  ): Promise<Connection> {
+    const expiresAt = await this.provider.introspectExpiry(offering, client, credentials.accessToken);
+    if (!expiresAt || expiresAt.getTime() === stored.accessTokenExpiresAt?.getTime()) return stored;
+    try {
+      const [rows]: [Array<Record<string, unknown>>, number] = await this.connections.query(
+        `UPDATE connections SET access_token_expires_at = $1, next_refresh_at = $2, updated_at = now()
+          WHERE id = $3 AND credentials_version = $4 AND status <> 'revoked'
+          RETURNING *`,
+        [
+          expiresAt,
+          this.connectionsService.scheduleFor(expiresAt, credentials.issuedAt, !!credentials.refreshToken),
+          stored.id,
+          stored.credentialsVersion,
+        ],
+      );
+      if (rows.length !== 1) return stored; // Refreshed again or revoked meanwhile: that write wins.
+      await this.changes.publish({ kind: 'connection', id: stored.id }, { confirm: false });
+      return entityFromRow(this.connections, rows[0]);
+    } catch (error) {
+      this.logger.warn(
+        { connectionId: stored.id, errorName: (error as Error)?.name },
+        'introspected expiry not stored; the default lifetime stands',
+      );
+      return stored;
     }
   }
 
@@ -277,6 +326,24 @@ export class TokenRefreshService {
       .andWhere('(refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= :now OR refresh_lease_owner = :owner)', {
         now,
         owner: this.owner,
+      })
+      .execute();
+    return result.affected === 1;
+  }
+
+  /**
+   * Extends the lease if this process still holds it for this credentials version. Lapsed but
+   * untaken is fine: anyone else must take the lease (set its owner) before calling the provider.
+   */
+  private async renewLease(connection: Connection): Promise<boolean> {
+    const result = await this.connections
+      .createQueryBuilder()
+      .update()
+      .set({ refreshLeaseExpiresAt: new Date(this.clock.nowMs() + LEASE_MS) })
+      .where(`id = :id AND status IN ('active', 'error')`, { id: connection.id })
+      .andWhere('refresh_lease_owner = :owner AND credentials_version = :version', {
+        owner: this.owner,
+        version: connection.credentialsVersion,
       })
       .execute();
     return result.affected === 1;
