@@ -191,7 +191,10 @@ describe(TokenRefreshService.name, () => {
       const stored = await row(id);
       expect(stored.status).toBe('active');
       expect(stored.last_error).not.toMatch(/could not be reached/);
-      // The grant is intact: the next attempt succeeds.
+      // Backed off like any failed refresh; once the backoff is over the grant is intact.
+      const early = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+      expect([early.status, early.body.error.code]).toEqual([503, 'connection.refresh_backoff']);
+      clock.advance(Number(early.headers['retry-after']) * 1000);
       expect((await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' })).status).toBe(200);
     });
   });
