@@ -2,13 +2,25 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.latchkey/**', '.latchkey-demo/**', 'coverage/**', '.bench-baseline/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.latchkey/**',
+      '.latchkey-demo/**',
+      'coverage/**',
+      '.bench-baseline/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: false } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-console': 'error',
     },
   },
@@ -16,7 +28,9 @@ export default tseslint.config(
     // Type-aware rules for the TypeScript sources: promises that nobody awaits or that land where a
     // callback's result is ignored, and switches that miss a member of a union (ConnectionStatus, …).
     files: ['**/*.ts'],
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
@@ -27,8 +41,15 @@ export default tseslint.config(
     files: ['**/*.mjs'],
     languageOptions: {
       globals: {
-        process: 'readonly', Buffer: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', console: 'readonly',
-        setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly',
+        process: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        fetch: 'readonly',
       },
     },
   },
@@ -38,10 +59,21 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'module',
       globals: {
-        window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', navigator: 'readonly',
-        fetch: 'readonly', confirm: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', CSS: 'readonly',
-        setInterval: 'readonly', clearInterval: 'readonly',
-        Node: 'readonly', URL: 'readonly', URLSearchParams: 'readonly',
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        history: 'readonly',
+        navigator: 'readonly',
+        fetch: 'readonly',
+        confirm: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        CSS: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        Node: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
       },
     },
   },

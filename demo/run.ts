@@ -169,7 +169,14 @@ async function waitForReady(latchkeyUrl: string, exited: () => boolean): Promise
   throw new Error(`Latchkey did not become ready at ${latchkeyUrl}/readyz within 3 minutes`);
 }
 
-const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
 /** Latchkey's JSON log lines as short text ("warn: …"); anything else as it is. */
 function readable(line: string): string {

@@ -5,7 +5,9 @@ export class ConnectSessionAutoStart1796500000000 implements MigrationInterface 
   name = 'ConnectSessionAutoStart1796500000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('ALTER TABLE "connect_sessions" ADD "auto_start" boolean NOT NULL DEFAULT false');
+    await queryRunner.query(
+      'ALTER TABLE "connect_sessions" ADD "auto_start" boolean NOT NULL DEFAULT false',
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -84,9 +84,7 @@ export class AppModule {
         // Last: its /oauth/:integrationId must not shadow the connect module's /oauth/callback.
         ConsoleModule,
       ],
-      providers: [
-        { provide: APP_FILTER, useClass: HttpErrorFilter },
-      ],
+      providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
     };
   }
 }

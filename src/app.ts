@@ -22,8 +22,19 @@ const PROXY_OPERATION = (method: string) => ({
   summary: "Call the provider's API as the end user; bodies are streamed both ways. Scope: proxy.",
   security: [{ bearer: [] }],
   parameters: [
-    { name: 'connectionId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
-    { name: 'path', in: 'path', required: true, description: "Path under the offering's API base", schema: { type: 'string' } },
+    {
+      name: 'connectionId',
+      in: 'path',
+      required: true,
+      schema: { type: 'string', format: 'uuid' },
+    },
+    {
+      name: 'path',
+      in: 'path',
+      required: true,
+      description: "Path under the offering's API base",
+      schema: { type: 'string' },
+    },
   ],
   responses: {
     default: { description: "The provider's response, as it is" },
@@ -33,7 +44,9 @@ const PROXY_OPERATION = (method: string) => ({
     '504': { description: 'proxy.upstream_timeout' },
   },
 });
-const PROXY_OPENAPI = Object.fromEntries(['get', 'post', 'put', 'patch', 'delete'].map((m) => [m, PROXY_OPERATION(m)]));
+const PROXY_OPENAPI = Object.fromEntries(
+  ['get', 'post', 'put', 'patch', 'delete'].map((m) => [m, PROXY_OPERATION(m)]),
+);
 
 /** Builds the configured application (not yet listening). Used by main.ts and by tests. */
 export async function createApp(deps: AppDependencies): Promise<INestApplication> {
@@ -61,7 +74,10 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
   // balancer never reuses a connection Latchkey is closing at that moment (a stray 502).
   const server = app.getHttpServer() as import('node:http').Server;
   server.keepAliveTimeout = deps.config.httpKeepAliveTimeoutMs;
-  server.headersTimeout = Math.max(server.headersTimeout, deps.config.httpKeepAliveTimeoutMs + 1000);
+  server.headersTimeout = Math.max(
+    server.headersTimeout,
+    deps.config.httpKeepAliveTimeoutMs + 1000,
+  );
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -80,7 +96,9 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
         const summary = Object.entries(fields)
           .map(([, msgs]) => msgs.join('; ').replace(/^property /, ''))
           .join('; ');
-        return new DomainError('validation.failed', 'invalid', `Invalid request: ${summary}`, { fields });
+        return new DomainError('validation.failed', 'invalid', `Invalid request: ${summary}`, {
+          fields,
+        });
       },
     }),
   );
@@ -89,7 +107,9 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
     app,
     new DocumentBuilder()
       .setTitle('Latchkey API')
-      .setDescription('Outbound OAuth integration broker. Authenticate with a Bearer token from POST /api/v1/oauth/token.')
+      .setDescription(
+        'Outbound OAuth integration broker. Authenticate with a Bearer token from POST /api/v1/oauth/token.',
+      )
       .setVersion('1')
       .addBearerAuth()
       .build(),

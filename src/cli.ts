@@ -71,21 +71,30 @@ async function main(argv: string[]): Promise<number> {
           return 0;
         }
         const file = await writeMigration(name, up, down);
-        console.log(`Wrote ${path.relative(REPO_ROOT, file)} (${up.length} statements). Review it before committing.`);
+        console.log(
+          `Wrote ${path.relative(REPO_ROOT, file)} (${up.length} statements). Review it before committing.`,
+        );
         return 0;
       }
       case 'rotate-keys': {
         const keyRing = await loadKeyRing(config, logger);
         await migrate(dataSource);
         const reports = await rotateKeys(dataSource, keyRing);
-        for (const r of reports) console.log(`${r.table}.${r.column}: re-encrypted ${r.reEncrypted}`);
+        for (const r of reports)
+          console.log(`${r.table}.${r.column}: re-encrypted ${r.reEncrypted}`);
         console.log(`All secrets are now under key "${keyRing.primaryKeyId}".`);
         return 0;
       }
       case 'signing-key:rotate': {
         const keyRing = await loadKeyRing(config, logger);
         await migrate(dataSource);
-        const { kid, retired, deleted } = await rotateSigningKey(dataSource, keyRing, new RandomSource(), new SystemClock(), config.apiTokenTtlSeconds);
+        const { kid, retired, deleted } = await rotateSigningKey(
+          dataSource,
+          keyRing,
+          new RandomSource(),
+          new SystemClock(),
+          config.apiTokenTtlSeconds,
+        );
         console.log(
           `New signing key: ${kid}\nRetired ${retired}; they stay published until the tokens they signed have expired` +
             ` (LATCHKEY_API_TOKEN_TTL_SECONDS + 60 s). Deleted ${deleted} that no valid token can need.`,
@@ -94,27 +103,45 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'user:create': {
         const [email, role, slug = 'default'] = args;
-        if (!email || !/^[^\s@]+@[^\s@]+$/.test(email) || (role !== 'admin' && role !== 'developer')) {
-          console.error('user:create needs an email and a role (admin or developer), e.g. user:create dev@example.com developer');
+        if (
+          !email ||
+          !/^[^\s@]+@[^\s@]+$/.test(email) ||
+          (role !== 'admin' && role !== 'developer')
+        ) {
+          console.error(
+            'user:create needs an email and a role (admin or developer), e.g. user:create dev@example.com developer',
+          );
           return 2;
         }
         await migrate(dataSource);
-        const [workspace]: Array<{ id: string }> = await dataSource.query('SELECT id FROM workspaces WHERE slug = $1', [slug]);
+        const [workspace]: Array<{ id: string }> = await dataSource.query(
+          'SELECT id FROM workspaces WHERE slug = $1',
+          [slug],
+        );
         if (!workspace) {
           console.error(`No workspace with slug "${slug}".`);
           return 1;
         }
-        const users = new UsersService(dataSource.getRepository(User), dataSource.getRepository(WorkspaceMember), new RandomSource());
+        const users = new UsersService(
+          dataSource.getRepository(User),
+          dataSource.getRepository(WorkspaceMember),
+          new RandomSource(),
+        );
         const password = randomBytes(18).toString('base64url');
         try {
           await dataSource.transaction((tx) =>
-            users.create({ email, password, role: role as UserRole, workspaceIds: [workspace.id] }, tx),
+            users.create(
+              { email, password, role: role as UserRole, workspaceIds: [workspace.id] },
+              tx,
+            ),
           );
         } catch (error) {
           console.error(error instanceof DomainError ? error.message : error);
           return 1;
         }
-        console.log(`Created ${role} ${email.toLowerCase()} in workspace "${slug}".\nPassword (shown only now): ${password}`);
+        console.log(
+          `Created ${role} ${email.toLowerCase()} in workspace "${slug}".\nPassword (shown only now): ${password}`,
+        );
         return 0;
       }
       default:
@@ -153,7 +180,10 @@ ${down.map(q).join('\n')}
   let index = await readFile(indexFile, 'utf8');
   index = `import { ${className} } from './${timestamp}-${name}.js';\n` + index;
   index = index.replace(/= \[([^\]]*)\];/s, (_m, list: string) => {
-    const items = list.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = list
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     items.push(className);
     return `= [\n  ${items.join(',\n  ')},\n];`;
   });

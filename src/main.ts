@@ -37,7 +37,8 @@ async function main(): Promise<void> {
       process.exit(0);
     }
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.on(signal, () => void shutdown(signal));
 
   try {
     // Before anything is seeded: a start that cannot bind must not consume the one-time admin password.
@@ -63,8 +64,18 @@ async function main(): Promise<void> {
     });
     await app.listen(config.port, config.host);
     const url = config.publicUrl;
-    logger.info({ url, host: config.host, port: config.port, database: db.embedded ? 'embedded' : 'external' }, 'Latchkey is up');
-    console.log(`\n  Latchkey is running at ${url}  (console: ${url}/login, API docs: ${url}/api/docs)\n`);
+    logger.info(
+      {
+        url,
+        host: config.host,
+        port: config.port,
+        database: db.embedded ? 'embedded' : 'external',
+      },
+      'Latchkey is up',
+    );
+    console.log(
+      `\n  Latchkey is running at ${url}  (console: ${url}/login, API docs: ${url}/api/docs)\n`,
+    );
   } catch (error) {
     if (stopping) return; // Interrupted while starting: the signal handler finishes the stop.
     logger.fatal({ err: error }, 'start-up failed');

@@ -29,13 +29,22 @@ describe(ChangeFeed.name, () => {
     await dataSource.initialize();
     const logs: string[] = [];
     const logger = createLogger('info', { write: (l: string) => void logs.push(l) });
-    const feed = new ChangeFeed(dataSource, new RandomSource(), logger, { changeFeedHeartbeatMs: heartbeatMs });
+    const feed = new ChangeFeed(dataSource, new RandomSource(), logger, {
+      changeFeedHeartbeatMs: heartbeatMs,
+    });
     await feed.onModuleInit();
     const seen: Change[] = [];
     feed.subscribe((c) => seen.push(c));
     // The listening client is private; its socket is reached only to make it slow on purpose.
-    const socket = (feed as unknown as { client: pg.Client & { connection: { stream: Socket } } }).client.connection.stream;
-    const r = { feed, dataSource, seen, logs, deafen: (deaf: boolean) => (deaf ? socket.pause() : socket.resume()) };
+    const socket = (feed as unknown as { client: pg.Client & { connection: { stream: Socket } } })
+      .client.connection.stream;
+    const r = {
+      feed,
+      dataSource,
+      seen,
+      logs,
+      deafen: (deaf: boolean) => (deaf ? socket.pause() : socket.resume()),
+    };
     replicas.push(r);
     return r;
   }
@@ -80,7 +89,9 @@ describe(ChangeFeed.name, () => {
       await a.feed.publish({ kind: 'offering', id: 'o1' });
       expect(Date.now() - started).toBeGreaterThanOrEqual(950);
       expect(b.seen).toEqual([]);
-      const warning = a.logs.map((l) => JSON.parse(l) as { msg: string; missing?: number }).find((l) => l.msg.includes('not confirmed'));
+      const warning = a.logs
+        .map((l) => JSON.parse(l) as { msg: string; missing?: number })
+        .find((l) => l.msg.includes('not confirmed'));
       expect(warning?.missing).toBe(1);
       b.deafen(false);
       await expect.poll(() => b.seen).toEqual([{ kind: 'offering', id: 'o1' }]);

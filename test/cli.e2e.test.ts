@@ -13,7 +13,12 @@ const CLI = path.resolve('dist/src/cli.js');
 async function cli(db: string, ...args: string[]) {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, DATABASE_URL: db, LATCHKEY_ENCRYPTION_KEYS: TEST_KEY_SPEC, NODE_ENV: 'test' },
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db,
+        LATCHKEY_ENCRYPTION_KEYS: TEST_KEY_SPEC,
+        NODE_ENV: 'test',
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -25,7 +30,8 @@ async function cli(db: string, ...args: string[]) {
 describe('cli', () => {
   let t: TestApp;
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error('dist/src/cli.js is missing: run `npm run build` (npm test does it first)');
+    if (!existsSync(CLI))
+      throw new Error('dist/src/cli.js is missing: run `npm run build` (npm test does it first)');
     t = await createTestApp();
   });
   afterAll(async () => {
@@ -34,7 +40,10 @@ describe('cli', () => {
 
   describe('signing-key:rotate', () => {
     it('makes a new signing key the signer of the running app, keeping the old one in the JWKS', async () => {
-      const kids = async () => ((await t.http.get('/.well-known/jwks.json')).body.keys as Array<{ kid: string }>).map((k) => k.kid);
+      const kids = async () =>
+        ((await t.http.get('/.well-known/jwks.json')).body.keys as Array<{ kid: string }>).map(
+          (k) => k.kid,
+        );
       const [oldKid] = await kids();
       const res = await cli(t.db.url, 'signing-key:rotate');
       expect(res.code).toBe(0);
@@ -56,18 +65,25 @@ describe('cli', () => {
       const agent = supertest.agent(t.url);
       const form = await agent.get('/login');
       const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)![1];
-      const login = await agent.post('/login').type('form').send({ _csrf: csrf, email: 'dev@example.test', password });
+      const login = await agent
+        .post('/login')
+        .type('form')
+        .send({ _csrf: csrf, email: 'dev@example.test', password });
       expect(login.status).toBe(303);
       expect((await agent.get('/api/v1/oauth-apps')).status).toBe(200);
       expect((await agent.get('/api/v1/workspaces')).status).toBe(403); // a developer, not an admin
-      const [row]: Array<{ password_hash: string }> = await t.dataSource.query(`SELECT password_hash FROM users WHERE email = 'dev@example.test'`);
+      const [row]: Array<{ password_hash: string }> = await t.dataSource.query(
+        `SELECT password_hash FROM users WHERE email = 'dev@example.test'`,
+      );
       expect(row.password_hash).not.toContain(password);
     });
 
     it('refuses a duplicate email, an unknown workspace and a bad role, creating nothing', async () => {
       const before = await t.dataSource.query('SELECT count(*)::int AS n FROM users');
       expect((await cli(t.db.url, 'user:create', 'admin@example.test', 'developer')).code).toBe(1);
-      expect((await cli(t.db.url, 'user:create', 'new@example.test', 'developer', 'nope')).stderr).toMatch(/No workspace with slug "nope"/);
+      expect(
+        (await cli(t.db.url, 'user:create', 'new@example.test', 'developer', 'nope')).stderr,
+      ).toMatch(/No workspace with slug "nope"/);
       expect((await cli(t.db.url, 'user:create', 'new@example.test', 'owner')).code).toBe(2);
       expect(await t.dataSource.query('SELECT count(*)::int AS n FROM users')).toEqual(before);
     });

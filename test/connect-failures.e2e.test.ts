@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_USER, SalesforceTestProvider, type SalesforceUser } from './providers/salesforce-provider.js';
+import {
+  DEFAULT_USER,
+  SalesforceTestProvider,
+  type SalesforceUser,
+} from './providers/salesforce-provider.js';
 import {
   atProvider,
   Browser,
@@ -384,7 +388,10 @@ describe('connect flow failures', () => {
         w.sf.addUser(user);
         w.sf.setLoginUser(user.userId);
         try {
-          const flow = await started(endUserId, { redirectUri: REDIRECT, state: `dev-${endUserId}` });
+          const flow = await started(endUserId, {
+            redirectUri: REDIRECT,
+            state: `dev-${endUserId}`,
+          });
           return { flow, res: await returnToLatchkey(w, flow.callback, flow.browser) };
         } finally {
           w.sf.setLoginUser(DEFAULT_USER.userId);
@@ -543,7 +550,9 @@ describe('connect flow failures', () => {
           res.end(JSON.stringify({ user_id: '005elsewhere', organization_id: DEFAULT_USER.orgId }));
         });
         const redirector = await loopbackServer((_req, res) => {
-          res.writeHead(302, { location: `${elsewhere.url}/id/${DEFAULT_USER.orgId}/005elsewhere` });
+          res.writeHead(302, {
+            location: `${elsewhere.url}/id/${DEFAULT_USER.orgId}/005elsewhere`,
+          });
           res.end();
         });
         const allowed = { allowedApiHosts: [new URL(w.sf.url).host, new URL(redirector.url).host] };

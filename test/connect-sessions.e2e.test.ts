@@ -347,7 +347,10 @@ describe('connect sessions', () => {
       });
 
       it('answers the usual 410 page once the autoStart link was used', async () => {
-        const { body } = await createSession(w, { endUser: { id: 'auto-start-used' }, autoStart: true });
+        const { body } = await createSession(w, {
+          endUser: { id: 'auto-start-used' },
+          autoStart: true,
+        });
         await startFlow(w, body.connectUrl, new Browser());
         const res = await w.t.http.get(`/connect/${body.token}`);
         expect(res.status).toBe(410);
@@ -736,7 +739,9 @@ describe('connect sessions', () => {
       const integration = await newIntegration('Same millisecond');
       const created: string[] = [];
       for (let i = 1; i <= 3; i++)
-        created.push((await connectPlain(`same-ms-${i}`, { integrationId: integration.id })).id as string);
+        created.push(
+          (await connectPlain(`same-ms-${i}`, { integrationId: integration.id })).id as string,
+        );
       // PostgreSQL keeps microseconds; a cursor cut to milliseconds would skip the older rows.
       for (const [i, id] of created.entries()) {
         await sql(`UPDATE connections SET created_at = $1 WHERE id = $2`, [

@@ -25,7 +25,10 @@ describe('console sign-in and sessions', () => {
     const agent = supertest.agent(t.url);
     const form = await agent.get('/login');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)![1];
-    const res = await agent.post('/login').type('form').send({ _csrf: csrf, email, password, ...(next ? { next } : {}) });
+    const res = await agent
+      .post('/login')
+      .type('form')
+      .send({ _csrf: csrf, email, password, ...(next ? { next } : {}) });
     return { agent, res };
   }
 
@@ -38,7 +41,9 @@ describe('console sign-in and sessions', () => {
     const { agent, res } = await signIn(ADMIN.email, ADMIN.password);
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/');
-    const cookie = (res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('latchkey_session='))!;
+    const cookie = (res.headers['set-cookie'] as unknown as string[]).find((c) =>
+      c.startsWith('latchkey_session='),
+    )!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
     expect(cookie).toMatch(/Path=\//);
@@ -47,24 +52,36 @@ describe('console sign-in and sessions', () => {
     const home = await agent.get('/oauth');
     expect(home.status).toBe(200);
     expect(home.text).toContain(ADMIN.email);
-    const rows: Array<{ token_hash: string }> = await t.dataSource.query('SELECT token_hash FROM user_sessions');
+    const rows: Array<{ token_hash: string }> = await t.dataSource.query(
+      'SELECT token_hash FROM user_sessions',
+    );
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.token_hash))).toBe(true);
   });
 
   it('refuses a wrong password with one generic message and no session', async () => {
-    for (const [email, password] of [[ADMIN.email, 'wrong password!'], ['nobody@example.test', 'whatever12345']]) {
+    for (const [email, password] of [
+      [ADMIN.email, 'wrong password!'],
+      ['nobody@example.test', 'whatever12345'],
+    ]) {
       const { res } = await signIn(email, password);
       expect(res.status).toBe(401);
       expect(res.text).toContain('Email or password is incorrect.');
-      expect(cookieValue(res.headers['set-cookie'] as unknown as string[], 'latchkey_session')).toBeUndefined();
+      expect(
+        cookieValue(res.headers['set-cookie'] as unknown as string[], 'latchkey_session'),
+      ).toBeUndefined();
     }
   });
 
-  it('refuses a login post without the form\'s CSRF token', async () => {
-    const res = await supertest(t.url).post('/login').type('form').send({ email: ADMIN.email, password: ADMIN.password, _csrf: 'forged' });
+  it("refuses a login post without the form's CSRF token", async () => {
+    const res = await supertest(t.url)
+      .post('/login')
+      .type('form')
+      .send({ email: ADMIN.email, password: ADMIN.password, _csrf: 'forged' });
     expect(res.status).toBe(403);
-    expect(cookieValue(res.headers['set-cookie'] as unknown as string[], 'latchkey_session')).toBeUndefined();
+    expect(
+      cookieValue(res.headers['set-cookie'] as unknown as string[], 'latchkey_session'),
+    ).toBeUndefined();
   });
 
   it('escapes what the user typed when it re-renders the form', async () => {
@@ -89,10 +106,16 @@ describe('console sign-in and sessions', () => {
     const noCsrf = await agent.post('/api/v1/oauth-apps').send({ description: 'from console' });
     expect(noCsrf.status).toBe(403);
     expect(noCsrf.body.error.code).toBe('auth.csrf_failed');
-    const wrong = await agent.post('/api/v1/oauth-apps').set('X-CSRF-Token', 'nope').send({ description: 'from console' });
+    const wrong = await agent
+      .post('/api/v1/oauth-apps')
+      .set('X-CSRF-Token', 'nope')
+      .send({ description: 'from console' });
     expect(wrong.status).toBe(403);
     expect((await agent.get('/api/v1/oauth-apps')).body.data.length).toBe(before);
-    const ok = await agent.post('/api/v1/oauth-apps').set('X-CSRF-Token', await csrfFromHome(agent)).send({ description: 'from console' });
+    const ok = await agent
+      .post('/api/v1/oauth-apps')
+      .set('X-CSRF-Token', await csrfFromHome(agent))
+      .send({ description: 'from console' });
     expect(ok.status).toBe(201);
     t.secret(ok.body.clientSecret);
     expect(ok.body.scopes).not.toContain('workspaces:write'); // defaults to developer scopes
@@ -100,8 +123,15 @@ describe('console sign-in and sessions', () => {
 
   it('gives a developer no admin scopes', async () => {
     const users = t.app.get(UsersService);
-    const [ws]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
-    await users.create({ email: 'dev@example.test', password: 'developer password 1', role: UserRole.Developer, workspaceIds: [ws.id] });
+    const [ws]: Array<{ id: string }> = await t.dataSource.query(
+      `SELECT id FROM workspaces WHERE slug = 'default'`,
+    );
+    await users.create({
+      email: 'dev@example.test',
+      password: 'developer password 1',
+      role: UserRole.Developer,
+      workspaceIds: [ws.id],
+    });
     t.secret('developer password 1');
     const { agent, res } = await signIn('dev@example.test', 'developer password 1');
     expect(res.status).toBe(303);
@@ -118,15 +148,28 @@ describe('console sign-in and sessions', () => {
   describe('workspace switcher', () => {
     const appIds = async (agent: ReturnType<typeof supertest.agent>) =>
       ((await agent.get('/api/v1/oauth-apps')).body.data as Array<{ id: string }>).map((a) => a.id);
-    const switchTo = async (agent: ReturnType<typeof supertest.agent>, workspaceId: string, csrf?: string) =>
-      agent.post('/session/workspace').type('form').send({ _csrf: csrf ?? (await csrfFromHome(agent)), workspaceId });
+    const switchTo = async (
+      agent: ReturnType<typeof supertest.agent>,
+      workspaceId: string,
+      csrf?: string,
+    ) =>
+      agent
+        .post('/session/workspace')
+        .type('form')
+        .send({ _csrf: csrf ?? (await csrfFromHome(agent)), workspaceId });
 
     it('moves an admin session to any workspace, and its API calls with it', async () => {
       const { agent } = await signIn(ADMIN.email, ADMIN.password);
       const csrf = await csrfFromHome(agent);
-      const app = await agent.post('/api/v1/oauth-apps').set('X-CSRF-Token', csrf).send({ description: 'in default' });
+      const app = await agent
+        .post('/api/v1/oauth-apps')
+        .set('X-CSRF-Token', csrf)
+        .send({ description: 'in default' });
       t.secret(app.body.clientSecret);
-      const created = await agent.post('/api/v1/workspaces').set('X-CSRF-Token', csrf).send({ slug: 'switch-target', name: 'Second <Team>' });
+      const created = await agent
+        .post('/api/v1/workspaces')
+        .set('X-CSRF-Token', csrf)
+        .send({ slug: 'switch-target', name: 'Second <Team>' });
       expect(created.status).toBe(201);
       const second = created.body.id as string;
 
@@ -145,18 +188,27 @@ describe('console sign-in and sessions', () => {
       expect(await appIds(agent)).toEqual([]);
       expect((await agent.get('/oauth')).text).toContain(`<option value="${second}" selected>`);
 
-      const [def]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
+      const [def]: Array<{ id: string }> = await t.dataSource.query(
+        `SELECT id FROM workspaces WHERE slug = 'default'`,
+      );
       expect((await switchTo(agent, def.id)).status).toBe(303);
       expect(await appIds(agent)).toContain(app.body.id);
     });
 
     it('lets a developer switch only between workspaces they are a member of', async () => {
       const users = t.app.get(UsersService);
-      const [def]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
+      const [def]: Array<{ id: string }> = await t.dataSource.query(
+        `SELECT id FROM workspaces WHERE slug = 'default'`,
+      );
       const [other]: Array<{ id: string }> = await t.dataSource.query(
         `INSERT INTO workspaces (id, slug, name) VALUES (gen_random_uuid(), 'dev-other', 'Other') RETURNING id`,
       );
-      await users.create({ email: 'switcher@example.test', password: 'developer password 2', role: UserRole.Developer, workspaceIds: [def.id] });
+      await users.create({
+        email: 'switcher@example.test',
+        password: 'developer password 2',
+        role: UserRole.Developer,
+        workspaceIds: [def.id],
+      });
       t.secret('developer password 2');
       const { agent } = await signIn('switcher@example.test', 'developer password 2');
       // One workspace: a plain label, no switcher.
@@ -165,15 +217,23 @@ describe('console sign-in and sessions', () => {
       expect((await switchTo(agent, other.id)).status).toBe(403);
       expect(await appIds(agent)).toEqual(before);
 
-      await t.dataSource.query('INSERT INTO workspace_members (workspace_id, user_id) SELECT $1, id FROM users WHERE email = $2', [other.id, 'switcher@example.test']);
-      expect((await agent.get('/oauth')).text).toContain(`<option value="${other.id}">Other</option>`);
+      await t.dataSource.query(
+        'INSERT INTO workspace_members (workspace_id, user_id) SELECT $1, id FROM users WHERE email = $2',
+        [other.id, 'switcher@example.test'],
+      );
+      expect((await agent.get('/oauth')).text).toContain(
+        `<option value="${other.id}">Other</option>`,
+      );
       expect((await switchTo(agent, other.id)).status).toBe(303);
       expect(await appIds(agent)).toEqual([]);
       expect((await agent.get('/api/v1/oauth-apps')).status).toBe(200);
     });
 
     it('sends a signed-out visitor to the sign-in page', async () => {
-      const res = await supertest(t.url).post('/session/workspace').type('form').send({ _csrf: 'x', workspaceId: '00000000-0000-4000-8000-000000000000' });
+      const res = await supertest(t.url)
+        .post('/session/workspace')
+        .type('form')
+        .send({ _csrf: 'x', workspaceId: '00000000-0000-4000-8000-000000000000' });
       expect([res.status, res.headers.location]).toEqual([303, '/login']);
     });
   });
@@ -183,7 +243,10 @@ describe('console sign-in and sessions', () => {
     const forged = await agent.post('/logout').type('form').send({ _csrf: 'forged' });
     expect(forged.status).toBe(403);
     expect((await agent.get('/api/v1/oauth-apps')).status).toBe(200);
-    const out = await agent.post('/logout').type('form').send({ _csrf: await csrfFromHome(agent) });
+    const out = await agent
+      .post('/logout')
+      .type('form')
+      .send({ _csrf: await csrfFromHome(agent) });
     expect([out.status, out.headers.location]).toEqual([303, '/login']);
     expect((await agent.get('/api/v1/oauth-apps')).status).toBe(401);
 

@@ -7,10 +7,19 @@ import { createTestApp, type TestApp } from './support/app.js';
 
 const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
 const DEVELOPER = { email: 'console-dev@example.test', password: 'developer password 2' };
-const PAGES = ['/oauth', '/oauth/create', '/oauth/4b0c7a52-4f0e-4a51-9d57-0c2f7f8f1a11', '/settings/oauth-apps', '/admin/offerings'];
+const PAGES = [
+  '/oauth',
+  '/oauth/create',
+  '/oauth/4b0c7a52-4f0e-4a51-9d57-0c2f7f8f1a11',
+  '/settings/oauth-apps',
+  '/admin/offerings',
+];
 
 /** A GET with the path sent byte for byte (supertest/URL would normalize `..` away). */
-function rawGet(base: string, path: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function rawGet(
+  base: string,
+  path: string,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: hostname, port, path, method: 'GET' }, (res) => {
@@ -29,8 +38,15 @@ describe('web console', () => {
   beforeAll(async () => {
     t = await createTestApp();
     const users = t.app.get(UsersService);
-    const [ws]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
-    await users.create({ email: DEVELOPER.email, password: t.secret(DEVELOPER.password), role: UserRole.Developer, workspaceIds: [ws.id] });
+    const [ws]: Array<{ id: string }> = await t.dataSource.query(
+      `SELECT id FROM workspaces WHERE slug = 'default'`,
+    );
+    await users.create({
+      email: DEVELOPER.email,
+      password: t.secret(DEVELOPER.password),
+      role: UserRole.Developer,
+      workspaceIds: [ws.id],
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -67,7 +83,13 @@ describe('web console', () => {
         expect(res.headers['content-type']).toMatch(/^text\/html/);
         expect(res.headers['cache-control']).toBe('no-store');
         const csp = res.headers['content-security-policy'] as string;
-        for (const directive of ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"]) {
+        for (const directive of [
+          "default-src 'self'",
+          "script-src 'self'",
+          "frame-ancestors 'none'",
+          "base-uri 'none'",
+          "form-action 'self'",
+        ]) {
           expect(csp).toContain(directive);
         }
         expect(csp).not.toContain('unsafe-inline');
@@ -86,8 +108,13 @@ describe('web console', () => {
 
     it('uses the CSRF token the API accepts', async () => {
       const agent = await signIn(ADMIN.email, ADMIN.password);
-      const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec((await agent.get('/oauth')).text)![1];
-      const res = await agent.post('/api/v1/oauth-apps').set('X-CSRF-Token', csrf).send({ description: 'from the shell token' });
+      const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(
+        (await agent.get('/oauth')).text,
+      )![1];
+      const res = await agent
+        .post('/api/v1/oauth-apps')
+        .set('X-CSRF-Token', csrf)
+        .send({ description: 'from the shell token' });
       expect(res.status).toBe(201);
       t.secret(res.body.clientSecret);
     });
@@ -132,7 +159,11 @@ describe('web console', () => {
       const again = await supertest(t.url).get('/assets/console.css').set('If-None-Match', etag);
       expect(again.status).toBe(304);
 
-      for (const path of ['/assets/console/app.js', '/assets/console/api.js', '/assets/console/pages/integration-detail.js']) {
+      for (const path of [
+        '/assets/console/app.js',
+        '/assets/console/api.js',
+        '/assets/console/pages/integration-detail.js',
+      ]) {
         const js = await supertest(t.url).get(path);
         expect(js.status, path).toBe(200);
         expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');

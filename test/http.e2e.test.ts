@@ -18,7 +18,9 @@ describe('HTTP surface', () => {
     try {
       const port = Number(new URL(short.url).port);
       const idleMs = await new Promise<number>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: latchkey\r\n\r\n'));
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write('GET /healthz HTTP/1.1\r\nHost: latchkey\r\n\r\n'),
+        );
         let answeredAt = 0;
         socket.on('data', () => (answeredAt ||= Date.now()));
         socket.on('close', () => resolve(Date.now() - answeredAt));
@@ -35,7 +37,10 @@ describe('HTTP surface', () => {
   it('answers /healthz and /readyz', async () => {
     expect((await t.http.get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await t.http.get('/readyz');
-    expect([ready.status, ready.body]).toEqual([200, { status: 'ok', database: 'ok', changeFeed: 'ok' }]);
+    expect([ready.status, ready.body]).toEqual([
+      200,
+      { status: 'ok', database: 'ok', changeFeed: 'ok' },
+    ]);
   });
 
   it('serves Prometheus metrics, labelled by route pattern rather than raw path', async () => {
@@ -54,7 +59,12 @@ describe('HTTP surface', () => {
     const json = await t.http.get('/api/docs-json');
     expect(json.status).toBe(200);
     expect(Object.keys(json.body.paths)).toEqual(
-      expect.arrayContaining(['/api/v1/oauth/token', '/api/v1/oauth-apps', '/api/v1/oauth-apps/{id}/secret', '/api/v1/workspaces']),
+      expect.arrayContaining([
+        '/api/v1/oauth/token',
+        '/api/v1/oauth-apps',
+        '/api/v1/oauth-apps/{id}/secret',
+        '/api/v1/workspaces',
+      ]),
     );
     const ui = await t.http.get('/api/docs').redirects(1);
     expect(ui.status).toBe(200);
@@ -66,7 +76,9 @@ describe('HTTP surface', () => {
     const res = await t.http.get('/api/v1/nothing-here').set('X-Request-Id', 'req-123');
     expect(res.status).toBe(404);
     expect(res.headers['x-request-id']).toBe('req-123');
-    expect(res.body).toEqual({ error: { code: 'route.not_found', message: 'No such route.', requestId: 'req-123' } });
+    expect(res.body).toEqual({
+      error: { code: 'route.not_found', message: 'No such route.', requestId: 'req-123' },
+    });
   });
 
   it('replaces a malformed incoming request id', async () => {
@@ -75,9 +87,14 @@ describe('HTTP surface', () => {
   });
 
   it('rejects malformed JSON with 400 and an oversized body with 413', async () => {
-    const bad = await t.http.post('/api/v1/oauth/token').set('Content-Type', 'application/json').send('{"grant_type": ');
+    const bad = await t.http
+      .post('/api/v1/oauth/token')
+      .set('Content-Type', 'application/json')
+      .send('{"grant_type": ');
     expect([bad.status, bad.body.error.code]).toEqual([400, 'request.malformed_body']);
-    const big = await t.http.post('/api/v1/oauth/token').send({ grant_type: 'client_credentials', pad: 'x'.repeat(4096) });
+    const big = await t.http
+      .post('/api/v1/oauth/token')
+      .send({ grant_type: 'client_credentials', pad: 'x'.repeat(4096) });
     expect([big.status, big.body.error.code]).toEqual([413, 'request.too_large']);
   });
 
@@ -87,8 +104,12 @@ describe('HTTP surface', () => {
   });
 
   it('keeps Authorization headers and cookies out of the logs', async () => {
-    await t.http.get('/api/v1/oauth-apps').set('Authorization', `Bearer ${t.secret('super-secret-bearer-value')}`);
-    await t.http.get('/').set('Cookie', `latchkey_session=${t.secret('super-secret-cookie-value')}`);
+    await t.http
+      .get('/api/v1/oauth-apps')
+      .set('Authorization', `Bearer ${t.secret('super-secret-bearer-value')}`);
+    await t.http
+      .get('/')
+      .set('Cookie', `latchkey_session=${t.secret('super-secret-cookie-value')}`);
     expect(t.logs.length).toBeGreaterThan(0);
     expect(t.leakedSecrets()).toEqual([]);
   });
@@ -97,7 +118,10 @@ describe('HTTP surface', () => {
     const other = await createTestApp();
     await other.dataSource.destroy();
     const res = await other.http.get('/readyz');
-    expect([res.status, res.body]).toEqual([503, { status: 'unavailable', database: 'unreachable', changeFeed: 'ok' }]);
+    expect([res.status, res.body]).toEqual([
+      503,
+      { status: 'unavailable', database: 'unreachable', changeFeed: 'ok' },
+    ]);
     expect((await other.http.get('/healthz')).status).toBe(200);
     await other.close().catch(() => undefined);
   });

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
 import { DEFAULT_USER } from './providers/salesforce-provider.js';
-import { connectWorld, type ConnectWorld, newConnection as createConnection } from './support/connect.js';
+import {
+  connectWorld,
+  type ConnectWorld,
+  newConnection as createConnection,
+} from './support/connect.js';
 
 /**
  * The refresh path's last step: writing the provider's new tokens. The database write is made to
@@ -14,8 +18,15 @@ describe('refresh commit when the database write fails', () => {
 
   const newConnection = () => createConnection(w, `commit-user-${++n}`);
   const sql = (text: string, params: unknown[] = []) => w.t.dataSource.query(text, params);
-  const row = async (id: string) => (await sql('SELECT credentials_version, status, credentials_enc FROM connections WHERE id = $1', [id]))[0];
-  const loudLines = () => w.t.logs.filter((l) => l.includes('REFRESHED TOKENS NOT YET STORED')).length;
+  const row = async (id: string) =>
+    (
+      await sql(
+        'SELECT credentials_version, status, credentials_enc FROM connections WHERE id = $1',
+        [id],
+      )
+    )[0];
+  const loudLines = () =>
+    w.t.logs.filter((l) => l.includes('REFRESHED TOKENS NOT YET STORED')).length;
 
   /** The next `failures` writes of new credentials fail; later ones succeed. */
   async function failNextCommits(failures: number) {
@@ -29,7 +40,9 @@ describe('refresh commit when the database write fails', () => {
         RETURN NEW;
       END $$ LANGUAGE plpgsql`);
     await sql('DROP TRIGGER IF EXISTS test_fail_commit ON connections');
-    await sql('CREATE TRIGGER test_fail_commit BEFORE UPDATE ON connections FOR EACH ROW EXECUTE FUNCTION test_fail_commit()');
+    await sql(
+      'CREATE TRIGGER test_fail_commit BEFORE UPDATE ON connections FOR EACH ROW EXECUTE FUNCTION test_fail_commit()',
+    );
   }
 
   beforeAll(async () => {
@@ -47,7 +60,9 @@ describe('refresh commit when the database write fails', () => {
     await failNextCommits(2);
     const logged = loudLines();
 
-    const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+    const res = await w.t.http
+      .post(`/api/v1/connections/${id}/refresh`)
+      .auth(w.dev, { type: 'bearer' });
     expect(res.status).toBe(200);
     expect(w.sf.refreshRequests).toBe(providerCalls + 1);
     expect(loudLines() - logged).toBe(2);
@@ -55,9 +70,13 @@ describe('refresh commit when the database write fails', () => {
     expect(after.credentials_version).toBe(before.credentials_version + 1);
     expect(after.status).toBe('active');
 
-    const token = await w.t.http.get(`/api/v1/connections/${id}/access-token`).auth(w.dev, { type: 'bearer' });
+    const token = await w.t.http
+      .get(`/api/v1/connections/${id}/access-token`)
+      .auth(w.dev, { type: 'bearer' });
     expect(token.status).toBe(200);
-    expect(w.t.secret(token.body.accessToken)).toBe(w.sf.latestTokensFor(DEFAULT_USER.userId)!.accessToken);
+    expect(w.t.secret(token.body.accessToken)).toBe(
+      w.sf.latestTokensFor(DEFAULT_USER.userId)!.accessToken,
+    );
   });
 
   it('answers a retryable 503 when every write fails, and leaves the stored credentials as they were', async () => {
@@ -67,7 +86,9 @@ describe('refresh commit when the database write fails', () => {
     const logged = loudLines();
     const providerCalls = w.sf.refreshRequests;
 
-    const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+    const res = await w.t.http
+      .post(`/api/v1/connections/${id}/refresh`)
+      .auth(w.dev, { type: 'bearer' });
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('connection.refresh_unavailable');
     expect(res.body.error.message).not.toMatch(/injected|trigger|sql/i);

@@ -4,7 +4,12 @@ import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refres
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
 import { DEFAULT_USER } from './providers/salesforce-provider.js';
 import { BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
-import { connectWorld, type ConnectWorld, newConnection as createConnection, SF_APP } from './support/connect.js';
+import {
+  connectWorld,
+  type ConnectWorld,
+  newConnection as createConnection,
+  SF_APP,
+} from './support/connect.js';
 
 const CREDENTIALS = { table: 'connections', field: 'credentials' };
 
@@ -22,10 +27,23 @@ describe(TokenRefreshService.name, () => {
   const sql = (text: string, params: unknown[] = []) => w.t.dataSource.query(text, params);
   const row = async (id: string) => (await sql('SELECT * FROM connections WHERE id = $1', [id]))[0];
   const storedRefreshToken = async (id: string): Promise<string> =>
-    w.t.secret(JSON.parse(w.t.keyRing.decrypt((await row(id)).credentials_enc, { ...CREDENTIALS, rowId: id })).refreshToken);
+    w.t.secret(
+      JSON.parse(
+        w.t.keyRing.decrypt((await row(id)).credentials_enc, { ...CREDENTIALS, rowId: id }),
+      ).refreshToken,
+    );
   /** Another Latchkey process on the same database and clock. */
   const replica = (env: Record<string, string> = {}) =>
-    createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl, ...env } });
+    createTestApp({
+      db: w.t.db,
+      clock,
+      env: {
+        ...BOOTSTRAP,
+        LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
+        PUBLIC_URL: w.t.config.publicUrl,
+        ...env,
+      },
+    });
   /** Waits for something a concurrent request does (not for time to pass). */
   async function until(condition: () => boolean) {
     for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -34,7 +52,11 @@ describe(TokenRefreshService.name, () => {
 
   beforeAll(async () => {
     w = await connectWorld({ clock });
-    w.sf.registerApp({ ...SF_APP, callbackUrls: [`${w.t.url}/oauth/callback`], rotateRefreshTokens: true });
+    w.sf.registerApp({
+      ...SF_APP,
+      callbackUrls: [`${w.t.url}/oauth/callback`],
+      rotateRefreshTokens: true,
+    });
   });
   afterAll(async () => {
     w.sf.beforeTokenResponse = undefined;
@@ -66,7 +88,7 @@ describe(TokenRefreshService.name, () => {
         await until(() => w.sf.refreshRequestsByToken.size > 0);
         ticks.push(schedulers[1].tick());
         // Every tick started by then, and any started by those, has finished.
-        for (let settled = 0; settled < ticks.length; ) {
+        for (let settled = 0; settled < ticks.length;) {
           const started = ticks.length;
           await Promise.all(ticks.slice(settled, started));
           settled = started;
@@ -76,7 +98,9 @@ describe(TokenRefreshService.name, () => {
         expect(presented.length, 'refresh tokens presented more than once').toBe(0);
         const after = await Promise.all(ids.map(row));
         expect(after.map((r) => r.status)).toEqual(ids.map(() => 'active'));
-        expect(after.map((r, i) => r.credentials_version - before[i].credentials_version)).toEqual(ids.map(() => 1));
+        expect(after.map((r, i) => r.credentials_version - before[i].credentials_version)).toEqual(
+          ids.map(() => 1),
+        );
         expect(after.every((r) => r.refresh_lease_owner === null)).toBe(true);
       } finally {
         w.sf.beforeTokenResponse = undefined;
@@ -91,24 +115,32 @@ describe(TokenRefreshService.name, () => {
       const t = await replica({ LATCHKEY_REFRESH_CONCURRENCY: '1' });
       try {
         const before = await Promise.all(ids.map(row));
-        await sql('UPDATE connections SET next_refresh_at = $2 WHERE id = ANY($1::uuid[])', [ids, new Date(clock.nowMs() - 1)]);
+        await sql('UPDATE connections SET next_refresh_at = $2 WHERE id = ANY($1::uuid[])', [
+          ids,
+          new Date(clock.nowMs() - 1),
+        ]);
         w.sf.refreshRequestsByToken.clear();
         let first: string | undefined;
         // While the first refresh is at the provider, another process takes the two queued rows.
         w.sf.beforeTokenResponse = async (_, form) => {
           if (first) return;
-          for (const id of ids) if ((await storedRefreshToken(id)) === form.get('refresh_token')) first = id;
-          await sql(`UPDATE connections SET refresh_lease_owner = 'other-replica', refresh_lease_expires_at = $2 WHERE id = ANY($1::uuid[])`, [
-            ids.filter((id) => id !== first),
-            new Date(clock.nowMs() + 60_000),
-          ]);
+          for (const id of ids)
+            if ((await storedRefreshToken(id)) === form.get('refresh_token')) first = id;
+          await sql(
+            `UPDATE connections SET refresh_lease_owner = 'other-replica', refresh_lease_expires_at = $2 WHERE id = ANY($1::uuid[])`,
+            [ids.filter((id) => id !== first), new Date(clock.nowMs() + 60_000)],
+          );
         };
         const report = await t.app.get(TokenRefreshScheduler).tick();
         expect(report).toMatchObject({ claimed: 3, refreshed: 1, skipped: 2, failed: 0 });
         expect(w.sf.refreshRequestsByToken.size).toBe(1);
         const after = await Promise.all(ids.map(row));
-        expect(after.map((r, i) => r.credentials_version - before[i].credentials_version)).toEqual(ids.map((id) => (id === first ? 1 : 0)));
-        expect(after.map((r) => r.refresh_lease_owner)).toEqual(ids.map((id) => (id === first ? null : 'other-replica')));
+        expect(after.map((r, i) => r.credentials_version - before[i].credentials_version)).toEqual(
+          ids.map((id) => (id === first ? 1 : 0)),
+        );
+        expect(after.map((r) => r.refresh_lease_owner)).toEqual(
+          ids.map((id) => (id === first ? null : 'other-replica')),
+        );
       } finally {
         w.sf.beforeTokenResponse = undefined;
         await t.close({ keepDatabase: true });
@@ -137,7 +169,9 @@ describe(TokenRefreshService.name, () => {
         // The process dies here: it never reaches its database again. (A graceful close would
         // wait for the hung call to time out and then write.)
         await doomed.dataSource.destroy();
-        expect(await storedRefreshToken(id)).toBe(w.sf.latestTokensFor(DEFAULT_USER.userId)!.refreshToken);
+        expect(await storedRefreshToken(id)).toBe(
+          w.sf.latestTokensFor(DEFAULT_USER.userId)!.refreshToken,
+        );
       } finally {
         w.sf.holdIntrospection(false);
         await pending;
@@ -147,13 +181,20 @@ describe(TokenRefreshService.name, () => {
       // A process started afterwards on the same database refreshes with what is stored.
       const restarted = await replica();
       try {
-        const res = await restarted.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+        const res = await restarted.http
+          .post(`/api/v1/connections/${id}/refresh`)
+          .auth(w.dev, { type: 'bearer' });
         expect(res.status).toBe(200);
         expect((await row(id)).status).toBe('active');
-        expect(await storedRefreshToken(id)).toBe(w.sf.latestTokensFor(DEFAULT_USER.userId)!.refreshToken);
+        expect(await storedRefreshToken(id)).toBe(
+          w.sf.latestTokensFor(DEFAULT_USER.userId)!.refreshToken,
+        );
       } finally {
         await restarted.close({ keepDatabase: true });
-        await w.t.http.patch(`/api/v1/offerings/${w.offeringId}`).auth(w.admin, { type: 'bearer' }).send({ introspectionUrl: null });
+        await w.t.http
+          .patch(`/api/v1/offerings/${w.offeringId}`)
+          .auth(w.admin, { type: 'bearer' })
+          .send({ introspectionUrl: null });
       }
     });
 
@@ -167,14 +208,23 @@ describe(TokenRefreshService.name, () => {
       w.sf.accessTokenTtlMs = 30 * 60_000; // not the offering's 2 h default
       try {
         const id = await newConnection();
-        const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
+        const res = await w.t.http
+          .post(`/api/v1/connections/${id}/refresh`)
+          .auth(w.dev, { type: 'bearer' });
         expect(res.status).toBe(200);
         const stored = await row(id);
-        expect(new Date(stored.access_token_expires_at).getTime()).toBe(Math.floor((clock.nowMs() + 30 * 60_000) / 1000) * 1000);
-        expect(new Date(stored.next_refresh_at).getTime()).toBeLessThan(new Date(stored.access_token_expires_at).getTime());
+        expect(new Date(stored.access_token_expires_at).getTime()).toBe(
+          Math.floor((clock.nowMs() + 30 * 60_000) / 1000) * 1000,
+        );
+        expect(new Date(stored.next_refresh_at).getTime()).toBeLessThan(
+          new Date(stored.access_token_expires_at).getTime(),
+        );
       } finally {
         w.sf.accessTokenTtlMs = ttl;
-        await w.t.http.patch(`/api/v1/offerings/${w.offeringId}`).auth(w.admin, { type: 'bearer' }).send({ introspectionUrl: null });
+        await w.t.http
+          .patch(`/api/v1/offerings/${w.offeringId}`)
+          .auth(w.admin, { type: 'bearer' })
+          .send({ introspectionUrl: null });
       }
     });
   });
@@ -182,21 +232,35 @@ describe(TokenRefreshService.name, () => {
   describe('provider failures', () => {
     it.each([
       ['a token response without access_token', { token_type: 'Bearer', instance_url: 'x' }, {}],
-      ['a token response that is not valid JSON', '{"access_token": "00D', { 'content-type': 'application/json' }],
-    ])('reports %s as a provider error, not an outage or a revoked grant', async (_, body, headers) => {
-      const id = await newConnection();
-      w.sf.failNextTokenRequests(1, 200, body, headers);
-      const res = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
-      expect([res.status, res.body.error.code]).toEqual([502, 'connection.refresh_failed']);
-      const stored = await row(id);
-      expect(stored.status).toBe('active');
-      expect(stored.last_error).not.toMatch(/could not be reached/);
-      // Backed off like any failed refresh; once the backoff is over the grant is intact.
-      const early = await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' });
-      expect([early.status, early.body.error.code]).toEqual([503, 'connection.refresh_backoff']);
-      clock.advance(Number(early.headers['retry-after']) * 1000);
-      expect((await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' })).status).toBe(200);
-    });
+      [
+        'a token response that is not valid JSON',
+        '{"access_token": "00D',
+        { 'content-type': 'application/json' },
+      ],
+    ])(
+      'reports %s as a provider error, not an outage or a revoked grant',
+      async (_, body, headers) => {
+        const id = await newConnection();
+        w.sf.failNextTokenRequests(1, 200, body, headers);
+        const res = await w.t.http
+          .post(`/api/v1/connections/${id}/refresh`)
+          .auth(w.dev, { type: 'bearer' });
+        expect([res.status, res.body.error.code]).toEqual([502, 'connection.refresh_failed']);
+        const stored = await row(id);
+        expect(stored.status).toBe('active');
+        expect(stored.last_error).not.toMatch(/could not be reached/);
+        // Backed off like any failed refresh; once the backoff is over the grant is intact.
+        const early = await w.t.http
+          .post(`/api/v1/connections/${id}/refresh`)
+          .auth(w.dev, { type: 'bearer' });
+        expect([early.status, early.body.error.code]).toEqual([503, 'connection.refresh_backoff']);
+        clock.advance(Number(early.headers['retry-after']) * 1000);
+        expect(
+          (await w.t.http.post(`/api/v1/connections/${id}/refresh`).auth(w.dev, { type: 'bearer' }))
+            .status,
+        ).toBe(200);
+      },
+    );
   });
 });
 
@@ -207,7 +271,15 @@ describe(TokenRefreshScheduler.name, () => {
 
   beforeAll(async () => {
     w = await connectWorld({ clock });
-    t = await createTestApp({ db: w.t.db, clock, env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', PUBLIC_URL: w.t.config.publicUrl } });
+    t = await createTestApp({
+      db: w.t.db,
+      clock,
+      env: {
+        ...BOOTSTRAP,
+        LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
+        PUBLIC_URL: w.t.config.publicUrl,
+      },
+    });
   });
   afterAll(async () => {
     await t.close({ keepDatabase: true });

@@ -65,9 +65,16 @@ describe('scheduler batch selection', () => {
   it(`reads only due rows through the partial index, with ${STORED} stored`, async () => {
     // The claim's inner SELECT, run on its own: $3 (now) and $4 (batch size) become $1 and $2.
     const sql = TokenRefreshScheduler.CLAIM_SQL;
-    const select = sql.slice(sql.indexOf('SELECT id'), sql.lastIndexOf(')')).replaceAll('$3', '$1').replaceAll('$4', '$2');
+    const select = sql
+      .slice(sql.indexOf('SELECT id'), sql.lastIndexOf(')'))
+      .replaceAll('$3', '$1')
+      .replaceAll('$4', '$2');
     await ds.transaction(async (tx) => {
-      const [{ 'QUERY PLAN': [plan] }]: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> = await tx.query(
+      const [
+        {
+          'QUERY PLAN': [plan],
+        },
+      ]: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> = await tx.query(
         `EXPLAIN (ANALYZE, FORMAT JSON) ${select}`,
         [now, 200],
       );
@@ -82,7 +89,12 @@ describe('scheduler batch selection', () => {
 
   it('claims each due connection once when two replicas claim concurrently', async () => {
     const claim = (owner: string) =>
-      ds.query(TokenRefreshScheduler.CLAIM_SQL, [owner, new Date(now.getTime() + 60_000), now, 1000]) as Promise<[Array<{ id: string }>, number]>;
+      ds.query(TokenRefreshScheduler.CLAIM_SQL, [
+        owner,
+        new Date(now.getTime() + 60_000),
+        now,
+        1000,
+      ]) as Promise<[Array<{ id: string }>, number]>;
     const [[a], [b]] = await Promise.all([claim('replica-a'), claim('replica-b')]);
     const ids = [...a, ...b].map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);

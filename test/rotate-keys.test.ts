@@ -73,8 +73,14 @@ describe(rotateKeys.name, () => {
     const report = await rotateKeys(dataSource, ringOf('new', 'old'), { batchSize: 2 });
 
     // Every registered column is visited; only signing_keys holds rows in this test.
-    expect(report).toContainEqual({ table: 'signing_keys', column: 'private_jwk_enc', reEncrypted: OLD_IDS.length });
-    expect(report.filter((r) => r.table !== 'signing_keys').every((r) => r.reEncrypted === 0)).toBe(true);
+    expect(report).toContainEqual({
+      table: 'signing_keys',
+      column: 'private_jwk_enc',
+      reEncrypted: OLD_IDS.length,
+    });
+    expect(report.filter((r) => r.table !== 'signing_keys').every((r) => r.reEncrypted === 0)).toBe(
+      true,
+    );
     const after = await storedValues();
     expect([...after.keys()]).toEqual(OLD_IDS);
     const newOnly = ringOf('new');
@@ -95,7 +101,11 @@ describe(rotateKeys.name, () => {
     const report = await rotateKeys(dataSource, ring, { batchSize: 2 });
 
     expect(report.every((r) => r.reEncrypted === 0)).toBe(true);
-    expect(report).toContainEqual({ table: 'signing_keys', column: 'private_jwk_enc', reEncrypted: 0 });
+    expect(report).toContainEqual({
+      table: 'signing_keys',
+      column: 'private_jwk_enc',
+      reEncrypted: 0,
+    });
     expect(await storedValues()).toEqual(afterFirst);
   });
 

@@ -31,7 +31,8 @@ describe('database schema', () => {
     const ds = createDataSource(db.url);
     await ds.initialize();
     try {
-      for (let i = 0; i < MIGRATIONS.length; i++) await ds.undoLastMigration({ transaction: 'each' });
+      for (let i = 0; i < MIGRATIONS.length; i++)
+        await ds.undoLastMigration({ transaction: 'each' });
       const tables: Array<{ table_name: string }> = await ds.query(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'migrations'`,
       );

@@ -255,7 +255,9 @@ afterAll(async () => {
 describe('npm start (node dist/src/main.js)', () => {
   it('runs node with the same flags as the Docker image', () => {
     // The garbage collector's settings live in these flags (docs/scaling.md); the two must not drift.
-    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1];
+    const cmd = /^CMD (\[.*\])$/m.exec(
+      readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'),
+    )?.[1];
     expect(cmd && (JSON.parse(cmd) as string[])).toEqual(['node', ...START_ARGS]);
   });
 

@@ -22,7 +22,9 @@ const PER_ADDRESS = 100;
 
 describe('POST /api/v1/oauth/token', () => {
   // Mid-window start, so that a test's requests never straddle a window boundary.
-  const clock = new FakeClock(Math.floor(Date.UTC(2026, 10, 30, 12) / WINDOW_MS) * WINDOW_MS + 60_000);
+  const clock = new FakeClock(
+    Math.floor(Date.UTC(2026, 10, 30, 12) / WINDOW_MS) * WINDOW_MS + 60_000,
+  );
   let t: TestApp;
   let app: { id: string; clientId: string; clientSecret: string };
 
@@ -37,8 +39,15 @@ describe('POST /api/v1/oauth/token', () => {
         LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS: String(PER_ADDRESS),
       },
     });
-    const admin = await tokenFor(t, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET);
-    const res = await t.http.post('/api/v1/oauth-apps').auth(admin, { type: 'bearer' }).send({ description: 'backend', scopes: ['integrations:read'] });
+    const admin = await tokenFor(
+      t,
+      BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
+      BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
+    );
+    const res = await t.http
+      .post('/api/v1/oauth-apps')
+      .auth(admin, { type: 'bearer' })
+      .send({ description: 'backend', scopes: ['integrations:read'] });
     expect(res.status).toBe(201);
     app = { ...res.body, clientSecret: t.secret(res.body.clientSecret) };
   });
@@ -54,7 +63,11 @@ describe('POST /api/v1/oauth/token', () => {
       .send({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
 
   const storedHash = async (id: string) =>
-    ((await t.dataSource.query('SELECT secret_hash FROM oauth_apps WHERE id = $1', [id])) as Array<{ secret_hash: string }>)[0].secret_hash;
+    (
+      (await t.dataSource.query('SELECT secret_hash FROM oauth_apps WHERE id = $1', [
+        id,
+      ])) as Array<{ secret_hash: string }>
+    )[0].secret_hash;
 
   describe('client secret hashing', () => {
     it('stores a keyed fast hash naming the encryption key it was made with', async () => {
@@ -63,7 +76,9 @@ describe('POST /api/v1/oauth/token', () => {
 
     it('verifies a right or wrong secret without running scrypt', async () => {
       const before = scryptCalls.count;
-      expect((await tokenRequest('192.0.2.10', app.clientId, 'lks_not-the-secret')).status).toBe(401);
+      expect((await tokenRequest('192.0.2.10', app.clientId, 'lks_not-the-secret')).status).toBe(
+        401,
+      );
       const ok = await tokenRequest('192.0.2.10', app.clientId, app.clientSecret);
       expect(ok.status).toBe(200);
       t.secret(ok.body.access_token);
@@ -71,9 +86,14 @@ describe('POST /api/v1/oauth/token', () => {
     });
 
     it('still accepts a secret stored as a scrypt hash, once, and re-hashes it to the fast hash', async () => {
-      await t.dataSource.query('UPDATE oauth_apps SET secret_hash = $1 WHERE id = $2', [await hashSecret(app.clientSecret), app.id]);
+      await t.dataSource.query('UPDATE oauth_apps SET secret_hash = $1 WHERE id = $2', [
+        await hashSecret(app.clientSecret),
+        app.id,
+      ]);
       // A wrong secret leaves the old hash as it is.
-      expect((await tokenRequest('192.0.2.11', app.clientId, 'lks_not-the-secret')).status).toBe(401);
+      expect((await tokenRequest('192.0.2.11', app.clientId, 'lks_not-the-secret')).status).toBe(
+        401,
+      );
       expect(await storedHash(app.id)).toMatch(/^scrypt\$/);
       const first = await tokenRequest('192.0.2.11', app.clientId, app.clientSecret);
       expect(first.status).toBe(200);
@@ -91,7 +111,9 @@ describe('POST /api/v1/oauth/token', () => {
     it('runs no scrypt, is cut off per address, and leaves other callers served', async () => {
       const before = scryptCalls.count;
       const flood = Promise.all(
-        Array.from({ length: 300 }, () => tokenRequest('203.0.113.66', `lk_${randomBytes(18).toString('base64url')}`, 'lks_guess')),
+        Array.from({ length: 300 }, () =>
+          tokenRequest('203.0.113.66', `lk_${randomBytes(18).toString('base64url')}`, 'lks_guess'),
+        ),
       );
       const meanwhile = await tokenRequest('203.0.113.67', app.clientId, app.clientSecret);
       const results = await flood;
@@ -128,7 +150,11 @@ describe('POST /api/v1/oauth/token', () => {
       expect(here.status).toBe(429);
       expect(Number(here.headers['retry-after'])).toBeGreaterThan(0);
       // Another client from that address is not affected.
-      const other = await tokenRequest('198.51.100.1', BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET);
+      const other = await tokenRequest(
+        '198.51.100.1',
+        BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
+        BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
+      );
       expect(other.status).toBe(200);
       t.secret(other.body.access_token);
       clock.advance(WINDOW_MS);

@@ -15,7 +15,12 @@ const options = (req) => ({
   origin: upstream.origin,
   path: req.url.replace(/^\/proxy/, ''),
   method: req.method,
-  headers: { ...req.headers, host: undefined, connection: undefined, authorization: 'Bearer static-token' },
+  headers: {
+    ...req.headers,
+    host: undefined,
+    connection: undefined,
+    authorization: 'Bearer static-token',
+  },
   body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req,
 });
 
@@ -25,7 +30,10 @@ class PassThrough {
   constructor(res) {
     this.res = res;
     this.controller = null;
-    res.once('close', () => res.writableFinished || this.controller?.abort(new Error('client went away')));
+    res.once(
+      'close',
+      () => res.writableFinished || this.controller?.abort(new Error('client went away')),
+    );
   }
   onRequestStart(controller) {
     this.controller = controller;
@@ -52,7 +60,9 @@ class PassThrough {
 const server = http.createServer(async (req, res) => {
   try {
     if (mode === 'stream') {
-      await dispatcher.stream(options(req), ({ statusCode, headers }) => res.writeHead(statusCode, headers));
+      await dispatcher.stream(options(req), ({ statusCode, headers }) =>
+        res.writeHead(statusCode, headers),
+      );
     } else if (mode === 'dispatch') {
       dispatcher.dispatch(options(req), new PassThrough(res));
     } else {

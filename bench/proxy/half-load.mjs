@@ -11,7 +11,10 @@ import { paced } from './paced.mjs';
 
 const ROUNDS = 3;
 
-export async function halfLoad({ target, auth, pids, publicUrl, baseline }, { rate, duration, connections }) {
+export async function halfLoad(
+  { target, auth, pids, publicUrl, baseline },
+  { rate, duration, connections },
+) {
   console.log(`fixed rate: ${rate} req/s (half of the bare pass-through's peak)`);
   // CPU time the serving process spends per request at the same fixed rate (utime + stime).
   const quotaRound = (name) =>
@@ -23,15 +26,24 @@ export async function halfLoad({ target, auth, pids, publicUrl, baseline }, { ra
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of rotated(Object.keys(quota), round)) quota[name].push(await quotaRound(name));
   }
-  const half = Object.fromEntries(Object.entries(quota).map(([name, runs]) => [name, medianOf(runs)]));
-  half.p99Rounds = Object.fromEntries(Object.entries(quota).filter(([name]) => name !== 'b2').map(([name, runs]) => [name, runs.map((r) => r.p99)]));
+  const half = Object.fromEntries(
+    Object.entries(quota).map(([name, runs]) => [name, medianOf(runs)]),
+  );
+  half.p99Rounds = Object.fromEntries(
+    Object.entries(quota)
+      .filter(([name]) => name !== 'b2')
+      .map(([name, runs]) => [name, runs.map((r) => r.p99)]),
+  );
   const cpuCoverB = pairedRatio(quota.c, quota.b, (r) => r.cpuMicrosPerRequest);
 
   // For (c), Latchkey's event-loop delay over each round, from its /metrics (each scrape starts a
   // new measurement): how much of its latency is its own stalls.
   const loopLag = async () => {
     const text = await (await fetch(`${publicUrl}/metrics`)).text();
-    const value = (name) => Number(new RegExp(`^latchkey_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+    const value = (name) =>
+      Number(
+        new RegExp(`^latchkey_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1],
+      ) * 1000;
     return { p99: value('p99'), max: value('max') };
   };
   const evenRounds = { b: [], b3: [], c: [], ...(baseline ? { c0: [] } : {}) };
@@ -39,24 +51,52 @@ export async function halfLoad({ target, auth, pids, publicUrl, baseline }, { ra
     for (const name of rotated(Object.keys(evenRounds), round)) {
       if (name === 'c') await loopLag();
       const r = await withCpu(pids[name], async () => {
-        const run = await paced({ url: target[name], headers: auth, rate, seconds: duration, connections });
+        const run = await paced({
+          url: target[name],
+          headers: auth,
+          rate,
+          seconds: duration,
+          connections,
+        });
         if (run.errors) throw new Error(`${name}: ${run.errors} failed requests at an even pace`);
         // The warm-up second is inside the CPU window too: per request over both.
         return { ...run, requests: run.requests + run.warmupRequests };
       });
       const lag = name === 'c' ? await loopLag() : {};
-      evenRounds[name].push({ ...r, ...(name === 'c' ? { loopLagP99: lag.p99, loopLagMax: lag.max } : {}) });
+      evenRounds[name].push({
+        ...r,
+        ...(name === 'c' ? { loopLagP99: lag.p99, loopLagMax: lag.max } : {}),
+      });
     }
   }
-  const even = Object.fromEntries(Object.entries(evenRounds).map(([name, runs]) => [name, medianOf(runs)]));
+  const even = Object.fromEntries(
+    Object.entries(evenRounds).map(([name, runs]) => [name, medianOf(runs)]),
+  );
   even.rounds = Object.fromEntries(
-    Object.entries(evenRounds).map(([k, rs]) => [k, rs.map((r) => ({ p50: r.p50, p99: r.p99, p999: r.p999, max: r.max, ...(k === 'c' ? { loopLagP99: r.loopLagP99, loopLagMax: r.loopLagMax } : {}) }))]),
+    Object.entries(evenRounds).map(([k, rs]) => [
+      k,
+      rs.map((r) => ({
+        p50: r.p50,
+        p99: r.p99,
+        p999: r.p999,
+        max: r.max,
+        ...(k === 'c' ? { loopLagP99: r.loopLagP99, loopLagMax: r.loopLagMax } : {}),
+      })),
+    ]),
   );
 
   const result = {
     rate,
-    quota: { ...half, addedP99ms: half.c.p99 - half.b.p99, addedP99msOverB3: half.c.p99 - half.b3.p99 },
-    evenPace: { ...even, addedP99ms: even.c.p99 - even.b.p99, addedP99msOverB3: even.c.p99 - even.b3.p99 },
+    quota: {
+      ...half,
+      addedP99ms: half.c.p99 - half.b.p99,
+      addedP99msOverB3: half.c.p99 - half.b3.p99,
+    },
+    evenPace: {
+      ...even,
+      addedP99ms: even.c.p99 - even.b.p99,
+      addedP99msOverB3: even.c.p99 - even.b3.p99,
+    },
     cpuCoverB,
   };
   console.log(

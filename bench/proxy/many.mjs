@@ -39,10 +39,18 @@ async function touchAll(origin, paths, headers, concurrency) {
   }
 }
 
-export async function many({ ds, keySpec, integration, ports, publicUrl, auth, pids }, { count, duration, connections, rounds }) {
+export async function many(
+  { ds, keySpec, integration, ports, publicUrl, auth, pids },
+  { count, duration, connections, rounds },
+) {
   const seedStart = Date.now();
-  const ids = await seedConnections(ds, keySpec, integration, { count, accessToken: randomAccessToken });
-  console.log(`many connections: ${count} seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s; ${connections} callers, ${duration} s each, ${rounds} paired rounds`);
+  const ids = await seedConnections(ds, keySpec, integration, {
+    count,
+    accessToken: randomAccessToken,
+  });
+  console.log(
+    `many connections: ${count} seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s; ${connections} callers, ${duration} s each, ${rounds} paired rounds`,
+  );
   const paths = {
     b: { origin: `http://127.0.0.1:${ports.b}`, prefix: '/proxy/' },
     c: { origin: publicUrl, prefix: '/api/v1/proxy/' },
@@ -52,7 +60,12 @@ export async function many({ ds, keySpec, integration, ports, publicUrl, auth, p
   const warmStart = Date.now();
   for (const name of ['b', 'c']) {
     const { origin, prefix } = paths[name];
-    await touchAll(origin, ids.map((id) => `${prefix}${id}${API_PATH}`), auth, connections);
+    await touchAll(
+      origin,
+      ids.map((id) => `${prefix}${id}${API_PATH}`),
+      auth,
+      connections,
+    );
   }
   const warmSeconds = (Date.now() - warmStart) / 1000;
   const after = await settled(pids.c, publicUrl);
@@ -61,17 +74,29 @@ export async function many({ ds, keySpec, integration, ports, publicUrl, auth, p
 
   const randomLoad = async (name) => {
     const { origin, prefix } = paths[name];
-    const setupRequest = (req) => ({ ...req, path: `${prefix}${ids[Math.floor(Math.random() * ids.length)]}${API_PATH}` });
-    const r = await cannon(`${name} (many)`, { url: `${origin}${prefix}${ids[0]}${API_PATH}`, headers: auth, connections, duration, requests: [{ setupRequest }] });
+    const setupRequest = (req) => ({
+      ...req,
+      path: `${prefix}${ids[Math.floor(Math.random() * ids.length)]}${API_PATH}`,
+    });
+    const r = await cannon(`${name} (many)`, {
+      url: `${origin}${prefix}${ids[0]}${API_PATH}`,
+      headers: auth,
+      connections,
+      duration,
+      requests: [{ setupRequest }],
+    });
     return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
   };
   const byRound = { b: [], c: [] };
   for (let round = 0; round < rounds; round++) {
-    for (const name of rotated(Object.keys(byRound), round)) byRound[name].push(await randomLoad(name));
+    for (const name of rotated(Object.keys(byRound), round))
+      byRound[name].push(await randomLoad(name));
   }
   const coverB = pairedRatio(byRound.c, byRound.b, (r) => r.rps);
 
-  console.log(`many connections: warm-up touched each of ${count} once through b and c in ${warmSeconds.toFixed(1)} s`);
+  console.log(
+    `many connections: warm-up touched each of ${count} once through b and c in ${warmSeconds.toFixed(1)} s`,
+  );
   console.log(
     `many connections: Latchkey heap used after a full collection ${f(before.heap / 2 ** 20)} → ${f(after.heap / 2 ** 20)} MB, ` +
       `resident ${f(before.rss / 2 ** 20)} → ${f(after.rss / 2 ** 20)} MB`,
@@ -80,5 +105,15 @@ export async function many({ ds, keySpec, integration, ports, publicUrl, auth, p
     `many connections: rounds req/s b ${byRound.b.map((r) => f(r.rps)).join('/')}, c ${byRound.c.map((r) => f(r.rps)).join('/')}; ` +
       `p99 b ${byRound.b.map((r) => r.p99).join('/')}, c ${byRound.c.map((r) => r.p99).join('/')} ms`,
   );
-  return { count, coverB, heapPerConnection, rssPerConnection, heapBefore: before.heap, heapAfter: after.heap, rssBefore: before.rss, rssAfter: after.rss, rounds: byRound };
+  return {
+    count,
+    coverB,
+    heapPerConnection,
+    rssPerConnection,
+    heapBefore: before.heap,
+    heapAfter: after.heap,
+    rssBefore: before.rss,
+    rssAfter: after.rss,
+    rounds: byRound,
+  };
 }

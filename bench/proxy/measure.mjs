@@ -23,7 +23,10 @@ async function ticks(file) {
 
 /** CPU time of a process, and of its main (JavaScript) thread alone: the rest is GC helpers and libuv. */
 async function cpuTicks(pid) {
-  return { all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) };
+  return {
+    all: await ticks(`/proc/${pid}/stat`),
+    main: await ticks(`/proc/${pid}/task/${pid}/stat`),
+  };
 }
 
 /**
@@ -34,7 +37,11 @@ export async function withCpu(pid, load) {
   const before = await cpuTicks(pid);
   const r = await load();
   const after = await cpuTicks(pid);
-  return { ...r, cpuMicrosPerRequest: (after.all - before.all) / r.requests, mainThreadMicrosPerRequest: (after.main - before.main) / r.requests };
+  return {
+    ...r,
+    cpuMicrosPerRequest: (after.all - before.all) / r.requests,
+    mainThreadMicrosPerRequest: (after.main - before.main) / r.requests,
+  };
 }
 
 /** Resident memory of a process in bytes (VmRSS). */
@@ -45,14 +52,18 @@ export async function rssOf(pid) {
 
 export const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 /** The median of each numeric field over a list of runs. */
-export const medianOf = (runs) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
+export const medianOf = (runs) =>
+  Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
 /** x/y taken round by round (both lists in round order), and their median. */
 export function pairedRatio(xs, ys, value) {
   const rounds = xs.map((x, i) => value(x) / value(ys[i]));
   return { median: median(rounds), rounds };
 }
 /** The paths in a different order each round, so that no path always runs right after the same one. */
-export const rotated = (names, round) => [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
+export const rotated = (names, round) => [
+  ...names.slice(round % names.length),
+  ...names.slice(0, round % names.length),
+];
 
 /** Formatting for the report: two decimals below 10, whole numbers above. */
 export const f = (n) => (typeof n === 'number' ? n.toFixed(n < 10 ? 2 : 0) : n);

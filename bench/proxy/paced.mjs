@@ -14,16 +14,57 @@ import { Pool } from 'undici';
  * pool's connections) and then `seconds`. Resolves with latency percentiles in milliseconds.
  * @param {{ url: string, headers?: Record<string, string>, rate: number, seconds: number, warmupSeconds?: number, connections?: number }} options
  */
-export async function paced({ url, headers = {}, rate, seconds, warmupSeconds = 1, connections = 32 }) {
+export async function paced({
+  url,
+  headers = {},
+  rate,
+  seconds,
+  warmupSeconds = 1,
+  connections = 32,
+}) {
   const target = new URL(url);
   // A request that hangs fails after 30 s (counted as an error) instead of stalling the run.
-  const pool = new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const pool = new Pool(target.origin, {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
   try {
-    const warmup = await run(pool, target.pathname + target.search, headers, rate, warmupSeconds, null);
-    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-    const { requests, errors, elapsed } = await run(pool, target.pathname + target.search, headers, rate, seconds, histogram);
+    const warmup = await run(
+      pool,
+      target.pathname + target.search,
+      headers,
+      rate,
+      warmupSeconds,
+      null,
+    );
+    const histogram = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+    const { requests, errors, elapsed } = await run(
+      pool,
+      target.pathname + target.search,
+      headers,
+      rate,
+      seconds,
+      histogram,
+    );
     const ms = (percentile) => histogram.getValueAtPercentile(percentile) / 1000;
-    const result = { requests, warmupRequests: warmup.requests, errors: errors + warmup.errors, rps: requests / elapsed, p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9), max: histogram.maxValue / 1000 };
+    const result = {
+      requests,
+      warmupRequests: warmup.requests,
+      errors: errors + warmup.errors,
+      rps: requests / elapsed,
+      p50: ms(50),
+      p90: ms(90),
+      p99: ms(99),
+      p999: ms(99.9),
+      max: histogram.maxValue / 1000,
+    };
     histogram.destroy();
     return result;
   } finally {
@@ -39,7 +80,8 @@ function run(pool, path, headers, rate, seconds, histogram) {
   let errors = 0;
   return new Promise((resolve) => {
     const finished = () => {
-      if (++done === total) resolve({ requests: total, errors, elapsed: (performance.now() - start) / 1000 });
+      if (++done === total)
+        resolve({ requests: total, errors, elapsed: (performance.now() - start) / 1000 });
     };
     const send = (due) => {
       pool.request({ path, method: 'GET', headers }).then(

@@ -14,13 +14,23 @@ const PATHS = [
 ];
 
 export async function peak({ target, auth }, { duration, connections, rounds }) {
-  console.log(`peak load: ${connections} connections, ${duration} s each, ${rounds} alternating rounds`);
+  console.log(
+    `peak load: ${connections} connections, ${duration} s each, ${rounds} alternating rounds`,
+  );
   const byRound = Object.fromEntries(PATHS.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const name of rotated(Object.keys(byRound), round)) byRound[name].push(await load(target[name], auth, { connections, duration }));
+    for (const name of rotated(Object.keys(byRound), round))
+      byRound[name].push(await load(target[name], auth, { connections, duration }));
   }
   const figures = Object.fromEntries(
-    Object.entries(byRound).map(([name, runs]) => [name, { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) }]),
+    Object.entries(byRound).map(([name, runs]) => [
+      name,
+      {
+        rps: median(runs.map((r) => r.rps)),
+        p50: median(runs.map((r) => r.p50)),
+        p99: median(runs.map((r) => r.p99)),
+      },
+    ]),
   );
   const ratio = (x, y) => pairedRatio(byRound[x], byRound[y], (r) => r.rps);
   const result = {
@@ -33,7 +43,10 @@ export async function peak({ target, auth }, { duration, connections, rounds }) 
   };
 
   console.log('\n| path | req/s | p50 ms | p99 ms |\n|---|---|---|---|');
-  for (const [k, name] of PATHS) console.log(`| (${k}) ${name} | ${f(figures[k].rps)} | ${f(figures[k].p50)} | ${f(figures[k].p99)} |`);
+  for (const [k, name] of PATHS)
+    console.log(
+      `| (${k}) ${name} | ${f(figures[k].rps)} | ${f(figures[k].p50)} | ${f(figures[k].p99)} |`,
+    );
   console.log(
     `\nc/b throughput: ${f(result.coverB.median)} (median of ${rounds} paired rounds: ${result.coverB.rounds.map(f).join(' / ')}); ` +
       `c/b2: ${f(result.coverB2)}; c/b3: ${f(result.coverB3)}; ` +

@@ -22,7 +22,9 @@ export function forkServer(file, env = {}, execArgv = [], wrap = []) {
     const child = fork(path.join(ROOT, 'bench/proxy', file), {
       env: { ...process.env, ...env },
       stdio: 'inherit',
-      ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, ...execArgv] } : { execArgv }),
+      ...(wrap.length
+        ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, ...execArgv] }
+        : { execArgv }),
     });
     children.push(child);
     child.once('message', (m) => resolve({ child, port: m.port }));
@@ -57,10 +59,14 @@ export async function waitFor(url, ms) {
  */
 export async function startLatchkey({ main, port, flags, env, wrap = [] }) {
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), ...flags, main], {
-    env: { PATH: process.env.PATH, PORT: String(port), ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    wrap[0] ?? process.execPath,
+    [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), ...flags, main],
+    {
+      env: { PATH: process.env.PATH, PORT: String(port), ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   children.push(child);
   // Under valgrind start-up takes minutes.
   await waitFor(`${url}/readyz`, wrap.length ? 900_000 : 30_000);

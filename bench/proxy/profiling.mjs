@@ -21,12 +21,16 @@ export async function hold({ target, auth, pids }) {
  * compiler helpers, which valgrind runs one at a time). Done twice, to show how steady it is.
  * Unlike CPU time, an instruction count hardly moves with the machine's load.
  */
-export async function instructions({ target, auth, pids, baseline }, { requests, pacedRate, connections, callgrindDir }) {
+export async function instructions(
+  { target, auth, pids, baseline },
+  { requests, pacedRate, connections, callgrindDir },
+) {
   const cg = (...args) => execFileSync('callgrind_control', args, { stdio: 'ignore' });
   // With pacedRate, the counted requests come at that rate instead of as fast as the process can
   // go: one request per event-loop turn, so per-turn costs are not shared between requests.
   const serve = async (name, amount, counted = false) => {
-    const pace = counted && pacedRate ? { connections, overallRate: pacedRate } : { connections: 8 };
+    const pace =
+      counted && pacedRate ? { connections, overallRate: pacedRate } : { connections: 8 };
     await cannon(name, { url: target[name], headers: auth, ...pace, amount, timeout: 120 });
   };
   const names = baseline ? ['b', 'b3', 'c', 'c0'] : ['b', 'b3', 'c'];
@@ -42,14 +46,28 @@ export async function instructions({ target, auth, pids, baseline }, { requests,
       await serve(name, requests, true);
       cg('-d', pid);
       cg('-i', 'off', pid);
-      const dump = (await readdir(callgrindDir)).find((f) => !before.has(f) && f.startsWith(`cg.${pid}.`) && f.endsWith('-01'));
-      const total = Number(/^(?:summary|totals): (\d+)/m.exec(await readFile(path.join(callgrindDir, dump), 'utf8'))[1]);
+      const dump = (await readdir(callgrindDir)).find(
+        (f) => !before.has(f) && f.startsWith(`cg.${pid}.`) && f.endsWith('-01'),
+      );
+      const total = Number(
+        /^(?:summary|totals): (\d+)/m.exec(
+          await readFile(path.join(callgrindDir, dump), 'utf8'),
+        )[1],
+      );
       counts[name].push(total / requests / 1000);
     }
   }
-  for (const name of names) console.log(`${name}: ${counts[name].map((k) => k.toFixed(1)).join(' / ')} thousand instructions per request (main thread, two rounds of ${requests})`);
-  console.log(`c / b: ${counts.c.map((k, i) => (k / counts.b[i]).toFixed(3)).join(' / ')}; c / b3: ${counts.c.map((k, i) => (k / counts.b3[i]).toFixed(3)).join(' / ')}`);
-  if (baseline) console.log(`c / c0 (${baseline.main}): ${counts.c.map((k, i) => (k / counts.c0[i]).toFixed(3)).join(' / ')}`);
+  for (const name of names)
+    console.log(
+      `${name}: ${counts[name].map((k) => k.toFixed(1)).join(' / ')} thousand instructions per request (main thread, two rounds of ${requests})`,
+    );
+  console.log(
+    `c / b: ${counts.c.map((k, i) => (k / counts.b[i]).toFixed(3)).join(' / ')}; c / b3: ${counts.c.map((k, i) => (k / counts.b3[i]).toFixed(3)).join(' / ')}`,
+  );
+  if (baseline)
+    console.log(
+      `c / c0 (${baseline.main}): ${counts.c.map((k, i) => (k / counts.c0[i]).toFixed(3)).join(' / ')}`,
+    );
   console.log(`callgrind dumps (callgrind_annotate --inclusive=no <file>): ${callgrindDir}`);
 }
 
@@ -61,7 +79,9 @@ export async function profile({ target, auth, children }, { dir, rate, duration,
     child.kill('SIGINT');
     await new Promise((r) => child.once('exit', r));
   }
-  console.log(`profiles of (b) bare.mjs and (c) main.js at ${rate} req/s for ${duration} s each written to ${dir}`);
+  console.log(
+    `profiles of (b) bare.mjs and (c) main.js at ${rate} req/s for ${duration} s each written to ${dir}`,
+  );
 }
 
 export async function diag({ target, auth, publicUrl }, { connections }) {
@@ -71,7 +91,9 @@ export async function diag({ target, auth, publicUrl }, { connections }) {
     ['proxy', target.c],
   ]) {
     const r = await autocannon({ url, headers: auth, connections, duration: 4 });
-    console.log(`diag ${name}: ${r.requests.average} req/s p50 ${r.latency.p50} p99 ${r.latency.p99} non2xx ${r.non2xx}`);
+    console.log(
+      `diag ${name}: ${r.requests.average} req/s p50 ${r.latency.p50} p99 ${r.latency.p99} non2xx ${r.non2xx}`,
+    );
   }
 }
 
@@ -81,12 +103,21 @@ export async function diag({ target, auth, publicUrl }, { connections }) {
  * round by round is the steadier number. With a baseline, (c) and (c0) are then loaded at the
  * same time in each round, so both see the same machine.
  */
-export async function rateSideBySide({ target, auth, pids, baseline }, { rate, rounds, duration, connections }) {
+export async function rateSideBySide(
+  { target, auth, pids, baseline },
+  { rate, rounds, duration, connections },
+) {
   const names = ['b', 'b2', 'b3', 'c'];
   const runs = { b: [], b2: [], b3: [], c: [] };
   const measure = async (name) => {
     const r = await withCpu(pids[name], async () => {
-      const run = await cannon(name, { url: target[name], headers: auth, connections, duration, overallRate: rate });
+      const run = await cannon(name, {
+        url: target[name],
+        headers: auth,
+        connections,
+        duration,
+        overallRate: rate,
+      });
       return { requests: run.requests.average * duration };
     });
     return { all: r.cpuMicrosPerRequest, main: r.mainThreadMicrosPerRequest };
@@ -96,10 +127,15 @@ export async function rateSideBySide({ target, auth, pids, baseline }, { rate, r
   }
   const pick = (name, k) => runs[name].map((r) => r[k]);
   for (const name of names) {
-    console.log(`${name}: CPU ${median(pick(name, 'all')).toFixed(1)} µs/request (main thread ${median(pick(name, 'main')).toFixed(1)}), median of ${rounds} rounds at ${rate} req/s`);
+    console.log(
+      `${name}: CPU ${median(pick(name, 'all')).toFixed(1)} µs/request (main thread ${median(pick(name, 'main')).toFixed(1)}), median of ${rounds} rounds at ${rate} req/s`,
+    );
   }
-  const excess = (k, base = 'b', name = 'c') => median(runs[name].map((r, i) => r[k] - runs[base][i][k])).toFixed(1);
-  console.log(`c − b, round by round: median ${excess('all')} µs (main thread ${excess('main')}); c − b3: ${excess('all', 'b3')} µs (main thread ${excess('main', 'b3')})`);
+  const excess = (k, base = 'b', name = 'c') =>
+    median(runs[name].map((r, i) => r[k] - runs[base][i][k])).toFixed(1);
+  console.log(
+    `c − b, round by round: median ${excess('all')} µs (main thread ${excess('main')}); c − b3: ${excess('all', 'b3')} µs (main thread ${excess('main', 'b3')})`,
+  );
   if (!baseline) return;
   const ab = { c: [], c0: [] };
   for (let round = 0; round < rounds; round++) {
@@ -110,5 +146,7 @@ export async function rateSideBySide({ target, auth, pids, baseline }, { rate, r
   const mid = (name) => median(ab[name].map((r) => r.main)).toFixed(1);
   const diffs = ab.c.map((r, i) => r.main - ab.c0[i].main);
   console.log(`c − c0 by round: ${diffs.map((d) => d.toFixed(0)).join(' ')} µs`);
-  console.log(`side by side at ${rate} req/s each, main thread: c ${mid('c')} µs, c0 (${baseline.main}) ${mid('c0')} µs; c − c0 round by round: median ${median(diffs).toFixed(1)} µs`);
+  console.log(
+    `side by side at ${rate} req/s each, main thread: c ${mid('c')} µs, c0 (${baseline.main}) ${mid('c0')} µs; c − c0 round by round: median ${median(diffs).toFixed(1)} µs`,
+  );
 }

@@ -30,7 +30,9 @@ const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
 const PEAK_ROUNDS = Number(env.BENCH_PEAK_ROUNDS ?? 3);
 const MODES = ['peak', 'half', 'streaming', 'many'];
 const modes = words(env.BENCH_MODE) ?? MODES;
-for (const mode of modes) if (!MODES.includes(mode)) throw new Error(`BENCH_MODE: unknown mode ${mode} (known: ${MODES.join(', ')})`);
+for (const mode of modes)
+  if (!MODES.includes(mode))
+    throw new Error(`BENCH_MODE: unknown mode ${mode} (known: ${MODES.join(', ')})`);
 const MANY = Number(env.BENCH_MANY_CONNECTIONS ?? 10_000);
 const TARGETS = { throughput: 0.85, cpu: 1.3, manyThroughput: 0.85, bytesPerConnection: 4096 };
 
@@ -38,10 +40,20 @@ const TARGETS = { throughput: 0.85, cpu: 1.3, manyThroughput: 0.85, bytesPerConn
 const INSTRUCTIONS = Number(env.BENCH_INSTRUCTIONS ?? 0);
 const CALLGRIND_DIR = INSTRUCTIONS ? await mkdtemp(path.join(tmpdir(), 'latchkey-callgrind-')) : '';
 const WRAP = INSTRUCTIONS
-  ? ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', '--smc-check=all-non-file', `--callgrind-out-file=${CALLGRIND_DIR}/cg.%p.out`]
+  ? [
+      'valgrind',
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      '--separate-threads=yes',
+      '--smc-check=all-non-file',
+      `--callgrind-out-file=${CALLGRIND_DIR}/cg.%p.out`,
+    ]
   : (words(env.BENCH_WRAP) ?? []);
 // Extra node flags for (b) and (c): a CPU profile each, and/or BENCH_NODE_FLAGS (e.g. --perf-basic-prof).
-const PROFILE_FLAGS = [...(env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_PROFILE}`] : []), ...(words(env.BENCH_NODE_FLAGS) ?? [])];
+const PROFILE_FLAGS = [
+  ...(env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_PROFILE}`] : []),
+  ...(words(env.BENCH_NODE_FLAGS) ?? []),
+];
 const REPORT = !(env.BENCH_HOLD || INSTRUCTIONS || env.BENCH_PROFILE || env.BENCH_RATE);
 
 async function main() {
@@ -49,7 +61,8 @@ async function main() {
 
   const { port: upPort } = await forkServer('upstream.mjs');
   const upstream = `http://127.0.0.1:${upPort}`;
-  const bare = (mode, flags = [], wrap = []) => forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: mode }, flags, wrap);
+  const bare = (mode, flags = [], wrap = []) =>
+    forkServer('bare.mjs', { UPSTREAM: upstream, BARE_MODE: mode }, flags, wrap);
   const b = await bare('stream', PROFILE_FLAGS, WRAP);
   const b2 = await bare('pipeline');
   const b3 = await bare('dispatch', PROFILE_FLAGS, WRAP);
@@ -77,21 +90,43 @@ async function main() {
   // BENCH_LATCHKEY_NODE_FLAGS adds flags for this build's Latchkey only (not a baseline), and
   // BENCH_BASELINE_START_FLAGS replaces npm start's flags for the baseline alone, to compare a
   // change of those flags with the flags before it.
-  const startFlags = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
+  const startFlags = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'))
+    .scripts.start.split(/\s+/)
+    .filter((a) => a.startsWith('--'));
   const ownFlags = words(env.BENCH_LATCHKEY_NODE_FLAGS) ?? [];
-  if (REPORT && modes.includes('many')) ownFlags.push('--expose-gc', '--import', pathToFileURL(path.join(ROOT, 'bench/proxy/settle-on-signal.mjs')).href);
-  const latchkey = await startLatchkey({ main: path.join(ROOT, 'dist/src/main.js'), port: firstPort, flags: [...startFlags, ...PROFILE_FLAGS, ...ownFlags], env: latchkeyEnv, wrap: WRAP });
+  if (REPORT && modes.includes('many'))
+    ownFlags.push(
+      '--expose-gc',
+      '--import',
+      pathToFileURL(path.join(ROOT, 'bench/proxy/settle-on-signal.mjs')).href,
+    );
+  const latchkey = await startLatchkey({
+    main: path.join(ROOT, 'dist/src/main.js'),
+    port: firstPort,
+    flags: [...startFlags, ...PROFILE_FLAGS, ...ownFlags],
+    env: latchkeyEnv,
+    wrap: WRAP,
+  });
   const baseline = env.BENCH_BASELINE
     ? {
         main: env.BENCH_BASELINE,
-        ...(await startLatchkey({ main: path.resolve(env.BENCH_BASELINE), port: await freePort(), flags: [...(words(env.BENCH_BASELINE_START_FLAGS) ?? startFlags), ...PROFILE_FLAGS], env: latchkeyEnv, wrap: WRAP })),
+        ...(await startLatchkey({
+          main: path.resolve(env.BENCH_BASELINE),
+          port: await freePort(),
+          flags: [...(words(env.BENCH_BASELINE_START_FLAGS) ?? startFlags), ...PROFILE_FLAGS],
+          env: latchkeyEnv,
+          wrap: WRAP,
+        })),
       }
     : undefined;
 
   // A real connection whose API base is the same upstream the others use.
   const api = await apiClient(latchkey.publicUrl, bootstrap);
   const integration = await createIntegration(api, upstream);
-  const [connectionId] = await seedConnections(ds, keySpec, integration, { count: 1, accessToken: () => 'bench-access-token' });
+  const [connectionId] = await seedConnections(ds, keySpec, integration, {
+    count: 1,
+    accessToken: () => 'bench-access-token',
+  });
 
   const query = '/services/data/v62.0/query';
   const ctx = {
@@ -104,7 +139,13 @@ async function main() {
     auth: { authorization: `Bearer ${api.token}` },
     ports: { b: b.port },
     children: { b: b.child, c: latchkey.child },
-    pids: { b: b.child.pid, b2: b2.child.pid, b3: b3.child.pid, c: latchkey.child.pid, c0: baseline?.child.pid },
+    pids: {
+      b: b.child.pid,
+      b2: b2.child.pid,
+      b3: b3.child.pid,
+      c: latchkey.child.pid,
+      c0: baseline?.child.pid,
+    },
     target: {
       a: `${upstream}${query}`,
       b: `http://127.0.0.1:${b.port}/proxy${query}`,
@@ -115,17 +156,39 @@ async function main() {
     },
   };
   // Warm up every path (connection caches, keep-alive pools, JIT).
-  for (const url of Object.values(ctx.target)) await autocannon({ url, headers: ctx.auth, connections: 8, duration: 2 });
+  for (const url of Object.values(ctx.target))
+    await autocannon({ url, headers: ctx.auth, connections: 8, duration: 2 });
 
   const shape = { duration: DURATION, connections: CONNECTIONS };
   if (env.BENCH_HOLD) return hold(ctx);
-  if (INSTRUCTIONS) return instructions(ctx, { requests: INSTRUCTIONS, pacedRate: Number(env.BENCH_INSTRUCTIONS_RATE ?? 0), connections: CONNECTIONS, callgrindDir: CALLGRIND_DIR });
-  if (env.BENCH_PROFILE) return profile(ctx, { ...shape, dir: env.BENCH_PROFILE, rate: Number(env.BENCH_PROFILE_RATE ?? 2000) });
+  if (INSTRUCTIONS)
+    return instructions(ctx, {
+      requests: INSTRUCTIONS,
+      pacedRate: Number(env.BENCH_INSTRUCTIONS_RATE ?? 0),
+      connections: CONNECTIONS,
+      callgrindDir: CALLGRIND_DIR,
+    });
+  if (env.BENCH_PROFILE)
+    return profile(ctx, {
+      ...shape,
+      dir: env.BENCH_PROFILE,
+      rate: Number(env.BENCH_PROFILE_RATE ?? 2000),
+    });
   if (env.BENCH_DIAG) await diag(ctx, shape);
   // BENCH_RATE's rounds are short by default: BENCH_DURATION defaults to 3 s there.
-  if (env.BENCH_RATE) return rateSideBySide(ctx, { rate: Number(env.BENCH_RATE), rounds: Number(env.BENCH_ROUNDS ?? 12), duration: Number(env.BENCH_DURATION ?? 3), connections: CONNECTIONS });
+  if (env.BENCH_RATE)
+    return rateSideBySide(ctx, {
+      rate: Number(env.BENCH_RATE),
+      rounds: Number(env.BENCH_ROUNDS ?? 12),
+      duration: Number(env.BENCH_DURATION ?? 3),
+      connections: CONNECTIONS,
+    });
 
-  const results = { date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, modes };
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, node: process.version },
+    modes,
+  };
   if (modes.includes('peak')) results.peak = await peak(ctx, { ...shape, rounds: PEAK_ROUNDS });
   if (modes.includes('half')) {
     // Half of (b)'s peak; without the peak mode, from one peak round of (b) alone.
@@ -133,7 +196,8 @@ async function main() {
     results.halfLoad = await halfLoad(ctx, { ...shape, rate: Math.floor(bPeak / 2) });
   }
   if (modes.includes('streaming')) results.streaming = await streaming(ctx);
-  if (modes.includes('many')) results.many = await many(ctx, { ...shape, rounds: PEAK_ROUNDS, count: MANY });
+  if (modes.includes('many'))
+    results.many = await many(ctx, { ...shape, rounds: PEAK_ROUNDS, count: MANY });
   summary(results);
   console.log(`\nJSON: ${JSON.stringify(results)}`);
 }
@@ -145,7 +209,9 @@ function summary({ peak, halfLoad, many }) {
   console.log('\nSummary');
   if (peak) {
     const r = peak.coverB;
-    console.log(`  throughput c/b (median of paired rounds): ${fixed(r.median)} (target ≥ ${TARGETS.throughput}: ${verdict(r.median >= TARGETS.throughput)}); rounds ${r.rounds.map((x) => fixed(x)).join(' / ')}`);
+    console.log(
+      `  throughput c/b (median of paired rounds): ${fixed(r.median)} (target ≥ ${TARGETS.throughput}: ${verdict(r.median >= TARGETS.throughput)}); rounds ${r.rounds.map((x) => fixed(x)).join(' / ')}`,
+    );
   }
   if (halfLoad) {
     const r = halfLoad.cpuCoverB;
@@ -154,7 +220,9 @@ function summary({ peak, halfLoad, many }) {
       `  CPU per call c/b: ${fixed(r.median)} (target ≤ ${TARGETS.cpu}: ${verdict(r.median <= TARGETS.cpu)}); Latchkey ${fixed(c.cpuMicrosPerRequest, 1)} µs, bare ${fixed(b.cpuMicrosPerRequest, 1)} µs per call ` +
         `at ${halfLoad.rate} req/s, median of paired rounds ${r.rounds.map((x) => fixed(x)).join(' / ')}`,
     );
-    console.log(`  half-load p99 at ${halfLoad.rate} req/s: autocannon quota b ${b.p99} ms, c ${c.p99} ms; evenly paced b ${fixed(halfLoad.evenPace.b.p99)} ms, c ${fixed(halfLoad.evenPace.c.p99)} ms`);
+    console.log(
+      `  half-load p99 at ${halfLoad.rate} req/s: autocannon quota b ${b.p99} ms, c ${c.p99} ms; evenly paced b ${fixed(halfLoad.evenPace.b.p99)} ms, c ${fixed(halfLoad.evenPace.c.p99)} ms`,
+    );
   }
   if (many) {
     const r = many.coverB;

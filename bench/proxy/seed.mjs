@@ -16,7 +16,12 @@ export async function startDatabase(logger, url = process.env.DATABASE_URL) {
   if (!url) {
     const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-bench-'));
     await chmod(dir, 0o711);
-    embedded = await startEmbeddedPostgres({ dataDir: dir, port: await freePort(), database: 'latchkey_bench', logger });
+    embedded = await startEmbeddedPostgres({
+      dataDir: dir,
+      port: await freePort(),
+      database: 'latchkey_bench',
+      logger,
+    });
     embedded.dir = dir;
     url = embedded.url;
   }
@@ -37,11 +42,19 @@ export async function apiClient(publicUrl, bootstrap) {
   const tokenRes = await fetch(`${publicUrl}/api/v1/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: bootstrap.id, client_secret: bootstrap.secret }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: bootstrap.id,
+      client_secret: bootstrap.secret,
+    }),
   });
   const token = (await tokenRes.json()).access_token;
   const call = async (method, p, body) => {
-    const r = await fetch(`${publicUrl}${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(`${publicUrl}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const json = await r.json();
     if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
     return json;
@@ -61,25 +74,42 @@ export async function createIntegration(api, upstream) {
     scopes: { required: [], optional: [] },
     apiBaseUrl: upstream,
   });
-  return api.call('POST', '/api/v1/integrations', { name: 'bench', offeringId: offering.id, clientId: 'bench-client' });
+  return api.call('POST', '/api/v1/integrations', {
+    name: 'bench',
+    offeringId: offering.id,
+    clientId: 'bench-client',
+  });
 }
 
 /**
  * Inserts `count` active connections of `integration` whose access tokens are valid for a day,
  * `batch` rows per statement; `accessToken(i)` gives the i-th token. Resolves with their ids.
  */
-export async function seedConnections(ds, keySpec, integration, { count, accessToken, batch = 1000 }) {
+export async function seedConnections(
+  ds,
+  keySpec,
+  integration,
+  { count, accessToken, batch = 1000 },
+) {
   const ring = KeyRing.fromSpec(keySpec);
   const ids = [];
   for (let start = 0; start < count; start += batch) {
     const rows = { id: [], endUser: [], credentials: [] };
     for (let i = start; i < Math.min(count, start + batch); i++) {
       const id = randomUUID();
-      const plaintext = JSON.stringify({ accessToken: accessToken(i), refreshToken: `bench-refresh-${i}`, tokenType: 'Bearer', issuedAt: Date.now(), raw: {} });
+      const plaintext = JSON.stringify({
+        accessToken: accessToken(i),
+        refreshToken: `bench-refresh-${i}`,
+        tokenType: 'Bearer',
+        issuedAt: Date.now(),
+        raw: {},
+      });
       rows.id.push(id);
       // One account per end user: (integration, end user, provider user) is unique.
       rows.endUser.push(count === 1 ? 'bench-user' : `bench-user-${i}`);
-      rows.credentials.push(ring.encrypt(plaintext, { table: 'connections', rowId: id, field: 'credentials' }));
+      rows.credentials.push(
+        ring.encrypt(plaintext, { table: 'connections', rowId: id, field: 'credentials' }),
+      );
     }
     await ds.query(
       `INSERT INTO connections (id, workspace_id, integration_id, end_user_id, provider_user_id, granted_scopes, status,

@@ -19,8 +19,18 @@ async function download(url, headers, times) {
 
 export async function streaming({ ports, publicUrl, connectionId, auth, pids, baseline }) {
   const downloads = {
-    b: { url: `http://127.0.0.1:${ports.b}/proxy/download?bytes=${BYTES}`, pid: pids.b, mbps: [], rssPeak: 0 },
-    c: { url: `${publicUrl}/api/v1/proxy/${connectionId}/download?bytes=${BYTES}`, pid: pids.c, mbps: [], rssPeak: 0 },
+    b: {
+      url: `http://127.0.0.1:${ports.b}/proxy/download?bytes=${BYTES}`,
+      pid: pids.b,
+      mbps: [],
+      rssPeak: 0,
+    },
+    c: {
+      url: `${publicUrl}/api/v1/proxy/${connectionId}/download?bytes=${BYTES}`,
+      pid: pids.c,
+      mbps: [],
+      rssPeak: 0,
+    },
   };
   for (const d of Object.values(downloads)) await download(d.url, auth, 2);
   const rssBefore = await rssOf(pids.c);
@@ -28,7 +38,10 @@ export async function streaming({ ports, publicUrl, connectionId, auth, pids, ba
   for (let round = 0; round < ROUNDS; round++) {
     for (const d of Object.values(downloads)) {
       let peakRss = await rssOf(d.pid);
-      const sampler = setInterval(async () => (peakRss = Math.max(peakRss, await rssOf(d.pid).catch(() => 0))), 20);
+      const sampler = setInterval(
+        async () => (peakRss = Math.max(peakRss, await rssOf(d.pid).catch(() => 0))),
+        20,
+      );
       d.mbps.push((await download(d.url, auth, 10)).mbPerSecond);
       clearInterval(sampler);
       d.rssPeak = Math.max(d.rssPeak, peakRss);
@@ -44,7 +57,9 @@ export async function streaming({ ports, publicUrl, connectionId, auth, pids, ba
   console.log(
     `10 MB downloads (median of ${ROUNDS} rounds of 10): Latchkey ${f(result.latchkeyMBps)} MB/s, bare ${f(result.bareMBps)} MB/s; ` +
       `Latchkey RSS ${f(result.latchkeyRssBeforeMB)} → peak ${f(result.latchkeyRssPeakMB)} MB` +
-      (baseline ? `; baseline c0 RSS before the downloads ${f(result.baselineRssBeforeMB)} MB` : ''),
+      (baseline
+        ? `; baseline c0 RSS before the downloads ${f(result.baselineRssBeforeMB)} MB`
+        : ''),
   );
   return result;
 }

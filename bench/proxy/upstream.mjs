@@ -21,7 +21,10 @@ const server = http.createServer((req, res) => {
     return pump();
   }
   req.resume();
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(BODY),
+  });
   res.end(BODY);
 });
 server.keepAliveTimeout = 60_000;

@@ -24,7 +24,10 @@ async function run(j: NonNullable<typeof job>): Promise<void> {
       try {
         const res = await fetch(j.tokenUrl, {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            accept: 'application/json',
+          },
           body: new URLSearchParams({
             grant_type: 'refresh_token',
             refresh_token: refreshToken,

@@ -31,10 +31,19 @@ import { RandomSource } from '../../src/common/random.js';
 import { SystemClock } from '../../src/common/time/clock.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createDataSource, migrate } from '../../src/database/data-source.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/database/embedded-postgres.js';
+import {
+  startEmbeddedPostgres,
+  type EmbeddedDatabase,
+} from '../../src/database/embedded-postgres.js';
 import { SalesforceTestProvider } from '../../test/providers/salesforce-provider.js';
 import { freePort } from '../../test/support/net.js';
-import type { BaselineCommand, BaselineEvent, PassRecord, WorkerCommand, WorkerEvent } from './protocol.js';
+import type {
+  BaselineCommand,
+  BaselineEvent,
+  PassRecord,
+  WorkerCommand,
+  WorkerEvent,
+} from './protocol.js';
 import { benchmarkSelection, type SelectionResult } from './selection.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -48,7 +57,11 @@ const int = (name: string, fallback: number) => {
   if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number`);
   return Number(raw);
 };
-const list = (name: string, fallback: string) => (process.env[name] || fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name: string, fallback: string) =>
+  (process.env[name] || fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 interface Scenario {
   processes: number;
@@ -67,7 +80,10 @@ const SETTINGS = {
     .filter((s) => s !== 'none')
     .map((s): Scenario => {
       const m = /^(\d+)x(\d+)(?:@(\d+))?$/.exec(s);
-      if (!m) throw new Error(`BENCH_SCENARIOS entries look like 2x8 or 2x32@3000 (processes x concurrency @ due), got "${s}"`);
+      if (!m)
+        throw new Error(
+          `BENCH_SCENARIOS entries look like 2x8 or 2x32@3000 (processes x concurrency @ due), got "${s}"`,
+        );
       const connections = Math.min(int('BENCH_CONNECTIONS', 10_000), Number(m[3] ?? Infinity));
       return { processes: Number(m[1]), concurrency: Number(m[2]), connections };
     }),
@@ -84,7 +100,8 @@ const SETTINGS = {
 const WRITE_DOCS = process.argv.includes('--write-docs');
 /** What the batch-selection part needs at the default sizes on a 2-core machine, with margin. */
 const SELECTION_RESERVE_SECONDS = SETTINGS.selectionSizes.reduce((a, n) => a + n, 0) / 20_000;
-const label = (s: Scenario) => `${s.processes}x${s.concurrency}${s.connections < SETTINGS.connections ? `@${s.connections}` : ''}`;
+const label = (s: Scenario) =>
+  `${s.processes}x${s.concurrency}${s.connections < SETTINGS.connections ? `@${s.connections}` : ''}`;
 
 const SF_APP = { clientId: '3MVG9bench.refresh', clientSecret: 'bench-refresh-consumer-secret-1' };
 const BOOTSTRAP = { id: 'bench-bootstrap', secret: `bench-${randomBytes(24).toString('hex')}` };
@@ -93,15 +110,20 @@ const KEY_SPEC = `bench1:${randomBytes(32).toString('base64')}`;
 // ---- plumbing -------------------------------------------------------------------------------
 
 const started = performance.now();
-const progress = (message: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}\n`);
+const progress = (message: string) =>
+  process.stderr.write(
+    `[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}\n`,
+  );
 
 const children = new Set<ChildProcess>();
 const cleanups: Array<() => Promise<unknown>> = [];
 let cleaningUp: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaningUp ??= (async () => {
-    for (const child of children) if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
-    for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => progress(`cleanup: ${String(e)}`));
+    for (const child of children)
+      if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    for (const fn of cleanups.reverse())
+      await fn().catch((e: unknown) => progress(`cleanup: ${String(e)}`));
   })();
   return cleaningUp;
 }
@@ -114,13 +136,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /** Forks a child with IPC; its output is kept (last lines) for error reports. */
-function spawnChild(script: string, env: Record<string, string>): { child: ChildProcess; output: string[] } {
+function spawnChild(
+  script: string,
+  env: Record<string, string>,
+): { child: ChildProcess; output: string[] } {
   const output: string[] = [];
   const child = fork(path.join(here, script), [], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     // BENCH_PROFILE_DIR: V8 CPU profiles of every child (open them in Chrome DevTools).
-    execArgv: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+    execArgv: process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [],
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -140,12 +167,18 @@ function nextMessage<T extends { type: string }>(
   timeoutMs: number,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`no "${type}" from child within ${timeoutMs} ms\n${output.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(new Error(`no "${type}" from child within ${timeoutMs} ms\n${output.join('\n')}`)),
+      timeoutMs,
+    );
     const onMessage = (message: T) => {
       if (message.type === type) finish(undefined, message);
-      else if (message.type === 'error') finish(new Error(`child failed: ${(message as unknown as { message: string }).message}`));
+      else if (message.type === 'error')
+        finish(new Error(`child failed: ${(message as unknown as { message: string }).message}`));
     };
-    const onExit = (code: number | null) => finish(new Error(`child exited (${code}) before "${type}"\n${output.join('\n')}`));
+    const onExit = (code: number | null) =>
+      finish(new Error(`child exited (${code}) before "${type}"\n${output.join('\n')}`));
     const finish = (error?: Error, message?: T) => {
       clearTimeout(timer);
       child.off('message', onMessage);
@@ -174,7 +207,10 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
 /** Busy (without steal), stolen and total jiffies of the whole machine (/proc/stat). */
 function cpuTimes(): { busy: number; steal: number; total: number } {
   try {
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync(
+      '/proc/stat',
+      'utf8',
+    )
       .split('\n')[0]
       .trim()
       .split(/\s+/)
@@ -212,13 +248,18 @@ function postgresCpuSince(before: Map<number, number>): number {
   return total;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(r.map(String)))].join('\n');
+  return [
+    line(headers),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map((r) => line(r.map(String))),
+  ].join('\n');
 }
 
 // ---- the run --------------------------------------------------------------------------------
@@ -352,7 +393,11 @@ async function buildWorld(databaseUrl: string): Promise<World> {
     const tokenRes = await fetch(`${base}/api/v1/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: BOOTSTRAP.id, client_secret: BOOTSTRAP.secret }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: BOOTSTRAP.id,
+        client_secret: BOOTSTRAP.secret,
+      }),
     });
     const { access_token: admin } = (await tokenRes.json()) as { access_token: string };
     const post = async (route: string, body: unknown) => {
@@ -362,7 +407,8 @@ async function buildWorld(databaseUrl: string): Promise<World> {
         body: JSON.stringify(body),
       });
       const json = (await res.json()) as Record<string, unknown>;
-      if (res.status !== 201) throw new Error(`POST ${route}: ${res.status} ${JSON.stringify(json)}`);
+      if (res.status !== 201)
+        throw new Error(`POST ${route}: ${res.status} ${JSON.stringify(json)}`);
       return json;
     };
     const offering = await post('/api/v1/offerings', {
@@ -386,21 +432,33 @@ async function buildWorld(databaseUrl: string): Promise<World> {
       ...SF_APP,
       allowedRedirectUris: ['https://app.example.com/connected'],
     });
-    if (integration.status !== 'configured') throw new Error(`integration not configured: ${JSON.stringify(integration)}`);
+    if (integration.status !== 'configured')
+      throw new Error(`integration not configured: ${JSON.stringify(integration)}`);
     integrationId = String(integration.id);
   } finally {
     await app.close();
   }
 
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 3, application_name: 'latchkey-bench' });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 3,
+    application_name: 'latchkey-bench',
+  });
   cleanups.push(() => pool.end());
   const [{ workspace_id: workspaceId }] = (
-    await pool.query<{ workspace_id: string }>('SELECT workspace_id FROM integrations WHERE id = $1', [integrationId])
+    await pool.query<{ workspace_id: string }>(
+      'SELECT workspace_id FROM integrations WHERE id = $1',
+      [integrationId],
+    )
   ).rows;
 
-  progress(`seeding ${fmt(SETTINGS.connections)} connections (encrypted credentials, refresh tokens known to the provider)`);
+  progress(
+    `seeding ${fmt(SETTINGS.connections)} connections (encrypted credentials, refresh tokens known to the provider)`,
+  );
   const n = SETTINGS.connections;
-  const refreshTokens = provider.seedRefreshTokens(SF_APP.clientId, n, { scopes: ['api', 'refresh_token'] });
+  const refreshTokens = provider.seedRefreshTokens(SF_APP.clientId, n, {
+    scopes: ['api', 'refresh_token'],
+  });
   const connectionIds = Array.from({ length: n }, () => randomUUID());
   const now = Date.now();
   const later = new Date(now + 24 * 3_600_000); // not due until a round makes them due
@@ -437,12 +495,27 @@ async function buildWorld(databaseUrl: string): Promise<World> {
   }
   await pool.query('VACUUM ANALYZE connections');
   const versions = new Map(connectionIds.map((id) => [id, 1]));
-  return { databaseUrl, pool, provider, workspaceId, integrationId, connectionIds, refreshTokens, versions };
+  return {
+    databaseUrl,
+    pool,
+    provider,
+    workspaceId,
+    integrationId,
+    connectionIds,
+    refreshTokens,
+    versions,
+  };
 }
 
-async function runBaseline(world: World, processes: number, concurrency: number): Promise<BaselineResult> {
+async function runBaseline(
+  world: World,
+  processes: number,
+  concurrency: number,
+): Promise<BaselineResult> {
   const total = SETTINGS.baselineRequests;
-  const tokens = world.provider.seedRefreshTokens(SF_APP.clientId, total, { scopes: ['api', 'refresh_token'] });
+  const tokens = world.provider.seedRefreshTokens(SF_APP.clientId, total, {
+    scopes: ['api', 'refresh_token'],
+  });
   const clients = Array.from({ length: processes }, () => spawnChild('baseline.js', {}));
   const per = Math.ceil(total / processes);
   await Promise.all(
@@ -461,7 +534,12 @@ async function runBaseline(world: World, processes: number, concurrency: number)
   );
   const t0 = performance.now();
   const done = clients.map(({ child, output }) =>
-    nextMessage<Extract<BaselineEvent, { type: 'done' }>>(child, output, 'done', SETTINGS.roundTimeoutSeconds * 1000),
+    nextMessage<Extract<BaselineEvent, { type: 'done' }>>(
+      child,
+      output,
+      'done',
+      SETTINGS.roundTimeoutSeconds * 1000,
+    ),
   );
   for (const { child } of clients) child.send({ type: 'go' } satisfies BaselineCommand);
   const results = await Promise.all(done);
@@ -472,7 +550,11 @@ async function runBaseline(world: World, processes: number, concurrency: number)
   return { processes, concurrency, requests: ok + failed, failed, seconds, rate: ok / seconds };
 }
 
-async function runRound(world: World, scenario: Scenario, baselineRate: number): Promise<RoundResult> {
+async function runRound(
+  world: World,
+  scenario: Scenario,
+  baselineRate: number,
+): Promise<RoundResult> {
   const { pool, provider } = world;
   const { processes, concurrency } = scenario;
   const ids = world.connectionIds.slice(0, scenario.connections);
@@ -491,7 +573,9 @@ async function runRound(world: World, scenario: Scenario, baselineRate: number):
     PORT: '0',
   };
   const workers = Array.from({ length: processes }, () => spawnChild('worker.js', env));
-  await Promise.all(workers.map(({ child, output }) => nextMessage<WorkerEvent>(child, output, 'ready', 60_000)));
+  await Promise.all(
+    workers.map(({ child, output }) => nextMessage<WorkerEvent>(child, output, 'ready', 60_000)),
+  );
 
   provider.refreshRequestsByToken.clear();
   const callsBefore = provider.refreshRequests;
@@ -502,7 +586,10 @@ async function runRound(world: World, scenario: Scenario, baselineRate: number):
   const own0 = process.cpuUsage();
   const before = new Date();
   // Everything due at once; from this commit on the clock runs.
-  await pool.query(`UPDATE connections SET next_refresh_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])`, [ids]);
+  await pool.query(
+    `UPDATE connections SET next_refresh_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
   const t0 = Date.now();
   const limit = t0 + SETTINGS.roundTimeoutSeconds * 1000;
   let complete = false;
@@ -510,7 +597,10 @@ async function runRound(world: World, scenario: Scenario, baselineRate: number):
   while (Date.now() < limit) {
     polls++;
     const [{ done }] = (
-      await pool.query<{ done: number }>('SELECT count(*)::int AS done FROM connections WHERE last_refreshed_at >= $1', [before])
+      await pool.query<{ done: number }>(
+        'SELECT count(*)::int AS done FROM connections WHERE last_refreshed_at >= $1',
+        [before],
+      )
     ).rows;
     if (done >= ids.length) {
       complete = true;
@@ -523,7 +613,12 @@ async function runRound(world: World, scenario: Scenario, baselineRate: number):
   const own = process.cpuUsage(own0);
   const stopped = await Promise.all(
     workers.map(({ child, output }) => {
-      const message = nextMessage<Extract<WorkerEvent, { type: 'stopped' }>>(child, output, 'stopped', 30_000);
+      const message = nextMessage<Extract<WorkerEvent, { type: 'stopped' }>>(
+        child,
+        output,
+        'stopped',
+        30_000,
+      );
       child.send({ type: 'stop' } satisfies WorkerCommand);
       return message;
     }),
@@ -535,7 +630,12 @@ async function runRound(world: World, scenario: Scenario, baselineRate: number):
   // Every connection of the round refreshed exactly once (version + 1), every other one untouched.
   for (const id of ids) world.versions.set(id, world.versions.get(id)! + 1);
   const rows = (
-    await pool.query<{ id: string; credentials_version: number; status: string; last_refreshed_at: Date | null }>(
+    await pool.query<{
+      id: string;
+      credentials_version: number;
+      status: string;
+      last_refreshed_at: Date | null;
+    }>(
       'SELECT id, credentials_version, status, last_refreshed_at FROM connections WHERE id = ANY($1::uuid[])',
       [world.connectionIds],
     )
@@ -581,14 +681,19 @@ async function runRound(world: World, scenario: Scenario, baselineRate: number):
     versionsWrong,
     notActive,
     passes: passes.length,
-    meanPassSeconds: passes.reduce((a, p) => a + (p.endedAt - p.startedAt), 0) / Math.max(1, passes.length) / 1000,
+    meanPassSeconds:
+      passes.reduce((a, p) => a + (p.endedAt - p.startedAt), 0) / Math.max(1, passes.length) / 1000,
     passCoverage: coverage(passes, t0, last),
     cpuBusy: cpu1.total > cpu0.total ? busy / (cpu1.total - cpu0.total) : 0,
     machineCpuSeconds: busy / CLOCK_TICKS,
     stealSeconds: steal / CLOCK_TICKS,
     postgresCpuSeconds,
     benchCpuSeconds,
-    otherCpuSeconds: busy / CLOCK_TICKS - postgresCpuSeconds - benchCpuSeconds - workerCpuSeconds.reduce((a, b) => a + b, 0),
+    otherCpuSeconds:
+      busy / CLOCK_TICKS -
+      postgresCpuSeconds -
+      benchCpuSeconds -
+      workerCpuSeconds.reduce((a, b) => a + b, 0),
     workerCpuSeconds,
     workerElu: stopped.map((p) => p.eventLoopUtilization),
     transactionsPerRefresh: xacts / Math.max(1, refreshed),
@@ -601,14 +706,18 @@ async function transactions(pool: pg.Pool): Promise<number> {
   await pool.query('SELECT pg_stat_force_next_flush()').catch(() => undefined); // PostgreSQL 15+
   await new Promise((r) => setTimeout(r, 1100)); // other backends flush at most once a second
   const [{ n }] = (
-    await pool.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')
+    await pool.query<{ n: string }>(
+      'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+    )
   ).rows;
   return Number(n);
 }
 
 /** Fraction of [from, to] covered by at least one pass. */
 function coverage(passes: PassRecord[], from: number, to: number): number {
-  const spans = passes.map((p) => [Math.max(from, p.startedAt), Math.min(to, p.endedAt)] as const).filter(([a, b]) => b > a);
+  const spans = passes
+    .map((p) => [Math.max(from, p.startedAt), Math.min(to, p.endedAt)] as const)
+    .filter(([a, b]) => b > a);
   spans.sort((a, b) => a[0] - b[0]);
   let covered = 0;
   let cursor = from;
@@ -622,7 +731,9 @@ function coverage(passes: PassRecord[], from: number, to: number): number {
 
 async function machine(pool: pg.Pool): Promise<string[]> {
   const cpus = os.cpus();
-  const [{ server_version: version }] = (await pool.query<{ server_version: string }>('SHOW server_version')).rows;
+  const [{ server_version: version }] = (
+    await pool.query<{ server_version: string }>('SHOW server_version')
+  ).rows;
   return [
     `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${fmt(os.totalmem() / 1024 ** 3)} GiB RAM, Linux ${os.release()}`,
     `Node ${process.version}, PostgreSQL ${version} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded, default settings'}), all on this machine, loopback only`,
@@ -640,7 +751,9 @@ function report(
   const s = SETTINGS;
   const out: string[] = [];
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  out.push(`Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${fmt(totalSeconds)} s in all.`);
+  out.push(
+    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${fmt(totalSeconds)} s in all.`,
+  );
   out.push('');
   for (const line of machineLines) out.push(`- ${line}`);
   out.push(
@@ -649,11 +762,24 @@ function report(
       `LATCHKEY_REFRESH_CONCURRENCY as below, NODE_ENV=test, LOG_LEVEL=warn, 10 database connections per process (built in).`,
   );
   out.push('');
-  out.push('**Refresh throughput** — connections due at once; time from making them due to the last commit:');
+  out.push(
+    '**Refresh throughput** — connections due at once; time from making them due to the last commit:',
+  );
   out.push('');
   out.push(
     table(
-      ['processes × concurrency', 'due', 'seconds', 'refreshes/s', 'baseline/s', 'ratio', 'duplicates', 'provider calls (per process)', 'passes (mean s)', 'in a pass'],
+      [
+        'processes × concurrency',
+        'due',
+        'seconds',
+        'refreshes/s',
+        'baseline/s',
+        'ratio',
+        'duplicates',
+        'provider calls (per process)',
+        'passes (mean s)',
+        'in a pass',
+      ],
       rounds.map((r) => [
         `${r.processes} × ${r.concurrency}`,
         `${fmt(r.due)}${r.complete ? '' : ` (only ${fmt(r.refreshed)}: timed out)`}`,
@@ -670,9 +796,13 @@ function report(
   );
   if (skipped.length) {
     out.push('');
-    out.push(`Skipped to stay inside BENCH_DEADLINE_SECONDS=${s.deadlineSeconds}: ${skipped.map(label).join(', ')}.`);
+    out.push(
+      `Skipped to stay inside BENCH_DEADLINE_SECONDS=${s.deadlineSeconds}: ${skipped.map(label).join(', ')}.`,
+    );
   }
-  const ideal = [...new Set(rounds.map((r) => r.processes * r.concurrency))].map((c) => `${c} in flight: ${fmt((c * 1000) / s.latencyMs)}/s`);
+  const ideal = [...new Set(rounds.map((r) => r.processes * r.concurrency))].map(
+    (c) => `${c} in flight: ${fmt((c * 1000) / s.latencyMs)}/s`,
+  );
   out.push('');
   out.push(
     `Baseline: ${fmt(s.baselineRequests)} refresh_token requests sent straight to the provider (no Latchkey) by as many processes, ` +
@@ -683,11 +813,25 @@ function report(
       `"in a pass": share of the round during which some process was inside a scheduler pass.`,
   );
   out.push('');
-  out.push('Where the CPU went during each round (CPU seconds; the machine has 2 × the round\'s seconds):');
+  out.push(
+    "Where the CPU went during each round (CPU seconds; the machine has 2 × the round's seconds):",
+  );
   out.push('');
   out.push(
     table(
-      ['processes × concurrency', 'machine busy', 'Latchkey', 'PostgreSQL', 'provider + runner', 'other', 'stolen by the host', 'Latchkey ms / refresh', 'PostgreSQL ms / refresh', 'DB transactions / refresh', 'Latchkey event loop busy'],
+      [
+        'processes × concurrency',
+        'machine busy',
+        'Latchkey',
+        'PostgreSQL',
+        'provider + runner',
+        'other',
+        'stolen by the host',
+        'Latchkey ms / refresh',
+        'PostgreSQL ms / refresh',
+        'DB transactions / refresh',
+        'Latchkey event loop busy',
+      ],
       rounds.map((r) => [
         `${r.processes} × ${r.concurrency}`,
         `${fmt(r.machineCpuSeconds, 1)} (${fmt(r.cpuBusy * 100)}%)`,
@@ -712,7 +856,17 @@ function report(
   out.push('');
   out.push(
     table(
-      ['stored', 'due', 'table + indexes', 'with idx_connections_due', 'rows read', 'whole claim (UPDATE … RETURNING)', 'without the index (baseline)', 'rows read', 'ratio'],
+      [
+        'stored',
+        'due',
+        'table + indexes',
+        'with idx_connections_due',
+        'rows read',
+        'whole claim (UPDATE … RETURNING)',
+        'without the index (baseline)',
+        'rows read',
+        'ratio',
+      ],
       selection.map((r) => [
         fmt(r.stored),
         fmt(r.due),
@@ -728,7 +882,9 @@ function report(
   );
   out.push('');
   for (const r of selection.slice(-1)) {
-    out.push(`Plans: with the index \`${r.withIndex.plan}\`; without it \`${r.withoutIndex.plan}\`; the claim \`${r.claimWithIndex.plan}\`.`);
+    out.push(
+      `Plans: with the index \`${r.withIndex.plan}\`; without it \`${r.withoutIndex.plan}\`; the claim \`${r.claimWithIndex.plan}\`.`,
+    );
   }
   return out.join('\n');
 }
@@ -766,7 +922,9 @@ async function main(): Promise<void> {
       baselines.push(known);
       continue;
     }
-    progress(`baseline: ${fmt(SETTINGS.baselineRequests)} direct refresh requests, ${processes} process(es) × ${concurrency} in flight`);
+    progress(
+      `baseline: ${fmt(SETTINGS.baselineRequests)} direct refresh requests, ${processes} process(es) × ${concurrency} in flight`,
+    );
     const b = await runBaseline(world, processes, concurrency);
     if (b.failed) throw new Error(`baseline: ${b.failed} requests failed`);
     baselines.push(b);
@@ -780,11 +938,15 @@ async function main(): Promise<void> {
     const rate = rounds.length ? Math.min(...rounds.map((r) => r.rate)) : 100;
     const needed = scenario.connections / rate + 10 + SELECTION_RESERVE_SECONDS;
     if ((performance.now() - started) / 1000 + needed > SETTINGS.deadlineSeconds - 10) {
-      progress(`refresh round ${i + 1} (${label(scenario)}): skipped, it would not fit in BENCH_DEADLINE_SECONDS`);
+      progress(
+        `refresh round ${i + 1} (${label(scenario)}): skipped, it would not fit in BENCH_DEADLINE_SECONDS`,
+      );
       skipped.push(scenario);
       continue;
     }
-    progress(`refresh round ${i + 1}: ${scenario.processes} Latchkey process(es), concurrency ${scenario.concurrency}, ${fmt(scenario.connections)} due`);
+    progress(
+      `refresh round ${i + 1}: ${scenario.processes} Latchkey process(es), concurrency ${scenario.concurrency}, ${fmt(scenario.connections)} due`,
+    );
     const r = await runRound(world, scenario, baselines[i].rate);
     rounds.push(r);
     progress(
@@ -798,7 +960,11 @@ async function main(): Promise<void> {
   }
 
   // The selection table's rows are as wide as this run's real encrypted credentials.
-  const [{ width }] = (await world.pool.query<{ width: number | null }>('SELECT avg(length(credentials_enc))::int AS width FROM connections')).rows;
+  const [{ width }] = (
+    await world.pool.query<{ width: number | null }>(
+      'SELECT avg(length(credentials_enc))::int AS width FROM connections',
+    )
+  ).rows;
   const selection = await benchmarkSelection({
     databaseUrl,
     workspaceId: world.workspaceId,
@@ -810,10 +976,19 @@ async function main(): Promise<void> {
     progress,
   });
 
-  const markdown = report(machineLines, baselines, rounds, skipped, selection, (performance.now() - started) / 1000);
+  const markdown = report(
+    machineLines,
+    baselines,
+    rounds,
+    skipped,
+    selection,
+    (performance.now() - started) / 1000,
+  );
   process.stdout.write(`\n${markdown}\n`);
   if (WRITE_DOCS) await writeDocs(markdown);
-  const failed = rounds.some((r) => r.duplicates > 0 || r.missed > 0 || r.versionsWrong > 0 || !r.complete);
+  const failed = rounds.some(
+    (r) => r.duplicates > 0 || r.missed > 0 || r.versionsWrong > 0 || !r.complete,
+  );
   if (failed) {
     progress('FAILED: duplicate, missed or incomplete refreshes (see the table)');
     process.exitCode = 1;
@@ -822,7 +997,9 @@ async function main(): Promise<void> {
 
 main()
   .catch((error: unknown) => {
-    progress(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    progress(
+      `benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     process.exitCode = 1;
   })
   .finally(async () => {

@@ -62,20 +62,27 @@ export function innerSelect(): string {
 
 export async function benchmarkSelection(options: SelectionOptions): Promise<SelectionResult[]> {
   const { runs, batchSize, progress } = options;
-  const client = new pg.Client({ connectionString: options.databaseUrl, application_name: 'latchkey-bench' });
+  const client = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: 'latchkey-bench',
+  });
   await client.connect();
   const results: SelectionResult[] = [];
   try {
     await client.query('DELETE FROM connections');
     await client.query('VACUUM ANALYZE connections');
     const [{ indexdef }] = (
-      await client.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_connections_due'`)
+      await client.query<{ indexdef: string }>(
+        `SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_connections_due'`,
+      )
     ).rows;
     const now = new Date();
     const select = innerSelect();
     let stored = 0;
     for (const size of options.sizes) {
-      progress(`batch selection: inserting ${(size - stored).toLocaleString('en')} connections (→ ${size.toLocaleString('en')})`);
+      progress(
+        `batch selection: inserting ${(size - stored).toLocaleString('en')} connections (→ ${size.toLocaleString('en')})`,
+      );
       const started = performance.now();
       // Bulk load: the secondary indexes are dropped and rebuilt afterwards (same definitions).
       const secondary = (
@@ -84,7 +91,8 @@ export async function benchmarkSelection(options: SelectionOptions): Promise<Sel
             WHERE i.tablename = 'connections' AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
         )
       ).rows;
-      for (const { indexname } of secondary) await client.query(`DROP INDEX ${client.escapeIdentifier(indexname)}`);
+      for (const { indexname } of secondary)
+        await client.query(`DROP INDEX ${client.escapeIdentifier(indexname)}`);
       // Two sessions, one per core, each inserting half of the range.
       const half = Math.ceil((size - stored) / 2);
       const ranges = [
@@ -104,7 +112,9 @@ export async function benchmarkSelection(options: SelectionOptions): Promise<Sel
         )
       ).rows;
 
-      progress(`batch selection: ${size.toLocaleString('en')} stored, timing the claim query with the partial index`);
+      progress(
+        `batch selection: ${size.toLocaleString('en')} stored, timing the claim query with the partial index`,
+      );
       const withIndex = await time(client, select, [now, batchSize], runs);
       const claimWithIndex = await time(
         client,
@@ -112,7 +122,9 @@ export async function benchmarkSelection(options: SelectionOptions): Promise<Sel
         ['latchkey-bench', new Date(now.getTime() + 60_000), now, batchSize],
         Math.max(5, Math.floor(runs / 2)),
       );
-      progress(`batch selection: ${size.toLocaleString('en')} stored, timing it without the index (baseline)`);
+      progress(
+        `batch selection: ${size.toLocaleString('en')} stored, timing it without the index (baseline)`,
+      );
       await client.query('DROP INDEX idx_connections_due');
       let withoutIndex: Timing;
       try {
@@ -122,7 +134,15 @@ export async function benchmarkSelection(options: SelectionOptions): Promise<Sel
         await client.query(indexdef);
         await client.query('ANALYZE connections');
       }
-      results.push({ stored: size, due, insertSeconds, tableMb: mb, withIndex, claimWithIndex, withoutIndex });
+      results.push({
+        stored: size,
+        due,
+        insertSeconds,
+        tableMb: mb,
+        withIndex,
+        claimWithIndex,
+        withoutIndex,
+      });
     }
   } finally {
     await client.end();
@@ -134,8 +154,16 @@ export async function benchmarkSelection(options: SelectionOptions): Promise<Sel
  * Inserts connections number `from`..`to`: 10% cannot be refreshed (needs_reauth / revoked: out of
  * the partial index), 1% are due now (spread over the last hour), the rest over the next day.
  */
-async function insertRange(options: SelectionOptions, now: Date, from: number, to: number): Promise<void> {
-  const client = new pg.Client({ connectionString: options.databaseUrl, application_name: 'latchkey-bench' });
+async function insertRange(
+  options: SelectionOptions,
+  now: Date,
+  from: number,
+  to: number,
+): Promise<void> {
+  const client = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: 'latchkey-bench',
+  });
   await client.connect();
   try {
     await client.query(
@@ -161,7 +189,12 @@ async function insertRange(options: SelectionOptions, now: Date, from: number, t
  * Median and p95 of `runs` executions (fewer, but at least 5, when they take over 5 s in all),
  * each in its own transaction that is rolled back.
  */
-async function time(client: pg.Client, sql: string, params: unknown[], runs: number): Promise<Timing> {
+async function time(
+  client: pg.Client,
+  sql: string,
+  params: unknown[],
+  runs: number,
+): Promise<Timing> {
   const samples: number[] = [];
   let spent = 0;
   // One warm-up run (plan cache, buffers), not counted.
@@ -184,11 +217,14 @@ async function time(client: pg.Client, sql: string, params: unknown[], runs: num
   const chain: string[] = [];
   let scan: PlanNode | undefined;
   const walk = (node: PlanNode) => {
-    const label = node['Index Name'] ? `${node['Node Type']} using ${node['Index Name']}` : node['Node Type'];
+    const label = node['Index Name']
+      ? `${node['Node Type']} using ${node['Index Name']}`
+      : node['Node Type'];
     chain.push(label);
     if (/Scan/.test(node['Node Type']) && node['Relation Name'] === 'connections') scan ??= node;
     // Follow the branch that reads connections (the claim's UPDATE joins its subquery).
-    const child = node.Plans?.find((p) => JSON.stringify(p).includes('"connections"')) ?? node.Plans?.[0];
+    const child =
+      node.Plans?.find((p) => JSON.stringify(p).includes('"connections"')) ?? node.Plans?.[0];
     if (child) walk(child);
   };
   walk(root);

@@ -13,7 +13,10 @@ import { createLogger } from '../../src/common/logging/logger.js';
 import { RandomSource } from '../../src/common/random.js';
 import { SystemClock } from '../../src/common/time/clock.js';
 import { loadConfig } from '../../src/config/config.js';
-import { TokenRefreshScheduler, type TickReport } from '../../src/modules/token-refresh/token-refresh.scheduler.js';
+import {
+  TokenRefreshScheduler,
+  type TickReport,
+} from '../../src/modules/token-refresh/token-refresh.scheduler.js';
 import { TokenRefreshService } from '../../src/modules/token-refresh/token-refresh.service.js';
 import type { PassRecord, WorkerCommand, WorkerEvent } from './protocol.js';
 
@@ -83,7 +86,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  send({
+    type: 'error',
+    message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  });
   process.exitCode = 1;
   process.disconnect?.();
 });

@@ -26,8 +26,14 @@
   }
 
   function popupFeatures(width, height) {
-    var left = Math.max(0, Math.round((window.screenX || 0) + ((window.outerWidth || width) - width) / 2));
-    var top = Math.max(0, Math.round((window.screenY || 0) + ((window.outerHeight || height) - height) / 2));
+    var left = Math.max(
+      0,
+      Math.round((window.screenX || 0) + ((window.outerWidth || width) - width) / 2),
+    );
+    var top = Math.max(
+      0,
+      Math.round((window.screenY || 0) + ((window.outerHeight || height) - height) / 2),
+    );
     return 'popup=yes,width=' + width + ',height=' + height + ',left=' + left + ',top=' + top;
   }
 
@@ -41,19 +47,32 @@
     try {
       url = new URL(String(connectUrl));
     } catch {
-      return Promise.reject(LatchkeyConnectError('invalid_connect_url', 'connectUrl is not a URL.'));
+      return Promise.reject(
+        LatchkeyConnectError('invalid_connect_url', 'connectUrl is not a URL.'),
+      );
     }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || !/\/connect\/[^/]+$/.test(url.pathname)) {
-      return Promise.reject(LatchkeyConnectError('invalid_connect_url', 'connectUrl is not a Latchkey connect URL.'));
+    if (
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      !/\/connect\/[^/]+$/.test(url.pathname)
+    ) {
+      return Promise.reject(
+        LatchkeyConnectError('invalid_connect_url', 'connectUrl is not a Latchkey connect URL.'),
+      );
     }
     url.searchParams.set('display', 'popup');
     var origin = url.origin;
     var opts = options || {};
 
     // Opened synchronously, still inside the caller's click, so popup blockers allow it.
-    var popup = window.open(url.toString(), 'latchkey-connect', popupFeatures(opts.width || 520, opts.height || 720));
+    var popup = window.open(
+      url.toString(),
+      'latchkey-connect',
+      popupFeatures(opts.width || 520, opts.height || 720),
+    );
     if (!popup) {
-      return Promise.reject(LatchkeyConnectError('popup_blocked', 'The browser blocked the connect popup.'));
+      return Promise.reject(
+        LatchkeyConnectError('popup_blocked', 'The browser blocked the connect popup.'),
+      );
     }
     try {
       popup.focus();
@@ -91,7 +110,13 @@
         clearInterval(timer);
         // The popup posts its result and then closes: let that message arrive first.
         setTimeout(function () {
-          finish(reject, LatchkeyConnectError('popup_closed', 'The connect window was closed before it finished.'));
+          finish(
+            reject,
+            LatchkeyConnectError(
+              'popup_closed',
+              'The connect window was closed before it finished.',
+            ),
+          );
         }, CLOSE_GRACE_MS);
       }, 250);
     });

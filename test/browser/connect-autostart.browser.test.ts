@@ -21,7 +21,11 @@ describe('autoStart connect links in Chromium', () => {
   });
 
   const sessionStatus = async (id: string) =>
-    ((await w.t.dataSource.query('SELECT status FROM connect_sessions WHERE id = $1', [id])) as { status: string }[])[0].status;
+    (
+      (await w.t.dataSource.query('SELECT status FROM connect_sessions WHERE id = $1', [id])) as {
+        status: string;
+      }[]
+    )[0].status;
 
   it('goes on to the provider by itself and connects, with no CSP violation', async () => {
     const { body } = await createSession(w, { endUser: { id: 'auto-chromium' }, autoStart: true });

@@ -1,9 +1,20 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_END_USER, startDemoApp, type DemoApp } from '../../demo/app-server.js';
 import { DEMO_CONNECTED_APP, setUpDemo, type DemoSetup } from '../../demo/setup.js';
-import { DEFAULT_PASSWORD, DEFAULT_USER, SalesforceTestProvider } from '../providers/salesforce-provider.js';
+import {
+  DEFAULT_PASSWORD,
+  DEFAULT_USER,
+  SalesforceTestProvider,
+} from '../providers/salesforce-provider.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from '../support/app.js';
-import { launchBrowser, newConsoleContext, screenshot, type Browser, type ConsoleContext, type Page } from './support.js';
+import {
+  launchBrowser,
+  newConsoleContext,
+  screenshot,
+  type Browser,
+  type ConsoleContext,
+  type Page,
+} from './support.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -48,7 +59,11 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     page = await ctx.context.newPage();
     await page.goto(app.url);
     // A function, not a string: the demo app's CSP forbids the eval a string predicate needs.
-    await page.waitForFunction(() => typeof (globalThis as { Latchkey?: { connect?: unknown } }).Latchkey?.connect === 'function');
+    await page.waitForFunction(
+      () =>
+        typeof (globalThis as { Latchkey?: { connect?: unknown } }).Latchkey?.connect ===
+        'function',
+    );
     return async () => {
       await ctx.context.close();
     };
@@ -88,13 +103,21 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     await expect.poll(() => status().textContent()).toBe('Connected');
     const connectionId = (await page.getByLabel('Connection ID').textContent())!.trim();
     expect(connectionId).toMatch(UUID);
-    const connection = await t.http.get(`/api/v1/connections/${connectionId}`).auth(admin, { type: 'bearer' });
+    const connection = await t.http
+      .get(`/api/v1/connections/${connectionId}`)
+      .auth(admin, { type: 'bearer' });
     expect(connection.status).toBe(200);
-    expect(connection.body).toMatchObject({ status: 'active', integrationId: demo.integrationId, endUser: { id: DEMO_END_USER.id } });
+    expect(connection.body).toMatchObject({
+      status: 'active',
+      integrationId: demo.integrationId,
+      endUser: { id: DEMO_END_USER.id },
+    });
 
     // The developer's backend uses it through the proxy.
     await page.getByRole('button', { name: 'Call the API through the proxy' }).click();
-    await expect.poll(() => page.getByRole('region', { name: 'API response' }).textContent()).toContain(DEFAULT_USER.username);
+    await expect
+      .poll(() => page.getByRole('region', { name: 'API response' }).textContent())
+      .toContain(DEFAULT_USER.username);
     await screenshot(page, 'demo-app-connected');
 
     // …and the connection shows on the integration's Connections tab in the console.
@@ -108,7 +131,9 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     await consolePage.goto(`/oauth/${demo.integrationId}#connections`);
     const row = consolePage.getByRole('row').filter({ hasText: DEMO_END_USER.id });
     await row.waitFor();
-    expect(await row.textContent()).toContain(connection.body.provider.username ?? DEFAULT_USER.username);
+    expect(await row.textContent()).toContain(
+      connection.body.provider.username ?? DEFAULT_USER.username,
+    );
     expect(await row.textContent()).toMatch(/active/i);
     expect(consoleCtx.unexpectedProblems()).toEqual([]);
     await consoleCtx.context.close();
@@ -130,7 +155,9 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     await popup.getByRole('heading', { name: /Connect your Demo Salesforce/ }).waitFor();
     // A message that claims success, but from the developer's own origin rather than Latchkey's
     // and not from the popup: connect.js must not take it.
-    await page.evaluate(`window.postMessage({ type: 'latchkey:connect', status: 'connected', connectionId: '${crypto.randomUUID()}' }, '*')`);
+    await page.evaluate(
+      `window.postMessage({ type: 'latchkey:connect', status: 'connected', connectionId: '${crypto.randomUUID()}' }, '*')`,
+    );
     await page.waitForTimeout(300);
     await popup.close();
     await expect.poll(() => failure().textContent()).toBe('Failed: popup_closed');

@@ -42,8 +42,15 @@ describe('web console in a real browser', () => {
       .auth(token, { type: 'bearer' })
       .send(testSalesforceOffering(sf.url, { displayName: 'Salesforce (local test provider)' }));
     expect(offering.status).toBe(201);
-    const [ws]: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM workspaces WHERE slug = 'default'`);
-    await t.app.get(UsersService).create({ ...DEVELOPER, password: t.secret(DEVELOPER.password), role: UserRole.Developer, workspaceIds: [ws.id] });
+    const [ws]: Array<{ id: string }> = await t.dataSource.query(
+      `SELECT id FROM workspaces WHERE slug = 'default'`,
+    );
+    await t.app.get(UsersService).create({
+      ...DEVELOPER,
+      password: t.secret(DEVELOPER.password),
+      role: UserRole.Developer,
+      workspaceIds: [ws.id],
+    });
     admin = await newConsoleContext(browser, t.url);
     page = await admin.context.newPage();
     page.on('dialog', (dialog) => void dialog.accept());
@@ -67,9 +74,20 @@ describe('web console in a real browser', () => {
     await screenshot(page, 'login');
     await signIn(page, ADMIN);
     await page.waitForURL(`${t.url}/oauth`);
-    await expect.poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible()).toBe(true);
-    await expect.poll(() => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Offerings' }).isVisible()).toBe(true);
-    expect(await page.locator('meta[name="csrf-token"]').getAttribute('content')).toMatch(/^[0-9a-f]{64}$/);
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible())
+      .toBe(true);
+    await expect
+      .poll(() =>
+        page
+          .getByRole('navigation', { name: 'Main' })
+          .getByRole('link', { name: 'Offerings' })
+          .isVisible(),
+      )
+      .toBe(true);
+    expect(await page.locator('meta[name="csrf-token"]').getAttribute('content')).toMatch(
+      /^[0-9a-f]{64}$/,
+    );
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
@@ -77,7 +95,9 @@ describe('web console in a real browser', () => {
     await page.getByRole('link', { name: 'Add Integration' }).click();
     await page.waitForURL(`${t.url}/oauth/create`);
     const form = page.locator('form');
-    await form.getByLabel('Integration offering', { exact: true }).selectOption({ label: 'Salesforce (local test provider)' });
+    await form
+      .getByLabel('Integration offering', { exact: true })
+      .selectOption({ label: 'Salesforce (local test provider)' });
 
     // The offering's required scopes are ticked and locked; optional ones are free.
     const api = page.getByRole('checkbox', { name: /^api/ });
@@ -94,7 +114,9 @@ describe('web console in a real browser', () => {
     await expect.poll(() => name.getAttribute('aria-invalid')).toBe('true');
     const describedBy = (await name.getAttribute('aria-describedby'))!.split(' ');
     const errorId = describedBy.find((id) => id.endsWith('-error'))!;
-    expect(await page.locator(`#${errorId}`).textContent()).toMatch(/^Must be longer than or equal to 1 characters?\.$/);
+    expect(await page.locator(`#${errorId}`).textContent()).toMatch(
+      /^Must be longer than or equal to 1 characters?\.$/,
+    );
     expect(await page.getByRole('alert').first().textContent()).toMatch(/correct the highlighted/);
 
     await name.fill('Salesforce Production');
@@ -102,25 +124,37 @@ describe('web console in a real browser', () => {
     expect(await page.locator(`#${errorId}`).isVisible()).toBe(false);
     await form.getByLabel('Client ID', { exact: true }).fill(SF_APP.clientId);
     await form.getByLabel('Client secret', { exact: true }).fill('not-the-right-secret');
-    expect(await form.getByLabel('Client secret', { exact: true }).getAttribute('type')).toBe('password');
+    expect(await form.getByLabel('Client secret', { exact: true }).getAttribute('type')).toBe(
+      'password',
+    );
     await optional.check();
     const redirects = form.getByRole('group', { name: 'Allowed redirect URIs' });
-    await redirects.getByLabel('Redirect URI 1', { exact: true }).fill('https://app.example.com/connected');
+    await redirects
+      .getByLabel('Redirect URI 1', { exact: true })
+      .fill('https://app.example.com/connected');
     await redirects.getByRole('button', { name: 'Add a redirect URI' }).click();
     // The new row takes the focus: the next URI is typed straight into it.
-    expect(await activeElementId(page)).toBe(await redirects.getByLabel('Redirect URI 2', { exact: true }).getAttribute('id'));
+    expect(await activeElementId(page)).toBe(
+      await redirects.getByLabel('Redirect URI 2', { exact: true }).getAttribute('id'),
+    );
     await page.keyboard.type('http://localhost:5173/cb');
-    expect(await page.getByLabel('Callback URL', { exact: true }).inputValue()).toBe(`${t.url}/oauth/callback`);
+    expect(await page.getByLabel('Callback URL', { exact: true }).inputValue()).toBe(
+      `${t.url}/oauth/callback`,
+    );
     await screenshot(page, 'integration-create');
 
     await page.getByRole('button', { name: 'Create Integration' }).click();
     await page.waitForURL(new RegExp(`/oauth/${UUID}$`));
     integrationUrl = page.url();
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Salesforce Production');
+    await expect
+      .poll(() => page.getByRole('heading', { level: 1 }).textContent())
+      .toBe('Salesforce Production');
     const status = page.getByRole('region', { name: 'Status' });
     await expect.poll(() => status.textContent()).toContain('Draft');
     expect(await status.textContent()).toMatch(/Rejected.*invalid_client/);
-    expect(await page.getByRole('tab', { name: 'Settings' }).getAttribute('aria-selected')).toBe('true');
+    expect(await page.getByRole('tab', { name: 'Settings' }).getAttribute('aria-selected')).toBe(
+      'true',
+    );
     expect(await page.content()).not.toContain('not-the-right-secret');
     expect(admin.unexpectedProblems()).toEqual([]);
   });
@@ -138,7 +172,9 @@ describe('web console in a real browser', () => {
     admin.expectHttpError(422);
     await field.fill('still-the-wrong-secret');
     await secretForm.getByRole('button', { name: 'Rotate secret' }).click();
-    await expect.poll(() => secretForm.getByRole('alert').textContent()).toMatch(/Nothing was changed/);
+    await expect
+      .poll(() => secretForm.getByRole('alert').textContent())
+      .toMatch(/Nothing was changed/);
 
     await field.fill(SF_APP.clientSecret);
     await secretForm.getByRole('button', { name: 'Rotate secret' }).click();
@@ -148,7 +184,9 @@ describe('web console in a real browser', () => {
     await expect.poll(() => status.textContent()).toContain('Configured');
     expect(await status.textContent()).toContain('Accepted');
     await page.getByRole('button', { name: 'Verify again' }).click();
-    await expect.poll(() => status.getByRole('status').textContent()).toMatch(/Verification finished: accepted/);
+    await expect
+      .poll(() => status.getByRole('status').textContent())
+      .toMatch(/Verification finished: accepted/);
     await screenshot(page, 'integration-settings');
     expect(admin.unexpectedProblems()).toEqual([]);
   });
@@ -163,7 +201,13 @@ describe('web console in a real browser', () => {
       };
       const data = new dom.DataTransfer();
       data.setData('text/plain', pasted);
-      el.dispatchEvent(new dom.ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }) as never);
+      el.dispatchEvent(
+        new dom.ClipboardEvent('paste', {
+          clipboardData: data,
+          bubbles: true,
+          cancelable: true,
+        }) as never,
+      );
     }, text);
   }
 
@@ -171,33 +215,61 @@ describe('web console in a real browser', () => {
     const settings = page.getByRole('tabpanel', { name: 'Settings' });
     const redirects = settings.getByRole('group', { name: 'Allowed redirect URIs' });
     const row = (n: number) => redirects.getByLabel(`Redirect URI ${n}`, { exact: true });
-    const rows = async () => Promise.all((await redirects.getByRole('textbox').all()).map((input) => input.inputValue()));
+    const rows = async () =>
+      Promise.all((await redirects.getByRole('textbox').all()).map((input) => input.inputValue()));
     expect(await rows()).toEqual(['https://app.example.com/connected', 'http://localhost:5173/cb']);
 
     // A list pasted into one row fills a row each.
     await redirects.getByRole('button', { name: 'Add a redirect URI' }).click();
     await paste(row(3), 'https://a.example/x\nhttps://b.example/y\n');
-    expect(await rows()).toEqual(['https://app.example.com/connected', 'http://localhost:5173/cb', 'https://a.example/x', 'https://b.example/y']);
+    expect(await rows()).toEqual([
+      'https://app.example.com/connected',
+      'http://localhost:5173/cb',
+      'https://a.example/x',
+      'https://b.example/y',
+    ]);
 
     // The API's message for the second URI shows under the second row; the saved list stays as it was.
     admin.expectHttpError(400);
     await row(2).fill('http://app.example.com/cb');
     await settings.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => row(2).getAttribute('aria-invalid')).toBe('true');
-    const errorId = (await row(2).getAttribute('aria-describedby'))!.split(' ').find((id) => id.endsWith('-error'))!;
-    expect(await page.locator(`#${errorId}`).textContent()).toBe('Must use https (http only on localhost or 127.0.0.1).');
+    const errorId = (await row(2).getAttribute('aria-describedby'))!
+      .split(' ')
+      .find((id) => id.endsWith('-error'))!;
+    expect(await page.locator(`#${errorId}`).textContent()).toBe(
+      'Must use https (http only on localhost or 127.0.0.1).',
+    );
     expect(await row(1).getAttribute('aria-invalid')).toBeNull();
     const integrationId = new URL(integrationUrl).pathname.split('/').pop()!;
-    const stored = async () => (await t.http.get(`/api/v1/integrations/${integrationId}`).auth(await adminToken(t), { type: 'bearer' })).body.allowedRedirectUris;
-    expect(await stored()).toEqual(['https://app.example.com/connected', 'http://localhost:5173/cb']);
+    const stored = async () =>
+      (
+        await t.http
+          .get(`/api/v1/integrations/${integrationId}`)
+          .auth(await adminToken(t), { type: 'bearer' })
+      ).body.allowedRedirectUris;
+    expect(await stored()).toEqual([
+      'https://app.example.com/connected',
+      'http://localhost:5173/cb',
+    ]);
 
     // Removing the row renumbers the rest and moves the focus to the row that took its place.
     await redirects.getByRole('button', { name: 'Remove redirect URI 2' }).click();
-    expect(await rows()).toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
+    expect(await rows()).toEqual([
+      'https://app.example.com/connected',
+      'https://a.example/x',
+      'https://b.example/y',
+    ]);
     expect(await activeElementId(page)).toBe(await row(2).getAttribute('id'));
     await settings.getByRole('button', { name: 'Save changes' }).click();
-    await expect.poll(() => settings.getByRole('status').filter({ hasText: 'Changes saved.' }).isVisible()).toBe(true);
-    expect(await stored()).toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
+    await expect
+      .poll(() => settings.getByRole('status').filter({ hasText: 'Changes saved.' }).isVisible())
+      .toBe(true);
+    expect(await stored()).toEqual([
+      'https://app.example.com/connected',
+      'https://a.example/x',
+      'https://b.example/y',
+    ]);
 
     // No more rows than the API takes.
     const add = redirects.getByRole('button', { name: 'Add a redirect URI' });
@@ -206,9 +278,13 @@ describe('web console in a real browser', () => {
     // What a paste cannot fit is said, not dropped silently.
     await paste(row(10), 'https://c.example/1 https://c.example/2 https://c.example/3');
     expect((await rows())[9]).toBe('https://c.example/1');
-    expect(await redirects.getByText('2 more pasted URIs did not fit: at most 10.').isVisible()).toBe(true);
+    expect(
+      await redirects.getByText('2 more pasted URIs did not fit: at most 10.').isVisible(),
+    ).toBe(true);
     await page.reload();
-    await expect.poll(rows).toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
+    await expect
+      .poll(rows)
+      .toEqual(['https://app.example.com/connected', 'https://a.example/x', 'https://b.example/y']);
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
@@ -225,7 +301,9 @@ describe('web console in a real browser', () => {
     const integrationId = new URL(integrationUrl).pathname.split('/').pop()!;
     const dev = await developerToken(t, await adminToken(t));
     const world = { t, sf, dev, integrationId } as unknown as ConnectWorld;
-    const done = await connect(world, { endUser: { id: 'user-42', email: 'ada@example.com', displayName: 'Ada Lovelace' } });
+    const done = await connect(world, {
+      endUser: { id: 'user-42', email: 'ada@example.com', displayName: 'Ada Lovelace' },
+    });
     expect(done.res.status, done.res.text).toBe(200);
 
     await page.goto(integrationUrl);
@@ -239,16 +317,24 @@ describe('web console in a real browser', () => {
     expect(await page.getByRole('tabpanel', { name: 'Settings' }).isVisible()).toBe(false);
 
     await page.reload();
-    await expect.poll(() => page.getByRole('tab', { name: 'Connections' }).getAttribute('aria-selected')).toBe('true');
+    await expect
+      .poll(() => page.getByRole('tab', { name: 'Connections' }).getAttribute('aria-selected'))
+      .toBe('true');
     const row = page.getByRole('row', { name: /Ada Lovelace/ });
     await expect.poll(() => row.textContent()).toContain('Active');
     await page.getByRole('button', { name: 'Refresh connection of Ada Lovelace' }).click();
-    await expect.poll(() => page.getByRole('tabpanel', { name: 'Connections' }).getByRole('status').textContent()).toMatch(/refreshed/);
+    await expect
+      .poll(() =>
+        page.getByRole('tabpanel', { name: 'Connections' }).getByRole('status').textContent(),
+      )
+      .toMatch(/refreshed/);
     await screenshot(page, 'integration-connections');
 
     await page.getByRole('button', { name: 'Delete connection of Ada Lovelace' }).click();
     await expect.poll(() => row.textContent()).toContain('Revoked');
-    expect(await page.getByRole('button', { name: 'Refresh connection of Ada Lovelace' }).count()).toBe(0);
+    expect(
+      await page.getByRole('button', { name: 'Refresh connection of Ada Lovelace' }).count(),
+    ).toBe(0);
     await page.keyboard.press('Home'); // no-op outside the tablist
     expect(admin.unexpectedProblems()).toEqual([]);
   });
@@ -265,45 +351,61 @@ describe('web console in a real browser', () => {
     admin.expectHttpError(409);
     await danger.getByRole('button', { name: 'Delete integration' }).click();
     const alert = danger.getByRole('alert');
-    await expect.poll(() => alert.textContent()).toMatch(/1 connection\(s\) still hold credentials/);
+    await expect
+      .poll(() => alert.textContent())
+      .toMatch(/1 connection\(s\) still hold credentials/);
     expect(await page.evaluate("document.activeElement.getAttribute('role')")).toBe('alert'); // focus moved to the explanation
     await danger.getByRole('button', { name: 'Revoke 1 connection(s) and delete' }).click();
     await page.waitForURL(`${t.url}/oauth`);
-    await expect.poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible())
+      .toBe(true);
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
   it('lets an admin create, validate, and disable offerings', async () => {
     await page.goto('/admin/offerings');
-    await expect.poll(() => page.getByRole('row', { name: /Salesforce \(local test provider\)/ }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole('row', { name: /Salesforce \(local test provider\)/ }).isVisible())
+      .toBe(true);
     await page.getByRole('button', { name: 'New offering' }).click();
     const form = page.getByRole('form', { name: 'New offering' });
     await form.getByLabel('Key', { exact: true }).fill('Not A Slug');
     await form.getByLabel('Provider', { exact: true }).fill('acme');
     await form.getByLabel('Environment', { exact: true }).fill('production');
     await form.getByLabel('Display name', { exact: true }).fill('Acme CRM');
-    await form.getByLabel('Authorization URL', { exact: true }).fill('https://auth.acme.example/authorize');
+    await form
+      .getByLabel('Authorization URL', { exact: true })
+      .fill('https://auth.acme.example/authorize');
     await form.getByLabel('Token URL', { exact: true }).fill('https://auth.acme.example/token');
     await form.getByLabel('Required scopes', { exact: true }).fill('read');
     await form.getByLabel('Optional scopes', { exact: true }).fill('write, admin');
     await form.getByLabel('API base URL', { exact: true }).fill('https://api.acme.example/v1');
     admin.expectHttpError(400);
     await form.getByRole('button', { name: 'Create offering' }).click();
-    await expect.poll(() => form.getByLabel('Key', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+    await expect
+      .poll(() => form.getByLabel('Key', { exact: true }).getAttribute('aria-invalid'))
+      .toBe('true');
 
     await form.getByLabel('Key', { exact: true }).fill('acme-crm');
     await form.getByRole('button', { name: 'Create offering' }).click();
-    await expect.poll(() => page.getByRole('status').first().textContent()).toMatch(/Acme CRM was created/);
+    await expect
+      .poll(() => page.getByRole('status').first().textContent())
+      .toMatch(/Acme CRM was created/);
     const row = page.getByRole('row', { name: /Acme CRM/ });
     expect(await row.textContent()).toContain('Enabled');
 
     await page.getByRole('button', { name: 'Edit Acme CRM' }).click();
     const edit = page.getByRole('form', { name: 'Edit Acme CRM' });
     expect(await edit.getByLabel('Key', { exact: true }).isDisabled()).toBe(true);
-    expect(await edit.getByLabel('Optional scopes', { exact: true }).inputValue()).toBe('write admin');
+    expect(await edit.getByLabel('Optional scopes', { exact: true }).inputValue()).toBe(
+      'write admin',
+    );
     await edit.getByLabel('Default scopes', { exact: true }).fill('read write');
     await edit.getByRole('button', { name: 'Save offering' }).click();
-    await expect.poll(() => page.getByRole('status').first().textContent()).toMatch(/Acme CRM was updated/);
+    await expect
+      .poll(() => page.getByRole('status').first().textContent())
+      .toMatch(/Acme CRM was updated/);
 
     await page.getByRole('button', { name: 'Disable Acme CRM' }).click();
     await expect.poll(() => row.textContent()).toContain('Disabled');
@@ -334,16 +436,24 @@ describe('web console in a real browser', () => {
     const token = await fetch(`${t.url}/api/v1/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret,
+      }),
     });
     expect(token.status).toBe(200);
     t.secret(((await token.json()) as { access_token: string }).access_token);
 
     // Gone after a reload: not in the markup, not in any field.
     await page.reload();
-    await expect.poll(() => page.getByRole('row', { name: /Production backend/ }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole('row', { name: /Production backend/ }).isVisible())
+      .toBe(true);
     expect(await page.content()).not.toContain(secret);
-    const values = await page.evaluate<string[]>("[...document.querySelectorAll('input, textarea')].map((e) => e.value)");
+    const values = await page.evaluate<string[]>(
+      "[...document.querySelectorAll('input, textarea')].map((e) => e.value)",
+    );
     expect(values.join('\n')).not.toContain(secret);
     expect(await page.getByRole('region', { name: /copy its secret now/ }).count()).toBe(0);
 
@@ -353,18 +463,26 @@ describe('web console in a real browser', () => {
     await expect.poll(() => again.isVisible()).toBe(true);
     const second = t.secret(await again.getByLabel('Client secret', { exact: true }).inputValue());
     expect(second).not.toBe(secret);
-    const old = await t.http.post('/api/v1/oauth/token').type('form').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret });
+    const old = await t.http
+      .post('/api/v1/oauth/token')
+      .type('form')
+      .send({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret });
     expect(old.status).toBe(401);
     await again.getByRole('button', { name: /Done/ }).click();
     expect(await page.content()).not.toContain(second);
 
     await page.getByRole('button', { name: 'Revoke Production backend' }).click();
-    await expect.poll(() => page.getByRole('row', { name: /Production backend/ }).textContent()).toContain('Revoked');
+    await expect
+      .poll(() => page.getByRole('row', { name: /Production backend/ }).textContent())
+      .toContain('Revoked');
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
   it('switches the console to another workspace from the header, and back', async () => {
-    const created = await t.http.post('/api/v1/workspaces').auth(await adminToken(t), { type: 'bearer' }).send({ slug: 'acme-eu', name: 'Acme EU' });
+    const created = await t.http
+      .post('/api/v1/workspaces')
+      .auth(await adminToken(t), { type: 'bearer' })
+      .send({ slug: 'acme-eu', name: 'Acme EU' });
     expect(created.status).toBe(201);
     // The OAuth App made above belongs to the default workspace.
     await page.goto('/settings/oauth-apps');
@@ -374,13 +492,23 @@ describe('web console in a real browser', () => {
     expect(await switcher.locator('option:checked').textContent()).toBe('Default');
     // With the console script, choosing is enough: the button is hidden and the form submits itself.
     expect(await page.getByRole('button', { name: 'Switch' }).isHidden()).toBe(true);
-    await Promise.all([page.waitForURL(`${t.url}/oauth`), switcher.selectOption({ label: 'Acme EU' })]);
-    await expect.poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible()).toBe(true);
-    expect(await page.getByLabel('Workspace', { exact: true }).locator('option:checked').textContent()).toBe('Acme EU');
+    await Promise.all([
+      page.waitForURL(`${t.url}/oauth`),
+      switcher.selectOption({ label: 'Acme EU' }),
+    ]);
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'No integrations yet' }).isVisible())
+      .toBe(true);
+    expect(
+      await page.getByLabel('Workspace', { exact: true }).locator('option:checked').textContent(),
+    ).toBe('Acme EU');
     await page.goto('/settings/oauth-apps');
     await expect.poll(() => page.getByText('No OAuth Apps yet').isVisible()).toBe(true);
     expect(await app.count()).toBe(0);
-    await Promise.all([page.waitForURL(`${t.url}/oauth`), page.getByLabel('Workspace', { exact: true }).selectOption({ label: 'Default' })]);
+    await Promise.all([
+      page.waitForURL(`${t.url}/oauth`),
+      page.getByLabel('Workspace', { exact: true }).selectOption({ label: 'Default' }),
+    ]);
     await page.goto('/settings/oauth-apps');
     await expect.poll(() => app.isVisible()).toBe(true);
     expect(admin.unexpectedProblems()).toEqual([]);
@@ -392,16 +520,33 @@ describe('web console in a real browser', () => {
     const offering = await t.http
       .post('/api/v1/offerings')
       .auth(token, { type: 'bearer' })
-      .send(testSalesforceOffering(sf.url, { key: 'salesforce-layout', displayName: 'Salesforce (layout check)' }));
+      .send(
+        testSalesforceOffering(sf.url, {
+          key: 'salesforce-layout',
+          displayName: 'Salesforce (layout check)',
+        }),
+      );
     expect(offering.status).toBe(201);
     const offeringId = offering.body.id as string;
     const created = await t.http
       .post('/api/v1/integrations')
       .auth(token, { type: 'bearer' })
-      .send({ name: 'Layout check with a rather long integration name', offeringId, ...SF_APP, allowedRedirectUris: [`https://app.example.com/${'callback/'.repeat(12)}done`] });
+      .send({
+        name: 'Layout check with a rather long integration name',
+        offeringId,
+        ...SF_APP,
+        allowedRedirectUris: [`https://app.example.com/${'callback/'.repeat(12)}done`],
+      });
     expect(created.status, created.text).toBe(201);
     const integrationId = created.body.id as string;
-    const pages = ['/oauth', '/oauth/create', `/oauth/${integrationId}`, `/oauth/${integrationId}#connections`, '/admin/offerings', '/settings/oauth-apps'];
+    const pages = [
+      '/oauth',
+      '/oauth/create',
+      `/oauth/${integrationId}`,
+      `/oauth/${integrationId}#connections`,
+      '/admin/offerings',
+      '/settings/oauth-apps',
+    ];
     // The page itself, and any box that scrolls sideways (a table in an overflow container).
     const overflowing = `(() => {
       const wide = (e) => e.scrollWidth > e.clientWidth + 1;
@@ -437,7 +582,9 @@ describe('web console in a real browser', () => {
       await p.waitForURL(`${t.url}/admin/offerings`);
       const response = await p.goto('/admin/offerings');
       expect(response?.status()).toBe(403);
-      await expect.poll(() => p.getByRole('heading', { name: 'Not allowed' }).isVisible()).toBe(true);
+      await expect
+        .poll(() => p.getByRole('heading', { name: 'Not allowed' }).isVisible())
+        .toBe(true);
       const nav = p.getByRole('navigation', { name: 'Main' });
       expect(await nav.getByRole('link').allTextContents()).toEqual(['Integrations', 'OAuth Apps']);
       await p.goto('/settings/oauth-apps');

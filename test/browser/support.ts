@@ -3,7 +3,13 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type Locator,
+  type Page,
+} from 'playwright-core';
 
 export type { Browser, BrowserContext, Locator, Page };
 
@@ -57,8 +63,17 @@ export interface ConsoleContext {
  * A context for `baseURL` with clipboard access granted to that origin, which records every page
  * error, console error and failed request to the app in all of its pages.
  */
-export async function newConsoleContext(browser: Browser, baseURL: string): Promise<ConsoleContext> {
-  const context = await browser.newContext({ baseURL, viewport: VIEWPORT, colorScheme: 'light', locale: 'en-US', timezoneId: 'UTC' });
+export async function newConsoleContext(
+  browser: Browser,
+  baseURL: string,
+): Promise<ConsoleContext> {
+  const context = await browser.newContext({
+    baseURL,
+    viewport: VIEWPORT,
+    colorScheme: 'light',
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
   // Fail fast: every wait in these tests is for something the app does within milliseconds.
   context.setDefaultTimeout(10_000);
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
@@ -67,10 +82,12 @@ export async function newConsoleContext(browser: Browser, baseURL: string): Prom
   context.on('page', (page: Page) => {
     page.on('pageerror', (error) => problems.push(`pageerror on ${page.url()}: ${error.message}`));
     page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error on ${page.url()}: ${message.text()}`);
+      if (message.type() === 'error')
+        problems.push(`console error on ${page.url()}: ${message.text()}`);
     });
     page.on('requestfailed', (request) => {
-      if (request.url().startsWith(baseURL)) problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`);
+      if (request.url().startsWith(baseURL))
+        problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`);
     });
   });
   return {
@@ -89,12 +106,17 @@ export async function newConsoleContext(browser: Browser, baseURL: string): Prom
  * Where screenshots go: the README's docs/screenshots/ with LATCHKEY_SCREENSHOTS=1
  * (`npm run screenshots`), otherwise a temporary directory, so a test run leaves the tree clean.
  */
-export const SCREENSHOT_DIR = process.env.LATCHKEY_SCREENSHOTS === '1'
-  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots')
-  : path.join(tmpdir(), 'latchkey-screenshots');
+export const SCREENSHOT_DIR =
+  process.env.LATCHKEY_SCREENSHOTS === '1'
+    ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots')
+    : path.join(tmpdir(), 'latchkey-screenshots');
 
 /** Saves <SCREENSHOT_DIR>/<name>.png of the viewport; `mask` covers secrets with a box. */
-export async function screenshot(page: Page, name: string, options: { mask?: Locator[] } = {}): Promise<void> {
+export async function screenshot(
+  page: Page,
+  name: string,
+  options: { mask?: Locator[] } = {},
+): Promise<void> {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({

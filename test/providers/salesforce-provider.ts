@@ -219,7 +219,8 @@ export class SalesforceTestProvider {
    * Runs for every token-endpoint request before it is answered (after it is counted), e.g. to
    * move a fake clock as if the provider were slow.
    */
-  beforeTokenResponse: ((grantType: string, form: URLSearchParams) => void | Promise<void>) | undefined;
+  beforeTokenResponse:
+    ((grantType: string, form: URLSearchParams) => void | Promise<void>) | undefined;
   accessTokenTtlMs: number;
   readonly codeTtlMs: number;
   readonly now: () => number;
@@ -290,7 +291,11 @@ export class SalesforceTestProvider {
       ],
       ['POST', /^\/services\/data\/[^/]+\/upload$/, (req, res) => this.upload(req, res)],
       ['GET', /^\/services\/data\/[^/]+\/chatter\/users\/me$/, (req, res) => this.me(req, res)],
-      ['GET', /^\/services\/data\/[^/]+\/with-trailers$/, (req, res) => this.withTrailers(req, res)],
+      [
+        'GET',
+        /^\/services\/data\/[^/]+\/with-trailers$/,
+        (req, res) => this.withTrailers(req, res),
+      ],
       ['*', /^\/services\/data\/[^/]+(\/.*)?$/, (req, res, ctx) => this.echo(req, res, ctx)],
     ];
   }

@@ -62,13 +62,17 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...(env.LATCHKEY_ADMIN_PASSWORD ? [env.LATCHKEY_ADMIN_PASSWORD] : []),
     ...(env.LATCHKEY_BOOTSTRAP_CLIENT_SECRET ? [env.LATCHKEY_BOOTSTRAP_CLIENT_SECRET] : []),
   ]);
-  const logger = createLogger(baseConfig.logLevel, { write: (line: string) => void logs.push(line) });
+  const logger = createLogger(baseConfig.logLevel, {
+    write: (line: string) => void logs.push(line),
+  });
   const clock = options.clock ?? new FakeClock(Date.now());
   const keyRing = KeyRing.fromSpec(baseConfig.encryptionKeys!);
 
   // API tokens are issued for PUBLIC_URL, so it must name the port the app really listens on.
   const port = await freePort();
-  const config = env.PUBLIC_URL ? baseConfig : loadConfig({ ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+  const config = env.PUBLIC_URL
+    ? baseConfig
+    : loadConfig({ ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
   const app = await createApp({
     config,
     databaseUrl: db.url,
@@ -82,7 +86,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const url = `http://127.0.0.1:${port}`;
   const dataSource = app.get(DataSource);
 
-  const leakedSecrets = () => logs.filter((line) => [...secrets].some((s) => s.length >= 8 && line.includes(s)));
+  const leakedSecrets = () =>
+    logs.filter((line) => [...secrets].some((s) => s.length >= 8 && line.includes(s)));
   return {
     app,
     url,
@@ -103,18 +108,30 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       await app.close();
       if (!keepDatabase && !options.db) await db.drop();
       const leaked = leakedSecrets();
-      if (leaked.length) throw new Error(`Secrets appeared in ${leaked.length} log line(s):\n${leaked.join('\n')}`);
+      if (leaked.length)
+        throw new Error(`Secrets appeared in ${leaked.length} log line(s):\n${leaked.join('\n')}`);
     },
   };
 }
 
 /** Client credentials → access token, through the real token endpoint. */
-export async function tokenFor(t: TestApp, clientId: string, clientSecret: string, scope?: string): Promise<string> {
+export async function tokenFor(
+  t: TestApp,
+  clientId: string,
+  clientSecret: string,
+  scope?: string,
+): Promise<string> {
   const res = await t.http
     .post('/api/v1/oauth/token')
     .type('form')
-    .send({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, ...(scope ? { scope } : {}) });
-  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
+    .send({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+      ...(scope ? { scope } : {}),
+    });
+  if (res.status !== 200)
+    throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
   return t.secret(res.body.access_token as string);
 }
 
@@ -125,5 +142,9 @@ export const BOOTSTRAP = {
 
 /** An app with every scope in the default workspace, and a token for it. */
 export async function adminToken(t: TestApp): Promise<string> {
-  return tokenFor(t, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID, BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET);
+  return tokenFor(
+    t,
+    BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
+    BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
+  );
 }

@@ -20,11 +20,19 @@ export interface ConnectWorld {
 }
 
 export async function connectWorld(
-  options: { clock?: FakeClock; redirectUris?: string[]; offering?: Record<string, unknown>; env?: Record<string, string> } = {},
+  options: {
+    clock?: FakeClock;
+    redirectUris?: string[];
+    offering?: Record<string, unknown>;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ConnectWorld> {
   const clock = options.clock;
   const sf = await SalesforceTestProvider.start(clock ? { now: () => clock.nowMs() } : {});
-  const t = await createTestApp({ env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', ...options.env }, clock });
+  const t = await createTestApp({
+    env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', ...options.env },
+    clock,
+  });
   t.secret(SF_APP.clientSecret);
   sf.registerApp({ ...SF_APP, callbackUrls: [`${t.url}/oauth/callback`] });
   const admin = await adminToken(t);
@@ -41,13 +49,26 @@ export async function connectWorld(
       name: 'Acme CRM sync',
       offeringId: offering.body.id,
       ...SF_APP,
-      allowedRedirectUris: options.redirectUris ?? ['https://app.example.com/connected', 'http://localhost:5173/cb'],
+      allowedRedirectUris: options.redirectUris ?? [
+        'https://app.example.com/connected',
+        'http://localhost:5173/cb',
+      ],
     });
   expect(integration.body.status).toBe('configured');
   const devApp = await t.http
     .post('/api/v1/oauth-apps')
     .auth(admin, { type: 'bearer' })
-    .send({ description: 'connect world developer', scopes: ['integrations:read', 'integrations:write', 'connections:read', 'connections:write', 'tokens:read', 'proxy'] });
+    .send({
+      description: 'connect world developer',
+      scopes: [
+        'integrations:read',
+        'integrations:write',
+        'connections:read',
+        'connections:write',
+        'tokens:read',
+        'proxy',
+      ],
+    });
   t.secret(devApp.body.clientSecret);
   const world: ConnectWorld = {
     t,
@@ -72,7 +93,11 @@ export async function createSession(w: ConnectWorld, body: Record<string, unknow
   const res = await w.t.http
     .post('/api/v1/connect-sessions')
     .auth(w.dev, { type: 'bearer' })
-    .send({ integrationId: w.integrationId, endUser: { id: 'user-42', email: 'ada@example.com', displayName: 'Ada' }, ...body });
+    .send({
+      integrationId: w.integrationId,
+      endUser: { id: 'user-42', email: 'ada@example.com', displayName: 'Ada' },
+      ...body,
+    });
   if (res.body?.token) w.t.secret(res.body.token);
   return res;
 }
@@ -96,7 +121,12 @@ export class Browser {
 }
 
 /** Continues from the connect page (its form's POST) and returns the provider authorization URL Latchkey chose. */
-export async function startFlow(w: ConnectWorld, connectUrl: string, browser: Browser, display?: 'popup') {
+export async function startFlow(
+  w: ConnectWorld,
+  connectUrl: string,
+  browser: Browser,
+  display?: 'popup',
+) {
   const res = await w.t.http
     .post(`${new URL(connectUrl).pathname}/start`)
     .type('form')
@@ -115,7 +145,9 @@ export async function atProvider(authorizeUrl: URL): Promise<URL> {
 
 /** The browser follows the provider's redirect to Latchkey's callback. */
 export async function returnToLatchkey(w: ConnectWorld, callback: URL, browser: Browser) {
-  const res = await w.t.http.get(callback.pathname + callback.search).set('Cookie', browser.header());
+  const res = await w.t.http
+    .get(callback.pathname + callback.search)
+    .set('Cookie', browser.header());
   browser.take(res.headers['set-cookie']);
   return res;
 }
@@ -128,17 +160,35 @@ export async function connect(w: ConnectWorld, session: Record<string, unknown> 
   const browser = new Browser();
   const authorize = await startFlow(w, created.body.connectUrl, browser);
   const callback = await atProvider(authorize);
-  return { created: created.body, res: await returnToLatchkey(w, callback, browser), authorize, callback, browser };
+  return {
+    created: created.body,
+    res: await returnToLatchkey(w, callback, browser),
+    authorize,
+    callback,
+    browser,
+  };
 }
 
 /**
  * A new active connection for `endUserId`: connect in redirect mode, then exchange the code.
  * `session` overrides fields of the connect session (e.g. another `integrationId`).
  */
-export async function newConnection(w: ConnectWorld, endUserId: string, session: Record<string, unknown> = {}): Promise<string> {
-  const { res } = await connect(w, { endUser: { id: endUserId }, redirectUri: 'https://app.example.com/connected', ...session });
+export async function newConnection(
+  w: ConnectWorld,
+  endUserId: string,
+  session: Record<string, unknown> = {},
+): Promise<string> {
+  const { res } = await connect(w, {
+    endUser: { id: endUserId },
+    redirectUri: 'https://app.example.com/connected',
+    ...session,
+  });
   const code = w.t.secret(new URL(res.headers.location).searchParams.get('code')!);
-  const exchanged = await w.t.http.post('/api/v1/connect-sessions/exchange').auth(w.dev, { type: 'bearer' }).send({ code });
-  if (exchanged.status !== 200) throw new Error(`exchange failed: ${exchanged.status} ${JSON.stringify(exchanged.body)}`);
+  const exchanged = await w.t.http
+    .post('/api/v1/connect-sessions/exchange')
+    .auth(w.dev, { type: 'bearer' })
+    .send({ code });
+  if (exchanged.status !== 200)
+    throw new Error(`exchange failed: ${exchanged.status} ${JSON.stringify(exchanged.body)}`);
   return exchanged.body.connection.id as string;
 }

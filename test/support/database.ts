@@ -36,7 +36,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     url: `${inject('pgServerUrl')}${name}`,
-    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(
+        () => undefined,
+      ),
   };
 }
 
@@ -47,6 +50,9 @@ export async function createEmptyDatabase(): Promise<TestDatabase> {
   return {
     name,
     url: `${inject('pgServerUrl')}${name}`,
-    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(
+        () => undefined,
+      ),
   };
 }

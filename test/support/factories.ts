@@ -17,20 +17,36 @@ export function offeringBody(overrides: Record<string, unknown> = {}): Record<st
 }
 
 /** A developer-scoped OAuth App in the caller's (or the named) workspace, with a token. */
-export async function developerToken(t: TestApp, admin: string, workspaceId?: string): Promise<string> {
+export async function developerToken(
+  t: TestApp,
+  admin: string,
+  workspaceId?: string,
+): Promise<string> {
   const res = await t.http
     .post(`/api/v1/oauth-apps${workspaceId ? `?workspaceId=${workspaceId}` : ''}`)
     .auth(admin, { type: 'bearer' })
     .send({
       description: 'developer',
-      scopes: ['offerings:read', 'integrations:read', 'integrations:write', 'connections:read', 'connections:write', 'tokens:read', 'proxy'],
+      scopes: [
+        'offerings:read',
+        'integrations:read',
+        'integrations:write',
+        'connections:read',
+        'connections:write',
+        'tokens:read',
+        'proxy',
+      ],
     });
-  if (res.status !== 201) throw new Error(`app creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`app creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   return tokenFor(t, res.body.clientId, t.secret(res.body.clientSecret));
 }
 
 /** An admin's offering body for the in-repo Salesforce-compatible test provider at `providerUrl`. */
-export function testSalesforceOffering(providerUrl: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function testSalesforceOffering(
+  providerUrl: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     key: 'salesforce-local',
     provider: 'salesforce',

@@ -31,11 +31,18 @@ export async function api(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError(0, { code: 'network', message: 'Latchkey could not be reached. Check your connection and try again.' });
+    throw new ApiError(0, {
+      code: 'network',
+      message: 'Latchkey could not be reached. Check your connection and try again.',
+    });
   }
-  const data = (res.headers.get('content-type') ?? '').includes('json') ? await res.json().catch(() => null) : null;
+  const data = (res.headers.get('content-type') ?? '').includes('json')
+    ? await res.json().catch(() => null)
+    : null;
   if (res.status === 401) {
-    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
+    location.assign(
+      `/login?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`,
+    );
   }
   if (!res.ok) throw new ApiError(res.status, data?.error);
   return { status: res.status, data, headers: res.headers };

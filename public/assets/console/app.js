@@ -19,9 +19,17 @@ if (load) {
       clear(main);
       if (heading) main.append(heading);
       main.append(
-        h('div', { class: 'alert alert-error', role: 'alert' },
-          h('p', {}, 'This page could not be loaded: ', error && error.message ? error.message : String(error)),
-          h('p', {}, h('a', { href: location.pathname }, 'Try again'))),
+        h(
+          'div',
+          { class: 'alert alert-error', role: 'alert' },
+          h(
+            'p',
+            {},
+            'This page could not be loaded: ',
+            error && error.message ? error.message : String(error),
+          ),
+          h('p', {}, h('a', { href: location.pathname }, 'Try again')),
+        ),
       );
     });
 }

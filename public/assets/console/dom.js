@@ -2,7 +2,19 @@
 
 import { ApiError } from './api.js';
 
-const PROPERTIES = new Set(['value', 'checked', 'disabled', 'hidden', 'readOnly', 'required', 'selected', 'multiple', 'tabIndex', 'rows', 'type']);
+const PROPERTIES = new Set([
+  'value',
+  'checked',
+  'disabled',
+  'hidden',
+  'readOnly',
+  'required',
+  'selected',
+  'multiple',
+  'tabIndex',
+  'rows',
+  'type',
+]);
 
 /** `h('button', {class: 'x', onclick: fn, 'aria-label': 'Copy'}, 'Copy')` */
 export function h(tag, props = {}, ...children) {
@@ -10,7 +22,8 @@ export function h(tag, props = {}, ...children) {
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === 'class') el.className = value;
-    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key.startsWith('on') && typeof value === 'function')
+      el.addEventListener(key.slice(2), value);
     else if (key === 'dataset') Object.assign(el.dataset, value);
     else if (PROPERTIES.has(key)) el[key] = value;
     else el.setAttribute(key, value === true ? '' : String(value));
@@ -39,7 +52,9 @@ export const uid = (prefix) => `${prefix}-${++sequence}`;
 export function formatDate(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? '—' : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return Number.isNaN(d.getTime())
+    ? '—'
+    : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
 /** <time> with the local date as text and the exact ISO instant as datetime/title. */
@@ -80,21 +95,44 @@ export function checkboxGroup({ legend, hint, name, items }) {
   const id = uid(name || 'group');
   const hintEl = hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null;
   const errorEl = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
-  const list = h('div', { class: 'checks' },
+  const list = h(
+    'div',
+    { class: 'checks' },
     items.map((item) => {
-      const box = h('input', { type: 'checkbox', id: uid(`${name}-opt`), value: item.value, checked: item.checked, disabled: item.locked });
+      const box = h('input', {
+        type: 'checkbox',
+        id: uid(`${name}-opt`),
+        value: item.value,
+        checked: item.checked,
+        disabled: item.locked,
+      });
       if (item.locked) box.dataset.locked = 'true';
-      return h('label', { class: 'check', for: box.id }, box, h('span', {}, item.label ?? item.value),
-        item.tag ? h('span', { class: 'tag' }, item.tag) : null);
-    }));
-  const fieldset = h('fieldset', { class: 'field', id, dataset: { field: name } }, h('legend', {}, legend), hintEl, list, errorEl);
+      return h(
+        'label',
+        { class: 'check', for: box.id },
+        box,
+        h('span', {}, item.label ?? item.value),
+        item.tag ? h('span', { class: 'tag' }, item.tag) : null,
+      );
+    }),
+  );
+  const fieldset = h(
+    'fieldset',
+    { class: 'field', id, dataset: { field: name } },
+    h('legend', {}, legend),
+    hintEl,
+    list,
+    errorEl,
+  );
   if (hintEl) fieldset.setAttribute('aria-describedby', hintEl.id);
   return fieldset;
 }
 
 /** Values of the ticked boxes of a checkboxGroup, locked ones included. */
 export function checkedValues(fieldset) {
-  return [...fieldset.querySelectorAll('input[type=checkbox]')].filter((b) => b.checked).map((b) => b.value);
+  return [...fieldset.querySelectorAll('input[type=checkbox]')]
+    .filter((b) => b.checked)
+    .map((b) => b.value);
 }
 
 /** Shows `validation.failed` field messages next to their controls; returns what found no control. */
@@ -112,10 +150,14 @@ export function showFieldErrors(form, fields) {
       unmatched.push(...messages);
       continue;
     }
-    error.textContent = [error.textContent, ...messages.map((m) => readable(key, m))].filter(Boolean).join(' ');
+    error.textContent = [error.textContent, ...messages.map((m) => readable(key, m))]
+      .filter(Boolean)
+      .join(' ');
     error.hidden = false;
     control.setAttribute('aria-invalid', 'true');
-    const described = new Set((control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean));
+    const described = new Set(
+      (control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean),
+    );
     described.add(error.id);
     control.setAttribute('aria-describedby', [...described].join(' '));
     first ??= control;
@@ -146,7 +188,9 @@ function clearOne(control, form) {
     error.hidden = true;
   }
   control.removeAttribute('aria-invalid');
-  const described = (control.getAttribute('aria-describedby') ?? '').split(' ').filter((id) => id && !id.endsWith('-error'));
+  const described = (control.getAttribute('aria-describedby') ?? '')
+    .split(' ')
+    .filter((id) => id && !id.endsWith('-error'));
   if (described.length) control.setAttribute('aria-describedby', described.join(' '));
   else control.removeAttribute('aria-describedby');
 }
@@ -169,7 +213,9 @@ export function clearFieldErrors(form) {
   }
   for (const control of form.querySelectorAll('[aria-invalid]')) {
     control.removeAttribute('aria-invalid');
-    const described = (control.getAttribute('aria-describedby') ?? '').split(' ').filter((id) => id && !id.endsWith('-error'));
+    const described = (control.getAttribute('aria-describedby') ?? '')
+      .split(' ')
+      .filter((id) => id && !id.endsWith('-error'));
     if (described.length) control.setAttribute('aria-describedby', described.join(' '));
     else control.removeAttribute('aria-describedby');
   }
@@ -180,7 +226,12 @@ export function clearFieldErrors(form) {
  * Both exist from the start so that screen readers pick up changes.
  */
 export function messageArea() {
-  const error = h('div', { class: 'alert alert-error', role: 'alert', hidden: true, tabindex: '-1' });
+  const error = h('div', {
+    class: 'alert alert-error',
+    role: 'alert',
+    hidden: true,
+    tabindex: '-1',
+  });
   const status = h('div', { class: 'alert alert-success', role: 'status' });
   status.hidden = true;
   const el = h('div', { class: 'messages' }, error, status);
@@ -229,30 +280,42 @@ export function reportError(form, messages, error) {
 /** A Copy button for a read-only input: clipboard API, else the text is selected for Ctrl+C. */
 export function copyControl(input, label = 'Copy') {
   const status = h('span', { class: 'copy-status', role: 'status' });
-  const button = h('button', {
-    type: 'button',
-    class: 'button-secondary',
-    'aria-label': `${label} ${input.dataset.copyName ?? ''}`.trim(),
-    onclick: async () => {
-      try {
-        if (!navigator.clipboard?.writeText) throw new Error('no clipboard');
-        await navigator.clipboard.writeText(input.value);
-        status.textContent = 'Copied';
-      } catch {
-        input.focus();
-        input.select();
-        status.textContent = 'Selected: press Ctrl+C (⌘C) to copy';
-      }
-      clearTimeout(button.resetTimer);
-      button.resetTimer = setTimeout(() => (status.textContent = ''), 4000);
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      class: 'button-secondary',
+      'aria-label': `${label} ${input.dataset.copyName ?? ''}`.trim(),
+      onclick: async () => {
+        try {
+          if (!navigator.clipboard?.writeText) throw new Error('no clipboard');
+          await navigator.clipboard.writeText(input.value);
+          status.textContent = 'Copied';
+        } catch {
+          input.focus();
+          input.select();
+          status.textContent = 'Selected: press Ctrl+C (⌘C) to copy';
+        }
+        clearTimeout(button.resetTimer);
+        button.resetTimer = setTimeout(() => (status.textContent = ''), 4000);
+      },
     },
-  }, label);
+    label,
+  );
   return h('div', { class: 'copy-row' }, input, button, status);
 }
 
 /** A read-only text input that selects itself on focus (for copying). */
 export function readonlyInput(value, props = {}) {
-  return h('input', { type: 'text', readOnly: true, value, class: 'mono', spellcheck: 'false', onfocus: (e) => e.target.select(), ...props });
+  return h('input', {
+    type: 'text',
+    readOnly: true,
+    value,
+    class: 'mono',
+    spellcheck: 'false',
+    onfocus: (e) => e.target.select(),
+    ...props,
+  });
 }
 
 export function emptyState(title, text, action) {
@@ -261,11 +324,19 @@ export function emptyState(title, text, action) {
 
 /** Splits a comma/space/newline separated list. */
 export function splitList(text) {
-  return text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function pageHeader(title, ...actions) {
-  return h('div', { class: 'page-header' }, h('h1', {}, title), actions.length ? h('div', { class: 'actions' }, actions) : null);
+  return h(
+    'div',
+    { class: 'page-header' },
+    h('h1', {}, title),
+    actions.length ? h('div', { class: 'actions' }, actions) : null,
+  );
 }
 
 /** Replaces the loading placeholder, keeping focus sensible for keyboard users. */

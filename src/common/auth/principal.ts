@@ -22,8 +22,10 @@ export const RequireScopes = (...scopes: Scope[]) => SetMetadata(REQUIRED_SCOPES
 /** Reachable without credentials (the token endpoint; HTML pages handle their own sessions). */
 export const PublicRoute = () => SetMetadata(PUBLIC_ROUTE, true);
 
-export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
-  const principal = ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal;
-  if (!principal) throw new Error('CurrentPrincipal used on a route without API authentication');
-  return principal;
-});
+export const CurrentPrincipal = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): Principal => {
+    const principal = ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal;
+    if (!principal) throw new Error('CurrentPrincipal used on a route without API authentication');
+    return principal;
+  },
+);

@@ -17,7 +17,11 @@ const TAG_BYTES = 16;
 
 export class DecryptionError extends DomainError {
   constructor(reason: string) {
-    super('crypto.decryption_failed', 'internal', `A stored secret could not be decrypted: ${reason}.`);
+    super(
+      'crypto.decryption_failed',
+      'internal',
+      `A stored secret could not be decrypted: ${reason}.`,
+    );
   }
 }
 
@@ -76,12 +80,19 @@ export class KeyRing {
     });
     cipher.setAAD(aad(ctx));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, this.primaryKeyId, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.') as Encrypted;
+    return [
+      VERSION,
+      this.primaryKeyId,
+      iv.toString('base64url'),
+      body.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+    ].join('.') as Encrypted;
   }
 
   decrypt(value: Encrypted | string, ctx: CipherContext): string {
     const parts = value.split('.');
-    if (parts.length !== 5 || parts[0] !== VERSION) throw new DecryptionError('unrecognised format');
+    if (parts.length !== 5 || parts[0] !== VERSION)
+      throw new DecryptionError('unrecognised format');
     const [, keyId, ivText, bodyText, tagText] = parts;
     const key = this.keys.get(keyId);
     if (!key) throw new DecryptionError(`key id "${keyId}" is not in the key ring`);
@@ -92,9 +103,14 @@ export class KeyRing {
       const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
       decipher.setAAD(aad(ctx));
       decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(Buffer.from(bodyText, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(Buffer.from(bodyText, 'base64url')),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
-      throw new DecryptionError('authentication failed (tampered, or moved from another row or field)');
+      throw new DecryptionError(
+        'authentication failed (tampered, or moved from another row or field)',
+      );
     }
   }
 

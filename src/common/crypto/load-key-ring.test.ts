@@ -104,7 +104,11 @@ describe(loadKeyRing.name, () => {
 
     it('announces the development key in a block that stands out, naming the file but not the key', async () => {
       const announced: string[] = [];
-      await loadKeyRing(developmentConfig(), capturingLogger().logger, (m) => void announced.push(m));
+      await loadKeyRing(
+        developmentConfig(),
+        capturingLogger().logger,
+        (m) => void announced.push(m),
+      );
 
       expect(announced).toHaveLength(1);
       expect(announced[0]).toMatch(/WARNING: DEVELOPMENT ENCRYPTION KEY/);

@@ -32,7 +32,9 @@ export async function rotateKeys(
         `SELECT ${id}::text AS id, ${column} AS value FROM ${table}
           WHERE ${column} IS NOT NULL AND left(${column}, $1) <> $2 ${after === null ? '' : `AND ${id}::text > $4`}
           ORDER BY ${id}::text LIMIT $3`,
-        after === null ? [prefix.length, prefix, batchSize] : [prefix.length, prefix, batchSize, after],
+        after === null
+          ? [prefix.length, prefix, batchSize]
+          : [prefix.length, prefix, batchSize, after],
       );
       if (rows.length === 0) break;
       await dataSource.transaction(async (tx) => {

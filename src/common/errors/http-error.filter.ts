@@ -48,7 +48,12 @@ interface ErrorBody {
  * The one place that turns any thrown value into an HTTP response: used by the global filter and
  * by the proxy's handler, which runs before Nest's pipeline.
  */
-export function writeError(res: ServerResponse, exception: unknown, requestId: string | undefined, logger: Logger): void {
+export function writeError(
+  res: ServerResponse,
+  exception: unknown,
+  requestId: string | undefined,
+  logger: Logger,
+): void {
   const send = (status: number, body: unknown) => {
     const text = JSON.stringify(body);
     res.statusCode = status;
@@ -64,7 +69,8 @@ export function writeError(res: ServerResponse, exception: unknown, requestId: s
     if (exception.status === 401 && exception.usedBasicAuth) {
       res.setHeader('WWW-Authenticate', 'Basic realm="latchkey"');
     }
-    if (exception.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    if (exception.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(exception.retryAfterSeconds));
     res.setHeader('Cache-Control', 'no-store');
     send(exception.status, { error: exception.error, error_description: exception.description });
     return;
@@ -82,13 +88,33 @@ export function writeError(res: ServerResponse, exception: unknown, requestId: s
   send(status, body);
 }
 
-function toBody(exception: unknown, requestId: string | undefined): { status: number; body: ErrorBody } {
-  const make = (status: number, code: string, message: string, details?: Record<string, unknown>) => ({
+function toBody(
+  exception: unknown,
+  requestId: string | undefined,
+): { status: number; body: ErrorBody } {
+  const make = (
+    status: number,
+    code: string,
+    message: string,
+    details?: Record<string, unknown>,
+  ) => ({
     status,
-    body: { error: { code, message, ...(details ? { details } : {}), ...(requestId ? { requestId } : {}) } },
+    body: {
+      error: {
+        code,
+        message,
+        ...(details ? { details } : {}),
+        ...(requestId ? { requestId } : {}),
+      },
+    },
   });
   if (exception instanceof DomainError) {
-    return make(statusForKind(exception.kind), exception.code, exception.message, exception.details);
+    return make(
+      statusForKind(exception.kind),
+      exception.code,
+      exception.message,
+      exception.details,
+    );
   }
   // body-parser and the router raise these before any handler runs; Nest wraps them in an
   // HttpException whose cause is the original error.
@@ -119,6 +145,11 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const req = ctx.getRequest<Request & { id?: string }>();
-    writeError(ctx.getResponse<Response>(), exception, typeof req.id === 'string' ? req.id : undefined, this.logger);
+    writeError(
+      ctx.getResponse<Response>(),
+      exception,
+      typeof req.id === 'string' ? req.id : undefined,
+      this.logger,
+    );
   }
 }

@@ -1,4 +1,11 @@
-import { Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Socket } from 'node:net';
 import pg from 'pg';
@@ -126,7 +133,10 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
     if (!client) return;
     // A polite goodbye, but not forever: on a dead connection `end()` waits for a reply that never comes.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([client.end().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+    await Promise.race([
+      client.end().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, 1_000))),
+    ]);
     clearTimeout(timer);
     socket?.destroy();
   }
@@ -189,10 +199,16 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
     this.socket = undefined;
     for (const listener of this.downListeners) listener();
     if (this.stopped) return;
-    const delay = Math.min(MAX_RECONNECT_DELAY_MS, RECONNECT_DELAY_MS * 2 ** Math.min(this.failures, 5));
+    const delay = Math.min(
+      MAX_RECONNECT_DELAY_MS,
+      RECONNECT_DELAY_MS * 2 ** Math.min(this.failures, 5),
+    );
     this.failures++;
     if (wasUp) {
-      this.logger.error({ reason, retryInMs: delay }, 'change feed lost its database connection: caches are bypassed until it reconnects');
+      this.logger.error(
+        { reason, retryInMs: delay },
+        'change feed lost its database connection: caches are bypassed until it reconnects',
+      );
     } else {
       this.logger.warn({ reason, retryInMs: delay }, 'change feed could not listen; retrying');
     }
@@ -210,18 +226,28 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
     const self = this.connected ? this.pid : undefined;
     if (manager || self === undefined) {
       // In a transaction the notification only goes out at commit: nothing to wait for here.
-      await (manager ?? this.dataSource).query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]);
+      await (manager ?? this.dataSource).query('SELECT pg_notify($1, $2)', [
+        CHANNEL,
+        JSON.stringify(change),
+      ]);
       return;
     }
     const nonce = this.random.token(9);
     let settle!: () => void;
     const done = new Promise<void>((resolve) => (settle = resolve));
-    const pending: Pending = { confirmed: new Set(), expected: confirm ? undefined : [self], settle };
+    const pending: Pending = {
+      confirmed: new Set(),
+      expected: confirm ? undefined : [self],
+      settle,
+    };
     this.pending.set(nonce, pending);
     const timer = setTimeout(() => {
       const missing = pending.expected?.filter((pid) => !pending.confirmed.has(pid));
       for (const pid of missing ?? []) this.unresponsive.add(pid);
-      this.logger.warn({ change: change.kind, missing: missing?.length }, 'a change was not confirmed by every replica in time');
+      this.logger.warn(
+        { change: change.kind, missing: missing?.length },
+        'a change was not confirmed by every replica in time',
+      );
       settle();
     }, CONFIRM_TIMEOUT_MS);
     try {
@@ -237,7 +263,10 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
       if (confirm) {
         const listeners = new Set(rows[0].listeners ?? []);
         for (const pid of this.unresponsive) if (!listeners.has(pid)) this.unresponsive.delete(pid); // gone
-        pending.expected = [self, ...[...listeners].filter((pid) => pid !== self && !this.unresponsive.has(pid))];
+        pending.expected = [
+          self,
+          ...[...listeners].filter((pid) => pid !== self && !this.unresponsive.has(pid)),
+        ];
       }
       this.settleIfConfirmed(nonce, pending);
       await done;
@@ -298,7 +327,10 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
         return;
       }
       try {
-        const { kind, id, nonce, ack } = JSON.parse(msg.payload) as Change & { nonce?: string; ack?: number };
+        const { kind, id, nonce, ack } = JSON.parse(msg.payload) as Change & {
+          nonce?: string;
+          ack?: number;
+        };
         this.emit({ kind, id });
         if (!nonce) return;
         if (ack === undefined || ack === pid) {
@@ -306,7 +338,9 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
         } else {
           // Dropped above, synchronously: now tell the publisher.
           this.confirming = this.confirming
-            .then(() => client.query('SELECT pg_notify($1, $2)', [ackChannel(ack), `${nonce} ${pid}`]))
+            .then(() =>
+              client.query('SELECT pg_notify($1, $2)', [ackChannel(ack), `${nonce} ${pid}`]),
+            )
             .catch(() => undefined); // unconfirmed, the publisher logs it after its timeout
         }
       } catch {
@@ -323,11 +357,15 @@ export class ChangeFeed implements OnModuleInit, OnApplicationShutdown {
       );
       if (this.client !== client) return; // dropped meanwhile
       this.pid = pid;
-      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.changeFeedHeartbeatMs).unref();
+      this.heartbeatTimer = setInterval(
+        () => this.heartbeat(),
+        this.config.changeFeedHeartbeatMs,
+      ).unref();
       // Up once this comes back (usually before the query answers): notifications flow again.
       await this.sendHeartbeat(client, pid);
     } catch (error) {
-      if (this.client === client) this.logger.error({ err: error }, 'change feed could not connect');
+      if (this.client === client)
+        this.logger.error({ err: error }, 'change feed could not connect');
       this.drop(client, 'could not connect');
     }
   }

@@ -20,7 +20,10 @@ export class InvalidatingCache<V> {
     kind: ChangeKind,
     private readonly maxEntries = 50_000,
     /** Other changes that must also evict: given a change id, which keys to drop. */
-    related: Array<{ kind: ChangeKind; keys: (id: string, entries: ReadonlyMap<string, V>) => string[] }> = [],
+    related: Array<{
+      kind: ChangeKind;
+      keys: (id: string, entries: ReadonlyMap<string, V>) => string[];
+    }> = [],
   ) {
     feed.onDown(() => this.clear());
     feed.subscribe((change) => {
@@ -46,7 +49,8 @@ export class InvalidatingCache<V> {
       .then((value) => {
         // Only keep what was loaded under a healthy, unchanged feed and not invalidated meanwhile.
         if (this.feed.healthy && this.feed.epoch === epoch && this.inflight.get(key) === promise) {
-          if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+          if (this.entries.size >= this.maxEntries)
+            this.entries.delete(this.entries.keys().next().value!);
           this.entries.set(key, { value, epoch });
         }
         return value;

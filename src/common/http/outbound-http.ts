@@ -58,7 +58,10 @@ export class OutboundHttp implements OnModuleDestroy {
       provide: OutboundHttp,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
-        new OutboundHttp({ ...DEFAULT_OUTBOUND_TIMEOUTS, blockPrivateAddresses: !config.allowInsecureProviders }),
+        new OutboundHttp({
+          ...DEFAULT_OUTBOUND_TIMEOUTS,
+          blockPrivateAddresses: !config.allowInsecureProviders,
+        }),
     },
   ],
   exports: [OutboundHttp],

@@ -3,15 +3,22 @@ import { hostMatches, hostPatternProblem, providerUrlProblem } from './url-polic
 
 describe(providerUrlProblem.name, () => {
   it('accepts https and refuses http unless insecure providers are allowed on loopback', () => {
-    expect(providerUrlProblem('https://login.salesforce.com/services/oauth2/token', false)).toBeNull();
+    expect(
+      providerUrlProblem('https://login.salesforce.com/services/oauth2/token', false),
+    ).toBeNull();
     expect(providerUrlProblem('http://login.example.com/token', false)).toMatch(/https/);
     expect(providerUrlProblem('http://127.0.0.1:9000/token', true)).toBeNull();
     expect(providerUrlProblem('http://10.0.0.5/token', true)).toMatch(/loopback/);
   });
 
-  it.each(['https://10.0.0.5/token', 'https://127.0.0.1/token', 'https://169.254.169.254/latest', 'https://[::1]/token', 'https://192.168.1.10:8443/x'])(
-    'refuses the private or loopback IP literal %s (no DNS lookup would catch it)',
-    (url) => expect(providerUrlProblem(url, false)).toMatch(/private, loopback or link-local/),
+  it.each([
+    'https://10.0.0.5/token',
+    'https://127.0.0.1/token',
+    'https://169.254.169.254/latest',
+    'https://[::1]/token',
+    'https://192.168.1.10:8443/x',
+  ])('refuses the private or loopback IP literal %s (no DNS lookup would catch it)', (url) =>
+    expect(providerUrlProblem(url, false)).toMatch(/private, loopback or link-local/),
   );
 
   it('refuses credentials and fragments', () => {
@@ -31,10 +38,16 @@ describe(hostMatches.name, () => {
     ['api.example.com', '8443', false],
     ['local.test', '8443', true],
     ['local.test', undefined, false],
-  ] as const)('%s:%s → %s', (host, port, expected) => expect(hostMatches(host, port, patterns)).toBe(expected));
+  ] as const)('%s:%s → %s', (host, port, expected) =>
+    expect(hostMatches(host, port, patterns)).toBe(expected),
+  );
 });
 
 describe(hostPatternProblem.name, () => {
-  it.each(['*', '*.com', 'https://x.com', 'a..b', '-a.com', 'x.com:70000'])('refuses %s', (p) => expect(hostPatternProblem(p)).not.toBeNull());
-  it.each(['*.force.com', 'api.example.com', '127.0.0.1:3000'])('accepts %s', (p) => expect(hostPatternProblem(p)).toBeNull());
+  it.each(['*', '*.com', 'https://x.com', 'a..b', '-a.com', 'x.com:70000'])('refuses %s', (p) =>
+    expect(hostPatternProblem(p)).not.toBeNull(),
+  );
+  it.each(['*.force.com', 'api.example.com', '127.0.0.1:3000'])('accepts %s', (p) =>
+    expect(hostPatternProblem(p)).toBeNull(),
+  );
 });

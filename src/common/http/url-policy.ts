@@ -17,7 +17,8 @@ export function providerUrlProblem(value: string, allowInsecure: boolean): strin
   if (url.hash) return 'must not contain a fragment';
   const literal = url.hostname.replace(/^\[|\]$/g, '');
   // IP literals skip the DNS lookup that guards outbound connections: check them here.
-  if (!allowInsecure && isIP(literal) && isBlockedAddress(literal)) return 'must not be a private, loopback or link-local address';
+  if (!allowInsecure && isIP(literal) && isBlockedAddress(literal))
+    return 'must not be a private, loopback or link-local address';
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && allowInsecure && isLoopbackHost(url.hostname)) return null;
   return allowInsecure ? 'must use https (http only on loopback hosts)' : 'must use https';
@@ -30,7 +31,11 @@ export function providerUrlProblem(value: string, allowInsecure: boolean): strin
 export function hostPatternProblem(pattern: string): string | null {
   const m = /^(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}))?$/.exec(pattern);
   if (!m) return 'must be a host name, optionally starting with "*." and ending with ":port"';
-  if (m[2].split('.').some((label) => label.length > 63 || label.startsWith('-') || label.endsWith('-'))) {
+  if (
+    m[2]
+      .split('.')
+      .some((label) => label.length > 63 || label.startsWith('-') || label.endsWith('-'))
+  ) {
     return 'has an invalid host label';
   }
   if (m[1] && !m[2].includes('.')) return 'wildcards must cover a domain with at least two labels';
@@ -39,10 +44,15 @@ export function hostPatternProblem(pattern: string): string | null {
 }
 
 /** Does `host` (lower-case, with optional `:port`) match one of the patterns? */
-export function hostMatches(host: string, port: string | undefined, patterns: readonly string[]): boolean {
+export function hostMatches(
+  host: string,
+  port: string | undefined,
+  patterns: readonly string[],
+): boolean {
   return patterns.some((pattern) => {
     const [p, pPort] = pattern.split(':');
-    if (pPort !== undefined ? pPort !== (port ?? '') : port !== undefined && port !== '') return false;
+    if (pPort !== undefined ? pPort !== (port ?? '') : port !== undefined && port !== '')
+      return false;
     if (p.startsWith('*.')) return host.endsWith(p.slice(1)) && host.length > p.length - 1;
     return host === p;
   });

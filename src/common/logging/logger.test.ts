@@ -10,10 +10,17 @@ function capture() {
 describe(createLogger.name, () => {
   it('redacts secrets by key and database statement parameters inside logged errors', () => {
     const { lines, logger } = capture();
-    const err = Object.assign(new Error('insert failed'), { parameters: ['plain-secret-1'], driverError: { parameters: ['plain-secret-2'] } });
-    logger.error({ err, clientSecret: 'plain-secret-3', nested: { accessToken: 'plain-secret-4' } }, 'failed');
+    const err = Object.assign(new Error('insert failed'), {
+      parameters: ['plain-secret-1'],
+      driverError: { parameters: ['plain-secret-2'] },
+    });
+    logger.error(
+      { err, clientSecret: 'plain-secret-3', nested: { accessToken: 'plain-secret-4' } },
+      'failed',
+    );
     const out = lines.join('');
-    for (const s of ['plain-secret-1', 'plain-secret-2', 'plain-secret-3', 'plain-secret-4']) expect(out).not.toContain(s);
+    for (const s of ['plain-secret-1', 'plain-secret-2', 'plain-secret-3', 'plain-secret-4'])
+      expect(out).not.toContain(s);
     expect(out).toContain('insert failed');
   });
 });
@@ -27,15 +34,26 @@ describe(redactPath.name, () => {
 });
 
 describe(requestIdOf.name, () => {
-  const withId = (id?: string | string[]) => ({ headers: id === undefined ? {} : { 'x-request-id': id } }) as IncomingMessage;
+  const withId = (id?: string | string[]) =>
+    ({ headers: id === undefined ? {} : { 'x-request-id': id } }) as IncomingMessage;
 
   it('keeps a well-formed incoming id', () => {
     expect(requestIdOf(withId('caller-req.1_A'))).toBe('caller-req.1_A');
   });
 
   it('makes a new UUID when the incoming id is missing, repeated, too long or could forge a log line', () => {
-    for (const bad of [undefined, ['a', 'b'], 'x'.repeat(65), 'a b', 'a\nlevel=error', '', 'Ümlaut']) {
-      expect(requestIdOf(withId(bad))).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const bad of [
+      undefined,
+      ['a', 'b'],
+      'x'.repeat(65),
+      'a b',
+      'a\nlevel=error',
+      '',
+      'Ümlaut',
+    ]) {
+      expect(requestIdOf(withId(bad))).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
     }
   });
 });

@@ -14,5 +14,6 @@ class LowerCaseUuidPipe extends ParseUUIDPipe {
 }
 
 export const IdParam = new LowerCaseUuidPipe({
-  exceptionFactory: () => new DomainError('validation.failed', 'invalid', 'The id in the path must be a UUID.'),
+  exceptionFactory: () =>
+    new DomainError('validation.failed', 'invalid', 'The id in the path must be a UUID.'),
 });

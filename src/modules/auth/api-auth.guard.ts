@@ -59,7 +59,11 @@ export class ApiAuthenticator {
   private readonly bearer = new Map<string, BearerEntry>();
 
   /** The caller, with the required scopes checked. */
-  async principal(req: ApiRequest, required: readonly Scope[], options: PrincipalOptions = {}): Promise<Principal> {
+  async principal(
+    req: ApiRequest,
+    required: readonly Scope[],
+    options: PrincipalOptions = {},
+  ): Promise<Principal> {
     const override = options.workspaceOverride !== false;
     const principal = this.remembered(req, override) ?? (await this.authenticate(req));
     const acting = override ? await this.applyWorkspaceOverride(req, principal) : principal;
@@ -70,9 +74,11 @@ export class ApiAuthenticator {
 
   private remembered(req: ApiRequest, override: boolean): Principal | undefined {
     const header = req.headers.authorization;
-    if (header === undefined || (override && req.query?.workspaceId !== undefined)) return undefined;
+    if (header === undefined || (override && req.query?.workspaceId !== undefined))
+      return undefined;
     const hit = this.bearer.get(header);
-    const valid = hit && hit.expiresAtMs > this.clock.nowMs() && this.apps.peekActive(hit.app.id) === hit.app;
+    const valid =
+      hit && hit.expiresAtMs > this.clock.nowMs() && this.apps.peekActive(hit.app.id) === hit.app;
     return valid ? hit.principal : undefined;
   }
 
@@ -92,7 +98,8 @@ export class ApiAuthenticator {
         isPlatformAdmin: scopes.has('workspaces:write'),
         appId: app.id,
       });
-      if (this.apps.peekActive(app.id) === app) this.remember(authorization, { principal, app, expiresAtMs: claims.expiresAtMs });
+      if (this.apps.peekActive(app.id) === app)
+        this.remember(authorization, { principal, app, expiresAtMs: claims.expiresAtMs });
       return principal;
     }
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
@@ -101,7 +108,8 @@ export class ApiAuthenticator {
       if (!resolved) throw AuthError.unauthenticated('Your session has expired. Sign in again.');
       if (!SAFE_METHODS.has(req.method)) {
         const sent = req.headers['x-csrf-token'];
-        if (typeof sent !== 'string' || !safeEqual(sent, this.sessions.csrfToken(cookie))) throw AuthError.csrf();
+        if (typeof sent !== 'string' || !safeEqual(sent, this.sessions.csrfToken(cookie)))
+          throw AuthError.csrf();
       }
       const { session, user } = resolved;
       const isAdmin = user.role === UserRole.Admin;
@@ -133,7 +141,9 @@ export class ApiAuthenticator {
     }
     const allowed =
       principal.isPlatformAdmin ||
-      (principal.kind === 'user' && principal.userId && (await this.users.isMember(principal.userId, named)));
+      (principal.kind === 'user' &&
+        principal.userId &&
+        (await this.users.isMember(principal.userId, named)));
     if (!allowed) throw AuthError.workspaceForbidden();
     if (!(await this.workspaces.exists(named))) {
       throw new DomainError('workspace.not_found', 'not_found', 'No such workspace.');
@@ -156,11 +166,18 @@ export class ApiAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(REQUIRED_SCOPES, targets);
+    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(
+      REQUIRED_SCOPES,
+      targets,
+    );
     const req = context.switchToHttp().getRequest<ApiRequest>();
     if (!required) {
       if (req.path.startsWith('/api/')) {
-        throw new DomainError('auth.route_unprotected', 'forbidden', 'This route declares no access rule.');
+        throw new DomainError(
+          'auth.route_unprotected',
+          'forbidden',
+          'This route declares no access rule.',
+        );
       }
       return true;
     }

@@ -11,9 +11,20 @@ import { SessionsService } from './sessions.service.js';
 import { UserSession } from './user-session.entity.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([UserSession]), UsersModule, WorkspacesModule, OAuthAppsModule, SignInThrottleModule],
+  imports: [
+    TypeOrmModule.forFeature([UserSession]),
+    UsersModule,
+    WorkspacesModule,
+    OAuthAppsModule,
+    SignInThrottleModule,
+  ],
   controllers: [LoginController],
-  providers: [SessionsService, ApiAuthenticator, ApiAuthGuard, { provide: APP_GUARD, useExisting: ApiAuthGuard }],
+  providers: [
+    SessionsService,
+    ApiAuthenticator,
+    ApiAuthGuard,
+    { provide: APP_GUARD, useExisting: ApiAuthGuard },
+  ],
   exports: [SessionsService, ApiAuthenticator, ApiAuthGuard],
 })
 export class AuthModule {}

@@ -47,7 +47,8 @@ export class LoginController {
 
   @Get('login')
   async loginPage(@Req() req: Request, @Res() res: Response, @Query('next') next?: string) {
-    if (await this.sessions.resolve(req.cookies?.[SESSION_COOKIE])) return res.redirect(303, safeNext(next));
+    if (await this.sessions.resolve(req.cookies?.[SESSION_COOKIE]))
+      return res.redirect(303, safeNext(next));
     this.renderLogin(res, 200, safeNext(next));
   }
 
@@ -55,7 +56,11 @@ export class LoginController {
   async login(@Req() req: Request, @Body() body: Record<string, unknown>, @Res() res: Response) {
     const next = safeNext(body.next);
     const cookieToken = req.cookies?.[LOGIN_CSRF_COOKIE];
-    if (typeof body._csrf !== 'string' || typeof cookieToken !== 'string' || !safeEqual(body._csrf, cookieToken)) {
+    if (
+      typeof body._csrf !== 'string' ||
+      typeof cookieToken !== 'string' ||
+      !safeEqual(body._csrf, cookieToken)
+    ) {
       return this.renderLogin(res, 403, next, 'Your sign-in form expired. Please try again.');
     }
     const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
@@ -63,7 +68,13 @@ export class LoginController {
     const tooMany = (retryAfterSeconds: number, whose: string) => {
       res.setHeader('Retry-After', String(retryAfterSeconds));
       const minutes = Math.ceil(retryAfterSeconds / 60);
-      this.renderLogin(res, 429, next, `Too many failed sign-ins ${whose}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, email);
+      this.renderLogin(
+        res,
+        429,
+        next,
+        `Too many failed sign-ins ${whose}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+        email,
+      );
     };
     // Per client address first (one password tried on many accounts), then per account.
     const byAddress = await this.throttle.begin('login-address', req.ip ?? 'unknown');
@@ -75,17 +86,27 @@ export class LoginController {
     }
     let user: User | null = null;
     try {
-      if (email && password && password.length <= 1024) user = await this.users.verifyLogin(email, password);
+      if (email && password && password.length <= 1024)
+        user = await this.users.verifyLogin(email, password);
     } finally {
       for (const attempt of [byAddress.attempt, byAccount?.attempt]) {
-        if (attempt) await (user ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
+        if (attempt)
+          await (user ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
       }
     }
     if (!user) return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
 
     let workspaceId = await this.users.firstWorkspaceId(user.id);
-    if (!workspaceId && user.role === UserRole.Admin) workspaceId = (await this.workspaces.list())[0]?.id ?? null;
-    if (!workspaceId) return this.renderLogin(res, 403, next, 'Your account is not a member of any workspace.', email);
+    if (!workspaceId && user.role === UserRole.Admin)
+      workspaceId = (await this.workspaces.list())[0]?.id ?? null;
+    if (!workspaceId)
+      return this.renderLogin(
+        res,
+        403,
+        next,
+        'Your account is not a member of any workspace.',
+        email,
+      );
 
     const { token } = await this.sessions.create(user.id, workspaceId);
     res.clearCookie(LOGIN_CSRF_COOKIE, { path: '/' });
@@ -97,11 +118,19 @@ export class LoginController {
   async logout(@Req() req: Request, @Body() body: Record<string, unknown>, @Res() res: Response) {
     const token = req.cookies?.[SESSION_COOKIE];
     if (typeof token === 'string') {
-      if (typeof body._csrf !== 'string' || !safeEqual(body._csrf, this.sessions.csrfToken(token))) {
+      if (
+        typeof body._csrf !== 'string' ||
+        !safeEqual(body._csrf, this.sessions.csrfToken(token))
+      ) {
         sendConsoleHtml(
           res,
           403,
-          authDocument('Sign out', html`<h1>Sign out</h1><p class="alert alert-error" role="alert">Invalid CSRF token.</p><p><a href="/oauth">Back to the console</a></p>`),
+          authDocument(
+            'Sign out',
+            html`<h1>Sign out</h1>
+              <p class="alert alert-error" role="alert">Invalid CSRF token.</p>
+              <p><a href="/oauth">Back to the console</a></p>`,
+          ),
         );
         return;
       }
@@ -117,7 +146,11 @@ export class LoginController {
    * integrations. A bad CSRF token, id or workspace changes nothing.
    */
   @Post('session/workspace')
-  async switchWorkspace(@Req() req: Request, @Body() body: Record<string, unknown>, @Res() res: Response) {
+  async switchWorkspace(
+    @Req() req: Request,
+    @Body() body: Record<string, unknown>,
+    @Res() res: Response,
+  ) {
     const token = req.cookies?.[SESSION_COOKIE] as string | undefined;
     const resolved = await this.sessions.resolve(token);
     if (!resolved || !token) {
@@ -129,12 +162,20 @@ export class LoginController {
       sendConsoleHtml(
         res,
         status,
-        authDocument('Switch workspace', html`<h1>Switch workspace</h1><p class="alert alert-error" role="alert">${message}</p><p><a href="/oauth">Back to the console</a></p>`),
+        authDocument(
+          'Switch workspace',
+          html`<h1>Switch workspace</h1>
+            <p class="alert alert-error" role="alert">${message}</p>
+            <p><a href="/oauth">Back to the console</a></p>`,
+        ),
       );
-    if (typeof body._csrf !== 'string' || !safeEqual(body._csrf, this.sessions.csrfToken(token))) return refuse(403, 'Invalid CSRF token.');
-    const workspaceId = typeof body.workspaceId === 'string' ? body.workspaceId.trim().toLowerCase() : '';
+    if (typeof body._csrf !== 'string' || !safeEqual(body._csrf, this.sessions.csrfToken(token)))
+      return refuse(403, 'Invalid CSRF token.');
+    const workspaceId =
+      typeof body.workspaceId === 'string' ? body.workspaceId.trim().toLowerCase() : '';
     if (!UUID.test(workspaceId)) return refuse(400, 'Choose a workspace from the list.');
-    if (!(await this.sessions.switchWorkspace(resolved, workspaceId))) return refuse(403, 'You cannot work in that workspace.');
+    if (!(await this.sessions.switchWorkspace(resolved, workspaceId)))
+      return refuse(403, 'You cannot work in that workspace.');
     res.redirect(303, '/oauth');
   }
 
@@ -146,7 +187,13 @@ export class LoginController {
     res.redirect(303, resolved ? '/oauth' : '/login');
   }
 
-  private renderLogin(res: Response, status: number, next: string, error?: string, email = ''): void {
+  private renderLogin(
+    res: Response,
+    status: number,
+    next: string,
+    error?: string,
+    email = '',
+  ): void {
     const csrf = this.random.token(24);
     res.cookie(LOGIN_CSRF_COOKIE, csrf, this.cookieOptions(60 * 60 * 1000));
     sendConsoleHtml(
@@ -155,14 +202,34 @@ export class LoginController {
       authDocument(
         'Sign in',
         html`<h1>Sign in</h1>
-${error ? html`<p class="alert alert-error" role="alert">${error}</p>` : ''}
-<form method="post" action="/login" class="stack">
-  <input type="hidden" name="_csrf" value="${csrf}">
-  <input type="hidden" name="next" value="${next}">
-  <div class="field"><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="${email}"${error ? '' : html` autofocus`}></div>
-  <div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required${error ? html` autofocus` : ''}></div>
-  <button type="submit" class="button-primary">Sign in</button>
-</form>`,
+          ${error ? html`<p class="alert alert-error" role="alert">${error}</p>` : ''}
+          <form method="post" action="/login" class="stack">
+            <input type="hidden" name="_csrf" value="${csrf}" />
+            <input type="hidden" name="next" value="${next}" />
+            <div class="field">
+              <label for="email">Email</label
+              ><input
+                id="email"
+                name="email"
+                type="email"
+                autocomplete="username"
+                required
+                value="${email}"
+                ${error ? '' : html` autofocus`}
+              />
+            </div>
+            <div class="field">
+              <label for="password">Password</label
+              ><input
+                id="password"
+                name="password"
+                type="password"
+                autocomplete="current-password"
+                required${error ? html` autofocus` : ''}
+              />
+            </div>
+            <button type="submit" class="button-primary">Sign in</button>
+          </form>`,
       ),
     );
   }

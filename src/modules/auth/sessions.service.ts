@@ -37,7 +37,13 @@ export class SessionsService {
   async create(userId: string, workspaceId: string): Promise<{ token: string; expiresAt: Date }> {
     const token = this.random.token(32);
     const expiresAt = new Date(this.clock.nowMs() + SESSION_TTL_MS);
-    await this.sessions.insert({ id: this.random.uuid(), tokenHash: sha256Hex(token), userId, workspaceId, expiresAt });
+    await this.sessions.insert({
+      id: this.random.uuid(),
+      tokenHash: sha256Hex(token),
+      userId,
+      workspaceId,
+      expiresAt,
+    });
     // Opportunistic clean-up of expired rows (indexed by expires_at).
     await this.sessions.delete({ expiresAt: LessThan(this.clock.now()) });
     return { token, expiresAt };
@@ -56,7 +62,10 @@ export class SessionsService {
    * act in any), the ones they are a member of for a developer.
    */
   async workspaceChoices(user: User): Promise<WorkspaceChoice[]> {
-    const rows = user.role === UserRole.Admin ? await this.workspaces.list() : await this.users.memberWorkspaces(user.id);
+    const rows =
+      user.role === UserRole.Admin
+        ? await this.workspaces.list()
+        : await this.users.memberWorkspaces(user.id);
     return rows.map((w) => ({ id: w.id, name: w.name }));
   }
 
@@ -85,7 +94,9 @@ export class SessionsService {
   ): Promise<void> {
     if (!(await this.users.setPassword(userId, password, options.manager))) return;
     const sessions = options.manager?.getRepository(UserSession) ?? this.sessions;
-    await sessions.delete(options.keepSessionId ? { userId, id: Not(options.keepSessionId) } : { userId });
+    await sessions.delete(
+      options.keepSessionId ? { userId, id: Not(options.keepSessionId) } : { userId },
+    );
   }
 
   async destroy(token: string | undefined): Promise<void> {

@@ -43,10 +43,16 @@ export class BootstrapService implements OnApplicationBootstrap {
 
       let workspace = await this.workspaces.findBySlug(DEFAULT_WORKSPACE_SLUG, manager);
       if ((await this.users.count(manager)) === 0) {
-        workspace ??= await this.workspaces.create({ slug: DEFAULT_WORKSPACE_SLUG, name: 'Default' }, manager);
+        workspace ??= await this.workspaces.create(
+          { slug: DEFAULT_WORKSPACE_SLUG, name: 'Default' },
+          manager,
+        );
         const email = this.config.adminEmail ?? 'admin@latchkey.local';
         const password = this.config.adminPassword ?? this.random.token(18);
-        await this.users.create({ email, password, role: UserRole.Admin, workspaceIds: [workspace.id] }, manager);
+        await this.users.create(
+          { email, password, role: UserRole.Admin, workspaceIds: [workspace.id] },
+          manager,
+        );
         if (!this.config.adminPassword) generatedPassword = { email, password };
         this.logger.info({ email }, 'created the first admin user');
       } else if (this.config.adminEmail && this.config.adminPassword) {
@@ -56,9 +62,17 @@ export class BootstrapService implements OnApplicationBootstrap {
         if (admin) {
           await this.sessions.changePassword(admin.id, this.config.adminPassword, { manager });
         } else {
-          workspace ??= await this.workspaces.create({ slug: DEFAULT_WORKSPACE_SLUG, name: 'Default' }, manager);
+          workspace ??= await this.workspaces.create(
+            { slug: DEFAULT_WORKSPACE_SLUG, name: 'Default' },
+            manager,
+          );
           await this.users.create(
-            { email: this.config.adminEmail, password: this.config.adminPassword, role: UserRole.Admin, workspaceIds: [workspace.id] },
+            {
+              email: this.config.adminEmail,
+              password: this.config.adminPassword,
+              role: UserRole.Admin,
+              workspaceIds: [workspace.id],
+            },
             manager,
           );
         }
@@ -66,10 +80,16 @@ export class BootstrapService implements OnApplicationBootstrap {
 
       const bootstrap =
         this.config.bootstrapClientId && this.config.bootstrapClientSecret
-          ? { clientId: this.config.bootstrapClientId, clientSecret: this.config.bootstrapClientSecret }
+          ? {
+              clientId: this.config.bootstrapClientId,
+              clientSecret: this.config.bootstrapClientSecret,
+            }
           : undefined;
       if (bootstrap) {
-        workspace ??= await this.workspaces.create({ slug: DEFAULT_WORKSPACE_SLUG, name: 'Default' }, manager);
+        workspace ??= await this.workspaces.create(
+          { slug: DEFAULT_WORKSPACE_SLUG, name: 'Default' },
+          manager,
+        );
       }
       if (workspace || bootstrap) {
         await this.apps.syncBootstrapApp(manager, workspace!.id, bootstrap);

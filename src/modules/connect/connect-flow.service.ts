@@ -16,7 +16,12 @@ import { type Integration, IntegrationStatus } from '../integrations/integration
 import { IntegrationsService } from '../integrations/integrations.service.js';
 import { type Offering, PkceMode } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { type ProviderIdentity, ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
+import {
+  type ProviderIdentity,
+  ProviderClient,
+  ProviderError,
+  type TokenSet,
+} from '../offerings/provider-client.service.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
@@ -41,13 +46,25 @@ export type FlowOutcome =
   | {
       kind: 'popup';
       targetOrigin: string;
-      message: { type: 'latchkey:connect'; status: 'connected' | 'error'; connectionId?: string; error?: string };
+      message: {
+        type: 'latchkey:connect';
+        status: 'connected' | 'error';
+        connectionId?: string;
+        error?: string;
+      };
       /** What the popup shows in the moment before it closes (or if the opener is gone). */
       title: string;
       detail: string;
       technical?: string;
     }
-  | { kind: 'page'; status: 'connected' | 'error'; title: string; detail: string; technical?: string; httpStatus: number };
+  | {
+      kind: 'page';
+      status: 'connected' | 'error';
+      title: string;
+      detail: string;
+      technical?: string;
+      httpStatus: number;
+    };
 
 @Injectable()
 export class ConnectFlowService {
@@ -68,18 +85,33 @@ export class ConnectFlowService {
 
   /** The session behind a connect link, if it may still start. */
   async open(token: string): Promise<ConnectPage> {
-    const session = token.length <= 128 ? await this.sessions.findOneBy({ tokenHash: sha256Hex(token) }) : null;
-    if (!session) throw new FlowPageError(404, 'Link not valid', 'This connect link is not valid. Ask the app you came from for a new one.');
+    const session =
+      token.length <= 128 ? await this.sessions.findOneBy({ tokenHash: sha256Hex(token) }) : null;
+    if (!session)
+      throw new FlowPageError(
+        404,
+        'Link not valid',
+        'This connect link is not valid. Ask the app you came from for a new one.',
+      );
     if (session.status !== ConnectSessionStatus.Pending) {
-      throw new FlowPageError(410, 'Link already used', 'This connect link has already been used. Ask the app you came from for a new one.');
+      throw new FlowPageError(
+        410,
+        'Link already used',
+        'This connect link has already been used. Ask the app you came from for a new one.',
+      );
     }
     if (session.expiresAt.getTime() <= this.clock.nowMs()) {
-      throw new FlowPageError(410, 'Link expired', 'This connect link has expired. Ask the app you came from for a new one.');
+      throw new FlowPageError(
+        410,
+        'Link expired',
+        'This connect link has expired. Ask the app you came from for a new one.',
+      );
     }
     try {
       return { session, ...(await this.usable(session)) };
     } catch (error) {
-      if (error instanceof ProviderError) throw new FlowPageError(409, 'Not available', error.message);
+      if (error instanceof ProviderError)
+        throw new FlowPageError(409, 'Not available', error.message);
       throw error;
     }
   }
@@ -88,14 +120,21 @@ export class ConnectFlowService {
    * Spends the connect link and sends the browser to the provider: fresh state (stored hashed,
    * bound to this browser by a cookie), PKCE S256, the integration's scopes, the exact callback.
    */
-  async start(token: string, display: DisplayMode): Promise<{ location: string; cookie: { name: string; value: string; maxAgeMs: number } }> {
+  async start(
+    token: string,
+    display: DisplayMode,
+  ): Promise<{ location: string; cookie: { name: string; value: string; maxAgeMs: number } }> {
     const { session, integration, offering } = await this.open(token);
     const spent = await this.sessions.update(
       { id: session.id, status: ConnectSessionStatus.Pending },
       { status: ConnectSessionStatus.Started },
     );
     if (spent.affected !== 1) {
-      throw new FlowPageError(410, 'Link already used', 'This connect link has already been used. Ask the app you came from for a new one.');
+      throw new FlowPageError(
+        410,
+        'Link already used',
+        'This connect link has already been used. Ask the app you came from for a new one.',
+      );
     }
     const state = this.random.token(32);
     const binding = this.random.token(32);
@@ -107,21 +146,28 @@ export class ConnectFlowService {
       stateHash,
       connectSessionId: session.id,
       browserBindingHash: sha256Hex(binding),
-      codeVerifierEnc: verifier ? this.keyRing.encrypt(verifier, { ...CODE_VERIFIER_FIELD, rowId: flowId }) : null,
+      codeVerifierEnc: verifier
+        ? this.keyRing.encrypt(verifier, { ...CODE_VERIFIER_FIELD, rowId: flowId })
+        : null,
       offeringId: offering.id,
       issuer: this.issuerOf(offering),
       displayMode: display,
       expiresAt: new Date(this.clock.nowMs() + FLOW_TTL_MS),
       usedAt: null,
     });
-    await this.flows.delete({ expiresAt: LessThan(new Date(this.clock.nowMs() - 24 * 60 * 60 * 1000)) });
+    await this.flows.delete({
+      expiresAt: LessThan(new Date(this.clock.nowMs() - 24 * 60 * 60 * 1000)),
+    });
     const location = this.provider.authorizationUrl(offering, integration.clientId, {
       redirectUri: this.integrations.callbackUrl,
       scopes: integration.scopes,
       state,
       codeChallenge: verifier ? await oidc.calculatePKCECodeChallenge(verifier) : undefined,
     });
-    return { location, cookie: { name: flowCookieName(stateHash), value: binding, maxAgeMs: FLOW_TTL_MS } };
+    return {
+      location,
+      cookie: { name: flowCookieName(stateHash), value: binding, maxAgeMs: FLOW_TTL_MS },
+    };
   }
 
   /**
@@ -129,18 +175,45 @@ export class ConnectFlowService {
    * error page and change nothing. Past that, the flow completes or fails, and either way the
    * result goes back to the developer as the session asked.
    */
-  async callback(query: Record<string, unknown>, cookies: Record<string, string>): Promise<FlowOutcome> {
+  async callback(
+    query: Record<string, unknown>,
+    cookies: Record<string, string>,
+  ): Promise<FlowOutcome> {
     const param = (k: string) => (typeof query[k] === 'string' ? (query[k] as string) : undefined);
     const state = param('state');
-    if (!state) throw new FlowPageError(400, 'Sign-in failed', 'The provider sent no state: this request did not come from a sign-in Latchkey started.');
+    if (!state)
+      throw new FlowPageError(
+        400,
+        'Sign-in failed',
+        'The provider sent no state: this request did not come from a sign-in Latchkey started.',
+      );
     const stateHash = sha256Hex(state);
     const flow = state.length <= 256 ? await this.flows.findOneBy({ stateHash }) : null;
-    if (!flow) throw new FlowPageError(400, 'Sign-in failed', 'This sign-in is unknown or has expired. Start again from the app.');
-    if (flow.usedAt) throw new FlowPageError(400, 'Sign-in already completed', 'This sign-in response was already used. Start again from the app.');
-    if (flow.expiresAt.getTime() <= this.clock.nowMs()) throw new FlowPageError(400, 'Sign-in expired', 'This sign-in took too long and has expired. Start again from the app.');
+    if (!flow)
+      throw new FlowPageError(
+        400,
+        'Sign-in failed',
+        'This sign-in is unknown or has expired. Start again from the app.',
+      );
+    if (flow.usedAt)
+      throw new FlowPageError(
+        400,
+        'Sign-in already completed',
+        'This sign-in response was already used. Start again from the app.',
+      );
+    if (flow.expiresAt.getTime() <= this.clock.nowMs())
+      throw new FlowPageError(
+        400,
+        'Sign-in expired',
+        'This sign-in took too long and has expired. Start again from the app.',
+      );
     const binding = cookies[flowCookieName(stateHash)];
     if (!binding || !safeEqual(sha256Hex(binding), flow.browserBindingHash)) {
-      throw new FlowPageError(400, 'Sign-in failed', 'This sign-in was started in another browser (or its cookie was lost). Start again from the app in this browser.');
+      throw new FlowPageError(
+        400,
+        'Sign-in failed',
+        'This sign-in was started in another browser (or its cookie was lost). Start again from the app in this browser.',
+      );
     }
     const claimed = await this.flows
       .createQueryBuilder()
@@ -148,43 +221,87 @@ export class ConnectFlowService {
       .set({ usedAt: this.clock.now() })
       .where('id = :id AND used_at IS NULL', { id: flow.id })
       .execute();
-    if (claimed.affected !== 1) throw new FlowPageError(400, 'Sign-in already completed', 'This sign-in response was already used. Start again from the app.');
+    if (claimed.affected !== 1)
+      throw new FlowPageError(
+        400,
+        'Sign-in already completed',
+        'This sign-in response was already used. Start again from the app.',
+      );
 
     const session = await this.sessions.findOneByOrFail({ id: flow.connectSessionId });
     try {
       const iss = param('iss');
       if (iss !== undefined && iss !== flow.issuer) {
-        throw new ProviderError('connect.issuer_mismatch', 'The response came from a different authorization server than the one this sign-in was sent to.', 'invalid_issuer');
+        throw new ProviderError(
+          'connect.issuer_mismatch',
+          'The response came from a different authorization server than the one this sign-in was sent to.',
+          'invalid_issuer',
+        );
       }
       const error = param('error');
       if (error) {
         const description = param('error_description');
-        throw new ProviderError('connect.provider_error', `The provider ended the sign-in: ${error}${description ? ` (${description.slice(0, 200)})` : ''}.`, error.slice(0, 64));
+        throw new ProviderError(
+          'connect.provider_error',
+          `The provider ended the sign-in: ${error}${description ? ` (${description.slice(0, 200)})` : ''}.`,
+          error.slice(0, 64),
+        );
       }
-      if (!param('code')) throw new ProviderError('connect.provider_error', 'The provider sent neither a code nor an error.', 'invalid_request');
+      if (!param('code'))
+        throw new ProviderError(
+          'connect.provider_error',
+          'The provider sent neither a code nor an error.',
+          'invalid_request',
+        );
 
       const { integration, offering } = await this.usable(session);
-      if (offering.id !== flow.offeringId) throw new ProviderError('connect.issuer_mismatch', 'The integration changed provider during sign-in.', 'invalid_issuer');
+      if (offering.id !== flow.offeringId)
+        throw new ProviderError(
+          'connect.issuer_mismatch',
+          'The integration changed provider during sign-in.',
+          'invalid_issuer',
+        );
       if (iss === undefined && (await this.provider.issParameterRequired(offering))) {
-        throw new ProviderError('connect.issuer_mismatch', 'The response names no issuer although this provider says it always does (RFC 9207).', 'invalid_issuer');
+        throw new ProviderError(
+          'connect.issuer_mismatch',
+          'The response names no issuer although this provider says it always does (RFC 9207).',
+          'invalid_issuer',
+        );
       }
       const secret = this.integrations.secretOf(integration)!;
       const client = { clientId: integration.clientId, clientSecret: secret };
-      const verifier = flow.codeVerifierEnc ? this.keyRing.decrypt(flow.codeVerifierEnc, { ...CODE_VERIFIER_FIELD, rowId: flow.id }) : undefined;
+      const verifier = flow.codeVerifierEnc
+        ? this.keyRing.decrypt(flow.codeVerifierEnc, { ...CODE_VERIFIER_FIELD, rowId: flow.id })
+        : undefined;
       const callbackUrl = new URL(this.integrations.callbackUrl);
-      for (const [k, v] of Object.entries(query)) if (typeof v === 'string') callbackUrl.searchParams.set(k, v);
+      for (const [k, v] of Object.entries(query))
+        if (typeof v === 'string') callbackUrl.searchParams.set(k, v);
 
-      const tokens = await this.provider.exchangeCode(offering, client, callbackUrl, { expectedState: state, codeVerifier: verifier });
-      const identity = storableIdentity(await this.provider.identity(offering, client, tokens), tokens);
-      const introspected = tokens.expiresIn === undefined ? await this.provider.introspectExpiry(offering, client, tokens.accessToken) : undefined;
+      const tokens = await this.provider.exchangeCode(offering, client, callbackUrl, {
+        expectedState: state,
+        codeVerifier: verifier,
+      });
+      const identity = storableIdentity(
+        await this.provider.identity(offering, client, tokens),
+        tokens,
+      );
+      const introspected =
+        tokens.expiresIn === undefined
+          ? await this.provider.introspectExpiry(offering, client, tokens.accessToken)
+          : undefined;
       const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
 
-      const resultCode = session.redirectUri && flow.displayMode === 'redirect' ? this.random.token(32) : undefined;
+      const resultCode =
+        session.redirectUri && flow.displayMode === 'redirect' ? this.random.token(32) : undefined;
       const connection = await this.dataSource.transaction(async (manager) => {
         const stored = await this.connections.upsertFromAuthorization(manager, {
           integration,
           offering,
-          endUser: { id: session.endUserId, email: session.endUserEmail, displayName: session.endUserDisplayName },
+          endUser: {
+            id: session.endUserId,
+            email: session.endUserEmail,
+            displayName: session.endUserDisplayName,
+          },
           identity,
           tokens,
           accessTokenExpiresAt: expiresAt,
@@ -195,28 +312,45 @@ export class ConnectFlowService {
             status: ConnectSessionStatus.Completed,
             connectionId: stored.id,
             resultCodeHash: resultCode ? sha256Hex(resultCode) : null,
-            resultCodeExpiresAt: resultCode ? new Date(this.clock.nowMs() + RESULT_CODE_TTL_MS) : null,
+            resultCodeExpiresAt: resultCode
+              ? new Date(this.clock.nowMs() + RESULT_CODE_TTL_MS)
+              : null,
           },
         );
         return stored;
       });
-      this.logger.info({ connectionId: connection.id, integrationId: integration.id, sessionId: session.id }, 'connection authorized');
+      this.logger.info(
+        { connectionId: connection.id, integrationId: integration.id, sessionId: session.id },
+        'connection authorized',
+      );
       return this.deliver(session, flow.displayMode, { connectionId: connection.id, resultCode });
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
-      const code = error.providerError && /^[a-z_]{1,64}$/.test(error.providerError) ? error.providerError : error.code.replace(/^connect\./, '');
-      await this.sessions.update({ id: session.id }, { status: ConnectSessionStatus.Failed, error: code });
+      const code =
+        error.providerError && /^[a-z_]{1,64}$/.test(error.providerError)
+          ? error.providerError
+          : error.code.replace(/^connect\./, '');
+      await this.sessions.update(
+        { id: session.id },
+        { status: ConnectSessionStatus.Failed, error: code },
+      );
       this.logger.warn({ sessionId: session.id, error: code }, 'connect flow failed');
       return this.deliver(session, flow.displayMode, { error: code, description: error.message });
     }
   }
 
-  private async usable(session: ConnectSession): Promise<{ integration: Integration; offering: Offering }> {
+  private async usable(
+    session: ConnectSession,
+  ): Promise<{ integration: Integration; offering: Offering }> {
     let integration: Integration;
     try {
       integration = await this.integrations.get(session.workspaceId, session.integrationId);
     } catch {
-      throw new ProviderError('connect.integration_unavailable', 'This integration no longer exists.', 'integration_unavailable');
+      throw new ProviderError(
+        'connect.integration_unavailable',
+        'This integration no longer exists.',
+        'integration_unavailable',
+      );
     }
     const offering = await this.offerings.get(integration.offeringId);
     if (integration.status !== IntegrationStatus.Configured || !offering.enabled) {
@@ -260,7 +394,12 @@ export class ConnectFlowService {
       if (session.clientState) url.searchParams.set('state', session.clientState);
       return { kind: 'redirect', location: url.toString() };
     }
-    return { kind: 'page', status: ok ? 'connected' : 'error', httpStatus: ok ? 200 : 400, ...shown };
+    return {
+      kind: 'page',
+      status: ok ? 'connected' : 'error',
+      httpStatus: ok ? 200 : 400,
+      ...shown,
+    };
   }
 }
 
@@ -273,7 +412,10 @@ function storableIdentity(identity: ProviderIdentity, tokens: TokenSet): Provide
   const stored = { ...identity, scope: tokens.scope, instanceUrl: tokens.instanceUrl };
   for (const [field, value] of Object.entries(stored)) {
     if (value?.includes('\u0000')) {
-      throw new ProviderError('connect.provider_error', `The provider sent a ${field} with a NUL character, which Latchkey cannot store.`);
+      throw new ProviderError(
+        'connect.provider_error',
+        `The provider sent a ${field} with a NUL character, which Latchkey cannot store.`,
+      );
     }
   }
   const length = (s: string | undefined) => (s === undefined ? 0 : [...s].length);
@@ -286,24 +428,38 @@ function storableIdentity(identity: ProviderIdentity, tokens: TokenSet): Provide
     }
   }
   const { displayName } = identity;
-  if (displayName === undefined || length(displayName) <= PROVIDER_IDENTITY_LENGTHS.displayName) return identity;
-  return { ...identity, displayName: [...displayName].slice(0, PROVIDER_IDENTITY_LENGTHS.displayName).join('') };
+  if (displayName === undefined || length(displayName) <= PROVIDER_IDENTITY_LENGTHS.displayName)
+    return identity;
+  return {
+    ...identity,
+    displayName: [...displayName].slice(0, PROVIDER_IDENTITY_LENGTHS.displayName).join(''),
+  };
 }
 
-const CONNECTED_TEXT = { title: 'Connected', detail: 'Your account is connected. You can close this window and return to the app.' };
+const CONNECTED_TEXT = {
+  title: 'Connected',
+  detail: 'Your account is connected. You can close this window and return to the app.',
+};
 
 /** End-user wording for a failed flow; the error code itself goes to the app. */
-function failureText(error: string, description: string): { title: string; detail: string; technical?: string } {
+function failureText(
+  error: string,
+  description: string,
+): { title: string; detail: string; technical?: string } {
   switch (error) {
     case 'access_denied':
       return {
         title: 'Connection cancelled',
-        detail: 'You chose not to connect your account, so nothing was shared. Return to the app if you want to try again.',
+        detail:
+          'You chose not to connect your account, so nothing was shared. Return to the app if you want to try again.',
         technical: description,
       };
     case 'integration_unavailable':
       return { title: 'Not available right now', detail: description };
     default:
-      return { title: 'Connection failed', detail: `${description} Return to the app to try again.` };
+      return {
+        title: 'Connection failed',
+        detail: `${description} Return to the app to try again.`,
+      };
   }
 }

@@ -31,7 +31,11 @@ export class ConnectPagesController {
    * the start is the POST below.
    */
   @Get('connect/:token')
-  async show(@Param('token') token: string, @Query() query: Record<string, unknown>, @Res() res: Response) {
+  async show(
+    @Param('token') token: string,
+    @Query() query: Record<string, unknown>,
+    @Res() res: Response,
+  ) {
     await this.page(res, async () => {
       const p = await this.flow.open(token);
       const display = displayOf(query.display);
@@ -42,16 +46,28 @@ export class ConnectPagesController {
   }
 
   @Post('connect/:token/start')
-  async startPost(@Param('token') token: string, @Body() body: Record<string, unknown>, @Res() res: Response) {
+  async startPost(
+    @Param('token') token: string,
+    @Body() body: Record<string, unknown>,
+    @Res() res: Response,
+  ) {
     await this.page(res, () => this.start(res, token, displayOf(body.display)));
   }
 
   @Get('oauth/callback')
-  async callback(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response) {
+  async callback(
+    @Query() query: Record<string, unknown>,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     await this.page(res, async () => {
-      const outcome = await this.flow.callback(query, (req.cookies ?? {}) as Record<string, string>);
+      const outcome = await this.flow.callback(
+        query,
+        (req.cookies ?? {}) as Record<string, string>,
+      );
       // Only this flow's cookie: other flows may be running in the same browser.
-      if (typeof query.state === 'string') res.clearCookie(flowCookieName(sha256Hex(query.state)), { path: '/oauth/callback' });
+      if (typeof query.state === 'string')
+        res.clearCookie(flowCookieName(sha256Hex(query.state)), { path: '/oauth/callback' });
       this.render(res, outcome);
     });
   }
@@ -78,11 +94,20 @@ export class ConnectPagesController {
         return;
       case 'popup': {
         const nonce = randomBytes(16).toString('base64');
-        this.html(res, 200, popupResultPage(outcome.targetOrigin, outcome.message, outcome, nonce), `script-src 'nonce-${nonce}'`);
+        this.html(
+          res,
+          200,
+          popupResultPage(outcome.targetOrigin, outcome.message, outcome, nonce),
+          `script-src 'nonce-${nonce}'`,
+        );
         return;
       }
       case 'page':
-        this.html(res, outcome.httpStatus, messagePage(outcome, outcome.status === 'connected' ? 'ok' : 'error'));
+        this.html(
+          res,
+          outcome.httpStatus,
+          messagePage(outcome, outcome.status === 'connected' ? 'ok' : 'error'),
+        );
         return;
     }
   }
@@ -92,7 +117,10 @@ export class ConnectPagesController {
     // Connect pages carry the session token in their form; no page of the flow may be cached.
     res.setHeader('Cache-Control', 'no-store');
     // No form-action: Chrome applies it to the redirect after the start form, i.e. to the provider.
-    res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; ${script ? `${script}; ` : ''}frame-ancestors 'none'`);
+    res.setHeader(
+      'Content-Security-Policy',
+      `default-src 'none'; style-src 'unsafe-inline'; ${script ? `${script}; ` : ''}frame-ancestors 'none'`,
+    );
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
     res.status(status).type('html').send(body);
@@ -108,7 +136,17 @@ export class ConnectPagesController {
         return;
       }
       this.logger.error({ err: error }, 'connect flow page failed');
-      this.html(res, 500, messagePage({ title: 'Something went wrong', detail: 'Latchkey could not finish this step. Start again from the app.' }, 'error'));
+      this.html(
+        res,
+        500,
+        messagePage(
+          {
+            title: 'Something went wrong',
+            detail: 'Latchkey could not finish this step. Start again from the app.',
+          },
+          'error',
+        ),
+      );
     }
   }
 }

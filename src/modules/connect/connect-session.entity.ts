@@ -1,4 +1,13 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+} from 'typeorm';
 import { Integration } from '../integrations/integration.entity.js';
 
 export enum ConnectSessionStatus {
@@ -74,7 +83,10 @@ export class ConnectSession {
   error!: string | null;
 
   /** SHA-256 of the one-time completion code handed to the redirect URI. */
-  @Index('uq_connect_sessions_result_code_hash', { unique: true, where: '"result_code_hash" IS NOT NULL' })
+  @Index('uq_connect_sessions_result_code_hash', {
+    unique: true,
+    where: '"result_code_hash" IS NOT NULL',
+  })
   @Column({ name: 'result_code_hash', type: 'varchar', length: 64, nullable: true })
   resultCodeHash!: string | null;
 

@@ -4,7 +4,11 @@ import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { ConnectionResponse } from '../connections/dto/connection.dto.js';
 import { ConnectSessionsService } from './connect-sessions.service.js';
-import { ConnectSessionResponse, CreateConnectSessionDto, ExchangeCodeDto } from './dto/connect-session.dto.js';
+import {
+  ConnectSessionResponse,
+  CreateConnectSessionDto,
+  ExchangeCodeDto,
+} from './dto/connect-session.dto.js';
 
 @ApiTags('connect')
 @ApiBearerAuth()
@@ -29,7 +33,12 @@ export class ConnectSessionsController {
   @Post('exchange')
   @HttpCode(200)
   @RequireScopes('connections:write')
-  async exchange(@CurrentPrincipal() p: Principal, @Body() body: ExchangeCodeDto): Promise<{ connection: ConnectionResponse }> {
-    return { connection: ConnectionResponse.of(await this.sessions.exchange(p.workspaceId, body.code)) };
+  async exchange(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: ExchangeCodeDto,
+  ): Promise<{ connection: ConnectionResponse }> {
+    return {
+      connection: ConnectionResponse.of(await this.sessions.exchange(p.workspaceId, body.code)),
+    };
   }
 }

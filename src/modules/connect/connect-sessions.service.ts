@@ -32,11 +32,18 @@ export class ConnectSessionsService {
   ) {}
 
   /** A single-use, 30-minute link for one end user of one configured integration. */
-  async create(workspaceId: string, input: CreateConnectSessionDto): Promise<{ session: ConnectSession; token: string; connectUrl: string }> {
+  async create(
+    workspaceId: string,
+    input: CreateConnectSessionDto,
+  ): Promise<{ session: ConnectSession; token: string; connectUrl: string }> {
     const integration = await this.integrations.get(workspaceId, input.integrationId);
-    if (integration.status !== IntegrationStatus.Configured) throw ConnectError.integrationNotConfigured();
+    if (integration.status !== IntegrationStatus.Configured)
+      throw ConnectError.integrationNotConfigured();
     await this.offerings.getUsable(integration.offeringId);
-    if (input.redirectUri !== undefined && !integration.allowedRedirectUris.includes(input.redirectUri)) {
+    if (
+      input.redirectUri !== undefined &&
+      !integration.allowedRedirectUris.includes(input.redirectUri)
+    ) {
       throw ConnectError.redirectUriNotAllowed();
     }
     const token = this.random.token(32);
@@ -61,19 +68,22 @@ export class ConnectSessionsService {
       }),
     );
     // Housekeeping: sessions long past their life (indexed by expires_at).
-    await this.sessions.delete({ expiresAt: LessThan(new Date(this.clock.nowMs() - 24 * 60 * 60 * 1000)) });
+    await this.sessions.delete({
+      expiresAt: LessThan(new Date(this.clock.nowMs() - 24 * 60 * 60 * 1000)),
+    });
     return { session, token, connectUrl: `${this.config.publicUrl}/connect/${token}` };
   }
 
   /** The connection behind a one-time completion code; the code is spent by this call. */
   async exchange(workspaceId: string, code: string): Promise<Connection> {
     // For UPDATE … RETURNING, TypeORM's postgres driver answers [rows, affectedCount].
-    const [rows]: [Array<{ connection_id: string | null; result_code_expires_at: Date }>, number] = await this.dataSource.query(
-      `UPDATE connect_sessions SET result_code_hash = NULL
+    const [rows]: [Array<{ connection_id: string | null; result_code_expires_at: Date }>, number] =
+      await this.dataSource.query(
+        `UPDATE connect_sessions SET result_code_hash = NULL
         WHERE result_code_hash = $1 AND workspace_id = $2
         RETURNING connection_id, result_code_expires_at`,
-      [sha256Hex(code), workspaceId],
-    );
+        [sha256Hex(code), workspaceId],
+      );
     const row = rows[0];
     if (!row || !row.connection_id || row.result_code_expires_at.getTime() <= this.clock.nowMs()) {
       throw ConnectError.invalidCode();

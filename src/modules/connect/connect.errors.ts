@@ -16,7 +16,11 @@ export class ConnectError extends DomainError {
     );
   }
   static invalidCode(): ConnectError {
-    return new ConnectError('connect_session.invalid_code', 'invalid', 'This code is unknown, expired or already used.');
+    return new ConnectError(
+      'connect_session.invalid_code',
+      'invalid',
+      'This code is unknown, expired or already used.',
+    );
   }
 }
 

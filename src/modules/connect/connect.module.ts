@@ -11,7 +11,12 @@ import { ConnectSessionsService } from './connect-sessions.service.js';
 import { OAuthFlow } from './oauth-flow.entity.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ConnectSession, OAuthFlow]), IntegrationsModule, OfferingsModule, ConnectionsModule],
+  imports: [
+    TypeOrmModule.forFeature([ConnectSession, OAuthFlow]),
+    IntegrationsModule,
+    OfferingsModule,
+    ConnectionsModule,
+  ],
   controllers: [ConnectSessionsController, ConnectPagesController],
   providers: [ConnectSessionsService, ConnectFlowService],
 })

@@ -41,7 +41,10 @@ export class ConnectionRevoker {
     if (connection.status === ConnectionStatus.Revoked) return 'none';
     const erased = await this.connections.manager.transaction(async (em) => {
       const repo = em.getRepository(Connection);
-      const locked = await repo.findOne({ where: { id: connection.id }, lock: { mode: 'pessimistic_write' } });
+      const locked = await repo.findOne({
+        where: { id: connection.id },
+        lock: { mode: 'pessimistic_write' },
+      });
       if (!locked || locked.status === ConnectionStatus.Revoked) return null;
       // Bumping the version makes any refresh in flight lose its commit.
       await repo
@@ -64,14 +67,19 @@ export class ConnectionRevoker {
     // Every replica drops its cached token before this call returns.
     await this.changes.publish({ kind: 'connection', id: connection.id });
     const credentials = this.connectionsService.credentialsOf(erased);
-    const upstream = credentials ? await this.revokeUpstream(erased, credentials) : { result: 'none' as const };
+    const upstream = credentials
+      ? await this.revokeUpstream(erased, credentials)
+      : { result: 'none' as const };
     if (upstream.result === 'failed') {
       await this.connections.update(
         { id: connection.id, status: ConnectionStatus.Revoked },
         { lastError: `Revocation at the provider failed: ${upstream.message}` },
       );
     }
-    this.logger.info({ connectionId: connection.id, upstream: upstream.result }, 'connection revoked');
+    this.logger.info(
+      { connectionId: connection.id, upstream: upstream.result },
+      'connection revoked',
+    );
     return upstream.result;
   }
 
@@ -80,7 +88,11 @@ export class ConnectionRevoker {
    * `integration` is the one the refresh authenticated as: used when the integration has since
    * been deleted (its connections with it).
    */
-  async revokeOrphaned(connection: Connection, credentials: ConnectionCredentials, integration?: Integration): Promise<void> {
+  async revokeOrphaned(
+    connection: Connection,
+    credentials: ConnectionCredentials,
+    integration?: Integration,
+  ): Promise<void> {
     await this.revokeUpstream(connection, credentials, integration);
   }
 
@@ -89,7 +101,8 @@ export class ConnectionRevoker {
     credentials: ConnectionCredentials,
     fallback?: Integration,
   ): Promise<{ result: UpstreamRevocation; message?: string }> {
-    const integration = (await this.integrations.findOneBy({ id: connection.integrationId })) ?? fallback;
+    const integration =
+      (await this.integrations.findOneBy({ id: connection.integrationId })) ?? fallback;
     if (!integration) return { result: 'none' };
     const offering = await this.offerings.get(integration.offeringId);
     if (!offering.revocationUrl) return { result: 'unsupported' };
@@ -97,11 +110,19 @@ export class ConnectionRevoker {
       ? [credentials.refreshToken, 'refresh_token' as const]
       : [credentials.accessToken, 'access_token' as const];
     try {
-      await this.provider.revoke(offering, clientCredentialsOf(this.keyRing, integration), token, hint);
+      await this.provider.revoke(
+        offering,
+        clientCredentialsOf(this.keyRing, integration),
+        token,
+        hint,
+      );
       return { result: 'revoked' };
     } catch (error) {
       const message = error instanceof Error ? error.message : 'unknown error';
-      this.logger.warn({ connectionId: connection.id, at: this.clock.now() }, `upstream revocation failed: ${message}`);
+      this.logger.warn(
+        { connectionId: connection.id, at: this.clock.now() },
+        `upstream revocation failed: ${message}`,
+      );
       return { result: 'failed', message };
     }
   }

@@ -1,4 +1,14 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 import type { Encrypted } from '../../common/crypto/key-ring.js';
 import { Integration } from '../integrations/integration.entity.js';
 
@@ -25,7 +35,12 @@ export interface ConnectionCredentials {
 }
 
 /** Column sizes of the provider account's identity (characters), checked before a connection is stored. */
-export const PROVIDER_IDENTITY_LENGTHS = { userId: 255, orgId: 255, username: 320, displayName: 200 } as const;
+export const PROVIDER_IDENTITY_LENGTHS = {
+  userId: 255,
+  orgId: 255,
+  username: 320,
+  displayName: 200,
+} as const;
 
 /** One end user's authorization of one integration. */
 @Entity('connections')
@@ -34,7 +49,9 @@ export const PROVIDER_IDENTITY_LENGTHS = { userId: 255, orgId: 255, username: 32
 @Index('idx_connections_integration', ['integrationId', 'createdAt', 'id'])
 // The scheduler's batch query: due connections in due order. Partial, so its size follows the
 // connections that can be refreshed, and a tick's cost follows the number due.
-@Index('idx_connections_due', ['nextRefreshAt'], { where: `"status" IN ('active', 'error') AND "next_refresh_at" IS NOT NULL` })
+@Index('idx_connections_due', ['nextRefreshAt'], {
+  where: `"status" IN ('active', 'error') AND "next_refresh_at" IS NOT NULL`,
+})
 @Check('chk_connections_status', `"status" IN ('active', 'needs_reauth', 'error', 'revoked')`)
 export class Connection {
   @PrimaryColumn('uuid')
@@ -63,13 +80,28 @@ export class Connection {
   @Column({ name: 'provider_user_id', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.userId })
   providerUserId!: string;
 
-  @Column({ name: 'provider_org_id', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.orgId, nullable: true })
+  @Column({
+    name: 'provider_org_id',
+    type: 'varchar',
+    length: PROVIDER_IDENTITY_LENGTHS.orgId,
+    nullable: true,
+  })
   providerOrgId!: string | null;
 
-  @Column({ name: 'provider_username', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.username, nullable: true })
+  @Column({
+    name: 'provider_username',
+    type: 'varchar',
+    length: PROVIDER_IDENTITY_LENGTHS.username,
+    nullable: true,
+  })
   providerUsername!: string | null;
 
-  @Column({ name: 'provider_display_name', type: 'varchar', length: PROVIDER_IDENTITY_LENGTHS.displayName, nullable: true })
+  @Column({
+    name: 'provider_display_name',
+    type: 'varchar',
+    length: PROVIDER_IDENTITY_LENGTHS.displayName,
+    nullable: true,
+  })
   providerDisplayName!: string | null;
 
   /** Salesforce: the org's API host, from the token response. */

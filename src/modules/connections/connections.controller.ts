@@ -23,7 +23,10 @@ export class ConnectionsController {
 
   @Get(':id')
   @RequireScopes('connections:read')
-  async get(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string): Promise<ConnectionResponse> {
+  async get(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+  ): Promise<ConnectionResponse> {
     return ConnectionResponse.of(await this.connections.get(p.workspaceId, id));
   }
 }

@@ -11,7 +11,12 @@ import { Clock } from '../../common/time/clock.js';
 import type { Integration } from '../integrations/integration.entity.js';
 import type { Offering } from '../offerings/offering.entity.js';
 import type { ProviderIdentity, TokenSet } from '../offerings/provider-client.service.js';
-import { Connection, type ConnectionCredentials, ConnectionStatus, CREDENTIALS_FIELD } from './connection.entity.js';
+import {
+  Connection,
+  type ConnectionCredentials,
+  ConnectionStatus,
+  CREDENTIALS_FIELD,
+} from './connection.entity.js';
 import { ConnectionError } from './connections.errors.js';
 import { UUID } from '../../common/validation/uuid.js';
 
@@ -59,14 +64,18 @@ export class ConnectionsService {
   }
 
   /** Newest first, keyset-paginated on (created_at, id), to the microsecond PostgreSQL keeps. */
-  async list(workspaceId: string, filter: ConnectionFilter): Promise<{ data: Connection[]; nextCursor: string | null }> {
+  async list(
+    workspaceId: string,
+    filter: ConnectionFilter,
+  ): Promise<{ data: Connection[]; nextCursor: string | null }> {
     const q = this.connections
       .createQueryBuilder('c')
       .where('c.workspace_id = :workspaceId', { workspaceId })
       .orderBy('c.created_at', 'DESC')
       .addOrderBy('c.id', 'DESC')
       .limit(filter.limit + 1);
-    if (filter.integrationId) q.andWhere('c.integration_id = :integrationId', { integrationId: filter.integrationId });
+    if (filter.integrationId)
+      q.andWhere('c.integration_id = :integrationId', { integrationId: filter.integrationId });
     if (filter.endUserId) q.andWhere('c.end_user_id = :endUserId', { endUserId: filter.endUserId });
     if (filter.status) q.andWhere('c.status = :status', { status: filter.status });
     if (filter.cursor) {
@@ -79,7 +88,10 @@ export class ConnectionsService {
     const more = entities.length > filter.limit;
     const data = entities.slice(0, filter.limit);
     const last = data.length - 1;
-    return { data, nextCursor: more && last >= 0 ? encodeCursor(raw[last].cursor_time, data[last].id) : null };
+    return {
+      data,
+      nextCursor: more && last >= 0 ? encodeCursor(raw[last].cursor_time, data[last].id) : null,
+    };
   }
 
   /**
@@ -105,7 +117,11 @@ export class ConnectionsService {
       `connection:${integration.id}:${endUser.id}:${identity.userId}`,
     ]);
     const existing = await repo.findOne({
-      where: { integrationId: integration.id, endUserId: endUser.id, providerUserId: identity.userId },
+      where: {
+        integrationId: integration.id,
+        endUserId: endUser.id,
+        providerUserId: identity.userId,
+      },
       lock: { mode: 'pessimistic_write' },
     });
     const connection =
@@ -124,7 +140,9 @@ export class ConnectionsService {
     connection.providerUsername = identity.username ?? null;
     connection.providerDisplayName = identity.displayName ?? null;
     connection.instanceUrl = tokens.instanceUrl ?? null;
-    connection.grantedScopes = tokens.scope ? tokens.scope.split(' ').filter(Boolean) : integration.scopes;
+    connection.grantedScopes = tokens.scope
+      ? tokens.scope.split(' ').filter(Boolean)
+      : integration.scopes;
     connection.status = ConnectionStatus.Active;
     connection.accessTokenExpiresAt = input.accessTokenExpiresAt;
     connection.lastRefreshedAt = this.clock.now();
@@ -132,7 +150,8 @@ export class ConnectionsService {
     const credentials: ConnectionCredentials = {
       accessToken: tokens.accessToken,
       // A reconnect that brings no refresh token keeps the one we had.
-      refreshToken: tokens.refreshToken ?? (existing ? this.credentialsOf(existing)?.refreshToken : undefined),
+      refreshToken:
+        tokens.refreshToken ?? (existing ? this.credentialsOf(existing)?.refreshToken : undefined),
       idToken: tokens.idToken,
       tokenType: tokens.tokenType,
       issuedAt: tokens.issuedAt,
@@ -140,7 +159,11 @@ export class ConnectionsService {
     };
     connection.credentialsEnc = this.encryptCredentials(connection.id, credentials);
     connection.credentialsVersion = (connection.credentialsVersion ?? 0) + 1;
-    connection.nextRefreshAt = this.scheduleFor(input.accessTokenExpiresAt, tokens.issuedAt, !!credentials.refreshToken);
+    connection.nextRefreshAt = this.scheduleFor(
+      input.accessTokenExpiresAt,
+      tokens.issuedAt,
+      !!credentials.refreshToken,
+    );
     connection.refreshFailures = 0;
     connection.refreshLeaseOwner = null;
     connection.refreshLeaseExpiresAt = null;
@@ -150,14 +173,20 @@ export class ConnectionsService {
   }
 
   encryptCredentials(connectionId: string, credentials: ConnectionCredentials) {
-    return this.keyRing.encrypt(JSON.stringify(credentials), { ...CREDENTIALS_FIELD, rowId: connectionId });
+    return this.keyRing.encrypt(JSON.stringify(credentials), {
+      ...CREDENTIALS_FIELD,
+      rowId: connectionId,
+    });
   }
 
   /** Decrypted credentials, for protocol steps and the designed handout only. */
   credentialsOf(connection: Connection): ConnectionCredentials | null {
     if (!connection.credentialsEnc) return null;
     return JSON.parse(
-      this.keyRing.decrypt(connection.credentialsEnc, { ...CREDENTIALS_FIELD, rowId: connection.id }),
+      this.keyRing.decrypt(connection.credentialsEnc, {
+        ...CREDENTIALS_FIELD,
+        rowId: connection.id,
+      }),
     ) as ConnectionCredentials;
   }
 
@@ -165,7 +194,9 @@ export class ConnectionsService {
   withCredentials(integrationId: string): Promise<Connection[]> {
     return this.connections
       .createQueryBuilder('c')
-      .where('c.integration_id = :integrationId AND c.credentials_enc IS NOT NULL', { integrationId })
+      .where('c.integration_id = :integrationId AND c.credentials_enc IS NOT NULL', {
+        integrationId,
+      })
       .getMany();
   }
 }
@@ -178,7 +209,12 @@ export const MAX_ACCESS_TOKEN_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
  * lifetime; at most a year from now, so that a provider's absurd value (1e20 seconds, an
  * issued_at centuries away) is neither an invalid date nor a token that is never refreshed.
  */
-export function accessTokenExpiry(tokens: TokenSet, offering: Offering, introspected: Date | undefined, now: number): Date {
+export function accessTokenExpiry(
+  tokens: TokenSet,
+  offering: Offering,
+  introspected: Date | undefined,
+  now: number,
+): Date {
   const ms =
     tokens.expiresIn !== undefined
       ? now + tokens.expiresIn * 1000
@@ -205,7 +241,8 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2) throw ConnectionError.invalidCursor();
   const [createdAt, id] = parsed as unknown[];
-  if (typeof createdAt !== 'string' || typeof id !== 'string' || !UUID.test(id)) throw ConnectionError.invalidCursor();
+  if (typeof createdAt !== 'string' || typeof id !== 'string' || !UUID.test(id))
+    throw ConnectionError.invalidCursor();
   const m = CURSOR_TIME.exec(createdAt);
   const [y, mo, d, h, mi, sec] = (m?.slice(1) ?? []).map(Number);
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));

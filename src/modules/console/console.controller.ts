@@ -9,11 +9,17 @@ import type { AppConfig } from '../../config/config.js';
 import { SESSION_COOKIE, SessionsService } from '../auth/sessions.service.js';
 import { UserRole } from '../users/user.entity.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
-import { consoleDocument, type ShellOptions, type ShellUser, sendConsoleHtml } from './console-layout.js';
+import {
+  consoleDocument,
+  type ShellOptions,
+  type ShellUser,
+  sendConsoleHtml,
+} from './console-layout.js';
 
-const loading = (heading: string) => html`<h1>${heading}</h1>
-<p class="loading" data-loading>Loading…</p>
-<noscript><p class="notice">The console needs JavaScript.</p></noscript>`;
+const loading = (heading: string) =>
+  html`<h1>${heading}</h1>
+    <p class="loading" data-loading>Loading…</p>
+    <noscript><p class="notice">The console needs JavaScript.</p></noscript>`;
 
 /**
  * The console's HTML shells. Each page is a heading and a placeholder that a browser module fills
@@ -31,7 +37,12 @@ export class ConsoleController {
 
   @Get('oauth')
   async integrations(@Req() req: Request, @Res() res: Response) {
-    await this.render(req, res, { title: 'Integrations', section: 'integrations', page: 'integrations', main: loading('Integrations') });
+    await this.render(req, res, {
+      title: 'Integrations',
+      section: 'integrations',
+      page: 'integrations',
+      main: loading('Integrations'),
+    });
   }
 
   @Get('oauth/create')
@@ -53,7 +64,8 @@ export class ConsoleController {
       return this.send(res, 404, user, {
         title: 'Not found',
         section: 'integrations',
-        main: html`<h1>Not found</h1><p>There is no such page. <a href="/oauth">Back to integrations</a></p>`,
+        main: html`<h1>Not found</h1>
+          <p>There is no such page. <a href="/oauth">Back to integrations</a></p>`,
       });
     }
     this.send(res, 200, user, {
@@ -74,16 +86,28 @@ export class ConsoleController {
         title: 'Not allowed',
         section: 'offerings',
         main: html`<h1>Not allowed</h1>
-<p role="alert">Offerings are managed by platform admins. Your account is a developer account.</p>
-<p><a href="/oauth">Back to integrations</a></p>`,
+          <p role="alert">
+            Offerings are managed by platform admins. Your account is a developer account.
+          </p>
+          <p><a href="/oauth">Back to integrations</a></p>`,
       });
     }
-    this.send(res, 200, user, { title: 'Offerings', section: 'offerings', page: 'offerings', main: loading('Offerings') });
+    this.send(res, 200, user, {
+      title: 'Offerings',
+      section: 'offerings',
+      page: 'offerings',
+      main: loading('Offerings'),
+    });
   }
 
   @Get('settings/oauth-apps')
   async oauthApps(@Req() req: Request, @Res() res: Response) {
-    await this.render(req, res, { title: 'OAuth Apps', section: 'oauth-apps', page: 'oauth-apps', main: loading('OAuth Apps') });
+    await this.render(req, res, {
+      title: 'OAuth Apps',
+      section: 'oauth-apps',
+      page: 'oauth-apps',
+      main: loading('OAuth Apps'),
+    });
   }
 
   private async render(req: Request, res: Response, options: ShellOptions): Promise<void> {
@@ -106,7 +130,9 @@ export class ConsoleController {
     }
     const choices = await this.sessions.workspaceChoices(resolved.user);
     // The current workspace is normally among the choices; a session can outlive a membership.
-    const workspace = choices.find((w) => w.id === resolved.session.workspaceId) ?? (await this.workspaces.get(resolved.session.workspaceId));
+    const workspace =
+      choices.find((w) => w.id === resolved.session.workspaceId) ??
+      (await this.workspaces.get(resolved.session.workspaceId));
     const isAdmin = resolved.user.role === UserRole.Admin;
     return {
       email: resolved.user.email,

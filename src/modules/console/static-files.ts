@@ -55,7 +55,9 @@ function scan(root: string, urlPrefix: string, into: Map<string, StaticFile>): v
  * `no-cache` + ETag: browsers revalidate on every load (cheap 304s) and never run stale code
  * after an upgrade.
  */
-export function staticFiles(publicDir: string): (req: Request, res: Response, next: NextFunction) => void {
+export function staticFiles(
+  publicDir: string,
+): (req: Request, res: Response, next: NextFunction) => void {
   const files = new Map<string, StaticFile>();
   for (const mount of MOUNTS) scan(path.join(publicDir, mount), `/${mount}`, files);
 
@@ -74,7 +76,10 @@ export function staticFiles(publicDir: string): (req: Request, res: Response, ne
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('ETag', file.etag);
     const inm = req.headers['if-none-match'];
-    if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === file.etag || t.trim() === `W/${file.etag}`)) {
+    if (
+      typeof inm === 'string' &&
+      inm.split(',').some((t) => t.trim() === file.etag || t.trim() === `W/${file.etag}`)
+    ) {
       res.status(304).end();
       return;
     }

@@ -35,7 +35,10 @@ export class MetricsService {
         // Route pattern, not the raw path: ids must not explode the label set.
         const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
         const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-        this.httpDuration.observe({ method: req.method, route: `${req.baseUrl}${route}`, status: String(res.statusCode) }, seconds);
+        this.httpDuration.observe(
+          { method: req.method, route: `${req.baseUrl}${route}`, status: String(res.statusCode) },
+          seconds,
+        );
       });
       next();
     };

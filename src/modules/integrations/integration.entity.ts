@@ -1,4 +1,14 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 import type { Encrypted } from '../../common/crypto/key-ring.js';
 import type { VerificationOutcome } from '../offerings/provider-client.service.js';
 import { Offering } from '../offerings/offering.entity.js';
@@ -16,7 +26,10 @@ export enum IntegrationStatus {
 @Index('idx_integrations_workspace', ['workspaceId', 'createdAt'])
 @Index('idx_integrations_offering', ['offeringId'])
 @Check('chk_integrations_status', `"status" IN ('draft', 'configured')`)
-@Check('chk_integrations_verification', `"verification_outcome" IS NULL OR "verification_outcome" IN ('accepted', 'rejected', 'unreachable')`)
+@Check(
+  'chk_integrations_verification',
+  `"verification_outcome" IS NULL OR "verification_outcome" IN ('accepted', 'rejected', 'unreachable')`,
+)
 export class Integration {
   @PrimaryColumn('uuid')
   id!: string;

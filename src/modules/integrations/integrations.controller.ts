@@ -1,10 +1,26 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Put,
+  Query,
+} from '@nestjs/common';
 import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
 import { QueryBoolean } from '../../common/validation/query-boolean.js';
-import { CreateIntegrationDto, IntegrationResponse, RotateSecretDto, UpdateIntegrationDto } from './dto/integration.dto.js';
+import {
+  CreateIntegrationDto,
+  IntegrationResponse,
+  RotateSecretDto,
+  UpdateIntegrationDto,
+} from './dto/integration.dto.js';
 import { IntegrationsService } from './integrations.service.js';
 
 class DeleteIntegrationQuery extends WorkspaceQueryDto {
@@ -31,13 +47,19 @@ export class IntegrationsController {
   @Post()
   @HttpCode(201)
   @RequireScopes('integrations:write')
-  async create(@CurrentPrincipal() p: Principal, @Body() body: CreateIntegrationDto): Promise<IntegrationResponse> {
+  async create(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: CreateIntegrationDto,
+  ): Promise<IntegrationResponse> {
     return this.out(await this.integrations.create(p.workspaceId, body));
   }
 
   @Get(':id')
   @RequireScopes('integrations:read')
-  async get(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string): Promise<IntegrationResponse> {
+  async get(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+  ): Promise<IntegrationResponse> {
     return this.out(await this.integrations.get(p.workspaceId, id));
   }
 
@@ -64,7 +86,10 @@ export class IntegrationsController {
   @Post(':id/verify')
   @HttpCode(200)
   @RequireScopes('integrations:write')
-  async verify(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string): Promise<IntegrationResponse> {
+  async verify(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+  ): Promise<IntegrationResponse> {
     return this.out(await this.integrations.verify(p.workspaceId, id));
   }
 

@@ -63,7 +63,9 @@ export class IntegrationsService {
       offeringId: offering.id,
       name: input.name,
       clientId: input.clientId,
-      clientSecretEnc: input.clientSecret ? this.keyRing.encrypt(input.clientSecret, { ...CLIENT_SECRET_FIELD, rowId: id }) : null,
+      clientSecretEnc: input.clientSecret
+        ? this.keyRing.encrypt(input.clientSecret, { ...CLIENT_SECRET_FIELD, rowId: id })
+        : null,
       scopes,
       allowedRedirectUris,
       status: IntegrationStatus.Draft,
@@ -72,7 +74,11 @@ export class IntegrationsService {
       verificationMessage: null,
     });
     await this.integrations.save(integration);
-    if (input.clientSecret) return this.applyVerification(integration, await this.check(offering, integration.clientId, input.clientSecret));
+    if (input.clientSecret)
+      return this.applyVerification(
+        integration,
+        await this.check(offering, integration.clientId, input.clientSecret),
+      );
     return integration;
   }
 
@@ -94,7 +100,8 @@ export class IntegrationsService {
     let verification: VerificationResult | undefined;
     if (clientIdChanged && secret) {
       verification = await this.check(offering, input.clientId!, secret);
-      if (integration.status === IntegrationStatus.Configured) this.refuseUnlessAccepted(verification);
+      if (integration.status === IntegrationStatus.Configured)
+        this.refuseUnlessAccepted(verification);
     }
     if (input.name !== undefined) integration.name = input.name;
     if (input.clientId !== undefined) integration.clientId = input.clientId;
@@ -113,7 +120,10 @@ export class IntegrationsService {
     const offering = await this.offerings.get(integration.offeringId);
     const verification = await this.check(offering, integration.clientId, clientSecret);
     this.refuseUnlessAccepted(verification);
-    integration.clientSecretEnc = this.keyRing.encrypt(clientSecret, { ...CLIENT_SECRET_FIELD, rowId: integration.id });
+    integration.clientSecretEnc = this.keyRing.encrypt(clientSecret, {
+      ...CLIENT_SECRET_FIELD,
+      rowId: integration.id,
+    });
     await this.persist(integration);
     return this.applyVerification(integration, verification);
   }
@@ -124,11 +134,15 @@ export class IntegrationsService {
     if (!secret) {
       return this.applyVerification(integration, {
         outcome: 'rejected',
-        message: 'No client secret is stored yet: set one with PUT /api/v1/integrations/{id}/secret.',
+        message:
+          'No client secret is stored yet: set one with PUT /api/v1/integrations/{id}/secret.',
       });
     }
     const offering = await this.offerings.get(integration.offeringId);
-    return this.applyVerification(integration, await this.check(offering, integration.clientId, secret));
+    return this.applyVerification(
+      integration,
+      await this.check(offering, integration.clientId, secret),
+    );
   }
 
   /**
@@ -149,20 +163,29 @@ export class IntegrationsService {
     return clientSecretOf(this.keyRing, integration);
   }
 
-  private check(offering: Offering, clientId: string, clientSecret: string): Promise<VerificationResult> {
+  private check(
+    offering: Offering,
+    clientId: string,
+    clientSecret: string,
+  ): Promise<VerificationResult> {
     return this.provider.verifyClient(offering, { clientId, clientSecret }, this.callbackUrl);
   }
 
   private refuseUnlessAccepted(verification: VerificationResult): void {
-    if (verification.outcome === 'rejected') throw IntegrationError.credentialsRejected(verification.message);
-    if (verification.outcome === 'unreachable') throw IntegrationError.providerUnreachable(verification.message);
+    if (verification.outcome === 'rejected')
+      throw IntegrationError.credentialsRejected(verification.message);
+    if (verification.outcome === 'unreachable')
+      throw IntegrationError.providerUnreachable(verification.message);
   }
 
   /**
    * Records a verification. Accepted → configured; rejected → draft. An unreachable provider
    * leaves the status as it was: an outage must not take a working integration out of service.
    */
-  private async applyVerification(integration: Integration, v: VerificationResult): Promise<Integration> {
+  private async applyVerification(
+    integration: Integration,
+    v: VerificationResult,
+  ): Promise<Integration> {
     integration.verificationCheckedAt = this.clock.now();
     integration.verificationOutcome = v.outcome;
     integration.verificationMessage = v.message;
@@ -178,14 +201,22 @@ export class IntegrationsService {
     return saved;
   }
 
-  private validate(offering: Offering, input: { scopes: string[]; allowedRedirectUris: string[] }): void {
+  private validate(
+    offering: Offering,
+    input: { scopes: string[]; allowedRedirectUris: string[] },
+  ): void {
     const problems: Record<string, string[]> = {};
     const allowed = new Set(allowedScopes(offering));
     const missing = offering.scopes.required.filter((s) => !input.scopes.includes(s));
-    if (missing.length) (problems.scopes ??= []).push(`must include the offering's required scopes (missing: ${missing.join(', ')})`);
+    if (missing.length)
+      (problems.scopes ??= []).push(
+        `must include the offering's required scopes (missing: ${missing.join(', ')})`,
+      );
     const unknown = input.scopes.filter((s) => !allowed.has(s));
     if (unknown.length) {
-      (problems.scopes ??= []).push(`may only contain the offering's scopes (${[...allowed].join(', ')}); not: ${unknown.join(', ')}`);
+      (problems.scopes ??= []).push(
+        `may only contain the offering's scopes (${[...allowed].join(', ')}); not: ${unknown.join(', ')}`,
+      );
     }
     input.allowedRedirectUris.forEach((uri, i) => {
       const p = redirectUriProblem(uri);

@@ -76,7 +76,11 @@ export class ApiTokensService {
         requiredClaims: ['exp', 'iat', 'sub', 'aid', 'wid', 'sv', 'scope'],
       });
       const scopes = String(payload.scope).split(' ').filter(isScope);
-      if (typeof payload.aid !== 'string' || typeof payload.wid !== 'string' || typeof payload.sv !== 'number') {
+      if (
+        typeof payload.aid !== 'string' ||
+        typeof payload.wid !== 'string' ||
+        typeof payload.sv !== 'number'
+      ) {
         throw AuthError.invalidToken();
       }
       return {

@@ -22,14 +22,28 @@ describe(ClientSecretHasher.name, () => {
   it('never verifies without a stored hash, or with a malformed one', async () => {
     const hasher = new ClientSecretHasher(new KeyRing([k1]));
     const stored = hasher.hash(SECRET);
-    for (const bad of [undefined, '', 'hmac-sha256$k1', `${stored}$x`, stored.replace('k1', 'k9'), stored.slice(0, -2), `md5$k1$${stored.split('$')[2]}`]) {
+    for (const bad of [
+      undefined,
+      '',
+      'hmac-sha256$k1',
+      `${stored}$x`,
+      stored.replace('k1', 'k9'),
+      stored.slice(0, -2),
+      `md5$k1$${stored.split('$')[2]}`,
+    ]) {
       expect((await hasher.verify(SECRET, bad)).ok).toBe(false);
     }
   });
 
   it('uses a key derived from the ring key, not the ring key itself, and depends on it', async () => {
     const stored = new ClientSecretHasher(new KeyRing([k1])).hash(SECRET);
-    expect((await new ClientSecretHasher(new KeyRing([{ id: 'k1', key: KeyRing.generateKey() }])).verify(SECRET, stored)).ok).toBe(false);
+    expect(
+      (
+        await new ClientSecretHasher(
+          new KeyRing([{ id: 'k1', key: KeyRing.generateKey() }]),
+        ).verify(SECRET, stored)
+      ).ok,
+    ).toBe(false);
   });
 
   it('still verifies a hash under an older ring key after a rotation, asking for a re-hash under the new one', async () => {

@@ -51,7 +51,8 @@ export class ClientSecretHasher {
     // Unknown client ids and unusable hashes cost the same one HMAC as a real check.
     const actual = known ?? this.mac(secret, this.keyRing.primaryKeyId)!;
     const expected = known ? Buffer.from(mac, 'base64url') : undefined;
-    const ok = expected !== undefined && expected.length === MAC_BYTES && timingSafeEqual(actual, expected);
+    const ok =
+      expected !== undefined && expected.length === MAC_BYTES && timingSafeEqual(actual, expected);
     return { ok, rehash: ok && keyId !== this.keyRing.primaryKeyId };
   }
 

@@ -3,7 +3,11 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
-import { CreateOAuthAppDto, OAuthAppResponse, OAuthAppWithSecretResponse } from './dto/oauth-app.dto.js';
+import {
+  CreateOAuthAppDto,
+  OAuthAppResponse,
+  OAuthAppWithSecretResponse,
+} from './dto/oauth-app.dto.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
 
 @ApiTags('oauth-apps')
@@ -47,7 +51,10 @@ export class OAuthAppsController {
   @Delete(':id')
   @HttpCode(204)
   @RequireScopes('apps:write')
-  async revoke(@CurrentPrincipal() principal: Principal, @Param('id', IdParam) id: string): Promise<void> {
+  async revoke(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', IdParam) id: string,
+  ): Promise<void> {
     await this.apps.revoke(principal, id);
   }
 }

@@ -2,7 +2,11 @@ import { DomainError } from '../../common/errors/domain-error.js';
 
 export class OAuthAppError extends DomainError {
   static notFound(): OAuthAppError {
-    return new OAuthAppError('oauth_app.not_found', 'not_found', 'No such OAuth App in this workspace.');
+    return new OAuthAppError(
+      'oauth_app.not_found',
+      'not_found',
+      'No such OAuth App in this workspace.',
+    );
   }
   static revoked(): OAuthAppError {
     return new OAuthAppError('oauth_app.revoked', 'conflict', 'This OAuth App is revoked.');
@@ -25,12 +29,18 @@ export class OAuthAppError extends DomainError {
 }
 
 export class AuthError extends DomainError {
-  static unauthenticated(message = 'Authentication required: send a Bearer token from POST /api/v1/oauth/token.'): AuthError {
+  static unauthenticated(
+    message = 'Authentication required: send a Bearer token from POST /api/v1/oauth/token.',
+  ): AuthError {
     return new AuthError('auth.unauthenticated', 'unauthenticated', message);
   }
   static invalidToken(): AuthError {
     // One message for every reason (expired, bad signature, revoked app…): nothing to probe.
-    return new AuthError('auth.invalid_token', 'unauthenticated', 'The access token is invalid or expired.');
+    return new AuthError(
+      'auth.invalid_token',
+      'unauthenticated',
+      'The access token is invalid or expired.',
+    );
   }
   static insufficientScope(missing: string[]): AuthError {
     return new AuthError(
@@ -44,6 +54,10 @@ export class AuthError extends DomainError {
     return new AuthError('auth.csrf_failed', 'forbidden', 'Missing or invalid CSRF token.');
   }
   static workspaceForbidden(): AuthError {
-    return new AuthError('auth.workspace_forbidden', 'forbidden', 'You cannot act in that workspace.');
+    return new AuthError(
+      'auth.workspace_forbidden',
+      'forbidden',
+      'You cannot act in that workspace.',
+    );
   }
 }

@@ -2,7 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, IsNull, Not, Repository } from 'typeorm';
 import type { Principal } from '../../common/auth/principal.js';
-import { ADMIN_SCOPES, DEVELOPER_SCOPES, isScope, SCOPES, type Scope } from '../../common/auth/scopes.js';
+import {
+  ADMIN_SCOPES,
+  DEVELOPER_SCOPES,
+  isScope,
+  SCOPES,
+  type Scope,
+} from '../../common/auth/scopes.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { RandomSource } from '../../common/random.js';
@@ -46,7 +52,10 @@ export class OAuthAppsService {
    * A new app in the caller's workspace. Scopes default to the developer scopes the caller holds
    * and can never exceed the caller's own (no escalation through app creation).
    */
-  async create(principal: Principal, input: { description: string; scopes?: Scope[] }): Promise<AppWithSecret> {
+  async create(
+    principal: Principal,
+    input: { description: string; scopes?: Scope[] },
+  ): Promise<AppWithSecret> {
     const requested = input.scopes ?? DEVELOPER_SCOPES.filter((s) => principal.scopes.has(s));
     const scopes = SCOPES.filter((s) => requested.includes(s));
     const beyond = scopesBeyond(principal, scopes);
@@ -86,11 +95,14 @@ export class OAuthAppsService {
       .createQueryBuilder()
       .update()
       .set({ secretHash, secretVersion: () => 'secret_version + 1' })
-      .where('id = :id AND workspace_id = :workspaceId AND secret_version = :v AND revoked_at IS NULL', {
-        id,
-        workspaceId,
-        v: app.secretVersion,
-      })
+      .where(
+        'id = :id AND workspace_id = :workspaceId AND secret_version = :v AND revoked_at IS NULL',
+        {
+          id,
+          workspaceId,
+          v: app.secretVersion,
+        },
+      )
       .execute();
     if (result.affected !== 1) throw OAuthAppError.revoked();
     // The row's own id (as caches key it), not the caller's spelling of it.
@@ -107,7 +119,10 @@ export class OAuthAppsService {
     const app = await this.manageable(principal, id);
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) return;
-    await this.apps.update({ id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+    await this.apps.update(
+      { id, workspaceId, revokedAt: IsNull() },
+      { revokedAt: this.clock.now() },
+    );
     await this.changes.publish({ kind: 'app', id: app.id });
   }
 
@@ -122,7 +137,10 @@ export class OAuthAppsService {
     await this.apps.update({ id: app.id }, { lastUsedAt: this.clock.now() });
     if (rehash) {
       // Only over the hash just checked: a regeneration meanwhile must not be undone.
-      await this.apps.update({ id: app.id, secretHash: app.secretHash }, { secretHash: this.secretHasher.hash(clientSecret) });
+      await this.apps.update(
+        { id: app.id, secretHash: app.secretHash },
+        { secretHash: this.secretHasher.hash(clientSecret) },
+      );
     }
     return app;
   }
@@ -137,7 +155,9 @@ export class OAuthAppsService {
   }
 
   async findActive(appId: string, secretVersion: number): Promise<OAuthApp | null> {
-    const app = this.activeCache.peek(appId) ?? (await this.activeCache.get(appId, () => this.apps.findOneBy({ id: appId })));
+    const app =
+      this.activeCache.peek(appId) ??
+      (await this.activeCache.get(appId, () => this.apps.findOneBy({ id: appId })));
     return app && !app.revokedAt && app.secretVersion === secretVersion ? app : null;
   }
 
@@ -182,9 +202,20 @@ export class OAuthAppsService {
       });
       return;
     }
-    const { ok: secretMatches, rehash } = await this.secretHasher.verify(credentials.clientSecret, existing.secretHash);
-    const scopesMatch = existing.scopes.length === SCOPES.length && SCOPES.every((s) => existing.scopes.includes(s));
-    if (secretMatches && !rehash && scopesMatch && !existing.revokedAt && existing.workspaceId === workspaceId) return;
+    const { ok: secretMatches, rehash } = await this.secretHasher.verify(
+      credentials.clientSecret,
+      existing.secretHash,
+    );
+    const scopesMatch =
+      existing.scopes.length === SCOPES.length && SCOPES.every((s) => existing.scopes.includes(s));
+    if (
+      secretMatches &&
+      !rehash &&
+      scopesMatch &&
+      !existing.revokedAt &&
+      existing.workspaceId === workspaceId
+    )
+      return;
     await repo.update(
       { id: existing.id },
       {
@@ -193,7 +224,9 @@ export class OAuthAppsService {
         revokedAt: null,
         // Same secret in an older hash form: re-hashed, and tokens issued under it stay valid.
         ...(secretMatches ? {} : { secretVersion: existing.secretVersion + 1 }),
-        ...(secretMatches && !rehash ? {} : { secretHash: this.secretHasher.hash(credentials.clientSecret) }),
+        ...(secretMatches && !rehash
+          ? {}
+          : { secretHash: this.secretHasher.hash(credentials.clientSecret) }),
       },
     );
   }
@@ -219,5 +252,7 @@ export class OAuthAppsService {
 export function scopesBeyond(principal: Principal, appScopes: readonly string[]): Scope[] {
   return appScopes
     .filter(isScope)
-    .filter((s) => !principal.scopes.has(s) || (ADMIN_SCOPES.includes(s) && !principal.isPlatformAdmin));
+    .filter(
+      (s) => !principal.scopes.has(s) || (ADMIN_SCOPES.includes(s) && !principal.isPlatformAdmin),
+    );
 }

@@ -33,7 +33,13 @@ async function newSigningKey(keyRing: KeyRing, random: RandomSource) {
   const kid = random.token(16);
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' };
   const privateJwk = JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG });
-  return { id: kid, alg: SIGNING_ALG, publicJwk, privateJwkEnc: keyRing.encrypt(privateJwk, { ...FIELD, rowId: kid }), retiredAt: null };
+  return {
+    id: kid,
+    alg: SIGNING_ALG,
+    publicJwk,
+    privateJwkEnc: keyRing.encrypt(privateJwk, { ...FIELD, rowId: kid }),
+    retiredAt: null,
+  };
 }
 
 /**
@@ -57,9 +63,16 @@ export async function rotateSigningKey(
       .createQueryBuilder()
       .delete()
       .from(SigningKey)
-      .where('retired_at <= :horizon', { horizon: publicationHorizon(now.getTime(), tokenTtlSeconds) })
+      .where('retired_at <= :horizon', {
+        horizon: publicationHorizon(now.getTime(), tokenTtlSeconds),
+      })
       .execute();
-    const retired = await manager.createQueryBuilder().update(SigningKey).set({ retiredAt: now }).where('retired_at IS NULL').execute();
+    const retired = await manager
+      .createQueryBuilder()
+      .update(SigningKey)
+      .set({ retiredAt: now })
+      .where('retired_at IS NULL')
+      .execute();
     await manager.getRepository(SigningKey).insert(row);
     await announceChange(manager, { kind: 'signing-key', id: '*' });
     return { kid: row.id, retired: retired.affected ?? 0, deleted: deleted.affected ?? 0 };
@@ -107,9 +120,14 @@ export class SigningKeysService {
     const { healthy, epoch } = this.changes;
     if (this.signing && healthy && this.signing.epoch === epoch) return this.signing;
     const generation = this.generation;
-    const row = await this.keys.findOne({ where: { retiredAt: IsNull() }, order: { createdAt: 'DESC' } });
+    const row = await this.keys.findOne({
+      where: { retiredAt: IsNull() },
+      order: { createdAt: 'DESC' },
+    });
     if (!row) throw new Error('No active signing key: start-up did not complete');
-    const jwk = JSON.parse(this.keyRing.decrypt(row.privateJwkEnc, { ...FIELD, rowId: row.id })) as JWK;
+    const jwk = JSON.parse(
+      this.keyRing.decrypt(row.privateJwkEnc, { ...FIELD, rowId: row.id }),
+    ) as JWK;
     const signer = { kid: row.id, key: await importJWK(jwk, SIGNING_ALG), epoch };
     if (healthy && generation === this.generation) this.signing = signer;
     return signer;
@@ -133,14 +151,18 @@ export class SigningKeysService {
   private async reloadVerificationKeys(): Promise<void> {
     const verifying = new Map<string, { key: Key; retiredAt: Date | null }>();
     for (const row of await this.publishedKeys()) {
-      const key = this.verifying.get(row.id)?.key ?? (await importJWK(row.publicJwk as JWK, row.alg));
+      const key =
+        this.verifying.get(row.id)?.key ?? (await importJWK(row.publicJwk as JWK, row.alg));
       verifying.set(row.id, { key, retiredAt: row.retiredAt });
     }
     this.verifying = verifying;
   }
 
   private published(retiredAt: Date | null): boolean {
-    return !retiredAt || retiredAt > publicationHorizon(this.clock.nowMs(), this.config.apiTokenTtlSeconds);
+    return (
+      !retiredAt ||
+      retiredAt > publicationHorizon(this.clock.nowMs(), this.config.apiTokenTtlSeconds)
+    );
   }
 
   async jwks(): Promise<{ keys: Record<string, unknown>[] }> {

@@ -4,7 +4,11 @@ import type { Request, Response } from 'express';
 import { PublicRoute } from '../../common/auth/principal.js';
 import { isScope, type Scope } from '../../common/auth/scopes.js';
 import { OAuthProtocolError } from '../../common/errors/domain-error.js';
-import { clientAtAddress, SignInThrottle, type ThrottleDecision } from '../sign-in-throttle/sign-in-throttle.service.js';
+import {
+  clientAtAddress,
+  SignInThrottle,
+  type ThrottleDecision,
+} from '../sign-in-throttle/sign-in-throttle.service.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import type { OAuthApp } from './oauth-app.entity.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
@@ -24,7 +28,10 @@ function parseBasic(header: string): { clientId: string; clientSecret: string } 
   if (sep < 0) return null;
   try {
     const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
-    return { clientId: unform(decoded.slice(0, sep)), clientSecret: unform(decoded.slice(sep + 1)) };
+    return {
+      clientId: unform(decoded.slice(0, sep)),
+      clientSecret: unform(decoded.slice(sep + 1)),
+    };
   } catch {
     return null;
   }
@@ -33,7 +40,8 @@ function parseBasic(header: string): { clientId: string; clientSecret: string } 
 function param(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new OAuthProtocolError('invalid_request', `${name} must be a single string.`);
+  if (typeof v !== 'string')
+    throw new OAuthProtocolError('invalid_request', `${name} must be a single string.`);
   return v;
 }
 
@@ -50,7 +58,10 @@ export class TokenController {
   @Post('token')
   @HttpCode(200)
   @PublicRoute()
-  @ApiOperation({ summary: 'Client credentials grant (client_secret_basic or client_secret_post); form or JSON body' })
+  @ApiOperation({
+    summary:
+      'Client credentials grant (client_secret_basic or client_secret_post); form or JSON body',
+  })
   async token(
     @Body() rawBody: unknown,
     @Headers('authorization') authorization: string | undefined,
@@ -63,7 +74,8 @@ export class TokenController {
     const client = this.clientCredentials(body, authorization);
 
     const grantType = param(body, 'grant_type');
-    if (!grantType) throw new OAuthProtocolError('invalid_request', 'grant_type is required.', client.basic);
+    if (!grantType)
+      throw new OAuthProtocolError('invalid_request', 'grant_type is required.', client.basic);
 
     // Per client address (a flood of made-up client ids), then per client id at that address.
     // Never per client id alone: client ids are not secret, and a client's own backend elsewhere
@@ -91,10 +103,14 @@ export class TokenController {
         await (app ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
       }
     }
-    if (!app) throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
+    if (!app)
+      throw new OAuthProtocolError('invalid_client', 'Client authentication failed.', client.basic);
 
     if (grantType !== 'client_credentials') {
-      throw new OAuthProtocolError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.');
+      throw new OAuthProtocolError(
+        'unsupported_grant_type',
+        'Only grant_type=client_credentials is supported.',
+      );
     }
 
     const requested = param(body, 'scope');
@@ -103,30 +119,55 @@ export class TokenController {
       const names = requested.split(' ').filter(Boolean);
       const invalid = names.filter((n) => !isScope(n) || !app.scopes.includes(n));
       if (names.length === 0 || invalid.length) {
-        throw new OAuthProtocolError('invalid_scope', `Scope not allowed for this client: ${invalid.join(' ') || '(empty)'}.`);
+        throw new OAuthProtocolError(
+          'invalid_scope',
+          `Scope not allowed for this client: ${invalid.join(' ') || '(empty)'}.`,
+        );
       }
       scopes = scopes.filter((s) => names.includes(s));
     }
     const { accessToken, expiresIn } = await this.tokens.issue(app, scopes);
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, scope: scopes.join(' ') };
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      scope: scopes.join(' '),
+    };
   }
 
-  private clientCredentials(body: Record<string, unknown>, authorization: string | undefined): ClientCredentials {
+  private clientCredentials(
+    body: Record<string, unknown>,
+    authorization: string | undefined,
+  ): ClientCredentials {
     const postId = param(body, 'client_id');
     const postSecret = param(body, 'client_secret');
     if (authorization) {
       const basic = parseBasic(authorization);
-      if (!basic) throw new OAuthProtocolError('invalid_client', 'Malformed Basic authorization header.', true);
+      if (!basic)
+        throw new OAuthProtocolError(
+          'invalid_client',
+          'Malformed Basic authorization header.',
+          true,
+        );
       if (postSecret !== undefined) {
-        throw new OAuthProtocolError('invalid_request', 'Use one client authentication method, not several.');
+        throw new OAuthProtocolError(
+          'invalid_request',
+          'Use one client authentication method, not several.',
+        );
       }
       if (postId !== undefined && postId !== basic.clientId) {
-        throw new OAuthProtocolError('invalid_request', 'client_id does not match the authenticated client.');
+        throw new OAuthProtocolError(
+          'invalid_request',
+          'client_id does not match the authenticated client.',
+        );
       }
       return { ...basic, basic: true };
     }
     if (!postId || postSecret === undefined) {
-      throw new OAuthProtocolError('invalid_client', 'Client authentication required (client_secret_basic or client_secret_post).');
+      throw new OAuthProtocolError(
+        'invalid_client',
+        'Client authentication required (client_secret_basic or client_secret_post).',
+      );
     }
     return { clientId: postId, clientSecret: postSecret, basic: false };
   }

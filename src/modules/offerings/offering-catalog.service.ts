@@ -20,7 +20,9 @@ export async function readCatalogFile(file: string): Promise<CreateOfferingDto> 
   const dto = plainToInstance(CreateOfferingDto, raw);
   const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) {
-    const detail = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? { nested: 'invalid' }).join('; ')}`);
+    const detail = errors.map(
+      (e) => `${e.property}: ${Object.values(e.constraints ?? { nested: 'invalid' }).join('; ')}`,
+    );
     throw new Error(`Invalid offering catalog file ${path.basename(file)}: ${detail.join(' | ')}`);
   }
   return dto;
@@ -41,7 +43,10 @@ export class OfferingCatalogService implements OnApplicationBootstrap {
       const dto = await readCatalogFile(path.join(dir, file));
       const result = await this.offerings.upsertBuiltIn(dto);
       if (result === 'skipped') {
-        this.logger.warn({ key: dto.key }, 'an admin-created offering uses the key of a built-in one; the built-in was not installed');
+        this.logger.warn(
+          { key: dto.key },
+          'an admin-created offering uses the key of a built-in one; the built-in was not installed',
+        );
       } else {
         this.logger.debug({ key: dto.key, result }, 'built-in offering');
       }

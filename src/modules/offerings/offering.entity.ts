@@ -31,7 +31,10 @@ export interface OfferingScopes {
 @Check('chk_offerings_auth_mode', `"auth_mode" IN ('oauth2')`)
 @Check('chk_offerings_pkce', `"pkce" IN ('S256', 'none')`)
 @Check('chk_offerings_token_response_style', `"token_response_style" IN ('standard', 'salesforce')`)
-@Check('chk_offerings_token_auth', `"token_endpoint_auth_method" IN ('client_secret_post', 'client_secret_basic')`)
+@Check(
+  'chk_offerings_token_auth',
+  `"token_endpoint_auth_method" IN ('client_secret_post', 'client_secret_basic')`,
+)
 export class Offering {
   @PrimaryColumn('uuid')
   id!: string;

@@ -26,7 +26,9 @@ export class OfferingsController {
   @Get()
   @RequireScopes('offerings:read')
   async list(@Query() query: ListOfferingsQuery): Promise<{ data: OfferingResponse[] }> {
-    return { data: (await this.offerings.list({ enabled: query.enabled })).map(OfferingResponse.of) };
+    return {
+      data: (await this.offerings.list({ enabled: query.enabled })).map(OfferingResponse.of),
+    };
   }
 
   @Post()
@@ -44,7 +46,10 @@ export class OfferingsController {
 
   @Patch(':id')
   @RequireScopes('offerings:write')
-  async update(@Param('id', IdParam) id: string, @Body() body: UpdateOfferingDto): Promise<OfferingResponse> {
+  async update(
+    @Param('id', IdParam) id: string,
+    @Body() body: UpdateOfferingDto,
+  ): Promise<OfferingResponse> {
     return OfferingResponse.of(await this.offerings.update(id, body));
   }
 

@@ -2,7 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
-import { hostMatches, hostPatternProblem, providerUrlProblem } from '../../common/http/url-policy.js';
+import {
+  hostMatches,
+  hostPatternProblem,
+  providerUrlProblem,
+} from '../../common/http/url-policy.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
@@ -21,7 +25,14 @@ import { ProviderClient } from './provider-client.service.js';
 export type OfferingFields = Omit<Offering, 'id' | 'builtIn' | 'createdAt' | 'updatedAt'>;
 
 const TEMPLATE = /^\{\{instance_url\}\}(\/[^\s{}?#]*)?$/;
-const URL_FIELDS = ['issuer', 'authorizationUrl', 'tokenUrl', 'revocationUrl', 'introspectionUrl', 'userinfoUrl'] as const;
+const URL_FIELDS = [
+  'issuer',
+  'authorizationUrl',
+  'tokenUrl',
+  'revocationUrl',
+  'introspectionUrl',
+  'userinfoUrl',
+] as const;
 
 @Injectable()
 export class OfferingsService {
@@ -55,9 +66,12 @@ export class OfferingsService {
 
   async create(input: CreateOfferingDto): Promise<Offering> {
     const fields = await this.resolve(input);
-    if (await this.offerings.existsBy({ key: fields.key })) throw OfferingError.keyTaken(fields.key);
+    if (await this.offerings.existsBy({ key: fields.key }))
+      throw OfferingError.keyTaken(fields.key);
     try {
-      return await this.offerings.save(this.offerings.create({ ...fields, id: this.random.uuid(), builtIn: false }));
+      return await this.offerings.save(
+        this.offerings.create({ ...fields, id: this.random.uuid(), builtIn: false }),
+      );
     } catch (error) {
       if ((error as { code?: string }).code === '23505') throw OfferingError.keyTaken(fields.key);
       throw error;
@@ -66,7 +80,9 @@ export class OfferingsService {
 
   async update(id: string, input: UpdateOfferingDto): Promise<Offering> {
     const current = await this.get(id);
-    const changes = Object.keys(input).filter((k) => input[k as keyof UpdateOfferingDto] !== undefined);
+    const changes = Object.keys(input).filter(
+      (k) => input[k as keyof UpdateOfferingDto] !== undefined,
+    );
     if (current.builtIn) {
       if (changes.some((k) => k !== 'enabled')) throw OfferingError.builtInReadOnly();
       if (input.enabled !== undefined) current.enabled = input.enabled;
@@ -75,7 +91,10 @@ export class OfferingsService {
       return saved;
     }
     const { id: _id, builtIn: _b, createdAt: _c, updatedAt: _u, ...existing } = current;
-    const merged = { ...existing, ...Object.fromEntries(changes.map((k) => [k, input[k as keyof UpdateOfferingDto]])) };
+    const merged = {
+      ...existing,
+      ...Object.fromEntries(changes.map((k) => [k, input[k as keyof UpdateOfferingDto]])),
+    };
     const fields = await this.resolve(merged as CreateOfferingDto);
     Object.assign(current, fields);
     const saved = await this.offerings.save(current);
@@ -117,10 +136,26 @@ export class OfferingsService {
        WHERE offerings.built_in
        RETURNING id, (xmax = 0) AS inserted`,
       [
-        this.random.uuid(), rest.key, rest.provider, rest.environment, rest.displayName, enabled, rest.authMode,
-        rest.issuer, rest.authorizationUrl, rest.tokenUrl, rest.revocationUrl, rest.introspectionUrl, rest.userinfoUrl,
-        rest.tokenEndpointAuthMethod, JSON.stringify(rest.scopes), rest.pkce, rest.tokenResponseStyle,
-        rest.defaultAccessTokenTtlSeconds, rest.apiBaseUrl, rest.allowedApiHosts,
+        this.random.uuid(),
+        rest.key,
+        rest.provider,
+        rest.environment,
+        rest.displayName,
+        enabled,
+        rest.authMode,
+        rest.issuer,
+        rest.authorizationUrl,
+        rest.tokenUrl,
+        rest.revocationUrl,
+        rest.introspectionUrl,
+        rest.userinfoUrl,
+        rest.tokenEndpointAuthMethod,
+        JSON.stringify(rest.scopes),
+        rest.pkce,
+        rest.tokenResponseStyle,
+        rest.defaultAccessTokenTtlSeconds,
+        rest.apiBaseUrl,
+        rest.allowedApiHosts,
       ],
     );
     if (result.length === 0) return 'skipped';
@@ -148,7 +183,8 @@ export class OfferingsService {
     }
     if (Object.keys(problems).length) throw OfferingError.invalid(problems);
 
-    const needsDiscovery = input.issuer && (!input.authorizationUrl || !input.tokenUrl || !input.scopes);
+    const needsDiscovery =
+      input.issuer && (!input.authorizationUrl || !input.tokenUrl || !input.scopes);
     const discovered = needsDiscovery ? await this.discover(input.issuer!) : undefined;
     if (discovered) {
       for (const [field, value] of Object.entries({
@@ -158,36 +194,54 @@ export class OfferingsService {
         introspectionUrl: discovered.introspectionUrl,
         userinfoUrl: discovered.userinfoUrl,
       })) {
-        const p = value && !input[field as keyof CreateOfferingDto] ? providerUrlProblem(value, allowInsecure) : null;
+        const p =
+          value && !input[field as keyof CreateOfferingDto]
+            ? providerUrlProblem(value, allowInsecure)
+            : null;
         if (p) problem(field, `(discovered: ${value}) ${p}`);
       }
     }
 
     const authorizationUrl = input.authorizationUrl ?? discovered?.authorizationUrl;
     const tokenUrl = input.tokenUrl ?? discovered?.tokenUrl;
-    if (!authorizationUrl) problem('authorizationUrl', 'is required unless an issuer provides it through discovery');
-    if (!tokenUrl) problem('tokenUrl', 'is required unless an issuer provides it through discovery');
+    if (!authorizationUrl)
+      problem('authorizationUrl', 'is required unless an issuer provides it through discovery');
+    if (!tokenUrl)
+      problem('tokenUrl', 'is required unless an issuer provides it through discovery');
 
     const discoveredScopes = discovered?.scopesSupported?.includes('openid')
       ? {
           required: ['openid'],
           optional: discovered.scopesSupported.filter((s) => s !== 'openid'),
           // Refresh tokens in OpenID Connect need offline_access.
-          default: ['openid', ...(discovered.scopesSupported.includes('offline_access') ? ['offline_access'] : [])],
+          default: [
+            'openid',
+            ...(discovered.scopesSupported.includes('offline_access') ? ['offline_access'] : []),
+          ],
         }
       : undefined;
     const scopeInput = input.scopes ?? discoveredScopes;
-    if (!scopeInput) problem('scopes', 'is required unless an issuer advertises scopes through discovery');
+    if (!scopeInput)
+      problem('scopes', 'is required unless an issuer advertises scopes through discovery');
     const required = scopeInput?.required ?? [];
     const optional = scopeInput?.optional ?? [];
     const defaults = scopeInput?.default ?? required;
     const overlap = required.filter((s) => optional.includes(s));
-    if (overlap.length) problem('scopes', `lists ${overlap.join(', ')} as both required and optional`);
+    if (overlap.length)
+      problem('scopes', `lists ${overlap.join(', ')} as both required and optional`);
     const allowed = new Set([...required, ...optional]);
     const unknownDefaults = defaults.filter((s) => !allowed.has(s));
-    if (unknownDefaults.length) problem('scopes.default', `must be among the required and optional scopes (not: ${unknownDefaults.join(', ')})`);
+    if (unknownDefaults.length)
+      problem(
+        'scopes.default',
+        `must be among the required and optional scopes (not: ${unknownDefaults.join(', ')})`,
+      );
     const missingRequired = required.filter((s) => !defaults.includes(s));
-    if (missingRequired.length) problem('scopes.default', `must include the required scopes (missing: ${missingRequired.join(', ')})`);
+    if (missingRequired.length)
+      problem(
+        'scopes.default',
+        `must include the required scopes (missing: ${missingRequired.join(', ')})`,
+      );
 
     const allowedApiHosts = [...(input.allowedApiHosts ?? [])].map((h) => h.toLowerCase());
     for (const host of allowedApiHosts) {
@@ -197,8 +251,13 @@ export class OfferingsService {
     const apiBaseUrl = input.apiBaseUrl ?? null;
     if (apiBaseUrl !== null) {
       if (apiBaseUrl.includes('{{')) {
-        if (!TEMPLATE.test(apiBaseUrl)) problem('apiBaseUrl', 'must be an https URL or {{instance_url}} optionally followed by a path');
-        else if (allowedApiHosts.length === 0) problem('allowedApiHosts', 'is required when apiBaseUrl is a template');
+        if (!TEMPLATE.test(apiBaseUrl))
+          problem(
+            'apiBaseUrl',
+            'must be an https URL or {{instance_url}} optionally followed by a path',
+          );
+        else if (allowedApiHosts.length === 0)
+          problem('allowedApiHosts', 'is required when apiBaseUrl is a template');
       } else {
         const p = providerUrlProblem(apiBaseUrl, allowInsecure);
         if (p) problem('apiBaseUrl', p);
@@ -218,7 +277,9 @@ export class OfferingsService {
     const authMethods = discovered?.tokenEndpointAuthMethods;
     const tokenEndpointAuthMethod =
       input.tokenEndpointAuthMethod ??
-      (authMethods && !authMethods.includes('client_secret_post') && authMethods.includes('client_secret_basic')
+      (authMethods &&
+      !authMethods.includes('client_secret_post') &&
+      authMethods.includes('client_secret_basic')
         ? TokenEndpointAuthMethod.ClientSecretBasic
         : TokenEndpointAuthMethod.ClientSecretPost);
     return {
@@ -236,7 +297,8 @@ export class OfferingsService {
       userinfoUrl: input.userinfoUrl ?? discovered?.userinfoUrl ?? null,
       tokenEndpointAuthMethod,
       scopes: { required, optional, default: defaults },
-      pkce: input.pkce ?? (discovered && discovered.pkceS256 === false ? PkceMode.None : PkceMode.S256),
+      pkce:
+        input.pkce ?? (discovered && discovered.pkceS256 === false ? PkceMode.None : PkceMode.S256),
       tokenResponseStyle: input.tokenResponseStyle ?? TokenResponseStyle.Standard,
       defaultAccessTokenTtlSeconds: input.defaultAccessTokenTtlSeconds ?? 3600,
       apiBaseUrl,

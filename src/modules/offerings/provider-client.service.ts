@@ -8,7 +8,12 @@ import { APP_CONFIG } from '../../app.tokens.js';
 import { OutboundHttp } from '../../common/http/outbound-http.js';
 import type { AppConfig } from '../../config/config.js';
 import { Clock } from '../../common/time/clock.js';
-import { type Offering, PkceMode, TokenEndpointAuthMethod, TokenResponseStyle } from './offering.entity.js';
+import {
+  type Offering,
+  PkceMode,
+  TokenEndpointAuthMethod,
+  TokenResponseStyle,
+} from './offering.entity.js';
 
 export interface ClientCredentials {
   clientId: string;
@@ -118,13 +123,25 @@ export class ProviderClient {
     const options = this.requestOptions(issuer);
     let configuration: oidc.Configuration;
     try {
-      configuration = await oidc.discovery(new URL(issuer), 'latchkey-discovery', undefined, oidc.None(), options);
+      configuration = await oidc.discovery(
+        new URL(issuer),
+        'latchkey-discovery',
+        undefined,
+        oidc.None(),
+        options,
+      );
     } catch (first) {
       try {
-        configuration = await oidc.discovery(new URL(issuer), 'latchkey-discovery', undefined, oidc.None(), {
-          ...options,
-          algorithm: 'oauth2',
-        });
+        configuration = await oidc.discovery(
+          new URL(issuer),
+          'latchkey-discovery',
+          undefined,
+          oidc.None(),
+          {
+            ...options,
+            algorithm: 'oauth2',
+          },
+        );
       } catch {
         throw first;
       }
@@ -156,10 +173,17 @@ export class ProviderClient {
     if (known && known.until > this.clock.nowMs()) return known.value;
     try {
       const value = (await this.discover(offering.issuer)).issParameterSupported === true;
-      this.issPromised.set(offering.issuer, { value, until: this.clock.nowMs() + ISS_METADATA_TTL_MS });
+      this.issPromised.set(offering.issuer, {
+        value,
+        until: this.clock.nowMs() + ISS_METADATA_TTL_MS,
+      });
       return value;
     } catch (error) {
-      throw this.failure('connect.issuer_unconfirmed', 'Reading the provider metadata to check the missing iss failed', error);
+      throw this.failure(
+        'connect.issuer_unconfirmed',
+        'Reading the provider metadata to check the missing iss failed',
+        error,
+      );
     }
   }
 
@@ -183,7 +207,8 @@ export class ProviderClient {
     const configuration = new oidc.Configuration(server, client.clientId, undefined, auth);
     configuration[oidc.customFetch] = this.http.fetch;
     configuration.timeout = TIMEOUT_SECONDS;
-    if (this.insecureAllowedFor(offering.tokenUrl, offering.authorizationUrl)) oidc.allowInsecureRequests(configuration);
+    if (this.insecureAllowedFor(offering.tokenUrl, offering.authorizationUrl))
+      oidc.allowInsecureRequests(configuration);
     return configuration;
   }
 
@@ -193,7 +218,11 @@ export class ProviderClient {
    * wrong; `invalid_grant` / `invalid_request` means the provider authenticated the client and
    * only refused the code.
    */
-  async verifyClient(offering: Offering, client: ClientCredentials, redirectUri: string): Promise<VerificationResult> {
+  async verifyClient(
+    offering: Offering,
+    client: ClientCredentials,
+    redirectUri: string,
+  ): Promise<VerificationResult> {
     try {
       await oidc.genericGrantRequest(this.configuration(offering, client), 'authorization_code', {
         code: `latchkey-verification-${Date.now().toString(36)}`,
@@ -212,10 +241,14 @@ export class ProviderClient {
       if (CLIENT_ACCEPTED.has(failure.error ?? '') && failure.status !== 401) {
         return { outcome: 'accepted', message: 'The provider accepted the client credentials.' };
       }
-      const why = CLIENT_REJECTED.has(failure.error ?? '') || failure.status === 401
-        ? 'Check the client ID and client secret.'
-        : 'The client may not be allowed to use the authorization code flow.';
-      return { outcome: 'rejected', message: `The provider rejected the client credentials (${failure.summary}). ${why}` };
+      const why =
+        CLIENT_REJECTED.has(failure.error ?? '') || failure.status === 401
+          ? 'Check the client ID and client secret.'
+          : 'The client may not be allowed to use the authorization code flow.';
+      return {
+        outcome: 'rejected',
+        message: `The provider rejected the client credentials (${failure.summary}). ${why}`,
+      };
     }
   }
 
@@ -232,7 +265,9 @@ export class ProviderClient {
         redirect_uri: params.redirectUri,
         scope: params.scopes.join(' '),
         state: params.state,
-        ...(params.codeChallenge ? { code_challenge: params.codeChallenge, code_challenge_method: 'S256' } : {}),
+        ...(params.codeChallenge
+          ? { code_challenge: params.codeChallenge, code_challenge_method: 'S256' }
+          : {}),
         // OpenID Connect grants offline_access (a refresh token) only with explicit consent.
         ...(params.scopes.includes('offline_access') ? { prompt: 'consent' } : {}),
       })
@@ -259,7 +294,11 @@ export class ProviderClient {
         idTokenExpected: false,
       });
     } catch (error) {
-      throw this.failure('connect.code_exchange_failed', 'The provider refused the authorization code', error);
+      throw this.failure(
+        'connect.code_exchange_failed',
+        'The provider refused the authorization code',
+        error,
+      );
     }
     return this.readTokenResponse(offering, client, response);
   }
@@ -270,14 +309,19 @@ export class ProviderClient {
     client: ClientCredentials,
     response: oidc.TokenEndpointResponse & Partial<oidc.TokenEndpointResponseHelpers>,
   ): TokenSet {
-    const raw = Object.fromEntries(Object.entries(response).filter(([k, v]) => !TOKEN_FIELDS.has(k) && typeof v !== 'function'));
+    const raw = Object.fromEntries(
+      Object.entries(response).filter(([k, v]) => !TOKEN_FIELDS.has(k) && typeof v !== 'function'),
+    );
     const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
     const set: TokenSet = {
       accessToken: response.access_token,
       refreshToken: str(response.refresh_token),
       idToken: str(response.id_token),
       // openid-client lower-cases token_type; hand it out in RFC 6750's spelling.
-      tokenType: !response.token_type || response.token_type.toLowerCase() === 'bearer' ? 'Bearer' : response.token_type,
+      tokenType:
+        !response.token_type || response.token_type.toLowerCase() === 'bearer'
+          ? 'Bearer'
+          : response.token_type,
       scope: str(response.scope),
       expiresIn: typeof response.expires_in === 'number' ? response.expires_in : undefined,
       issuedAt: Date.now(),
@@ -293,23 +337,39 @@ export class ProviderClient {
       const issuedAt = str(response.issued_at);
       const signature = str(response.signature);
       if (!id || !issuedAt || !/^\d+$/.test(issuedAt)) {
-        throw new ProviderError('connect.token_response_invalid', 'The token response lacks Salesforce\'s id or issued_at.');
+        throw new ProviderError(
+          'connect.token_response_invalid',
+          "The token response lacks Salesforce's id or issued_at.",
+        );
       }
-      const expected = createHmac('sha256', client.clientSecret).update(id + issuedAt).digest('base64');
+      const expected = createHmac('sha256', client.clientSecret)
+        .update(id + issuedAt)
+        .digest('base64');
       if (!signature || !safeEqual(signature, expected)) {
-        throw new ProviderError('connect.signature_mismatch', 'The token response signature does not match: the response was not issued for this client.');
+        throw new ProviderError(
+          'connect.signature_mismatch',
+          'The token response signature does not match: the response was not issued for this client.',
+        );
       }
       set.issuedAt = Number(issuedAt);
       set.identityUrl = id;
       set.instanceUrl = str(response.instance_url);
-      if (!set.instanceUrl) throw new ProviderError('connect.token_response_invalid', 'The token response lacks instance_url.');
+      if (!set.instanceUrl)
+        throw new ProviderError(
+          'connect.token_response_invalid',
+          'The token response lacks instance_url.',
+        );
     }
     if (set.instanceUrl) this.assertApiUrlAllowed(offering, set.instanceUrl, 'instance_url');
     return set;
   }
 
   /** Who the tokens belong to: Salesforce's identity URL, else userinfo, else the ID token. */
-  async identity(offering: Offering, client: ClientCredentials, tokens: TokenSet): Promise<ProviderIdentity> {
+  async identity(
+    offering: Offering,
+    client: ClientCredentials,
+    tokens: TokenSet,
+  ): Promise<ProviderIdentity> {
     try {
       if (tokens.identityUrl) {
         this.assertIdentityUrlAllowed(offering, tokens.identityUrl);
@@ -322,12 +382,25 @@ export class ProviderClient {
         });
         if (res.status >= 300 && res.status < 400) {
           await res.body?.cancel();
-          throw new ProviderError('connect.identity_failed', `The identity URL answered with a redirect (HTTP ${res.status}), which Latchkey does not follow.`);
+          throw new ProviderError(
+            'connect.identity_failed',
+            `The identity URL answered with a redirect (HTTP ${res.status}), which Latchkey does not follow.`,
+          );
         }
-        if (!res.ok) throw new ProviderError('connect.identity_failed', `The identity URL answered HTTP ${res.status}.`, undefined, res.status >= 500);
+        if (!res.ok)
+          throw new ProviderError(
+            'connect.identity_failed',
+            `The identity URL answered HTTP ${res.status}.`,
+            undefined,
+            res.status >= 500,
+          );
         const body = (await res.json()) as Record<string, unknown>;
         const userId = body.user_id;
-        if (typeof userId !== 'string' || !userId) throw new ProviderError('connect.identity_failed', 'The identity response has no user_id.');
+        if (typeof userId !== 'string' || !userId)
+          throw new ProviderError(
+            'connect.identity_failed',
+            'The identity response has no user_id.',
+          );
         return {
           userId,
           orgId: typeof body.organization_id === 'string' ? body.organization_id : undefined,
@@ -356,38 +429,70 @@ export class ProviderClient {
       throw this.failure('connect.identity_failed', 'Fetching the account identity failed', error);
     }
     if (tokens.idTokenSubject) return { userId: tokens.idTokenSubject };
-    throw new ProviderError('connect.identity_failed', 'The provider offers no way to learn who connected (no identity URL, userinfo or ID token).');
+    throw new ProviderError(
+      'connect.identity_failed',
+      'The provider offers no way to learn who connected (no identity URL, userinfo or ID token).',
+    );
   }
 
   /**
    * The refresh grant. Failures are ProviderErrors whose providerError is the OAuth code
    * (`invalid_grant` …) and whose `unreachable` says whether retrying later may help.
    */
-  async refresh(offering: Offering, client: ClientCredentials, refreshToken: string): Promise<TokenSet> {
+  async refresh(
+    offering: Offering,
+    client: ClientCredentials,
+    refreshToken: string,
+  ): Promise<TokenSet> {
     let response: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
     try {
       response = await oidc.refreshTokenGrant(this.configuration(offering, client), refreshToken);
     } catch (error) {
-      throw this.failure('connection.refresh_failed', 'The provider did not refresh the token', error);
+      throw this.failure(
+        'connection.refresh_failed',
+        'The provider did not refresh the token',
+        error,
+      );
     }
     return this.readTokenResponse(offering, client, response);
   }
 
   /** RFC 7009 revocation of a token, when the offering has a revocation endpoint. */
-  async revoke(offering: Offering, client: ClientCredentials, token: string, hint: 'refresh_token' | 'access_token'): Promise<void> {
+  async revoke(
+    offering: Offering,
+    client: ClientCredentials,
+    token: string,
+    hint: 'refresh_token' | 'access_token',
+  ): Promise<void> {
     try {
-      await oidc.tokenRevocation(this.configuration(offering, client), token, { token_type_hint: hint });
+      await oidc.tokenRevocation(this.configuration(offering, client), token, {
+        token_type_hint: hint,
+      });
     } catch (error) {
-      throw this.failure('connection.revocation_failed', 'The provider did not confirm the revocation', error);
+      throw this.failure(
+        'connection.revocation_failed',
+        'The provider did not confirm the revocation',
+        error,
+      );
     }
   }
 
   /** Access-token expiry from introspection, when the offering has it and the provider says. */
-  async introspectExpiry(offering: Offering, client: ClientCredentials, accessToken: string): Promise<Date | undefined> {
+  async introspectExpiry(
+    offering: Offering,
+    client: ClientCredentials,
+    accessToken: string,
+  ): Promise<Date | undefined> {
     if (!offering.introspectionUrl) return undefined;
     try {
-      const result = await oidc.tokenIntrospection(this.configuration(offering, client), accessToken, { token_type_hint: 'access_token' });
-      return result.active && typeof result.exp === 'number' ? new Date(result.exp * 1000) : undefined;
+      const result = await oidc.tokenIntrospection(
+        this.configuration(offering, client),
+        accessToken,
+        { token_type_hint: 'access_token' },
+      );
+      return result.active && typeof result.exp === 'number'
+        ? new Date(result.exp * 1000)
+        : undefined;
     } catch {
       return undefined; // Fall back to the offering's default lifetime.
     }
@@ -398,7 +503,10 @@ export class ProviderClient {
     const problem = providerUrlProblem(value, this.config.allowInsecureProviders);
     const url = problem ? undefined : new URL(value);
     if (!url || !hostMatches(url.hostname.toLowerCase(), url.port, offering.allowedApiHosts)) {
-      throw new ProviderError('connect.token_response_invalid', `The provider's ${what} is not a host this offering allows.`);
+      throw new ProviderError(
+        'connect.token_response_invalid',
+        `The provider's ${what} is not a host this offering allows.`,
+      );
     }
   }
 
@@ -407,15 +515,27 @@ export class ProviderClient {
     const problem = providerUrlProblem(value, this.config.allowInsecureProviders);
     const url = problem ? undefined : new URL(value);
     const sameAsToken = url && url.origin === new URL(offering.tokenUrl).origin;
-    if (!url || !(sameAsToken || hostMatches(url.hostname.toLowerCase(), url.port, offering.allowedApiHosts))) {
-      throw new ProviderError('connect.identity_failed', 'The identity URL is not on a host this offering allows.');
+    if (
+      !url ||
+      !(sameAsToken || hostMatches(url.hostname.toLowerCase(), url.port, offering.allowedApiHosts))
+    ) {
+      throw new ProviderError(
+        'connect.identity_failed',
+        'The identity URL is not on a host this offering allows.',
+      );
     }
   }
 
   private failure(code: string, what: string, error: unknown): ProviderError {
     if (error instanceof ProviderError) return error;
     const f = ProviderClient.describeFailure(error);
-    if (f.kind === 'unreachable') return new ProviderError(code, `${what}: the provider could not be reached (${f.summary}).`, f.error, true);
+    if (f.kind === 'unreachable')
+      return new ProviderError(
+        code,
+        `${what}: the provider could not be reached (${f.summary}).`,
+        f.error,
+        true,
+      );
     if (!f.error && error instanceof Error) {
       // openid-client's own checks (state, iss mismatch, …): say which, never the values.
       return new ProviderError(code, `${what}: ${f.summary}`, (error as { code?: string }).code);
@@ -425,18 +545,38 @@ export class ProviderClient {
 
   /** Classifies an error thrown by openid-client or fetch. */
   static describeFailure(error: unknown): ProviderFailure {
-    const clip = (s: unknown) => String(s ?? '').replace(/\s+/g, ' ').slice(0, 200);
+    const clip = (s: unknown) =>
+      String(s ?? '')
+        .replace(/\s+/g, ' ')
+        .slice(0, 200);
     if (error instanceof oidc.ResponseBodyError) {
       const summary = `${error.error}${error.error_description ? `: ${clip(error.error_description)}` : ''}`;
       if (error.status >= 500 || error.status === 429) {
-        return { kind: 'unreachable', status: error.status, error: error.error, summary: `HTTP ${error.status}, ${summary}` };
+        return {
+          kind: 'unreachable',
+          status: error.status,
+          error: error.error,
+          summary: `HTTP ${error.status}, ${summary}`,
+        };
       }
-      return { kind: 'oauth_error', error: error.error, description: error.error_description, status: error.status, summary };
+      return {
+        kind: 'oauth_error',
+        error: error.error,
+        description: error.error_description,
+        status: error.status,
+        summary,
+      };
     }
     if (error instanceof oidc.WWWAuthenticateChallengeError) {
       const params = error.cause[0]?.parameters ?? {};
       const code = params.error ?? 'invalid_client';
-      return { kind: 'oauth_error', error: code, description: params.error_description, status: error.status, summary: clip(code) };
+      return {
+        kind: 'oauth_error',
+        error: code,
+        description: params.error_description,
+        status: error.status,
+        summary: clip(code),
+      };
     }
     const cause = (error as { cause?: unknown })?.cause;
     if (cause instanceof Response) {
@@ -444,16 +584,22 @@ export class ProviderClient {
       return { kind, status: cause.status, summary: `unexpected HTTP ${cause.status} response` };
     }
     const name = (error as { name?: string })?.name;
-    if (name === 'TimeoutError' || name === 'AbortError') return { kind: 'unreachable', summary: 'timed out' };
+    if (name === 'TimeoutError' || name === 'AbortError')
+      return { kind: 'unreachable', summary: 'timed out' };
     // openid-client's checks of an answer the provider did give (no access_token, a body that is
     // not JSON, a state or iss mismatch): not an outage, so retrying soon will not help. The
     // messages name fields, never their values.
     if (error instanceof oidc.ClientError && error.code?.startsWith('OAUTH_')) {
-      const detail = cause instanceof Error && cause.name === 'OperationProcessingError' ? `: ${cause.message}` : '';
+      const detail =
+        cause instanceof Error && cause.name === 'OperationProcessingError'
+          ? `: ${cause.message}`
+          : '';
       return { kind: 'oauth_error', summary: clip(`${error.message}${detail}`) };
     }
-    const code = (cause as { code?: string } | undefined)?.code ?? (error as { code?: string })?.code;
-    if (code && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return { kind: 'unreachable', summary: code };
+    const code =
+      (cause as { code?: string } | undefined)?.code ?? (error as { code?: string })?.code;
+    if (code && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code))
+      return { kind: 'unreachable', summary: code };
     return { kind: 'unreachable', summary: clip((error as Error)?.message ?? 'unknown error') };
   }
 

@@ -2,24 +2,52 @@ import { DomainError } from '../../common/errors/domain-error.js';
 
 export class ProxyError extends DomainError {
   static invalidPath(why: string): ProxyError {
-    return new ProxyError('proxy.invalid_path', 'invalid', `The proxied path is not allowed: ${why}.`);
+    return new ProxyError(
+      'proxy.invalid_path',
+      'invalid',
+      `The proxied path is not allowed: ${why}.`,
+    );
   }
   static hostNotAllowed(): ProxyError {
-    return new ProxyError('proxy.host_not_allowed', 'invalid', "The connection's API host is not one this offering allows.");
+    return new ProxyError(
+      'proxy.host_not_allowed',
+      'invalid',
+      "The connection's API host is not one this offering allows.",
+    );
   }
   static destinationForbidden(): ProxyError {
-    return new ProxyError('proxy.destination_forbidden', 'invalid', 'The destination is a private, loopback or link-local address.');
+    return new ProxyError(
+      'proxy.destination_forbidden',
+      'invalid',
+      'The destination is a private, loopback or link-local address.',
+    );
   }
   static notAvailable(): ProxyError {
-    return new ProxyError('proxy.not_available', 'conflict', "This connection's offering has no API base URL, so it cannot be proxied.");
+    return new ProxyError(
+      'proxy.not_available',
+      'conflict',
+      "This connection's offering has no API base URL, so it cannot be proxied.",
+    );
   }
   static bodyTooLarge(limit: number): ProxyError {
-    return new ProxyError('proxy.body_too_large', 'too_large', `The request body is larger than the proxy accepts (${limit} bytes).`);
+    return new ProxyError(
+      'proxy.body_too_large',
+      'too_large',
+      `The request body is larger than the proxy accepts (${limit} bytes).`,
+    );
   }
   static unreachable(detail: string): ProxyError {
-    return new ProxyError('proxy.upstream_unreachable', 'upstream', `The provider's API could not be reached (${detail}).`);
+    return new ProxyError(
+      'proxy.upstream_unreachable',
+      'upstream',
+      `The provider's API could not be reached (${detail}).`,
+    );
   }
   static timeout(): ProxyError {
-    return new ProxyError('proxy.upstream_timeout', 'upstream_timeout', "The provider's API did not answer in time.");
+    return new ProxyError(
+      'proxy.upstream_timeout',
+      'upstream_timeout',
+      "The provider's API did not answer in time.",
+    );
   }
 }

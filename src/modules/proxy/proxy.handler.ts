@@ -19,7 +19,9 @@ const ID_LENGTH = 36;
 export function installProxyHandler(app: INestApplication): void {
   const server = app.getHttpServer() as import('node:http').Server;
   const handle = proxyHandler(app);
-  const others = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  const others = server.listeners('request') as Array<
+    (req: IncomingMessage, res: ServerResponse) => void
+  >;
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.startsWith(PROXY_PREFIX)) handle(req, res);
@@ -46,7 +48,8 @@ function proxyHandler(app: INestApplication) {
   };
 }
 
-const invalidId = () => new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
+const invalidId = () =>
+  new DomainError('validation.failed', 'invalid', 'The connection id in the path must be a UUID.');
 
 /**
  * The connection id: the path segment right after the prefix, which must be a UUID. Lower-cased,

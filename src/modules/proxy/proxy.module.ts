@@ -9,7 +9,13 @@ import { TokenRefreshModule } from '../token-refresh/token-refresh.module.js';
 import { ProxyService } from './proxy.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Connection, Integration]), ConnectionsModule, OfferingsModule, TokenRefreshModule, AuthModule],
+  imports: [
+    TypeOrmModule.forFeature([Connection, Integration]),
+    ConnectionsModule,
+    OfferingsModule,
+    TokenRefreshModule,
+    AuthModule,
+  ],
   providers: [ProxyService],
   exports: [ProxyService],
 })

@@ -54,14 +54,36 @@ export interface ProxyTarget {
 
 /** Never forwarded upstream: hop-by-hop, the caller's own credentials, and Latchkey's headers. */
 const DROP_REQUEST = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'authorization', 'cookie',
-  'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'x-csrf-token', 'expect', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+  'authorization',
+  'cookie',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+  'x-csrf-token',
+  'expect',
+  'http2-settings',
 ]);
 /**
  * Never passed back: hop-by-hop, and the provider's cookies for the end user's session. (`Trailer`
  * is not hop-by-hop: it announces trailers, which are passed back too.)
  */
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate', 'proxy-connection', 'set-cookie']);
+const DROP_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-connection',
+  'set-cookie',
+]);
 /** A scheme at the start of the path ("/https:…"): an absolute URL in disguise. */
 const ABSOLUTE = /^\/[a-z][a-z0-9+.-]*:/i;
 const FORBIDDEN_IN_PATH = /\\|%5c|%2f|%00|#/i;
@@ -99,13 +121,18 @@ export class ProxyService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    const byField = (field: 'integrationId' | 'offeringId') => (id: string, entries: ReadonlyMap<string, ConnectionRuntime | null>) =>
-      [...entries].filter(([, v]) => v?.[field] === id).map(([k]) => k);
+    const byField =
+      (field: 'integrationId' | 'offeringId') =>
+      (id: string, entries: ReadonlyMap<string, ConnectionRuntime | null>) =>
+        [...entries].filter(([, v]) => v?.[field] === id).map(([k]) => k);
     this.runtimes = new InvalidatingCache(changes, 'connection', 100_000, [
       { kind: 'integration', keys: byField('integrationId') },
       { kind: 'offering', keys: byField('offeringId') },
     ]);
-    const buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    const buckets = [
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+      10,
+    ];
     this.overhead = new Histogram({
       name: 'latchkey_proxy_overhead_seconds',
       help: "Latchkey's own time per proxied call (excluding the upstream)",
@@ -118,7 +145,11 @@ export class ProxyService {
       buckets,
       registers: [metrics.registry],
     });
-    this.refreshOn401 = new Counter({ name: 'latchkey_proxy_refresh_on_401_total', help: 'Refreshes triggered by an upstream 401', registers: [metrics.registry] });
+    this.refreshOn401 = new Counter({
+      name: 'latchkey_proxy_refresh_on_401_total',
+      help: 'Refreshes triggered by an upstream 401',
+      registers: [metrics.registry],
+    });
     this.debug = logger.isLevelEnabled('debug');
   }
 
@@ -129,7 +160,13 @@ export class ProxyService {
    * plain callbacks, without a promise or a per-call closure; anything else (first call, refresh
    * ahead of expiry, a small body kept for replay, a 401) takes a promise on the way.
    */
-  forward(principal: Principal, connectionId: string, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  forward(
+    principal: Principal,
+    connectionId: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): void {
     const started = process.hrtime.bigint();
     const cached = this.runtimes.peek(connectionId);
     if (cached === undefined) {
@@ -151,16 +188,35 @@ export class ProxyService {
    * unexpected are logged, by code only: an error here never carries a token.
    */
   fail(error: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
-    if (!(error instanceof DomainError) || error.kind === 'upstream' || error.kind === 'upstream_timeout') {
-      this.logger.warn({ requestId, method: req.method, code: (error as DomainError).code }, 'proxy call failed');
+    if (
+      !(error instanceof DomainError) ||
+      error.kind === 'upstream' ||
+      error.kind === 'upstream_timeout'
+    ) {
+      this.logger.warn(
+        { requestId, method: req.method, code: (error as DomainError).code },
+        'proxy call failed',
+      );
     }
     if (!res.headersSent) res.setHeader('X-Request-Id', requestId);
     writeError(res, error, requestId, this.logger);
   }
 
   /** Throws a domain error when the call cannot go ahead; goes asynchronous (and answers itself) when it must wait. */
-  private forwardWith(candidate: ConnectionRuntime | null, principal: Principal, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): void {
-    if (!candidate || candidate.workspaceId !== principal.workspaceId || candidate.status === ConnectionStatus.Revoked || !candidate.authorization) {
+  private forwardWith(
+    candidate: ConnectionRuntime | null,
+    principal: Principal,
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    started: bigint,
+  ): void {
+    if (
+      !candidate ||
+      candidate.workspaceId !== principal.workspaceId ||
+      candidate.status === ConnectionStatus.Revoked ||
+      !candidate.authorization
+    ) {
       throw ConnectionError.notFound();
     }
     if (candidate.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
@@ -174,14 +230,32 @@ export class ProxyService {
     this.send(candidate, req, res, requestId, started);
   }
 
-  private send(rt: ConnectionRuntime, req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint): void {
+  private send(
+    rt: ConnectionRuntime,
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    started: bigint,
+  ): void {
     const target = this.target(rt, req.url!);
     const method = req.method as Dispatcher.HttpMethod; // Node's parser gives it upper-case
     const declared = req.headers['content-length'];
     const length = declared !== undefined ? Number(declared) : undefined;
-    if (length !== undefined && length > this.config.proxyBodyLimitBytes) throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
-    const hasBody = !BODYLESS.has(method) || (length ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    const call = new ProxyCall(this, req, res, requestId, target, method, forwardHeaders(req.headers), rt, started);
+    if (length !== undefined && length > this.config.proxyBodyLimitBytes)
+      throw ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
+    const hasBody =
+      !BODYLESS.has(method) || (length ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    const call = new ProxyCall(
+      this,
+      req,
+      res,
+      requestId,
+      target,
+      method,
+      forwardHeaders(req.headers),
+      rt,
+      started,
+    );
     if (!hasBody) return this.firstAttempt(call);
     // Small bodies of known size are kept, so a 401 can be retried after a refresh.
     if (length !== undefined && length <= this.config.proxyReplayLimitBytes) {
@@ -210,7 +284,9 @@ export class ProxyService {
    */
   attemptEnded(call: ProxyCall): void {
     if (call.unauthorized) {
-      this.retryAfter401(call).catch((error: unknown) => this.fail(error, call.req, call.res, call.requestId));
+      this.retryAfter401(call).catch((error: unknown) =>
+        this.fail(error, call.req, call.res, call.requestId),
+      );
       return;
     }
     this.finished(call);
@@ -242,7 +318,13 @@ export class ProxyService {
       return;
     }
     const kept = unauthorized.body();
-    respondWith(call.res, 401, { ...unauthorized.headers, 'content-length': String(kept.length) }, call.requestId, refreshed).end(kept);
+    respondWith(
+      call.res,
+      401,
+      { ...unauthorized.headers, 'content-length': String(kept.length) },
+      call.requestId,
+      refreshed,
+    ).end(kept);
     this.finished(call);
   }
 
@@ -251,7 +333,16 @@ export class ProxyService {
     this.upstreamTime.observe(Number(call.upstreamNs) / 1e9);
     if (this.debug) {
       const ms = Number(process.hrtime.bigint() - call.started) / 1e6;
-      this.logger.debug({ requestId: call.requestId, method: call.method, connectionId: call.rt.id, status: call.res.statusCode, ms }, 'proxied');
+      this.logger.debug(
+        {
+          requestId: call.requestId,
+          method: call.method,
+          connectionId: call.rt.id,
+          status: call.res.statusCode,
+          ms,
+        },
+        'proxied',
+      );
     }
   }
 
@@ -275,9 +366,11 @@ export class ProxyService {
   /** undici's error for an attempt that failed before its response started, as the caller's error. */
   private upstreamError(error: unknown): DomainError {
     const code = (error as { code?: string }).code ?? '';
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return ProxyError.timeout();
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT')
+      return ProxyError.timeout();
     if (code === 'ELATCHKEY_BLOCKED_ADDRESS') return ProxyError.destinationForbidden();
-    if (code === 'ELATCHKEY_BODY_TOO_LARGE') return ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
+    if (code === 'ELATCHKEY_BODY_TOO_LARGE')
+      return ProxyError.bodyTooLarge(this.config.proxyBodyLimitBytes);
     return ProxyError.unreachable(code || 'connection failed');
   }
 
@@ -285,8 +378,15 @@ export class ProxyService {
    * Through the one refresh path; concurrent calls on one connection share one provider call.
    * With `unlessRefreshedWithinMs`, a token that young comes back unchanged (same version).
    */
-  private async refresh(rt: ConnectionRuntime, unlessRefreshedWithinMs?: number): Promise<ConnectionRuntime> {
-    const connection = await this.refresher.refresh(rt.id, { reason: 'proxy', observedVersion: rt.credentialsVersion, unlessRefreshedWithinMs });
+  private async refresh(
+    rt: ConnectionRuntime,
+    unlessRefreshedWithinMs?: number,
+  ): Promise<ConnectionRuntime> {
+    const connection = await this.refresher.refresh(rt.id, {
+      reason: 'proxy',
+      observedVersion: rt.credentialsVersion,
+      unlessRefreshedWithinMs,
+    });
     const fresh = await this.build(connection);
     if (fresh) this.runtimes.set(rt.id, fresh);
     if (!fresh?.authorization) throw ConnectionError.notFound();
@@ -308,14 +408,19 @@ export class ProxyService {
     let base: ConnectionRuntime['base'] = null;
     let destinationProblem: ConnectionRuntime['destinationProblem'] = null;
     if (offering.apiBaseUrl) {
-      const resolved = offering.apiBaseUrl.replace('{{instance_url}}', (connection.instanceUrl ?? '').replace(/\/+$/, ''));
+      const resolved = offering.apiBaseUrl.replace(
+        '{{instance_url}}',
+        (connection.instanceUrl ?? '').replace(/\/+$/, ''),
+      );
       const url = URL.canParse(resolved) ? new URL(resolved) : null;
       if (url && (url.protocol === 'https:' || url.protocol === 'http:')) {
         base = { origin: url.origin, path: url.pathname.replace(/\/+$/, '') };
         const host = url.hostname.toLowerCase();
         const literal = host.replace(/^\[|\]$/g, '');
-        if (!hostMatches(host, url.port, offering.allowedApiHosts)) destinationProblem = 'host_not_allowed';
-        else if (this.http.blockPrivateAddresses && isIP(literal) && isBlockedAddress(literal)) destinationProblem = 'private_address';
+        if (!hostMatches(host, url.port, offering.allowedApiHosts))
+          destinationProblem = 'host_not_allowed';
+        else if (this.http.blockPrivateAddresses && isIP(literal) && isBlockedAddress(literal))
+          destinationProblem = 'private_address';
       }
     }
     return {
@@ -345,12 +450,17 @@ export class ProxyService {
     const afterId = originalUrl.slice(PROXY_PREFIX.length + rt.id.length);
     const q = afterId.indexOf('?');
     const rawPath = q >= 0 ? afterId.slice(0, q) : afterId;
-    if (rawPath.charCodeAt(0) !== 47 /* / */) throw ProxyError.invalidPath('a path must follow the connection id');
-    if (rawPath.charCodeAt(1) === 47 || ABSOLUTE.test(rawPath)) throw ProxyError.invalidPath('absolute URLs are not allowed');
-    if (FORBIDDEN_IN_PATH.test(rawPath)) throw ProxyError.invalidPath('encoded slashes, backslashes, NUL and "#" are not allowed');
+    if (rawPath.charCodeAt(0) !== 47 /* / */)
+      throw ProxyError.invalidPath('a path must follow the connection id');
+    if (rawPath.charCodeAt(1) === 47 || ABSOLUTE.test(rawPath))
+      throw ProxyError.invalidPath('absolute URLs are not allowed');
+    if (FORBIDDEN_IN_PATH.test(rawPath))
+      throw ProxyError.invalidPath('encoded slashes, backslashes, NUL and "#" are not allowed');
     const firstEnd = rawPath.indexOf('/', 1);
-    if ((firstEnd < 0 ? rawPath : rawPath.slice(0, firstEnd)).includes('@')) throw ProxyError.invalidPath('"@" is not allowed in the first segment');
-    if (DOT_SEGMENT.test(rawPath)) throw ProxyError.invalidPath('"." and ".." segments are not allowed');
+    if ((firstEnd < 0 ? rawPath : rawPath.slice(0, firstEnd)).includes('@'))
+      throw ProxyError.invalidPath('"@" is not allowed in the first segment');
+    if (DOT_SEGMENT.test(rawPath))
+      throw ProxyError.invalidPath('"." and ".." segments are not allowed');
     if (rawPath.includes('%')) {
       try {
         decodeURIComponent(rawPath);
@@ -414,7 +524,11 @@ class ProxyCall implements Dispatcher.DispatchHandler {
     if (this.clientGone) controller.abort(new Error('the client went away'));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
     if (statusCode < 200) return; // informational (103 Early Hints): not passed on
     this.upstreamNs += process.hrtime.bigint() - this.attemptStarted;
     if (!this.retried && statusCode === 401) {
@@ -431,10 +545,13 @@ class ProxyCall implements Dispatcher.DispatchHandler {
     // The caller reads slower than the upstream sends: pause the upstream until it caught up.
     this.waitingForDrain = true;
     controller.pause();
-    this.res.once('drain', (this.resumeUpstream ??= () => {
-      this.waitingForDrain = false;
-      this.controller?.resume();
-    }));
+    this.res.once(
+      'drain',
+      (this.resumeUpstream ??= () => {
+        this.waitingForDrain = false;
+        this.controller?.resume();
+      }),
+    );
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
@@ -461,14 +578,16 @@ class ProxyCall implements Dispatcher.DispatchHandler {
 function forwardHeaders(incoming: IncomingMessage['headers']): Record<string, string | string[]> {
   // Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
   const listed = incoming.connection;
-  const connectionListed = listed && listed !== 'keep-alive' && listed !== 'close'
-    ? new Set(listed.split(',').map((h) => h.trim().toLowerCase()))
-    : undefined;
+  const connectionListed =
+    listed && listed !== 'keep-alive' && listed !== 'close'
+      ? new Set(listed.split(',').map((h) => h.trim().toLowerCase()))
+      : undefined;
   const out: Record<string, string | string[]> = {};
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined || DROP_REQUEST.has(name) || connectionListed?.has(name)) continue;
-    if (name.startsWith('latchkey-') || name.startsWith('x-latchkey-') || name.startsWith('proxy-')) continue;
+    if (name.startsWith('latchkey-') || name.startsWith('x-latchkey-') || name.startsWith('proxy-'))
+      continue;
     out[name] = value;
   }
   return out;
@@ -502,7 +621,13 @@ function limitBytes(limit: number): Transform {
 }
 
 /** Writes the response head (one writeHead: Node's fast path) and hands `res` to undici for the body. */
-function respondWith(res: ServerResponse, statusCode: number, upstream: IncomingHttpHeaders, requestId: string, refreshed: boolean): ServerResponse {
+function respondWith(
+  res: ServerResponse,
+  statusCode: number,
+  upstream: IncomingHttpHeaders,
+  requestId: string,
+  refreshed: boolean,
+): ServerResponse {
   const out: Record<string, string | string[]> = { 'x-request-id': requestId };
   for (const name in upstream) {
     const value = upstream[name];

@@ -27,7 +27,9 @@ export interface ThrottledAttempt {
   windowStart: Date;
 }
 
-export type ThrottleDecision = { attempt: ThrottledAttempt; retryAfterSeconds?: undefined } | { attempt?: undefined; retryAfterSeconds: number };
+export type ThrottleDecision =
+  | { attempt: ThrottledAttempt; retryAfterSeconds?: undefined }
+  | { attempt?: undefined; retryAfterSeconds: number };
 
 /**
  * Limits failed authentications per subject (a sign-in email, an OAuth App client id at one client
@@ -51,7 +53,11 @@ export class SignInThrottle {
   ) {}
 
   async begin(scope: ThrottleScope, subject: string): Promise<ThrottleDecision> {
-    const attempt: ThrottledAttempt = { scope, subjectHash: this.hash(scope, subject), windowStart: this.windowStart() };
+    const attempt: ThrottledAttempt = {
+      scope,
+      subjectHash: this.hash(scope, subject),
+      windowStart: this.windowStart(),
+    };
     const limit = this.limitOf(scope);
     if (limit === 0) return { attempt };
     const [row] = (await this.windows.query(
@@ -62,12 +68,19 @@ export class SignInThrottle {
     )) as Array<{ failures: number; pending: number; inserted: boolean }>;
     // The first attempt of a subject in a window tidies up windows that no longer count.
     if (row.inserted) {
-      await this.windows.query('DELETE FROM auth_failures WHERE window_start < $1', [new Date(attempt.windowStart.getTime() - KEEP_MS)]);
+      await this.windows.query('DELETE FROM auth_failures WHERE window_start < $1', [
+        new Date(attempt.windowStart.getTime() - KEEP_MS),
+      ]);
     }
     if (row.failures + row.pending <= limit) return { attempt };
     await this.finish(attempt, 'refused');
     const windowEndMs = attempt.windowStart.getTime() + FAILURE_WINDOW_MS;
-    return { retryAfterSeconds: row.failures >= limit ? Math.max(1, Math.ceil((windowEndMs - this.clock.nowMs()) / 1000)) : 1 };
+    return {
+      retryAfterSeconds:
+        row.failures >= limit
+          ? Math.max(1, Math.ceil((windowEndMs - this.clock.nowMs()) / 1000))
+          : 1,
+    };
   }
 
   /**
@@ -88,10 +101,15 @@ export class SignInThrottle {
   }
 
   private limitOf(scope: ThrottleScope): number {
-    return isAddressScope(scope) ? this.config.authMaxFailuresPerAddress : this.config.authMaxFailures;
+    return isAddressScope(scope)
+      ? this.config.authMaxFailuresPerAddress
+      : this.config.authMaxFailures;
   }
 
-  private async finish(attempt: ThrottledAttempt, outcome: 'succeeded' | 'failed' | 'refused'): Promise<void> {
+  private async finish(
+    attempt: ThrottledAttempt,
+    outcome: 'succeeded' | 'failed' | 'refused',
+  ): Promise<void> {
     if (this.limitOf(attempt.scope) === 0) return;
     const failures = { succeeded: '0', failed: 'failures + 1', refused: 'failures' }[outcome];
     await this.windows.query(
@@ -106,7 +124,12 @@ export class SignInThrottle {
   }
 
   private hash(scope: ThrottleScope, subject: string): string {
-    const key = scope === 'login' ? subject.trim().toLowerCase() : isAddressScope(scope) ? addressKey(subject) : subject;
+    const key =
+      scope === 'login'
+        ? subject.trim().toLowerCase()
+        : isAddressScope(scope)
+          ? addressKey(subject)
+          : subject;
     return sha256Hex(`${scope}:${key}`);
   }
 }
@@ -131,6 +154,11 @@ export function addressKey(address: string): string {
   const [head, tail = ''] = address.toLowerCase().split('%')[0].split('::');
   const left = head ? head.split(':') : [];
   const right = address.includes('::') && tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

@@ -10,7 +10,12 @@ describe('addressKey', () => {
 
   it('counts an IPv6 address under its /64, however it is written', () => {
     const key = '2001:db8:1:2::/64';
-    for (const address of ['2001:db8:1:2::a', '2001:0db8:0001:0002:0000:0000:0000:000b', '2001:DB8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::1.2.3.4']) {
+    for (const address of [
+      '2001:db8:1:2::a',
+      '2001:0db8:0001:0002:0000:0000:0000:000b',
+      '2001:DB8:1:2:ffff:ffff:ffff:ffff',
+      '2001:db8:1:2::1.2.3.4',
+    ]) {
       expect(addressKey(address)).toBe(key);
     }
     expect(addressKey('2001:db8:1:3::a')).toBe('2001:db8:1:3::/64');

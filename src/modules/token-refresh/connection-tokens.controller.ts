@@ -35,7 +35,10 @@ export class ConnectionTokensController {
   @Post(':id/refresh')
   @HttpCode(200)
   @RequireScopes('connections:write')
-  async refresh(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string): Promise<ConnectionResponse> {
+  async refresh(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+  ): Promise<ConnectionResponse> {
     return ConnectionResponse.of(await this.tokens.refreshNow(p.workspaceId, id));
   }
 
@@ -43,7 +46,11 @@ export class ConnectionTokensController {
   @Delete(':id')
   @HttpCode(204)
   @RequireScopes('connections:write')
-  async revoke(@CurrentPrincipal() p: Principal, @Param('id', IdParam) id: string, @Res({ passthrough: true }) res: Response): Promise<void> {
+  async revoke(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<void> {
     res.setHeader('Latchkey-Upstream-Revocation', await this.tokens.revoke(p.workspaceId, id));
   }
 }

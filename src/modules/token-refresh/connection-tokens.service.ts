@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/time/clock.js';
-import { ConnectionRevoker, type UpstreamRevocation } from '../connections/connection-revoker.service.js';
+import {
+  ConnectionRevoker,
+  type UpstreamRevocation,
+} from '../connections/connection-revoker.service.js';
 import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { ConnectionsService } from '../connections/connections.service.js';
@@ -25,11 +28,18 @@ export class ConnectionTokensService {
     private readonly clock: Clock,
   ) {}
 
-  async handout(workspaceId: string, id: string, forceRefresh: boolean): Promise<AccessTokenHandout> {
+  async handout(
+    workspaceId: string,
+    id: string,
+    forceRefresh: boolean,
+  ): Promise<AccessTokenHandout> {
     let connection = await this.usable(workspaceId, id);
     const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? 0;
     if (forceRefresh || expiresAt - this.clock.nowMs() < HANDOUT_MIN_VALIDITY_MS) {
-      connection = await this.refresher.refresh(connection.id, { reason: 'handout', observedVersion: connection.credentialsVersion });
+      connection = await this.refresher.refresh(connection.id, {
+        reason: 'handout',
+        observedVersion: connection.credentialsVersion,
+      });
     }
     const credentials = this.connections.credentialsOf(connection);
     if (!credentials) throw ConnectionError.notFound();
@@ -43,7 +53,10 @@ export class ConnectionTokensService {
 
   async refreshNow(workspaceId: string, id: string): Promise<Connection> {
     const connection = await this.usable(workspaceId, id);
-    return this.refresher.refresh(connection.id, { reason: 'api', observedVersion: connection.credentialsVersion });
+    return this.refresher.refresh(connection.id, {
+      reason: 'api',
+      observedVersion: connection.credentialsVersion,
+    });
   }
 
   async revoke(workspaceId: string, id: string): Promise<UpstreamRevocation> {

@@ -6,13 +6,25 @@ const HOUR = 3_600_000;
 describe(nextRefreshAt.name, () => {
   it('refreshes 10 minutes early for a 2-hour token (the configured margin is smaller than 10%)', () => {
     const now = 1_000_000;
-    const at = nextRefreshAt({ expiresAt: new Date(now + 2 * HOUR), issuedAt: now, now, marginSeconds: 600, random: 0 });
+    const at = nextRefreshAt({
+      expiresAt: new Date(now + 2 * HOUR),
+      issuedAt: now,
+      now,
+      marginSeconds: 600,
+      random: 0,
+    });
     expect(at.getTime()).toBe(now + 2 * HOUR - 600_000);
   });
 
   it('uses 10% of a short lifetime when that is smaller than the margin', () => {
     const now = 0;
-    const at = nextRefreshAt({ expiresAt: new Date(now + 20 * 60_000), issuedAt: now, now, marginSeconds: 600, random: 0 });
+    const at = nextRefreshAt({
+      expiresAt: new Date(now + 20 * 60_000),
+      issuedAt: now,
+      now,
+      marginSeconds: 600,
+      random: 0,
+    });
     expect(at.getTime()).toBe(20 * 60_000 - 120_000);
   });
 
@@ -27,7 +39,15 @@ describe(nextRefreshAt.name, () => {
 
   it('never schedules in the past, even for a token that already expired', () => {
     const now = 5 * HOUR;
-    expect(nextRefreshAt({ expiresAt: new Date(HOUR), issuedAt: 0, now, marginSeconds: 600, random: 0.5 }).getTime()).toBe(now);
+    expect(
+      nextRefreshAt({
+        expiresAt: new Date(HOUR),
+        issuedAt: 0,
+        now,
+        marginSeconds: 600,
+        random: 0.5,
+      }).getTime(),
+    ).toBe(now);
   });
 });
 

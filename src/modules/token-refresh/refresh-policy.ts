@@ -17,7 +17,10 @@ export function nextRefreshAt(params: {
   random: number;
 }): Date {
   const lifetime = Math.max(0, params.expiresAt.getTime() - Math.min(params.issuedAt, params.now));
-  const margin = Math.max(Math.min(params.marginSeconds * 1000, lifetime * 0.1), Math.min(MIN_MARGIN_MS, lifetime / 2));
+  const margin = Math.max(
+    Math.min(params.marginSeconds * 1000, lifetime * 0.1),
+    Math.min(MIN_MARGIN_MS, lifetime / 2),
+  );
   const jitter = margin * 0.2 * params.random;
   return new Date(Math.max(params.now, params.expiresAt.getTime() - margin - jitter));
 }

@@ -5,7 +5,11 @@ export class RefreshError extends DomainError {
   leaseLost = false;
 
   static unavailable(message: string): RefreshError {
-    return new RefreshError('connection.refresh_unavailable', 'unavailable', `${message} Latchkey will retry with backoff.`);
+    return new RefreshError(
+      'connection.refresh_unavailable',
+      'unavailable',
+      `${message} Latchkey will retry with backoff.`,
+    );
   }
   static failed(message: string): RefreshError {
     return new RefreshError('connection.refresh_failed', 'upstream', message);
@@ -21,11 +25,19 @@ export class RefreshError extends DomainError {
     );
   }
   static leaseLost(): RefreshError {
-    const error = new RefreshError('connection.refresh_unavailable', 'unavailable', 'Another process took over this refresh. Try again shortly.');
+    const error = new RefreshError(
+      'connection.refresh_unavailable',
+      'unavailable',
+      'Another process took over this refresh. Try again shortly.',
+    );
     error.leaseLost = true;
     return error;
   }
   static timeout(): RefreshError {
-    return new RefreshError('connection.refresh_unavailable', 'unavailable', 'Another refresh of this connection did not finish in time.');
+    return new RefreshError(
+      'connection.refresh_unavailable',
+      'unavailable',
+      'Another refresh of this connection did not finish in time.',
+    );
   }
 }

@@ -10,7 +10,11 @@ import { TokenRefreshScheduler } from './token-refresh.scheduler.js';
 import { TokenRefreshService } from './token-refresh.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Connection, Integration]), ConnectionsModule, OfferingsModule],
+  imports: [
+    TypeOrmModule.forFeature([Connection, Integration]),
+    ConnectionsModule,
+    OfferingsModule,
+  ],
   controllers: [ConnectionTokensController],
   providers: [TokenRefreshService, TokenRefreshScheduler, ConnectionTokensService],
   exports: [TokenRefreshService, ConnectionTokensService],

@@ -1,4 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
@@ -59,13 +64,18 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
 
   onApplicationBootstrap(): void {
     if (!this.config.schedulerEnabled) return;
-    const timer = setInterval(() => void this.tick().catch((err: unknown) => this.logger.error({ err }, 'refresh tick failed')), this.config.refreshIntervalSeconds * 1000);
+    const timer = setInterval(
+      () =>
+        void this.tick().catch((err: unknown) => this.logger.error({ err }, 'refresh tick failed')),
+      this.config.refreshIntervalSeconds * 1000,
+    );
     this.registry.addInterval('token-refresh', timer);
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    if (this.registry.doesExist('interval', 'token-refresh')) this.registry.deleteInterval('token-refresh');
+    if (this.registry.doesExist('interval', 'token-refresh'))
+      this.registry.deleteInterval('token-refresh');
     await this.running?.catch(() => undefined);
   }
 
@@ -102,10 +112,13 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
 
   private async batch(): Promise<TickReport> {
     const now = this.clock.now();
-    const [claimed]: [Array<{ id: string; credentials_version: number }>, number] = await this.dataSource.query(
-      TokenRefreshScheduler.CLAIM_SQL,
-      [this.refresher.owner, new Date(now.getTime() + LEASE_MS), now, this.config.refreshBatchSize],
-    );
+    const [claimed]: [Array<{ id: string; credentials_version: number }>, number] =
+      await this.dataSource.query(TokenRefreshScheduler.CLAIM_SQL, [
+        this.refresher.owner,
+        new Date(now.getTime() + LEASE_MS),
+        now,
+        this.config.refreshBatchSize,
+      ]);
     let refreshed = 0;
     let failed = 0;
     let skipped = 0;
@@ -121,7 +134,11 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
           await this.extendLeases(claimed.slice(next).map((r) => r.id));
         }
         try {
-          await this.refresher.refresh(row.id, { reason: 'scheduler', observedVersion: row.credentials_version, leased: true });
+          await this.refresher.refresh(row.id, {
+            reason: 'scheduler',
+            observedVersion: row.credentials_version,
+            leased: true,
+          });
           refreshed++;
         } catch (error) {
           if (error instanceof RefreshError && error.leaseLost) skipped++;
@@ -132,8 +149,11 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.config.refreshConcurrency, claimed.length) }, worker));
-    if (claimed.length) this.logger.info({ claimed: claimed.length, refreshed, failed, skipped }, 'refresh tick');
+    await Promise.all(
+      Array.from({ length: Math.min(this.config.refreshConcurrency, claimed.length) }, worker),
+    );
+    if (claimed.length)
+      this.logger.info({ claimed: claimed.length, refreshed, failed, skipped }, 'refresh tick');
     return { claimed: claimed.length, refreshed, failed, skipped };
   }
 

@@ -10,14 +10,23 @@ import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { ConnectionRevoker } from '../connections/connection-revoker.service.js';
-import { Connection, type ConnectionCredentials, ConnectionStatus } from '../connections/connection.entity.js';
+import {
+  Connection,
+  type ConnectionCredentials,
+  ConnectionStatus,
+} from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
 import { clientCredentialsOf } from '../integrations/client-credentials.js';
 import { Integration } from '../integrations/integration.entity.js';
 import type { Offering } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { type ClientCredentials, ProviderClient, ProviderError, type TokenSet } from '../offerings/provider-client.service.js';
+import {
+  type ClientCredentials,
+  ProviderClient,
+  ProviderError,
+  type TokenSet,
+} from '../offerings/provider-client.service.js';
 import { backoffMs } from './refresh-policy.js';
 import { RefreshError } from './token-refresh.errors.js';
 import { entityFromRow } from '../../database/entity-from-row.js';
@@ -89,7 +98,10 @@ export class TokenRefreshService {
     // Every connection of an integration shares these two rows: load them once per process, and
     // forget them when either changes on any replica (a rotated secret, an edited offering).
     this.setups = new InvalidatingCache<RefreshSetup>(changes, 'integration', 10_000, [
-      { kind: 'offering', keys: (id, entries) => [...entries].filter(([, v]) => v.offering.id === id).map(([k]) => k) },
+      {
+        kind: 'offering',
+        keys: (id, entries) => [...entries].filter(([, v]) => v.offering.id === id).map(([k]) => k),
+      },
     ]);
   }
 
@@ -113,17 +125,25 @@ export class TokenRefreshService {
     }
     const running = this.inflight.get(connectionId);
     if (running) return running;
-    const promise = this.run(connectionId, options).finally(() => this.inflight.delete(connectionId));
+    const promise = this.run(connectionId, options).finally(() =>
+      this.inflight.delete(connectionId),
+    );
     this.inflight.set(connectionId, promise);
     return promise;
   }
 
   /** The connection, when its token moved on since the caller saw it or is younger than `withinMs`. */
-  private async recentEnough(id: string, observedVersion: number, withinMs: number): Promise<Connection | undefined> {
+  private async recentEnough(
+    id: string,
+    observedVersion: number,
+    withinMs: number,
+  ): Promise<Connection | undefined> {
     const current = await this.load(id);
     if (current.credentialsVersion !== observedVersion) return current;
     const refreshedAt = current.lastRefreshedAt?.getTime();
-    return refreshedAt !== undefined && this.clock.nowMs() - refreshedAt < withinMs ? current : undefined;
+    return refreshedAt !== undefined && this.clock.nowMs() - refreshedAt < withinMs
+      ? current
+      : undefined;
   }
 
   private async run(id: string, options: RefreshOptions): Promise<Connection> {
@@ -160,7 +180,10 @@ export class TokenRefreshService {
   private async refreshHoldingLease(connection: Connection): Promise<Connection> {
     const credentials = this.connectionsService.credentialsOf(connection);
     if (!credentials?.refreshToken) {
-      await this.markNeedsReauth(connection, 'The connection has no refresh token: the end user must reconnect.');
+      await this.markNeedsReauth(
+        connection,
+        'The connection has no refresh token: the end user must reconnect.',
+      );
       throw ConnectionError.needsReauth();
     }
     const { integration, offering } = await this.setupOf(connection.integrationId);
@@ -184,7 +207,9 @@ export class TokenRefreshService {
         throw ConnectionError.needsReauth();
       }
       await this.markTransientFailure(connection, error.message);
-      throw error.unreachable ? RefreshError.unavailable(error.message) : RefreshError.failed(error.message);
+      throw error.unreachable
+        ? RefreshError.unavailable(error.message)
+        : RefreshError.failed(error.message);
     }
 
     // Stored with the fallback expiry first: introspection may hang for its whole timeout, and a
@@ -210,7 +235,12 @@ export class TokenRefreshService {
    * Retried on database errors, logged loudly: the provider may already have invalidated the old
    * refresh token.
    */
-  private async commit(connection: Connection, credentials: ConnectionCredentials, expiresAt: Date, tokens: TokenSet): Promise<Connection | undefined> {
+  private async commit(
+    connection: Connection,
+    credentials: ConnectionCredentials,
+    expiresAt: Date,
+    tokens: TokenSet,
+  ): Promise<Connection | undefined> {
     const now = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -225,7 +255,11 @@ export class TokenRefreshService {
           [
             this.connectionsService.encryptCredentials(connection.id, credentials),
             expiresAt,
-            this.connectionsService.scheduleFor(expiresAt, credentials.issuedAt, !!credentials.refreshToken),
+            this.connectionsService.scheduleFor(
+              expiresAt,
+              credentials.issuedAt,
+              !!credentials.refreshToken,
+            ),
             tokens.instanceUrl ?? null,
             tokens.scope ? tokens.scope.split(' ').filter(Boolean) : null,
             now,
@@ -246,7 +280,10 @@ export class TokenRefreshService {
           'REFRESHED TOKENS NOT YET STORED: the provider issued new tokens but writing them failed; retrying',
         );
         // Callers get a retryable 503, not a 500 with the database's message.
-        if (attempt >= COMMIT_ATTEMPTS) throw RefreshError.unavailable('The provider issued new tokens but Latchkey could not store them.');
+        if (attempt >= COMMIT_ATTEMPTS)
+          throw RefreshError.unavailable(
+            'The provider issued new tokens but Latchkey could not store them.',
+          );
         await sleep(100 * 2 ** attempt);
       }
     }
@@ -263,7 +300,11 @@ export class TokenRefreshService {
     offering: Offering,
     client: ClientCredentials,
   ): Promise<Connection> {
-    const expiresAt = await this.provider.introspectExpiry(offering, client, credentials.accessToken);
+    const expiresAt = await this.provider.introspectExpiry(
+      offering,
+      client,
+      credentials.accessToken,
+    );
     if (!expiresAt || expiresAt.getTime() === stored.accessTokenExpiresAt?.getTime()) return stored;
     try {
       const [rows]: [Array<Record<string, unknown>>, number] = await this.connections.query(
@@ -272,7 +313,11 @@ export class TokenRefreshService {
           RETURNING *`,
         [
           expiresAt,
-          this.connectionsService.scheduleFor(expiresAt, credentials.issuedAt, !!credentials.refreshToken),
+          this.connectionsService.scheduleFor(
+            expiresAt,
+            credentials.issuedAt,
+            !!credentials.refreshToken,
+          ),
           stored.id,
           stored.credentialsVersion,
         ],
@@ -293,24 +338,35 @@ export class TokenRefreshService {
    * The row moved on without us: revoked meanwhile (or deleted with its integration), or (should
    * not happen) written by another holder.
    */
-  private async lostCommit(connection: Connection, credentials: ConnectionCredentials): Promise<Connection> {
+  private async lostCommit(
+    connection: Connection,
+    credentials: ConnectionCredentials,
+  ): Promise<Connection> {
     const current = await this.connections.findOneBy({ id: connection.id });
     if (!current || current.status === ConnectionStatus.Revoked) {
       // The revocation revoked what was stored; the tokens the provider just issued are ours to revoke.
       // A refresh token that did not rotate is the stored one: already revoked, not asked twice.
       const stored = this.connectionsService.credentialsOf(connection)?.refreshToken;
       if (!credentials.refreshToken || credentials.refreshToken !== stored) {
-        await this.revoker.revokeOrphaned(connection, credentials, this.refreshingAs.get(connection.id));
+        await this.revoker.revokeOrphaned(
+          connection,
+          credentials,
+          this.refreshingAs.get(connection.id),
+        );
       }
       throw ConnectionError.notFound();
     }
-    this.logger.error({ connectionId: connection.id }, 'refresh result discarded: the credentials changed while this process held the lease');
+    this.logger.error(
+      { connectionId: connection.id },
+      'refresh result discarded: the credentials changed while this process held the lease',
+    );
     return current;
   }
 
   private async load(id: string): Promise<Connection> {
     const connection = await this.connections.findOneBy({ id });
-    if (!connection || connection.status === ConnectionStatus.Revoked) throw ConnectionError.notFound();
+    if (!connection || connection.status === ConnectionStatus.Revoked)
+      throw ConnectionError.notFound();
     if (connection.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
     return connection;
   }
@@ -321,12 +377,18 @@ export class TokenRefreshService {
     const result = await this.connections
       .createQueryBuilder()
       .update()
-      .set({ refreshLeaseOwner: this.owner, refreshLeaseExpiresAt: new Date(now.getTime() + LEASE_MS) })
-      .where(`id = :id AND status IN ('active', 'error')`, { id })
-      .andWhere('(refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= :now OR refresh_lease_owner = :owner)', {
-        now,
-        owner: this.owner,
+      .set({
+        refreshLeaseOwner: this.owner,
+        refreshLeaseExpiresAt: new Date(now.getTime() + LEASE_MS),
       })
+      .where(`id = :id AND status IN ('active', 'error')`, { id })
+      .andWhere(
+        '(refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= :now OR refresh_lease_owner = :owner)',
+        {
+          now,
+          owner: this.owner,
+        },
+      )
       .execute();
     return result.affected === 1;
   }
@@ -350,7 +412,10 @@ export class TokenRefreshService {
   }
 
   private async releaseLease(id: string): Promise<void> {
-    await this.connections.update({ id, refreshLeaseOwner: this.owner }, { refreshLeaseOwner: null, refreshLeaseExpiresAt: null });
+    await this.connections.update(
+      { id, refreshLeaseOwner: this.owner },
+      { refreshLeaseOwner: null, refreshLeaseExpiresAt: null },
+    );
   }
 
   /** Polls until another holder finishes (version moves), gives up (lease cleared) or dies (lease expires). */
@@ -362,9 +427,15 @@ export class TokenRefreshService {
         where: { id },
         select: { id: true, status: true, credentialsVersion: true, refreshLeaseExpiresAt: true },
       });
-      if (!row || row.status === ConnectionStatus.Revoked || row.status === ConnectionStatus.NeedsReauth) return;
+      if (
+        !row ||
+        row.status === ConnectionStatus.Revoked ||
+        row.status === ConnectionStatus.NeedsReauth
+      )
+        return;
       if (row.credentialsVersion !== observedVersion) return;
-      if (!row.refreshLeaseExpiresAt || row.refreshLeaseExpiresAt.getTime() <= this.clock.nowMs()) return;
+      if (!row.refreshLeaseExpiresAt || row.refreshLeaseExpiresAt.getTime() <= this.clock.nowMs())
+        return;
     }
     throw RefreshError.timeout();
   }
@@ -391,7 +462,8 @@ export class TokenRefreshService {
   private async markTransientFailure(connection: Connection, message: string): Promise<void> {
     const failures = connection.refreshFailures + 1;
     const now = this.clock.nowMs();
-    const expired = !connection.accessTokenExpiresAt || connection.accessTokenExpiresAt.getTime() <= now;
+    const expired =
+      !connection.accessTokenExpiresAt || connection.accessTokenExpiresAt.getTime() <= now;
     await this.connections.update(
       { id: connection.id, credentialsVersion: connection.credentialsVersion },
       {
@@ -405,7 +477,10 @@ export class TokenRefreshService {
     );
     // Unconfirmed: the credentials did not change, so what other replicas cached is still right.
     await this.changes.publish({ kind: 'connection', id: connection.id }, { confirm: false });
-    this.logger.warn({ connectionId: connection.id, failures }, `refresh failed, backing off: ${message}`);
+    this.logger.warn(
+      { connectionId: connection.id, failures },
+      `refresh failed, backing off: ${message}`,
+    );
   }
 }
 

@@ -24,7 +24,11 @@ export class UsersService {
     const members = manager?.getRepository(WorkspaceMember) ?? this.members;
     const email = input.email.trim().toLowerCase();
     if (await users.existsBy({ email })) {
-      throw new DomainError('user.email_taken', 'conflict', `A user with email ${email} already exists.`);
+      throw new DomainError(
+        'user.email_taken',
+        'conflict',
+        `A user with email ${email} already exists.`,
+      );
     }
     const user = await users.save(
       users.create({
@@ -51,7 +55,10 @@ export class UsersService {
 
   /** The user for these credentials, or null; as slow for unknown emails as for wrong passwords. */
   async verifyLogin(email: string, password: string): Promise<User | null> {
-    const user = await this.users.findOneBy({ email: email.trim().toLowerCase(), disabledAt: IsNull() });
+    const user = await this.users.findOneBy({
+      email: email.trim().toLowerCase(),
+      disabledAt: IsNull(),
+    });
     const ok = await verifySecret(password, user?.passwordHash ?? DUMMY_SECRET_HASH);
     return user && ok ? user : null;
   }
@@ -69,7 +76,9 @@ export class UsersService {
   }
 
   findByEmail(email: string, manager?: EntityManager): Promise<User | null> {
-    return (manager?.getRepository(User) ?? this.users).findOneBy({ email: email.trim().toLowerCase() });
+    return (manager?.getRepository(User) ?? this.users).findOneBy({
+      email: email.trim().toLowerCase(),
+    });
   }
 
   async isMember(userId: string, workspaceId: string): Promise<boolean> {
@@ -78,7 +87,11 @@ export class UsersService {
 
   /** The workspaces the user is a member of, in the order they joined them. */
   async memberWorkspaces(userId: string): Promise<Workspace[]> {
-    const rows = await this.members.find({ where: { userId }, relations: { workspace: true }, order: { createdAt: 'ASC' } });
+    const rows = await this.members.find({
+      where: { userId },
+      relations: { workspace: true },
+      order: { createdAt: 'ASC' },
+    });
     return rows.flatMap((m) => (m.workspace ? [m.workspace] : []));
   }
 

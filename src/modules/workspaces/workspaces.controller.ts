@@ -33,7 +33,10 @@ export class WorkspacesController {
 
   @Patch(':id')
   @RequireScopes('workspaces:write')
-  async update(@Param('id', IdParam) id: string, @Body() body: UpdateWorkspaceDto): Promise<WorkspaceResponse> {
+  async update(
+    @Param('id', IdParam) id: string,
+    @Body() body: UpdateWorkspaceDto,
+  ): Promise<WorkspaceResponse> {
     return WorkspaceResponse.of(await this.workspaces.update(id, body));
   }
 }

@@ -5,6 +5,10 @@ export class WorkspaceError extends DomainError {
     return new WorkspaceError('workspace.not_found', 'not_found', 'No such workspace.');
   }
   static slugTaken(slug: string): WorkspaceError {
-    return new WorkspaceError('workspace.slug_taken', 'conflict', `A workspace with slug "${slug}" already exists.`);
+    return new WorkspaceError(
+      'workspace.slug_taken',
+      'conflict',
+      `A workspace with slug "${slug}" already exists.`,
+    );
   }
 }

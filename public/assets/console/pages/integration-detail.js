@@ -1,5 +1,18 @@
 import { api, ApiError } from '../api.js';
-import { badge, checkedValues, clear, copyControl, emptyState, field, h, messageArea, mount, onSubmit, readonlyInput, time } from '../dom.js';
+import {
+  badge,
+  checkedValues,
+  clear,
+  copyControl,
+  emptyState,
+  field,
+  h,
+  messageArea,
+  mount,
+  onSubmit,
+  readonlyInput,
+  time,
+} from '../dom.js';
 import { redirectUrisInput, redirectUrisValue, scopeGroup } from './integration-form.js';
 
 const TABS = ['settings', 'connections'];
@@ -11,8 +24,16 @@ export async function render(main) {
     integration = (await api('GET', `/integrations/${id}`)).data;
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
-      mount(main, h('h1', {}, 'Integration not found'),
-        h('p', {}, 'It does not exist in this workspace, or it was deleted. ', h('a', { href: '/oauth' }, 'Back to integrations')));
+      mount(
+        main,
+        h('h1', {}, 'Integration not found'),
+        h(
+          'p',
+          {},
+          'It does not exist in this workspace, or it was deleted. ',
+          h('a', { href: '/oauth' }, 'Back to integrations'),
+        ),
+      );
       return;
     }
     throw error;
@@ -21,8 +42,20 @@ export async function render(main) {
 
   const heading = h('h1', {}, integration.name);
   const headerBadge = h('span', {}, badge(integration.status));
-  const settings = h('div', { class: 'tab-panel', role: 'tabpanel', id: 'panel-settings', 'aria-labelledby': 'tab-settings', tabindex: '0' });
-  const connections = h('div', { class: 'tab-panel', role: 'tabpanel', id: 'panel-connections', 'aria-labelledby': 'tab-connections', tabindex: '0' });
+  const settings = h('div', {
+    class: 'tab-panel',
+    role: 'tabpanel',
+    id: 'panel-settings',
+    'aria-labelledby': 'tab-settings',
+    tabindex: '0',
+  });
+  const connections = h('div', {
+    class: 'tab-panel',
+    role: 'tabpanel',
+    id: 'panel-connections',
+    'aria-labelledby': 'tab-connections',
+    tabindex: '0',
+  });
   const panels = { settings, connections };
 
   const update = (next) => {
@@ -34,14 +67,24 @@ export async function render(main) {
 
   // ---- tabs: a tablist with roving focus; the selection lives in the URL hash ----
   const tabs = TABS.map((name) =>
-    h('button', {
-      type: 'button', role: 'tab', id: `tab-${name}`, 'aria-controls': `panel-${name}`,
-      onclick: () => select(name, { focus: false, push: true }),
-    }, name === 'settings' ? 'Settings' : 'Connections'));
+    h(
+      'button',
+      {
+        type: 'button',
+        role: 'tab',
+        id: `tab-${name}`,
+        'aria-controls': `panel-${name}`,
+        onclick: () => select(name, { focus: false, push: true }),
+      },
+      name === 'settings' ? 'Settings' : 'Connections',
+    ),
+  );
   const tablist = h('div', { role: 'tablist', 'aria-label': 'Integration', class: 'tabs' }, tabs);
   tablist.addEventListener('keydown', (event) => {
     const current = TABS.indexOf(selected);
-    const to = { ArrowRight: current + 1, ArrowLeft: current - 1, Home: 0, End: TABS.length - 1 }[event.key];
+    const to = { ArrowRight: current + 1, ArrowLeft: current - 1, Home: 0, End: TABS.length - 1 }[
+      event.key
+    ];
     if (to === undefined) return;
     event.preventDefault();
     select(TABS[(to + TABS.length) % TABS.length], { focus: true, push: true });
@@ -57,7 +100,8 @@ export async function render(main) {
       panels[TABS[i]].hidden = !on;
       if (on && focus) tab.focus();
     });
-    if (push && location.hash !== `#${name}`) history.replaceState(null, '', name === 'settings' ? location.pathname : `#${name}`);
+    if (push && location.hash !== `#${name}`)
+      history.replaceState(null, '', name === 'settings' ? location.pathname : `#${name}`);
     if (name === 'connections' && !connectionsLoaded) {
       connectionsLoaded = true;
       void loadConnections();
@@ -69,7 +113,11 @@ export async function render(main) {
   // ---- Settings: status and verification ----
   const statusBody = h('div', {});
   const statusMessages = messageArea();
-  const verifyButton = h('button', { type: 'button', class: 'button-secondary', onclick: verify }, 'Verify again');
+  const verifyButton = h(
+    'button',
+    { type: 'button', class: 'button-secondary', onclick: verify },
+    'Verify again',
+  );
   const secretState = h('p', {});
   function renderStatus() {
     const v = integration.verification;
@@ -77,23 +125,49 @@ export async function render(main) {
       ? 'A client secret is stored (encrypted). It is never shown.'
       : 'No client secret is stored yet.';
     statusBody.replaceChildren(
-      h('dl', { class: 'facts' },
-        h('dt', {}, 'Status'), h('dd', {}, badge(integration.status)),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', {}, 'Status'),
+        h('dd', {}, badge(integration.status)),
         h('dt', {}, 'Verification'),
-        h('dd', {}, v ? [badge(v.outcome), ' ', h('span', { class: 'verification-message' }, v.message)] : h('span', { class: 'muted' },
-          integration.hasClientSecret ? 'Not checked yet.' : 'No client secret yet: add one below to verify the credentials.')),
-        h('dt', {}, 'Checked'), h('dd', {}, v ? time(v.checkedAt) : '—'),
-        h('dt', {}, 'Offering'), h('dd', {}, offering.displayName)),
+        h(
+          'dd',
+          {},
+          v
+            ? [badge(v.outcome), ' ', h('span', { class: 'verification-message' }, v.message)]
+            : h(
+                'span',
+                { class: 'muted' },
+                integration.hasClientSecret
+                  ? 'Not checked yet.'
+                  : 'No client secret yet: add one below to verify the credentials.',
+              ),
+        ),
+        h('dt', {}, 'Checked'),
+        h('dd', {}, v ? time(v.checkedAt) : '—'),
+        h('dt', {}, 'Offering'),
+        h('dd', {}, offering.displayName),
+      ),
       ...(integration.status === 'draft'
-        ? [h('p', { class: 'notice' }, 'Draft integrations cannot start connections until the provider accepts their credentials.')]
-        : []));
+        ? [
+            h(
+              'p',
+              { class: 'notice' },
+              'Draft integrations cannot start connections until the provider accepts their credentials.',
+            ),
+          ]
+        : []),
+    );
   }
   async function verify() {
     verifyButton.disabled = true;
     statusMessages.clear();
     try {
       update((await api('POST', `/integrations/${id}/verify`)).data);
-      statusMessages.success(`Verification finished: ${integration.verification?.outcome ?? 'not checked'}. ${integration.verification?.message ?? ''}`.trim());
+      statusMessages.success(
+        `Verification finished: ${integration.verification?.outcome ?? 'not checked'}. ${integration.verification?.message ?? ''}`.trim(),
+      );
     } catch (error) {
       statusMessages.error(error.message).focus();
     } finally {
@@ -103,48 +177,97 @@ export async function render(main) {
   renderStatus();
 
   // ---- Settings: callback URL ----
-  const callback = readonlyInput(integration.callbackUrl, { id: 'callback-url', 'aria-describedby': 'callback-url-hint', dataset: { copyName: 'callback URL' } });
+  const callback = readonlyInput(integration.callbackUrl, {
+    id: 'callback-url',
+    'aria-describedby': 'callback-url-hint',
+    dataset: { copyName: 'callback URL' },
+  });
 
   // ---- Settings: secret rotation (the field is never pre-filled: the secret is write-only) ----
   const secretMessages = messageArea();
-  const newSecret = h('input', { type: 'password', autocomplete: 'new-password', spellcheck: 'false', required: true });
+  const newSecret = h('input', {
+    type: 'password',
+    autocomplete: 'new-password',
+    spellcheck: 'false',
+    required: true,
+  });
   const rotateButton = h('button', { type: 'submit', class: 'button-secondary' }, 'Rotate secret');
-  const rotateForm = h('form', { class: 'stack', novalidate: true },
-    field({ label: 'New client secret', control: newSecret, name: 'clientSecret',
-      hint: 'Verified with the provider first: a rejected secret changes nothing and the current one stays in use.' }),
-    secretMessages.el, h('div', { class: 'form-actions' }, rotateButton));
+  const rotateForm = h(
+    'form',
+    { class: 'stack', novalidate: true },
+    field({
+      label: 'New client secret',
+      control: newSecret,
+      name: 'clientSecret',
+      hint: 'Verified with the provider first: a rejected secret changes nothing and the current one stays in use.',
+    }),
+    secretMessages.el,
+    h('div', { class: 'form-actions' }, rotateButton),
+  );
   onSubmit(rotateForm, rotateButton, secretMessages, async () => {
-    update((await api('PUT', `/integrations/${id}/secret`, { clientSecret: newSecret.value })).data);
+    update(
+      (await api('PUT', `/integrations/${id}/secret`, { clientSecret: newSecret.value })).data,
+    );
     newSecret.value = '';
     secretMessages.success('The new secret was accepted by the provider and is now in use.');
   });
 
   // ---- Settings: editable fields (PATCH) ----
   const editMessages = messageArea();
-  const name = h('input', { type: 'text', value: integration.name, maxlength: '100', required: true, autocomplete: 'off' });
-  const clientId = h('input', { type: 'text', value: integration.clientId, class: 'mono', spellcheck: 'false', autocomplete: 'off', required: true });
+  const name = h('input', {
+    type: 'text',
+    value: integration.name,
+    maxlength: '100',
+    required: true,
+    autocomplete: 'off',
+  });
+  const clientId = h('input', {
+    type: 'text',
+    value: integration.clientId,
+    class: 'mono',
+    spellcheck: 'false',
+    autocomplete: 'off',
+    required: true,
+  });
   const scopes = scopeGroup(offering, integration.scopes);
   const redirects = redirectUrisInput(integration.allowedRedirectUris);
   const saveButton = h('button', { type: 'submit', class: 'button-primary' }, 'Save changes');
-  const editForm = h('form', { class: 'stack', novalidate: true },
+  const editForm = h(
+    'form',
+    { class: 'stack', novalidate: true },
     field({ label: 'Integration name', control: name, name: 'name' }),
-    field({ label: 'Client ID', control: clientId, name: 'clientId', hint: 'Changing it verifies the credentials again.' }),
+    field({
+      label: 'Client ID',
+      control: clientId,
+      name: 'clientId',
+      hint: 'Changing it verifies the credentials again.',
+    }),
     scopes,
     redirects,
-    editMessages.el, h('div', { class: 'form-actions' }, saveButton));
+    editMessages.el,
+    h('div', { class: 'form-actions' }, saveButton),
+  );
   onSubmit(editForm, saveButton, editMessages, async () => {
-    update((await api('PATCH', `/integrations/${id}`, {
-      name: name.value.trim(),
-      clientId: clientId.value.trim(),
-      scopes: checkedValues(scopes),
-      allowedRedirectUris: redirectUrisValue(redirects),
-    })).data);
+    update(
+      (
+        await api('PATCH', `/integrations/${id}`, {
+          name: name.value.trim(),
+          clientId: clientId.value.trim(),
+          scopes: checkedValues(scopes),
+          allowedRedirectUris: redirectUrisValue(redirects),
+        })
+      ).data,
+    );
     editMessages.success('Changes saved.');
   });
 
   // ---- Settings: delete ----
   const deleteMessages = messageArea();
-  const deleteButton = h('button', { type: 'button', class: 'button-danger', onclick: () => remove(false) }, 'Delete integration');
+  const deleteButton = h(
+    'button',
+    { type: 'button', class: 'button-danger', onclick: () => remove(false) },
+    'Delete integration',
+  );
   async function remove(force) {
     const question = force
       ? 'Revoke every connection of this integration at the provider and delete it? This cannot be undone.'
@@ -157,11 +280,21 @@ export async function render(main) {
     } catch (error) {
       if (error instanceof ApiError && error.code === 'integration.has_connections') {
         const count = error.details.connections ?? 'Some';
-        deleteMessages.error(
-          `${count} connection(s) still hold credentials, so the integration was not deleted.`,
-          h('p', {}, 'Delete those connections first (Connections tab), or revoke them all at the provider and delete the integration with them.'),
-          h('button', { type: 'button', class: 'button-danger', onclick: () => remove(true) }, `Revoke ${count} connection(s) and delete`),
-        ).focus();
+        deleteMessages
+          .error(
+            `${count} connection(s) still hold credentials, so the integration was not deleted.`,
+            h(
+              'p',
+              {},
+              'Delete those connections first (Connections tab), or revoke them all at the provider and delete the integration with them.',
+            ),
+            h(
+              'button',
+              { type: 'button', class: 'button-danger', onclick: () => remove(true) },
+              `Revoke ${count} connection(s) and delete`,
+            ),
+          )
+          .focus();
       } else {
         deleteMessages.error(error.message).focus();
       }
@@ -169,14 +302,30 @@ export async function render(main) {
   }
 
   settings.append(
-    section('Status', h('div', { class: 'section-actions' }, verifyButton), statusBody, statusMessages.el),
-    section('Callback URL',
-      h('p', { class: 'hint', id: 'callback-url-hint' }, "Register exactly this URL in the provider's connected app; any difference makes the flow fail."),
+    section(
+      'Status',
+      h('div', { class: 'section-actions' }, verifyButton),
+      statusBody,
+      statusMessages.el,
+    ),
+    section(
+      'Callback URL',
+      h(
+        'p',
+        { class: 'hint', id: 'callback-url-hint' },
+        "Register exactly this URL in the provider's connected app; any difference makes the flow fail.",
+      ),
       h('label', { for: 'callback-url', class: 'visually-hidden' }, 'Callback URL'),
-      copyControl(callback)),
+      copyControl(callback),
+    ),
     section('Client secret', secretState, rotateForm),
     section('Settings', editForm),
-    section('Delete', h('p', {}, 'Deleting removes the integration and its connect sessions.'), deleteMessages.el, deleteButton),
+    section(
+      'Delete',
+      h('p', {}, 'Deleting removes the integration and its connect sessions.'),
+      deleteMessages.el,
+      deleteButton,
+    ),
   );
 
   // ---- Connections ----
@@ -186,10 +335,17 @@ export async function render(main) {
     let rows = [];
     let cursor = null;
     const tbody = h('tbody', {});
-    const more = h('button', { type: 'button', class: 'button-secondary', hidden: true, onclick: () => page() }, 'Load more');
+    const more = h(
+      'button',
+      { type: 'button', class: 'button-secondary', hidden: true, onclick: () => page() },
+      'Load more',
+    );
     async function page() {
       try {
-        const res = await api('GET', `/connections?integrationId=${id}&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const res = await api(
+          'GET',
+          `/connections?integrationId=${id}&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
         rows = rows.concat(res.data.data);
         cursor = res.data.nextCursor;
         more.hidden = !cursor;
@@ -200,40 +356,113 @@ export async function render(main) {
     }
     function draw() {
       if (!rows.length) {
-        connections.replaceChildren(emptyState('No connections yet',
-          'Connections appear here when end users authorize this integration through a connect session created by your backend (POST /api/v1/connect-sessions).'),
-        messages.el);
+        connections.replaceChildren(
+          emptyState(
+            'No connections yet',
+            'Connections appear here when end users authorize this integration through a connect session created by your backend (POST /api/v1/connect-sessions).',
+          ),
+          messages.el,
+        );
         return;
       }
       tbody.replaceChildren(...rows.map(row));
       if (!tbody.isConnected) {
-        connections.replaceChildren(messages.el,
-          h('div', { class: 'table-wrap' }, h('table', {},
-            h('caption', { class: 'visually-hidden' }, 'Connections of this integration'),
-            h('thead', {}, h('tr', {}, ['End user', 'Provider account', 'Status', 'Last refresh', 'Token expires', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
-            tbody)),
-          more);
+        connections.replaceChildren(
+          messages.el,
+          h(
+            'div',
+            { class: 'table-wrap' },
+            h(
+              'table',
+              {},
+              h('caption', { class: 'visually-hidden' }, 'Connections of this integration'),
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  [
+                    'End user',
+                    'Provider account',
+                    'Status',
+                    'Last refresh',
+                    'Token expires',
+                    'Actions',
+                  ].map((c) => h('th', { scope: 'col' }, c)),
+                ),
+              ),
+              tbody,
+            ),
+          ),
+          more,
+        );
       }
     }
     function row(c) {
       const who = c.endUser.displayName || c.endUser.email || c.endUser.id;
-      const actions = c.status === 'revoked' ? h('span', { class: 'muted' }, '—') : h('div', { class: 'row-actions' },
-        h('button', { type: 'button', class: 'button-secondary button-small', 'aria-label': `Refresh connection of ${who}`, onclick: (e) => refresh(c, e.currentTarget) }, 'Refresh'),
-        h('button', { type: 'button', class: 'button-danger button-small', 'aria-label': `Delete connection of ${who}`, onclick: (e) => del(c, e.currentTarget) }, 'Delete'));
-      return h('tr', { dataset: { connectionId: c.id } },
-        h('th', { scope: 'row' }, h('div', {}, who), c.endUser.id !== who ? h('div', { class: 'muted small mono' }, c.endUser.id) : null),
-        h('td', {}, h('div', {}, c.provider.username || c.provider.displayName || c.provider.userId),
-          c.provider.orgId ? h('div', { class: 'muted small' }, `Org ${c.provider.orgId}`) : null),
-        h('td', {}, badge(c.status), c.lastError ? h('div', { class: 'muted small' }, c.lastError) : null),
+      const actions =
+        c.status === 'revoked'
+          ? h('span', { class: 'muted' }, '—')
+          : h(
+              'div',
+              { class: 'row-actions' },
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'button-secondary button-small',
+                  'aria-label': `Refresh connection of ${who}`,
+                  onclick: (e) => refresh(c, e.currentTarget),
+                },
+                'Refresh',
+              ),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'button-danger button-small',
+                  'aria-label': `Delete connection of ${who}`,
+                  onclick: (e) => del(c, e.currentTarget),
+                },
+                'Delete',
+              ),
+            );
+      return h(
+        'tr',
+        { dataset: { connectionId: c.id } },
+        h(
+          'th',
+          { scope: 'row' },
+          h('div', {}, who),
+          c.endUser.id !== who ? h('div', { class: 'muted small mono' }, c.endUser.id) : null,
+        ),
+        h(
+          'td',
+          {},
+          h('div', {}, c.provider.username || c.provider.displayName || c.provider.userId),
+          c.provider.orgId ? h('div', { class: 'muted small' }, `Org ${c.provider.orgId}`) : null,
+        ),
+        h(
+          'td',
+          {},
+          badge(c.status),
+          c.lastError ? h('div', { class: 'muted small' }, c.lastError) : null,
+        ),
         h('td', {}, time(c.lastRefreshedAt)),
         h('td', {}, time(c.accessTokenExpiresAt)),
-        h('td', {}, actions));
+        h('td', {}, actions),
+      );
     }
     function replace(updated) {
       rows = rows.map((r) => (r.id === updated.id ? updated : r));
       draw();
       // Keep keyboard focus on the row that changed.
-      tbody.querySelector(`tr[data-connection-id="${updated.id}"] button, tr[data-connection-id="${updated.id}"] th`)?.focus();
+      tbody
+        .querySelector(
+          `tr[data-connection-id="${updated.id}"] button, tr[data-connection-id="${updated.id}"] th`,
+        )
+        ?.focus();
     }
     async function refresh(c, button) {
       button.disabled = true;
@@ -251,7 +480,12 @@ export async function render(main) {
     }
     async function del(c, button) {
       const who = c.endUser.displayName || c.endUser.email || c.endUser.id;
-      if (!confirm(`Delete the connection of ${who}? Its tokens are revoked at the provider and erased.`)) return;
+      if (
+        !confirm(
+          `Delete the connection of ${who}? Its tokens are revoked at the provider and erased.`,
+        )
+      )
+        return;
       button.disabled = true;
       messages.clear();
       try {
@@ -266,10 +500,14 @@ export async function render(main) {
     await page();
   }
 
-  mount(main,
+  mount(
+    main,
     h('p', { class: 'breadcrumb' }, h('a', { href: '/oauth' }, 'Integrations')),
     h('div', { class: 'page-header' }, h('div', { class: 'title-row' }, heading, headerBadge)),
-    tablist, settings, connections);
+    tablist,
+    settings,
+    connections,
+  );
   select(fromHash(), { focus: false, push: false });
 }
 

@@ -28,14 +28,31 @@ const FIELD = 'allowedRedirectUris';
  */
 export function redirectUrisInput(values = []) {
   const id = uid(FIELD);
-  const hint = h('p', { class: 'hint', id: `${id}-hint` },
-    `Up to ${MAX_REDIRECT_URIS}: where your own app receives the end user after connecting. https, or http on localhost. Matched exactly.`);
+  const hint = h(
+    'p',
+    { class: 'hint', id: `${id}-hint` },
+    `Up to ${MAX_REDIRECT_URIS}: where your own app receives the end user after connecting. https, or http on localhost. Matched exactly.`,
+  );
   const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
   const list = h('ol', { class: 'uri-list' });
-  const add = h('button', { type: 'button', class: 'button-secondary button-small', onclick: () => addRow('', list.lastElementChild)?.querySelector('input').focus() },
-    'Add a redirect URI');
-  const fieldset = h('fieldset', { class: 'field', id, dataset: { field: FIELD }, 'aria-describedby': hint.id },
-    h('legend', {}, 'Allowed redirect URIs'), hint, list, h('div', {}, add), error);
+  const add = h(
+    'button',
+    {
+      type: 'button',
+      class: 'button-secondary button-small',
+      onclick: () => addRow('', list.lastElementChild)?.querySelector('input').focus(),
+    },
+    'Add a redirect URI',
+  );
+  const fieldset = h(
+    'fieldset',
+    { class: 'field', id, dataset: { field: FIELD }, 'aria-describedby': hint.id },
+    h('legend', {}, 'Allowed redirect URIs'),
+    hint,
+    list,
+    h('div', {}, add),
+    error,
+  );
 
   /** Row labels follow their position; no more rows than the API takes. */
   const renumber = () => {
@@ -48,11 +65,23 @@ export function redirectUrisInput(values = []) {
 
   function addRow(value, after) {
     if (list.children.length >= MAX_REDIRECT_URIS) return null;
-    const input = h('input', { type: 'text', inputmode: 'url', class: 'mono', spellcheck: 'false', autocomplete: 'off', value, id: uid('redirect-uri'),
-      placeholder: 'https://app.example.com/connected' });
+    const input = h('input', {
+      type: 'text',
+      inputmode: 'url',
+      class: 'mono',
+      spellcheck: 'false',
+      autocomplete: 'off',
+      value,
+      id: uid('redirect-uri'),
+      placeholder: 'https://app.example.com/connected',
+    });
     const remove = h('button', { type: 'button', class: 'button-quiet button-small' }, 'Remove');
-    const row = h('li', { class: 'uri-row' }, h('div', { class: 'uri-row-controls' }, input, remove),
-      h('p', { class: 'field-error', id: `${input.id}-error`, hidden: true }));
+    const row = h(
+      'li',
+      { class: 'uri-row' },
+      h('div', { class: 'uri-row-controls' }, input, remove),
+      h('p', { class: 'field-error', id: `${input.id}-error`, hidden: true }),
+    );
     remove.addEventListener('click', () => {
       const next = row.nextElementSibling ?? row.previousElementSibling;
       row.remove();
@@ -74,7 +103,9 @@ export function redirectUrisInput(values = []) {
         else left++;
       }
       // Nothing pasted is dropped without a word.
-      error.textContent = left ? `${left} more pasted URI${left > 1 ? 's' : ''} did not fit: at most ${MAX_REDIRECT_URIS}.` : '';
+      error.textContent = left
+        ? `${left} more pasted URI${left > 1 ? 's' : ''} did not fit: at most ${MAX_REDIRECT_URIS}.`
+        : '';
       error.hidden = !left;
     });
     if (after) after.after(row);

@@ -1,5 +1,18 @@
 import { api } from '../api.js';
-import { checkboxGroup, checkedValues, copyControl, emptyState, field, h, messageArea, mount, onSubmit, pageHeader, readonlyInput, time } from '../dom.js';
+import {
+  checkboxGroup,
+  checkedValues,
+  copyControl,
+  emptyState,
+  field,
+  h,
+  messageArea,
+  mount,
+  onSubmit,
+  pageHeader,
+  readonlyInput,
+  time,
+} from '../dom.js';
 
 const ADMIN_ONLY = new Set(['offerings:write', 'workspaces:write']);
 
@@ -12,21 +25,50 @@ export async function render(main) {
 
   // ---- create ----
   const formMessages = messageArea();
-  const description = h('input', { type: 'text', maxlength: '200', required: true, autocomplete: 'off', placeholder: 'Production backend' });
+  const description = h('input', {
+    type: 'text',
+    maxlength: '200',
+    required: true,
+    autocomplete: 'off',
+    placeholder: 'Production backend',
+  });
   const scopes = checkboxGroup({
     legend: 'Scopes',
     hint: 'What tokens of this app may do. Platform-admin scopes are not ticked by default.',
     name: 'scopes',
-    items: held.map((s) => ({ value: s, checked: !ADMIN_ONLY.has(s), tag: ADMIN_ONLY.has(s) ? 'admin' : undefined })),
+    items: held.map((s) => ({
+      value: s,
+      checked: !ADMIN_ONLY.has(s),
+      tag: ADMIN_ONLY.has(s) ? 'admin' : undefined,
+    })),
   });
   const create = h('button', { type: 'submit', class: 'button-primary' }, 'Create OAuth App');
-  const form = h('form', { class: 'card stack', novalidate: true, 'aria-labelledby': 'create-app-title' },
+  const form = h(
+    'form',
+    { class: 'card stack', novalidate: true, 'aria-labelledby': 'create-app-title' },
     h('h2', { id: 'create-app-title' }, 'Create an OAuth App'),
-    h('p', { class: 'hint' }, 'An OAuth App is a machine client of the Latchkey API: your backend exchanges its client ID and secret for short-lived tokens at POST /api/v1/oauth/token.'),
-    field({ label: 'Description', control: description, name: 'description', hint: 'What the app is for.' }),
-    scopes, formMessages.el, h('div', { class: 'form-actions' }, create));
+    h(
+      'p',
+      { class: 'hint' },
+      'An OAuth App is a machine client of the Latchkey API: your backend exchanges its client ID and secret for short-lived tokens at POST /api/v1/oauth/token.',
+    ),
+    field({
+      label: 'Description',
+      control: description,
+      name: 'description',
+      hint: 'What the app is for.',
+    }),
+    scopes,
+    formMessages.el,
+    h('div', { class: 'form-actions' }, create),
+  );
   onSubmit(form, create, formMessages, async () => {
-    const app = (await api('POST', '/oauth-apps', { description: description.value.trim(), scopes: checkedValues(scopes) })).data;
+    const app = (
+      await api('POST', '/oauth-apps', {
+        description: description.value.trim(),
+        scopes: checkedValues(scopes),
+      })
+    ).data;
     description.value = '';
     await load();
     showSecret(app, 'created');
@@ -34,21 +76,61 @@ export async function render(main) {
 
   // ---- the secret, once: kept only in this panel's DOM, gone on "Done" or reload ----
   function showSecret(app, what) {
-    const clientId = readonlyInput(app.clientId, { id: 'new-client-id', dataset: { copyName: 'client ID' } });
-    const secret = readonlyInput(app.clientSecret, { id: 'new-client-secret', dataset: { copyName: 'client secret' }, 'aria-describedby': 'secret-warning' });
-    const title = h('h2', { tabindex: '-1', id: 'secret-title' }, what === 'created' ? 'OAuth App created: copy its secret now' : 'New secret generated: copy it now');
-    const panel = h('section', { class: 'card stack secret-panel', 'aria-labelledby': 'secret-title' },
+    const clientId = readonlyInput(app.clientId, {
+      id: 'new-client-id',
+      dataset: { copyName: 'client ID' },
+    });
+    const secret = readonlyInput(app.clientSecret, {
+      id: 'new-client-secret',
+      dataset: { copyName: 'client secret' },
+      'aria-describedby': 'secret-warning',
+    });
+    const title = h(
+      'h2',
+      { tabindex: '-1', id: 'secret-title' },
+      what === 'created'
+        ? 'OAuth App created: copy its secret now'
+        : 'New secret generated: copy it now',
+    );
+    const panel = h(
+      'section',
+      { class: 'card stack secret-panel', 'aria-labelledby': 'secret-title' },
       title,
-      h('p', { class: 'alert alert-warning', id: 'secret-warning' },
+      h(
+        'p',
+        { class: 'alert alert-warning', id: 'secret-warning' },
         'This is the only time the client secret is shown. Store it in your secret manager now: it cannot be retrieved again. ',
-        what === 'created' ? '' : 'The old secret and every token issued with it no longer work.'),
-      h('div', { class: 'field' }, h('label', { for: clientId.id }, 'Client ID'), copyControl(clientId)),
-      h('div', { class: 'field' }, h('label', { for: secret.id }, 'Client secret'), copyControl(secret)),
-      h('div', { class: 'form-actions' },
-        h('button', { type: 'button', class: 'button-primary', onclick: () => {
-          secretSlot.replaceChildren();
-          description.focus();
-        } }, "Done — I've stored it")));
+        what === 'created' ? '' : 'The old secret and every token issued with it no longer work.',
+      ),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: clientId.id }, 'Client ID'),
+        copyControl(clientId),
+      ),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: secret.id }, 'Client secret'),
+        copyControl(secret),
+      ),
+      h(
+        'div',
+        { class: 'form-actions' },
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'button-primary',
+            onclick: () => {
+              secretSlot.replaceChildren();
+              description.focus();
+            },
+          },
+          "Done — I've stored it",
+        ),
+      ),
+    );
     secretSlot.replaceChildren(panel);
     title.focus();
   }
@@ -57,35 +139,96 @@ export async function render(main) {
   async function load() {
     apps = (await api('GET', '/oauth-apps')).data.data;
     if (!apps.length) {
-      listSlot.replaceChildren(emptyState('No OAuth Apps yet', 'Create one to let your backend call the Latchkey API.'));
+      listSlot.replaceChildren(
+        emptyState('No OAuth Apps yet', 'Create one to let your backend call the Latchkey API.'),
+      );
       return;
     }
-    listSlot.replaceChildren(h('div', { class: 'table-wrap' }, h('table', {},
-      h('caption', { class: 'visually-hidden' }, 'OAuth Apps of this workspace'),
-      h('thead', {}, h('tr', {}, ['App and client ID', 'Scopes', 'Created', 'Last used', 'State', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, apps.map(row)))));
+    listSlot.replaceChildren(
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          {},
+          h('caption', { class: 'visually-hidden' }, 'OAuth Apps of this workspace'),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['App and client ID', 'Scopes', 'Created', 'Last used', 'State', 'Actions'].map((c) =>
+                h('th', { scope: 'col' }, c),
+              ),
+            ),
+          ),
+          h('tbody', {}, apps.map(row)),
+        ),
+      ),
+    );
   }
   function row(app) {
     const state = app.revokedAt
-      ? h('span', {}, h('span', { class: 'badge badge-revoked' }, 'Revoked'), ' ', time(app.revokedAt))
+      ? h(
+          'span',
+          {},
+          h('span', { class: 'badge badge-revoked' }, 'Revoked'),
+          ' ',
+          time(app.revokedAt),
+        )
       : h('span', { class: 'badge badge-active' }, 'Active');
     const actions = app.revokedAt
       ? h('span', { class: 'muted' }, '—')
       : app.isBootstrap
         ? h('span', { class: 'muted small' }, 'Managed by the environment')
-        : h('div', { class: 'row-actions' },
-          h('button', { type: 'button', class: 'button-secondary button-small', 'aria-label': `Regenerate secret of ${app.description}`, onclick: () => regenerate(app) }, 'Regenerate secret'),
-          h('button', { type: 'button', class: 'button-danger button-small', 'aria-label': `Revoke ${app.description}`, onclick: () => revoke(app) }, 'Revoke'));
-    return h('tr', { dataset: { appId: app.id } },
-      h('th', { scope: 'row' }, app.description, h('span', { class: 'mono small app-client-id' }, app.clientId)),
+        : h(
+            'div',
+            { class: 'row-actions' },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button-secondary button-small',
+                'aria-label': `Regenerate secret of ${app.description}`,
+                onclick: () => regenerate(app),
+              },
+              'Regenerate secret',
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button-danger button-small',
+                'aria-label': `Revoke ${app.description}`,
+                onclick: () => revoke(app),
+              },
+              'Revoke',
+            ),
+          );
+    return h(
+      'tr',
+      { dataset: { appId: app.id } },
+      h(
+        'th',
+        { scope: 'row' },
+        app.description,
+        h('span', { class: 'mono small app-client-id' }, app.clientId),
+      ),
       h('td', { class: 'small mono scopes-cell' }, app.scopes.join(', ')),
       h('td', {}, time(app.createdAt)),
       h('td', {}, time(app.lastUsedAt)),
       h('td', { class: 'state-cell' }, state),
-      h('td', {}, actions));
+      h('td', {}, actions),
+    );
   }
   async function regenerate(app) {
-    if (!confirm(`Generate a new secret for “${app.description}”? The current secret and its tokens stop working at once.`)) return;
+    if (
+      !confirm(
+        `Generate a new secret for “${app.description}”? The current secret and its tokens stop working at once.`,
+      )
+    )
+      return;
     pageMessages.clear();
     try {
       const updated = (await api('POST', `/oauth-apps/${app.id}/secret`)).data;
@@ -96,7 +239,12 @@ export async function render(main) {
     }
   }
   async function revoke(app) {
-    if (!confirm(`Revoke “${app.description}”? Its tokens stop working at once. This cannot be undone.`)) return;
+    if (
+      !confirm(
+        `Revoke “${app.description}”? Its tokens stop working at once. This cannot be undone.`,
+      )
+    )
+      return;
     pageMessages.clear();
     try {
       await api('DELETE', `/oauth-apps/${app.id}`);
@@ -109,7 +257,13 @@ export async function render(main) {
   }
 
   await load();
-  mount(main, pageHeader('OAuth Apps'),
+  mount(
+    main,
+    pageHeader('OAuth Apps'),
     h('p', { class: 'lead' }, 'Machine clients of the Latchkey API in this workspace.'),
-    pageMessages.el, secretSlot, listSlot, form);
+    pageMessages.el,
+    secretSlot,
+    listSlot,
+    form,
+  );
 }

@@ -1,13 +1,34 @@
 import { api } from '../api.js';
-import { badge, emptyState, field, h, messageArea, mount, onSubmit, pageHeader, splitList } from '../dom.js';
+import {
+  badge,
+  emptyState,
+  field,
+  h,
+  messageArea,
+  mount,
+  onSubmit,
+  pageHeader,
+  splitList,
+} from '../dom.js';
 
-const OPTIONAL_URLS = ['issuer', 'authorizationUrl', 'tokenUrl', 'revocationUrl', 'introspectionUrl', 'userinfoUrl'];
+const OPTIONAL_URLS = [
+  'issuer',
+  'authorizationUrl',
+  'tokenUrl',
+  'revocationUrl',
+  'introspectionUrl',
+  'userinfoUrl',
+];
 
 export async function render(main) {
   const pageMessages = messageArea();
   const listSlot = h('div', {});
   const formSlot = h('div', {});
-  const newButton = h('button', { type: 'button', class: 'button-primary', onclick: () => openForm(null) }, 'New offering');
+  const newButton = h(
+    'button',
+    { type: 'button', class: 'button-primary', onclick: () => openForm(null) },
+    'New offering',
+  );
   let offerings = [];
 
   async function load() {
@@ -17,22 +38,85 @@ export async function render(main) {
 
   function drawList() {
     if (!offerings.length) {
-      listSlot.replaceChildren(emptyState('No offerings', 'Offerings are the providers and environments developers can build integrations for.'));
+      listSlot.replaceChildren(
+        emptyState(
+          'No offerings',
+          'Offerings are the providers and environments developers can build integrations for.',
+        ),
+      );
       return;
     }
-    listSlot.replaceChildren(h('div', { class: 'table-wrap' }, h('table', {},
-      h('caption', { class: 'visually-hidden' }, 'Offerings'),
-      h('thead', {}, h('tr', {}, ['Offering', 'Key', 'Provider · environment', 'State', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, offerings.map((o) => h('tr', { dataset: { offeringId: o.id } },
-        h('th', { scope: 'row' }, o.displayName, o.builtIn ? h('span', { class: 'tag' }, 'built-in') : null),
-        h('td', { class: 'mono' }, o.key),
-        h('td', {}, `${o.provider} · ${o.environment}`),
-        h('td', {}, badge(o.enabled ? 'enabled' : 'disabled')),
-        h('td', {}, h('div', { class: 'row-actions' },
-          h('button', { type: 'button', class: 'button-secondary button-small', 'aria-label': `${o.enabled ? 'Disable' : 'Enable'} ${o.displayName}`,
-            onclick: () => toggle(o) }, o.enabled ? 'Disable' : 'Enable'),
-          o.builtIn ? null : h('button', { type: 'button', class: 'button-secondary button-small', 'aria-label': `Edit ${o.displayName}`,
-            onclick: () => openForm(o) }, 'Edit')))))))));
+    listSlot.replaceChildren(
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          {},
+          h('caption', { class: 'visually-hidden' }, 'Offerings'),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Offering', 'Key', 'Provider · environment', 'State', 'Actions'].map((c) =>
+                h('th', { scope: 'col' }, c),
+              ),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            offerings.map((o) =>
+              h(
+                'tr',
+                { dataset: { offeringId: o.id } },
+                h(
+                  'th',
+                  { scope: 'row' },
+                  o.displayName,
+                  o.builtIn ? h('span', { class: 'tag' }, 'built-in') : null,
+                ),
+                h('td', { class: 'mono' }, o.key),
+                h('td', {}, `${o.provider} · ${o.environment}`),
+                h('td', {}, badge(o.enabled ? 'enabled' : 'disabled')),
+                h(
+                  'td',
+                  {},
+                  h(
+                    'div',
+                    { class: 'row-actions' },
+                    h(
+                      'button',
+                      {
+                        type: 'button',
+                        class: 'button-secondary button-small',
+                        'aria-label': `${o.enabled ? 'Disable' : 'Enable'} ${o.displayName}`,
+                        onclick: () => toggle(o),
+                      },
+                      o.enabled ? 'Disable' : 'Enable',
+                    ),
+                    o.builtIn
+                      ? null
+                      : h(
+                          'button',
+                          {
+                            type: 'button',
+                            class: 'button-secondary button-small',
+                            'aria-label': `Edit ${o.displayName}`,
+                            onclick: () => openForm(o),
+                          },
+                          'Edit',
+                        ),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
   }
 
   async function toggle(o) {
@@ -40,7 +124,9 @@ export async function render(main) {
     try {
       await api('PATCH', `/offerings/${o.id}`, { enabled: !o.enabled });
       await load();
-      pageMessages.success(`${o.displayName} is now ${o.enabled ? 'disabled: it accepts no new integrations or connect sessions' : 'enabled'}.`);
+      pageMessages.success(
+        `${o.displayName} is now ${o.enabled ? 'disabled: it accepts no new integrations or connect sessions' : 'enabled'}.`,
+      );
       listSlot.querySelector(`tr[data-offering-id="${o.id}"] button`)?.focus();
     } catch (error) {
       pageMessages.error(error.message).focus();
@@ -48,33 +134,65 @@ export async function render(main) {
   }
 
   function openForm(existing) {
-    formSlot.replaceChildren(offeringForm(existing, async (saved) => {
-      formSlot.replaceChildren();
-      await load();
-      pageMessages.success(`${saved.displayName} was ${existing ? 'updated' : 'created'}.`);
-      newButton.focus();
-    }, () => {
-      formSlot.replaceChildren();
-      newButton.focus();
-    }));
+    formSlot.replaceChildren(
+      offeringForm(
+        existing,
+        async (saved) => {
+          formSlot.replaceChildren();
+          await load();
+          pageMessages.success(`${saved.displayName} was ${existing ? 'updated' : 'created'}.`);
+          newButton.focus();
+        },
+        () => {
+          formSlot.replaceChildren();
+          newButton.focus();
+        },
+      ),
+    );
     formSlot.querySelector('h2')?.focus();
   }
 
   await load();
-  mount(main, pageHeader('Offerings', newButton),
-    h('p', { class: 'lead' }, 'Providers and environments developers can create integrations for. A disabled offering keeps its integrations working but accepts no new ones.'),
-    pageMessages.el, formSlot, listSlot);
+  mount(
+    main,
+    pageHeader('Offerings', newButton),
+    h(
+      'p',
+      { class: 'lead' },
+      'Providers and environments developers can create integrations for. A disabled offering keeps its integrations working but accepts no new ones.',
+    ),
+    pageMessages.el,
+    formSlot,
+    listSlot,
+  );
 }
 
 function offeringForm(existing, onSaved, onCancel) {
   const o = existing ?? {};
   const messages = messageArea();
-  const input = (name, props = {}) => h('input', { type: 'text', name, autocomplete: 'off', spellcheck: 'false', value: o[name] ?? '', ...props });
-  const select = (name, options, value) => h('select', { name }, options.map(([v, label]) => h('option', { value: v, selected: v === (value ?? '') }, label)));
+  const input = (name, props = {}) =>
+    h('input', {
+      type: 'text',
+      name,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      value: o[name] ?? '',
+      ...props,
+    });
+  const select = (name, options, value) =>
+    h(
+      'select',
+      { name },
+      options.map(([v, label]) => h('option', { value: v, selected: v === (value ?? '') }, label)),
+    );
   const controls = {
     key: input('key', { class: 'mono', disabled: Boolean(existing), required: true }),
     provider: input('provider', { class: 'mono', disabled: Boolean(existing), required: true }),
-    environment: input('environment', { class: 'mono', disabled: Boolean(existing), required: true }),
+    environment: input('environment', {
+      class: 'mono',
+      disabled: Boolean(existing),
+      required: true,
+    }),
     displayName: input('displayName', { required: true }),
     issuer: input('issuer', { type: 'url', class: 'mono' }),
     authorizationUrl: input('authorizationUrl', { type: 'url', class: 'mono' }),
@@ -82,50 +200,151 @@ function offeringForm(existing, onSaved, onCancel) {
     revocationUrl: input('revocationUrl', { type: 'url', class: 'mono' }),
     introspectionUrl: input('introspectionUrl', { type: 'url', class: 'mono' }),
     userinfoUrl: input('userinfoUrl', { type: 'url', class: 'mono' }),
-    tokenEndpointAuthMethod: select('tokenEndpointAuthMethod', [['', 'Default (from discovery, else client_secret_post)'], ['client_secret_post', 'client_secret_post'], ['client_secret_basic', 'client_secret_basic']], o.tokenEndpointAuthMethod),
-    'scopes.required': input('scopes.required', { class: 'mono', value: (o.scopes?.required ?? []).join(' ') }),
-    'scopes.optional': input('scopes.optional', { class: 'mono', value: (o.scopes?.optional ?? []).join(' ') }),
-    'scopes.default': input('scopes.default', { class: 'mono', value: (o.scopes?.default ?? []).join(' ') }),
-    pkce: select('pkce', [['S256', 'S256 (recommended)'], ['none', 'none']], o.pkce ?? 'S256'),
-    tokenResponseStyle: select('tokenResponseStyle', [['standard', 'standard'], ['salesforce', 'salesforce']], o.tokenResponseStyle ?? 'standard'),
-    defaultAccessTokenTtlSeconds: input('defaultAccessTokenTtlSeconds', { type: 'number', min: '60', max: '2592000', value: String(o.defaultAccessTokenTtlSeconds ?? 3600) }),
+    tokenEndpointAuthMethod: select(
+      'tokenEndpointAuthMethod',
+      [
+        ['', 'Default (from discovery, else client_secret_post)'],
+        ['client_secret_post', 'client_secret_post'],
+        ['client_secret_basic', 'client_secret_basic'],
+      ],
+      o.tokenEndpointAuthMethod,
+    ),
+    'scopes.required': input('scopes.required', {
+      class: 'mono',
+      value: (o.scopes?.required ?? []).join(' '),
+    }),
+    'scopes.optional': input('scopes.optional', {
+      class: 'mono',
+      value: (o.scopes?.optional ?? []).join(' '),
+    }),
+    'scopes.default': input('scopes.default', {
+      class: 'mono',
+      value: (o.scopes?.default ?? []).join(' '),
+    }),
+    pkce: select(
+      'pkce',
+      [
+        ['S256', 'S256 (recommended)'],
+        ['none', 'none'],
+      ],
+      o.pkce ?? 'S256',
+    ),
+    tokenResponseStyle: select(
+      'tokenResponseStyle',
+      [
+        ['standard', 'standard'],
+        ['salesforce', 'salesforce'],
+      ],
+      o.tokenResponseStyle ?? 'standard',
+    ),
+    defaultAccessTokenTtlSeconds: input('defaultAccessTokenTtlSeconds', {
+      type: 'number',
+      min: '60',
+      max: '2592000',
+      value: String(o.defaultAccessTokenTtlSeconds ?? 3600),
+    }),
     apiBaseUrl: input('apiBaseUrl', { class: 'mono' }),
-    allowedApiHosts: input('allowedApiHosts', { class: 'mono', value: (o.allowedApiHosts ?? []).join(' ') }),
+    allowedApiHosts: input('allowedApiHosts', {
+      class: 'mono',
+      value: (o.allowedApiHosts ?? []).join(' '),
+    }),
   };
-  const enabled = h('input', { type: 'checkbox', checked: existing ? o.enabled : true, id: `offering-enabled-${existing?.id ?? 'new'}` });
+  const enabled = h('input', {
+    type: 'checkbox',
+    checked: existing ? o.enabled : true,
+    id: `offering-enabled-${existing?.id ?? 'new'}`,
+  });
   const f = (label, name, hint) => field({ label, control: controls[name], name, hint });
   const title = h('h2', { tabindex: '-1' }, existing ? `Edit ${o.displayName}` : 'New offering');
-  const submit = h('button', { type: 'submit', class: 'button-primary' }, existing ? 'Save offering' : 'Create offering');
+  const submit = h(
+    'button',
+    { type: 'submit', class: 'button-primary' },
+    existing ? 'Save offering' : 'Create offering',
+  );
 
-  const form = h('form', { class: 'card stack', novalidate: true, 'aria-label': existing ? `Edit ${o.displayName}` : 'New offering' },
+  const form = h(
+    'form',
+    {
+      class: 'card stack',
+      novalidate: true,
+      'aria-label': existing ? `Edit ${o.displayName}` : 'New offering',
+    },
     title,
-    h('div', { class: 'grid-3' },
+    h(
+      'div',
+      { class: 'grid-3' },
       f('Key', 'key', existing ? 'Fixed after creation.' : 'Unique slug, e.g. salesforce-eu.'),
       f('Provider', 'provider', 'Slug, e.g. salesforce.'),
-      f('Environment', 'environment', 'Slug, e.g. production.')),
+      f('Environment', 'environment', 'Slug, e.g. production.'),
+    ),
     f('Display name', 'displayName'),
-    h('label', { class: 'check', for: enabled.id }, enabled, h('span', {}, 'Enabled (developers can create integrations for it)')),
-    h('fieldset', { class: 'field' }, h('legend', {}, 'Endpoints'),
-      f('Issuer', 'issuer', 'Optional. Endpoints and scopes you leave empty are discovered from it.'),
+    h(
+      'label',
+      { class: 'check', for: enabled.id },
+      enabled,
+      h('span', {}, 'Enabled (developers can create integrations for it)'),
+    ),
+    h(
+      'fieldset',
+      { class: 'field' },
+      h('legend', {}, 'Endpoints'),
+      f(
+        'Issuer',
+        'issuer',
+        'Optional. Endpoints and scopes you leave empty are discovered from it.',
+      ),
       f('Authorization URL', 'authorizationUrl'),
       f('Token URL', 'tokenUrl'),
       f('Revocation URL', 'revocationUrl', 'Optional (RFC 7009).'),
-      f('Introspection URL', 'introspectionUrl', 'Optional: gives token expiry when the provider sends none.'),
+      f(
+        'Introspection URL',
+        'introspectionUrl',
+        'Optional: gives token expiry when the provider sends none.',
+      ),
       f('Userinfo URL', 'userinfoUrl', 'Optional identity endpoint.'),
-      f('Token endpoint authentication', 'tokenEndpointAuthMethod')),
-    h('fieldset', { class: 'field' }, h('legend', {}, 'Scopes (separate with spaces or commas)'),
-      h('div', { class: 'grid-3' },
+      f('Token endpoint authentication', 'tokenEndpointAuthMethod'),
+    ),
+    h(
+      'fieldset',
+      { class: 'field' },
+      h('legend', {}, 'Scopes (separate with spaces or commas)'),
+      h(
+        'div',
+        { class: 'grid-3' },
         f('Required scopes', 'scopes.required'),
         f('Optional scopes', 'scopes.optional'),
-        f('Default scopes', 'scopes.default', 'Pre-selected; empty means the required ones.'))),
-    h('div', { class: 'grid-3' },
+        f('Default scopes', 'scopes.default', 'Pre-selected; empty means the required ones.'),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'grid-3' },
       f('PKCE', 'pkce'),
       f('Token response style', 'tokenResponseStyle'),
-      f('Default access-token lifetime (seconds)', 'defaultAccessTokenTtlSeconds', 'Used when the provider sends no expires_in.')),
-    f('API base URL', 'apiBaseUrl', 'A fixed https URL, or {{instance_url}} optionally followed by a path. Empty: no proxy.'),
-    f('Allowed API hosts', 'allowedApiHosts', 'Hosts the proxy may reach; *.example.com for subdomains, optional :port.'),
+      f(
+        'Default access-token lifetime (seconds)',
+        'defaultAccessTokenTtlSeconds',
+        'Used when the provider sends no expires_in.',
+      ),
+    ),
+    f(
+      'API base URL',
+      'apiBaseUrl',
+      'A fixed https URL, or {{instance_url}} optionally followed by a path. Empty: no proxy.',
+    ),
+    f(
+      'Allowed API hosts',
+      'allowedApiHosts',
+      'Hosts the proxy may reach; *.example.com for subdomains, optional :port.',
+    ),
     messages.el,
-    h('div', { class: 'form-actions' }, submit, h('button', { type: 'button', class: 'button-quiet', onclick: onCancel }, 'Cancel')));
+    h(
+      'div',
+      { class: 'form-actions' },
+      submit,
+      h('button', { type: 'button', class: 'button-quiet', onclick: onCancel }, 'Cancel'),
+    ),
+  );
 
   onSubmit(form, submit, messages, async () => {
     const body = {

@@ -7,7 +7,10 @@ import { type Connection, ConnectionStatus } from '../connection.entity.js';
 export class ListConnectionsQuery extends WorkspaceQueryDto {
   @ApiPropertyOptional() @IsOptional() @IsUUID() integrationId?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 255) endUserId?: string;
-  @ApiPropertyOptional({ enum: ConnectionStatus }) @IsOptional() @IsEnum(ConnectionStatus) status?: ConnectionStatus;
+  @ApiPropertyOptional({ enum: ConnectionStatus })
+  @IsOptional()
+  @IsEnum(ConnectionStatus)
+  status?: ConnectionStatus;
   @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 100 })
   @IsOptional()
   @Type(() => Number)
@@ -15,7 +18,11 @@ export class ListConnectionsQuery extends WorkspaceQueryDto {
   @Min(1)
   @Max(100)
   limit?: number;
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' }) @IsOptional() @IsString() @Length(1, 200) cursor?: string;
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  cursor?: string;
 }
 
 export class ConnectionResponse {
@@ -24,7 +31,12 @@ export class ConnectionResponse {
   @ApiProperty() integrationId!: string;
   @ApiProperty({ enum: ConnectionStatus }) status!: ConnectionStatus;
   @ApiProperty() endUser!: { id: string; email: string | null; displayName: string | null };
-  @ApiProperty() provider!: { userId: string; orgId: string | null; username: string | null; displayName: string | null };
+  @ApiProperty() provider!: {
+    userId: string;
+    orgId: string | null;
+    username: string | null;
+    displayName: string | null;
+  };
   @ApiProperty({ nullable: true, type: String }) instanceUrl!: string | null;
   @ApiProperty({ type: [String] }) grantedScopes!: string[];
   @ApiProperty() metadata!: Record<string, unknown>;
@@ -42,7 +54,12 @@ export class ConnectionResponse {
       integrationId: c.integrationId,
       status: c.status,
       endUser: { id: c.endUserId, email: c.endUserEmail, displayName: c.endUserDisplayName },
-      provider: { userId: c.providerUserId, orgId: c.providerOrgId, username: c.providerUsername, displayName: c.providerDisplayName },
+      provider: {
+        userId: c.providerUserId,
+        orgId: c.providerOrgId,
+        username: c.providerUsername,
+        displayName: c.providerDisplayName,
+      },
       instanceUrl: c.instanceUrl,
       grantedScopes: c.grantedScopes,
       metadata: c.metadata,

@@ -31,14 +31,19 @@ export class CreateIntegrationDto {
   @Matches(NO_WHITESPACE, { message: 'clientId must not contain whitespace' })
   clientId!: string;
 
-  @ApiPropertyOptional({ description: 'OAuth client secret. Write-only: stored encrypted, never returned.', writeOnly: true })
+  @ApiPropertyOptional({
+    description: 'OAuth client secret. Write-only: stored encrypted, never returned.',
+    writeOnly: true,
+  })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(1024)
   clientSecret?: string;
 
-  @ApiPropertyOptional({ description: "Defaults to the offering's default scopes. Must include its required scopes." })
+  @ApiPropertyOptional({
+    description: "Defaults to the offering's default scopes. Must include its required scopes.",
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
@@ -46,7 +51,9 @@ export class CreateIntegrationDto {
   @IsString({ each: true })
   scopes?: string[];
 
-  @ApiPropertyOptional({ description: 'Up to 10 exact redirect URIs of your own app (https, or http on loopback).' })
+  @ApiPropertyOptional({
+    description: 'Up to 10 exact redirect URIs of your own app (https, or http on loopback).',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(10, { message: 'allowedRedirectUris may hold at most 10 URIs' })
@@ -57,7 +64,9 @@ export class CreateIntegrationDto {
 }
 
 /** Everything but the offering and the secret (rotate it with PUT …/secret), all optional. */
-export class UpdateIntegrationDto extends PartialType(OmitType(CreateIntegrationDto, ['offeringId', 'clientSecret'] as const)) {}
+export class UpdateIntegrationDto extends PartialType(
+  OmitType(CreateIntegrationDto, ['offeringId', 'clientSecret'] as const),
+) {}
 
 export class RotateSecretDto {
   @ApiProperty({ writeOnly: true })
@@ -79,12 +88,14 @@ export class IntegrationResponse {
   @ApiProperty() name!: string;
   @ApiProperty() offeringId!: string;
   @ApiProperty() clientId!: string;
-  @ApiProperty({ description: 'Whether a client secret is stored (it is never returned).' }) hasClientSecret!: boolean;
+  @ApiProperty({ description: 'Whether a client secret is stored (it is never returned).' })
+  hasClientSecret!: boolean;
   @ApiProperty({ type: [String] }) scopes!: string[];
   @ApiProperty({ type: [String] }) allowedRedirectUris!: string[];
   @ApiProperty({ description: 'Register exactly this URL at the provider.' }) callbackUrl!: string;
   @ApiProperty({ enum: IntegrationStatus }) status!: IntegrationStatus;
-  @ApiProperty({ type: VerificationResponse, nullable: true }) verification!: VerificationResponse | null;
+  @ApiProperty({ type: VerificationResponse, nullable: true })
+  verification!: VerificationResponse | null;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
 
@@ -102,7 +113,11 @@ export class IntegrationResponse {
       status: i.status,
       verification:
         i.verificationCheckedAt && i.verificationOutcome
-          ? { checkedAt: i.verificationCheckedAt.toISOString(), outcome: i.verificationOutcome, message: i.verificationMessage ?? '' }
+          ? {
+              checkedAt: i.verificationCheckedAt.toISOString(),
+              outcome: i.verificationOutcome,
+              message: i.verificationMessage ?? '',
+            }
           : null,
       createdAt: i.createdAt.toISOString(),
       updatedAt: i.updatedAt.toISOString(),

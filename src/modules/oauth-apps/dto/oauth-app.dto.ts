@@ -4,7 +4,10 @@ import { SCOPES, type Scope } from '../../../common/auth/scopes.js';
 import type { OAuthApp } from '../oauth-app.entity.js';
 
 export class CreateOAuthAppDto {
-  @ApiProperty({ example: 'Production Shopify webhook handler', description: 'What the app is for.' })
+  @ApiProperty({
+    example: 'Production Shopify webhook handler',
+    description: 'What the app is for.',
+  })
   @IsString()
   @Length(1, 200)
   description!: string;
@@ -27,7 +30,8 @@ export class OAuthAppResponse {
   @ApiProperty() description!: string;
   @ApiProperty() clientId!: string;
   @ApiProperty({ enum: SCOPES, isArray: true }) scopes!: string[];
-  @ApiProperty({ description: 'Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET' }) isBootstrap!: boolean;
+  @ApiProperty({ description: 'Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET' })
+  isBootstrap!: boolean;
   @ApiProperty({ nullable: true, type: String }) revokedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) lastUsedAt!: string | null;
   @ApiProperty() createdAt!: string;
@@ -50,7 +54,9 @@ export class OAuthAppResponse {
 }
 
 export class OAuthAppWithSecretResponse extends OAuthAppResponse {
-  @ApiProperty({ description: 'Shown only in this response. Store it now; it cannot be retrieved again.' })
+  @ApiProperty({
+    description: 'Shown only in this response. Store it now; it cannot be retrieved again.',
+  })
   clientSecret!: string;
 
   static withSecret(app: OAuthApp, clientSecret: string): OAuthAppWithSecretResponse {

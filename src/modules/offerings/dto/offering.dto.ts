@@ -43,7 +43,9 @@ export class OfferingScopesDto {
   @Matches(SCOPE_TOKEN, { each: true, message: 'each scope must be a valid OAuth scope token' })
   optional!: string[];
 
-  @ApiPropertyOptional({ description: 'Pre-selected for new integrations; defaults to the required scopes.' })
+  @ApiPropertyOptional({
+    description: 'Pre-selected for new integrations; defaults to the required scopes.',
+  })
   @IsOptional()
   @IsArray()
   @ArrayUnique()
@@ -85,7 +87,9 @@ export class CreateOfferingDto {
   @IsEnum(AuthMode)
   authMode?: AuthMode;
 
-  @ApiPropertyOptional({ description: 'OpenID/OAuth issuer; endpoints not given are discovered from it.' })
+  @ApiPropertyOptional({
+    description: 'OpenID/OAuth issuer; endpoints not given are discovered from it.',
+  })
   @IsOptional()
   @Url()
   issuer?: string;
@@ -96,12 +100,18 @@ export class CreateOfferingDto {
   @ApiPropertyOptional() @IsOptional() @Url() introspectionUrl?: string;
   @ApiPropertyOptional() @IsOptional() @Url() userinfoUrl?: string;
 
-  @ApiPropertyOptional({ enum: TokenEndpointAuthMethod, description: 'Defaults from discovery, else client_secret_post.' })
+  @ApiPropertyOptional({
+    enum: TokenEndpointAuthMethod,
+    description: 'Defaults from discovery, else client_secret_post.',
+  })
   @IsOptional()
   @IsEnum(TokenEndpointAuthMethod)
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
 
-  @ApiPropertyOptional({ type: OfferingScopesDto, description: 'Required unless discovered from an issuer.' })
+  @ApiPropertyOptional({
+    type: OfferingScopesDto,
+    description: 'Required unless discovered from an issuer.',
+  })
   @IsOptional()
   @ValidateNested()
   @Type(() => OfferingScopesDto)
@@ -117,20 +127,29 @@ export class CreateOfferingDto {
   @IsEnum(TokenResponseStyle)
   tokenResponseStyle?: TokenResponseStyle;
 
-  @ApiPropertyOptional({ default: 3600, description: 'Access-token lifetime when the provider sends no expires_in.' })
+  @ApiPropertyOptional({
+    default: 3600,
+    description: 'Access-token lifetime when the provider sends no expires_in.',
+  })
   @IsOptional()
   @IsInt()
   @Min(60)
   @Max(30 * 24 * 3600)
   defaultAccessTokenTtlSeconds?: number;
 
-  @ApiPropertyOptional({ example: '{{instance_url}}', description: 'Fixed https URL or a template like {{instance_url}}/path.' })
+  @ApiPropertyOptional({
+    example: '{{instance_url}}',
+    description: 'Fixed https URL or a template like {{instance_url}}/path.',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(2048)
   apiBaseUrl?: string;
 
-  @ApiPropertyOptional({ example: ['*.my.salesforce.com'], description: 'Hosts the proxy may reach ("*." for subdomains, optional ":port").' })
+  @ApiPropertyOptional({
+    example: ['*.my.salesforce.com'],
+    description: 'Hosts the proxy may reach ("*." for subdomains, optional ":port").',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(50)
@@ -140,7 +159,9 @@ export class CreateOfferingDto {
 }
 
 /** Any field but the identity (key, provider, environment, auth mode); built-ins accept only `enabled`. */
-export class UpdateOfferingDto extends PartialType(OmitType(CreateOfferingDto, ['key', 'provider', 'environment', 'authMode'] as const)) {}
+export class UpdateOfferingDto extends PartialType(
+  OmitType(CreateOfferingDto, ['key', 'provider', 'environment', 'authMode'] as const),
+) {}
 
 export class OfferingResponse {
   @ApiProperty() id!: string;
@@ -157,7 +178,11 @@ export class OfferingResponse {
   @ApiProperty({ nullable: true, type: String }) introspectionUrl!: string | null;
   @ApiProperty({ nullable: true, type: String }) userinfoUrl!: string | null;
   @ApiProperty({ enum: TokenEndpointAuthMethod }) tokenEndpointAuthMethod!: TokenEndpointAuthMethod;
-  @ApiProperty({ type: OfferingScopesDto }) scopes!: { required: string[]; optional: string[]; default: string[] };
+  @ApiProperty({ type: OfferingScopesDto }) scopes!: {
+    required: string[];
+    optional: string[];
+    default: string[];
+  };
   @ApiProperty({ enum: PkceMode }) pkce!: PkceMode;
   @ApiProperty({ enum: TokenResponseStyle }) tokenResponseStyle!: TokenResponseStyle;
   @ApiProperty() defaultAccessTokenTtlSeconds!: number;

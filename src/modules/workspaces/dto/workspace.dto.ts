@@ -6,7 +6,8 @@ export class CreateWorkspaceDto {
   @ApiProperty({ example: 'acme', description: 'Lower-case letters, digits and dashes; unique.' })
   @IsString()
   @Matches(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
-    message: 'slug must be 1–63 lower-case letters, digits or dashes, not starting or ending with a dash',
+    message:
+      'slug must be 1–63 lower-case letters, digits or dashes, not starting or ending with a dash',
   })
   slug!: string;
 
