@@ -127,9 +127,7 @@ export class LoginController {
           403,
           authDocument(
             'Sign out',
-            html`<h1>Sign out</h1>
-              <p class="alert alert-error" role="alert">Invalid CSRF token.</p>
-              <p><a href="/oauth">Back to the console</a></p>`,
+            html`<h1>Sign out</h1><p class="alert alert-error" role="alert">Invalid CSRF token.</p><p><a href="/oauth">Back to the console</a></p>`,
           ),
         );
         return;
@@ -164,9 +162,7 @@ export class LoginController {
         status,
         authDocument(
           'Switch workspace',
-          html`<h1>Switch workspace</h1>
-            <p class="alert alert-error" role="alert">${message}</p>
-            <p><a href="/oauth">Back to the console</a></p>`,
+          html`<h1>Switch workspace</h1><p class="alert alert-error" role="alert">${message}</p><p><a href="/oauth">Back to the console</a></p>`,
         ),
       );
     if (typeof body._csrf !== 'string' || !safeEqual(body._csrf, this.sessions.csrfToken(token)))
@@ -202,34 +198,14 @@ export class LoginController {
       authDocument(
         'Sign in',
         html`<h1>Sign in</h1>
-          ${error ? html`<p class="alert alert-error" role="alert">${error}</p>` : ''}
-          <form method="post" action="/login" class="stack">
-            <input type="hidden" name="_csrf" value="${csrf}" />
-            <input type="hidden" name="next" value="${next}" />
-            <div class="field">
-              <label for="email">Email</label
-              ><input
-                id="email"
-                name="email"
-                type="email"
-                autocomplete="username"
-                required
-                value="${email}"
-                ${error ? '' : html` autofocus`}
-              />
-            </div>
-            <div class="field">
-              <label for="password">Password</label
-              ><input
-                id="password"
-                name="password"
-                type="password"
-                autocomplete="current-password"
-                required${error ? html` autofocus` : ''}
-              />
-            </div>
-            <button type="submit" class="button-primary">Sign in</button>
-          </form>`,
+${error ? html`<p class="alert alert-error" role="alert">${error}</p>` : ''}
+<form method="post" action="/login" class="stack">
+  <input type="hidden" name="_csrf" value="${csrf}">
+  <input type="hidden" name="next" value="${next}">
+  <div class="field"><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="${email}"${error ? '' : html` autofocus`}></div>
+  <div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required${error ? html` autofocus` : ''}></div>
+  <button type="submit" class="button-primary">Sign in</button>
+</form>`,
       ),
     );
   }

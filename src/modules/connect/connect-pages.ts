@@ -9,24 +9,14 @@ export function connectPage(p: ConnectPage, token: string, display: string): str
   return page(
     `Connect ${provider}`,
     html`<h1>Connect your ${provider} account</h1>
-      <p>
-        <strong>${p.integration.name}</strong> asks to connect to your ${provider}
-        account${who ? html` on behalf of <strong>${who}</strong>` : ''}.
-      </p>
-      <p>If you agree, it will be able to:</p>
-      <ul class="scopes">
-        ${p.integration.scopes.map((s) => html`<li>${describeScope(s)}<code>${s}</code></li>`)}
-      </ul>
-      <form method="post" action="/connect/${token}/start">
-        <input type="hidden" name="display" value="${display}" />
-        <button type="submit" autofocus>Continue to ${provider}</button>
-      </form>
-      <p>
-        <small
-          >You will sign in at ${provider}, not here, and can review the request there. Latchkey
-          never sees your password.</small
-        >
-      </p>`,
+<p><strong>${p.integration.name}</strong> asks to connect to your ${provider} account${who ? html` on behalf of <strong>${who}</strong>` : ''}.</p>
+<p>If you agree, it will be able to:</p>
+<ul class="scopes">${p.integration.scopes.map((s) => html`<li>${describeScope(s)}<code>${s}</code></li>`)}</ul>
+<form method="post" action="/connect/${token}/start">
+  <input type="hidden" name="display" value="${display}">
+  <button type="submit" autofocus>Continue to ${provider}</button>
+</form>
+<p><small>You will sign in at ${provider}, not here, and can review the request there. Latchkey never sees your password.</small></p>`,
     { brand: p.integration.name },
   );
 }
@@ -46,10 +36,10 @@ export function autoStartPage(
   const shell = page(
     `Connect ${provider}`,
     html`<h1>Continuing to ${provider}…</h1>
-      <form id="start" method="post" action="/connect/${token}/start">
-        <input type="hidden" name="display" value="${display}" />
-        <button type="submit" autofocus>Continue to ${provider}</button>
-      </form>`,
+<form id="start" method="post" action="/connect/${token}/start">
+  <input type="hidden" name="display" value="${display}">
+  <button type="submit" autofocus>Continue to ${provider}</button>
+</form>`,
     { brand: p.integration.name },
   );
   const script = `<script nonce="${nonce}">document.getElementById('start').submit();</script>`;
@@ -69,11 +59,9 @@ export function messagePage(m: Message, tone: 'error' | 'ok'): string {
 
 function messageBody(m: Message, tone: 'error' | 'ok'): SafeHtml {
   return html`<p class="status-icon" aria-hidden="true">${tone === 'ok' ? '✓' : '✕'}</p>
-    <h1>${m.title}</h1>
-    <p class="${tone === 'error' ? 'error' : 'ok'}" role="${tone === 'error' ? 'alert' : 'status'}">
-      ${m.detail}
-    </p>
-    ${m.technical ? html`<p><small>Details: ${m.technical}</small></p>` : ''}`;
+<h1>${m.title}</h1>
+<p class="${tone === 'error' ? 'error' : 'ok'}" role="${tone === 'error' ? 'alert' : 'status'}">${m.detail}</p>
+${m.technical ? html`<p><small>Details: ${m.technical}</small></p>` : ''}`;
 }
 
 /** Posts the result to the opener at the redirect URI's origin only, then closes the popup. */

@@ -48,20 +48,20 @@ function documentShell(
   body: SafeHtml,
 ): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="color-scheme" content="light dark" />
-        <title>${title} · Latchkey</title>
-        <link rel="stylesheet" href="/assets/console.css" />
-        <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
-        ${head}
-      </head>
-      <body ${bodyAttrs}>
-        ${body}
-      </body>
-    </html>`.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>${title} · Latchkey</title>
+<link rel="stylesheet" href="/assets/console.css">
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
+${head}
+</head>
+<body ${bodyAttrs}>
+${body}
+</body>
+</html>`.value;
 }
 
 /** Sign-in and other pages for someone not (yet) signed in: same look, no navigation. */
@@ -71,9 +71,9 @@ export function authDocument(title: string, body: SafeHtml): string {
     '',
     html`class="auth"`,
     html`<main class="auth-card" id="main">
-      <p class="brand brand-large"><span class="brand-mark" aria-hidden="true">⌁</span> Latchkey</p>
-      ${body}
-    </main>`,
+<p class="brand brand-large"><span class="brand-mark" aria-hidden="true">⌁</span> Latchkey</p>
+${body}
+</main>`,
   );
 }
 
@@ -100,29 +100,18 @@ export interface ShellOptions {
  */
 function workspaceSwitcher(user: ShellUser): SafeHtml {
   if (user.workspaces.length < 2) {
-    return html`<span class="workspace" title="Workspace"
-      >Workspace: <strong>${user.workspaceName}</strong></span
-    >`;
+    return html`<span class="workspace" title="Workspace">Workspace: <strong>${user.workspaceName}</strong></span>`;
   }
   const options = user.workspaces.map(
     (w) =>
-      html`<option value="${w.id}" ${w.id === user.workspaceId ? html` selected` : ''}>
-        ${w.name}
-      </option>`,
+      html`<option value="${w.id}"${w.id === user.workspaceId ? html` selected` : ''}>${w.name}</option>`,
   );
-  return html`<form
-    method="post"
-    action="/session/workspace"
-    class="workspace workspace-switch"
-    data-workspace-switch
-  >
-    <input type="hidden" name="_csrf" value="${user.csrfToken}" />
-    <label for="workspace-switch">Workspace</label>
-    <select id="workspace-switch" name="workspaceId">
-      ${options}
-    </select>
-    <button type="submit" class="button-quiet">Switch</button>
-  </form>`;
+  return html`<form method="post" action="/session/workspace" class="workspace workspace-switch" data-workspace-switch>
+      <input type="hidden" name="_csrf" value="${user.csrfToken}">
+      <label for="workspace-switch">Workspace</label>
+      <select id="workspace-switch" name="workspaceId">${options}</select>
+      <button type="submit" class="button-quiet">Switch</button>
+    </form>`;
 }
 
 /** The signed-in console: header with navigation, user, workspace and sign-out; one <main>. */
@@ -132,47 +121,28 @@ export function consoleDocument(user: ShellUser, options: ShellOptions): string 
   );
   const nav = NAV.filter((n) => !n.adminOnly || user.isAdmin).map(
     (n) =>
-      html`<li>
-        <a href="${n.href}" ${n.section === options.section ? html` aria-current="page"` : ''}
-          >${n.label}</a
-        >
-      </li>`,
+      html`<li><a href="${n.href}"${n.section === options.section ? html` aria-current="page"` : ''}>${n.label}</a></li>`,
   );
   return documentShell(
     options.title,
-    html`<meta name="csrf-token" content="${user.csrfToken}" />
-      ${options.page ? html`<script type="module" src="/assets/console/app.js"></script>` : ''}`,
+    html`<meta name="csrf-token" content="${user.csrfToken}">
+${options.page ? html`<script type="module" src="/assets/console/app.js"></script>` : ''}`,
     html`class="console"`,
     html`<a class="skip-link" href="#main">Skip to content</a>
-      <header class="topbar">
-        <a class="brand" href="/oauth"
-          ><span class="brand-mark" aria-hidden="true">⌁</span> Latchkey</a
-        >
-        <nav aria-label="Main">
-          <ul>
-            ${nav}
-          </ul>
-        </nav>
-        <div class="account">
-          <span class="who"
-            ><span class="who-email">${user.email}</span>
-            <span class="who-role">${user.isAdmin ? 'admin' : 'developer'}</span></span
-          >
-          ${workspaceSwitcher(user)}
-          <form method="post" action="/logout" class="signout">
-            <input type="hidden" name="_csrf" value="${user.csrfToken}" />
-            <button type="submit" class="button-quiet">Sign out</button>
-          </form>
-        </div>
-      </header>
-      <main
-        id="main"
-        tabindex="-1"
-        ${options.page ? html` data-page="${options.page}"` : ''}${dataAttrs}
-        data-scopes="${user.scopes.join(' ')}"
-        data-admin="${user.isAdmin ? 'true' : 'false'}"
-      >
-        ${options.main}
-      </main>`,
+<header class="topbar">
+  <a class="brand" href="/oauth"><span class="brand-mark" aria-hidden="true">⌁</span> Latchkey</a>
+  <nav aria-label="Main"><ul>${nav}</ul></nav>
+  <div class="account">
+    <span class="who"><span class="who-email">${user.email}</span> <span class="who-role">${user.isAdmin ? 'admin' : 'developer'}</span></span>
+    ${workspaceSwitcher(user)}
+    <form method="post" action="/logout" class="signout">
+      <input type="hidden" name="_csrf" value="${user.csrfToken}">
+      <button type="submit" class="button-quiet">Sign out</button>
+    </form>
+  </div>
+</header>
+<main id="main" tabindex="-1"${options.page ? html` data-page="${options.page}"` : ''}${dataAttrs} data-scopes="${user.scopes.join(' ')}" data-admin="${user.isAdmin ? 'true' : 'false'}">
+${options.main}
+</main>`,
   );
 }

@@ -16,10 +16,9 @@ import {
   sendConsoleHtml,
 } from './console-layout.js';
 
-const loading = (heading: string) =>
-  html`<h1>${heading}</h1>
-    <p class="loading" data-loading>Loading…</p>
-    <noscript><p class="notice">The console needs JavaScript.</p></noscript>`;
+const loading = (heading: string) => html`<h1>${heading}</h1>
+<p class="loading" data-loading>Loading…</p>
+<noscript><p class="notice">The console needs JavaScript.</p></noscript>`;
 
 /**
  * The console's HTML shells. Each page is a heading and a placeholder that a browser module fills
@@ -64,8 +63,7 @@ export class ConsoleController {
       return this.send(res, 404, user, {
         title: 'Not found',
         section: 'integrations',
-        main: html`<h1>Not found</h1>
-          <p>There is no such page. <a href="/oauth">Back to integrations</a></p>`,
+        main: html`<h1>Not found</h1><p>There is no such page. <a href="/oauth">Back to integrations</a></p>`,
       });
     }
     this.send(res, 200, user, {
@@ -86,10 +84,8 @@ export class ConsoleController {
         title: 'Not allowed',
         section: 'offerings',
         main: html`<h1>Not allowed</h1>
-          <p role="alert">
-            Offerings are managed by platform admins. Your account is a developer account.
-          </p>
-          <p><a href="/oauth">Back to integrations</a></p>`,
+<p role="alert">Offerings are managed by platform admins. Your account is a developer account.</p>
+<p><a href="/oauth">Back to integrations</a></p>`,
       });
     }
     this.send(res, 200, user, {
