@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../src/database/data-source.js';
-import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
+import { ConnectionStore } from '../src/modules/connections/connection-store.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 interface PlanNode {
@@ -64,7 +64,7 @@ describe('scheduler batch selection', () => {
 
   it(`reads only due rows through the partial index, with ${STORED} stored`, async () => {
     // The claim's inner SELECT, run on its own: $3 (now) and $4 (batch size) become $1 and $2.
-    const sql = TokenRefreshScheduler.CLAIM_SQL;
+    const sql = ConnectionStore.CLAIM_SQL;
     const select = sql
       .slice(sql.indexOf('SELECT id'), sql.lastIndexOf(')'))
       .replaceAll('$3', '$1')
@@ -89,7 +89,7 @@ describe('scheduler batch selection', () => {
 
   it('claims each due connection once when two replicas claim concurrently', async () => {
     const claim = (owner: string) =>
-      ds.query(TokenRefreshScheduler.CLAIM_SQL, [
+      ds.query(ConnectionStore.CLAIM_SQL, [
         owner,
         new Date(now.getTime() + 60_000),
         now,

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { TokenRefreshScheduler } from '../../src/modules/token-refresh/token-refresh.scheduler.js';
+import { ConnectionStore } from '../../src/modules/connections/connection-store.js';
 
 export interface SelectionOptions {
   databaseUrl: string;
@@ -53,7 +53,7 @@ interface PlanNode {
 
 /** The claim's inner SELECT on its own: $1 = now, $2 = batch size. */
 export function innerSelect(): string {
-  const sql = TokenRefreshScheduler.CLAIM_SQL;
+  const sql = ConnectionStore.CLAIM_SQL;
   return sql
     .slice(sql.indexOf('SELECT id'), sql.lastIndexOf(')'))
     .replaceAll('$3', '$1')
@@ -118,7 +118,7 @@ export async function benchmarkSelection(options: SelectionOptions): Promise<Sel
       const withIndex = await time(client, select, [now, batchSize], runs);
       const claimWithIndex = await time(
         client,
-        TokenRefreshScheduler.CLAIM_SQL,
+        ConnectionStore.CLAIM_SQL,
         ['latchkey-bench', new Date(now.getTime() + 60_000), now, batchSize],
         Math.max(5, Math.floor(runs / 2)),
       );

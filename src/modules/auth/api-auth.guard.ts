@@ -8,7 +8,7 @@ import { DomainError } from '../../common/errors/domain-error.js';
 import { Clock } from '../../common/time/clock.js';
 import { UUID } from '../../common/validation/uuid.js';
 import { ApiTokensService } from '../oauth-apps/api-tokens.service.js';
-import { AuthError } from '../oauth-apps/oauth-apps.errors.js';
+import { AuthError } from './auth.errors.js';
 import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
 import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
 import { UserRole } from '../users/user.entity.js';

@@ -21,7 +21,7 @@ import {
   ProviderClient,
   ProviderError,
   type TokenSet,
-} from '../offerings/provider-client.service.js';
+} from '../providers/provider-client.service.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConnectionsModule } from '../connections/connections.module.js';
 import { IntegrationsModule } from '../integrations/integrations.module.js';
 import { OfferingsModule } from '../offerings/offerings.module.js';
+import { ProvidersModule } from '../providers/providers.module.js';
 import { ConnectFlowService } from './connect-flow.service.js';
 import { ConnectPagesController } from './connect-pages.controller.js';
 import { ConnectSession } from './connect-session.entity.js';
@@ -15,6 +16,7 @@ import { OAuthFlow } from './oauth-flow.entity.js';
     TypeOrmModule.forFeature([ConnectSession, OAuthFlow]),
     IntegrationsModule,
     OfferingsModule,
+    ProvidersModule,
     ConnectionsModule,
   ],
   controllers: [ConnectSessionsController, ConnectPagesController],

@@ -1,16 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { Repository } from 'typeorm';
-import { KeyRing } from '../../common/crypto/key-ring.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { Clock } from '../../common/time/clock.js';
-import { clientCredentialsOf } from '../integrations/client-credentials.js';
-import { Integration } from '../integrations/integration.entity.js';
+import type { Integration } from '../integrations/integration.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { ProviderClient } from '../offerings/provider-client.service.js';
-import { Connection, type ConnectionCredentials, ConnectionStatus } from './connection.entity.js';
+import { ProviderClient } from '../providers/provider-client.service.js';
+import { ConnectionContexts } from './connection-contexts.service.js';
+import { ConnectionStore } from './connection-store.js';
+import {
+  type Connection,
+  type ConnectionCredentials,
+  ConnectionStatus,
+} from './connection.entity.js';
 import { ConnectionsService } from './connections.service.js';
 
 export type UpstreamRevocation = 'revoked' | 'failed' | 'unsupported' | 'none';
@@ -26,12 +28,11 @@ export type UpstreamRevocation = 'revoked' | 'failed' | 'unsupported' | 'none';
 @Injectable()
 export class ConnectionRevoker {
   constructor(
-    @InjectRepository(Connection) private readonly connections: Repository<Connection>,
-    @InjectRepository(Integration) private readonly integrations: Repository<Integration>,
+    private readonly store: ConnectionStore,
+    private readonly contexts: ConnectionContexts,
     private readonly connectionsService: ConnectionsService,
     private readonly offerings: OfferingsService,
     private readonly provider: ProviderClient,
-    private readonly keyRing: KeyRing,
     private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly changes: ChangeFeed,
@@ -39,30 +40,7 @@ export class ConnectionRevoker {
 
   async revoke(connection: Connection): Promise<UpstreamRevocation> {
     if (connection.status === ConnectionStatus.Revoked) return 'none';
-    const erased = await this.connections.manager.transaction(async (em) => {
-      const repo = em.getRepository(Connection);
-      const locked = await repo.findOne({
-        where: { id: connection.id },
-        lock: { mode: 'pessimistic_write' },
-      });
-      if (!locked || locked.status === ConnectionStatus.Revoked) return null;
-      // Bumping the version makes any refresh in flight lose its commit.
-      await repo
-        .createQueryBuilder()
-        .update()
-        .set({
-          status: ConnectionStatus.Revoked,
-          credentialsEnc: null,
-          nextRefreshAt: null,
-          refreshLeaseOwner: null,
-          refreshLeaseExpiresAt: null,
-          credentialsVersion: () => 'credentials_version + 1',
-          lastError: null,
-        })
-        .where('id = :id', { id: connection.id })
-        .execute();
-      return locked;
-    });
+    const erased = await this.store.eraseForRevocation(connection.id);
     if (!erased) return 'none';
     // Every replica drops its cached token before this call returns.
     await this.changes.publish({ kind: 'connection', id: connection.id });
@@ -71,10 +49,7 @@ export class ConnectionRevoker {
       ? await this.revokeUpstream(erased, credentials)
       : { result: 'none' as const };
     if (upstream.result === 'failed') {
-      await this.connections.update(
-        { id: connection.id, status: ConnectionStatus.Revoked },
-        { lastError: `Revocation at the provider failed: ${upstream.message}` },
-      );
+      await this.store.recordRevocationFailure(connection.id, upstream.message ?? 'unknown error');
     }
     this.logger.info(
       { connectionId: connection.id, upstream: upstream.result },
@@ -101,21 +76,16 @@ export class ConnectionRevoker {
     credentials: ConnectionCredentials,
     fallback?: Integration,
   ): Promise<{ result: UpstreamRevocation; message?: string }> {
-    const integration =
-      (await this.integrations.findOneBy({ id: connection.integrationId })) ?? fallback;
+    const setup = await this.contexts.setupOf(connection.integrationId);
+    const integration = setup?.integration ?? fallback;
     if (!integration) return { result: 'none' };
-    const offering = await this.offerings.get(integration.offeringId);
+    const offering = setup?.offering ?? (await this.offerings.get(integration.offeringId));
     if (!offering.revocationUrl) return { result: 'unsupported' };
     const [token, hint] = credentials.refreshToken
       ? [credentials.refreshToken, 'refresh_token' as const]
       : [credentials.accessToken, 'access_token' as const];
     try {
-      await this.provider.revoke(
-        offering,
-        clientCredentialsOf(this.keyRing, integration),
-        token,
-        hint,
-      );
+      await this.provider.revoke(offering, this.contexts.clientOf(integration), token, hint);
       return { result: 'revoked' };
     } catch (error) {
       const message = error instanceof Error ? error.message : 'unknown error';

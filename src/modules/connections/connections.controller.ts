@@ -1,15 +1,20 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
 import { ConnectionResponse, ListConnectionsQuery } from './dto/connection.dto.js';
+import { ConnectionRevoker } from './connection-revoker.service.js';
 import { ConnectionsService } from './connections.service.js';
 
 @ApiTags('connections')
 @ApiBearerAuth()
 @Controller('api/v1/connections')
 export class ConnectionsController {
-  constructor(private readonly connections: ConnectionsService) {}
+  constructor(
+    private readonly connections: ConnectionsService,
+    private readonly revoker: ConnectionRevoker,
+  ) {}
 
   @Get()
   @RequireScopes('connections:read')
@@ -28,5 +33,21 @@ export class ConnectionsController {
     @Param('id', IdParam) id: string,
   ): Promise<ConnectionResponse> {
     return ConnectionResponse.of(await this.connections.get(p.workspaceId, id));
+  }
+
+  /**
+   * 204; the connection stays readable as `revoked`, without credentials.
+   * `Latchkey-Upstream-Revocation` says what the provider did.
+   */
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireScopes('connections:write')
+  async revoke(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<void> {
+    const upstream = await this.revoker.revoke(await this.connections.get(p.workspaceId, id));
+    res.setHeader('Latchkey-Upstream-Revocation', upstream);
   }
 }

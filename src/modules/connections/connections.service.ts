@@ -10,7 +10,7 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import type { Integration } from '../integrations/integration.entity.js';
 import type { Offering } from '../offerings/offering.entity.js';
-import type { ProviderIdentity, TokenSet } from '../offerings/provider-client.service.js';
+import type { ProviderIdentity, TokenSet } from '../providers/provider-client.service.js';
 import {
   Connection,
   type ConnectionCredentials,

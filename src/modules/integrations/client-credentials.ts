@@ -1,5 +1,5 @@
 import type { KeyRing } from '../../common/crypto/key-ring.js';
-import type { ClientCredentials } from '../offerings/provider-client.service.js';
+import type { ClientCredentials } from '../providers/provider-client.service.js';
 import { CLIENT_SECRET_FIELD, type Integration } from './integration.entity.js';
 
 /** The integration's client secret in plaintext, for protocol steps only. Never for a response. */

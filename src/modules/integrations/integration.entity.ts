@@ -10,7 +10,7 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import type { Encrypted } from '../../common/crypto/key-ring.js';
-import type { VerificationOutcome } from '../offerings/provider-client.service.js';
+import type { VerificationOutcome } from '../providers/provider-client.service.js';
 import { Offering } from '../offerings/offering.entity.js';
 import { Workspace } from '../workspaces/workspace.entity.js';
 

@@ -11,7 +11,7 @@ import { ConnectionRevoker } from '../connections/connection-revoker.service.js'
 import { ConnectionsService } from '../connections/connections.service.js';
 import { allowedScopes, type Offering } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { ProviderClient, type VerificationResult } from '../offerings/provider-client.service.js';
+import { ProviderClient, type VerificationResult } from '../providers/provider-client.service.js';
 import type { CreateIntegrationDto, UpdateIntegrationDto } from './dto/integration.dto.js';
 import { CLIENT_SECRET_FIELD, Integration, IntegrationStatus } from './integration.entity.js';
 import { clientSecretOf } from './client-credentials.js';

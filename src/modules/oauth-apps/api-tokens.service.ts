@@ -6,7 +6,7 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
 import type { OAuthApp } from './oauth-app.entity.js';
-import { AuthError } from './oauth-apps.errors.js';
+import { AuthError } from '../auth/auth.errors.js';
 import { SIGNING_ALG, SigningKeysService } from './signing-keys.service.js';
 
 export const API_AUDIENCE = 'latchkey-api';

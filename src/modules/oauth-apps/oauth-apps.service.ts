@@ -15,7 +15,8 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { ClientSecretHasher } from './client-secret-hasher.js';
 import { OAuthApp } from './oauth-app.entity.js';
-import { AuthError, OAuthAppError } from './oauth-apps.errors.js';
+import { AuthError } from '../auth/auth.errors.js';
+import { OAuthAppError } from './oauth-apps.errors.js';
 
 export interface AppWithSecret {
   app: OAuthApp;

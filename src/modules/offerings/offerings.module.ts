@@ -5,12 +5,12 @@ import { OfferingUsage } from './offering-usage.js';
 import { Offering } from './offering.entity.js';
 import { OfferingsController } from './offerings.controller.js';
 import { OfferingsService } from './offerings.service.js';
-import { ProviderClient } from './provider-client.service.js';
+import { ProvidersModule } from '../providers/providers.module.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Offering])],
+  imports: [TypeOrmModule.forFeature([Offering]), ProvidersModule],
   controllers: [OfferingsController],
-  providers: [OfferingsService, ProviderClient, OfferingCatalogService, OfferingUsage],
-  exports: [OfferingsService, ProviderClient],
+  providers: [OfferingsService, OfferingCatalogService, OfferingUsage],
+  exports: [OfferingsService],
 })
 export class OfferingsModule {}

@@ -19,7 +19,7 @@ import {
   TokenResponseStyle,
 } from './offering.entity.js';
 import { OfferingError } from './offerings.errors.js';
-import { ProviderClient } from './provider-client.service.js';
+import { ProviderClient } from '../providers/provider-client.service.js';
 
 /** Offering fields other than identity and bookkeeping. */
 export type OfferingFields = Omit<Offering, 'id' | 'builtIn' | 'createdAt' | 'updatedAt'>;

@@ -7,13 +7,14 @@ import { hostMatches, providerUrlProblem } from '../../common/http/url-policy.js
 import { APP_CONFIG } from '../../app.tokens.js';
 import { OutboundHttp } from '../../common/http/outbound-http.js';
 import type { AppConfig } from '../../config/config.js';
+import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import {
   type Offering,
   PkceMode,
   TokenEndpointAuthMethod,
   TokenResponseStyle,
-} from './offering.entity.js';
+} from '../offerings/offering.entity.js';
 
 export interface ClientCredentials {
   clientId: string;
@@ -116,6 +117,7 @@ export class ProviderClient {
     private readonly http: OutboundHttp,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly random: RandomSource,
   ) {}
 
   /** OpenID Connect discovery (falls back to RFC 8414 metadata) for an issuer. */
@@ -225,7 +227,7 @@ export class ProviderClient {
   ): Promise<VerificationResult> {
     try {
       await oidc.genericGrantRequest(this.configuration(offering, client), 'authorization_code', {
-        code: `latchkey-verification-${Date.now().toString(36)}`,
+        code: `latchkey-verification-${this.random.token(12)}`,
         redirect_uri: redirectUri,
       });
       // A provider that exchanged a made-up code authenticated the client, oddly but surely.
@@ -324,7 +326,7 @@ export class ProviderClient {
           : response.token_type,
       scope: str(response.scope),
       expiresIn: typeof response.expires_in === 'number' ? response.expires_in : undefined,
-      issuedAt: Date.now(),
+      issuedAt: this.clock.nowMs(),
       raw,
     };
     try {

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
@@ -40,17 +40,5 @@ export class ConnectionTokensController {
     @Param('id', IdParam) id: string,
   ): Promise<ConnectionResponse> {
     return ConnectionResponse.of(await this.tokens.refreshNow(p.workspaceId, id));
-  }
-
-  /** 204; the connection stays readable as `revoked`. Latchkey-Upstream-Revocation says what the provider did. */
-  @Delete(':id')
-  @HttpCode(204)
-  @RequireScopes('connections:write')
-  async revoke(
-    @CurrentPrincipal() p: Principal,
-    @Param('id', IdParam) id: string,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<void> {
-    res.setHeader('Latchkey-Upstream-Revocation', await this.tokens.revoke(p.workspaceId, id));
   }
 }

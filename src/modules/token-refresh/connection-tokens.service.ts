@@ -1,9 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/time/clock.js';
-import {
-  ConnectionRevoker,
-  type UpstreamRevocation,
-} from '../connections/connection-revoker.service.js';
 import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { ConnectionsService } from '../connections/connections.service.js';
@@ -24,7 +20,6 @@ export class ConnectionTokensService {
   constructor(
     private readonly connections: ConnectionsService,
     private readonly refresher: TokenRefreshService,
-    private readonly revoker: ConnectionRevoker,
     private readonly clock: Clock,
   ) {}
 
@@ -57,10 +52,6 @@ export class ConnectionTokensService {
       reason: 'api',
       observedVersion: connection.credentialsVersion,
     });
-  }
-
-  async revoke(workspaceId: string, id: string): Promise<UpstreamRevocation> {
-    return this.revoker.revoke(await this.connections.get(workspaceId, id));
   }
 
   /** Revoked (and other workspaces') connections are not found; needs_reauth ones are a 409. */

@@ -5,15 +5,14 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
+import { ConnectionStore } from '../connections/connection-store.js';
 import { MetricsService } from '../health/metrics.service.js';
 import { RefreshError } from './token-refresh.errors.js';
 import { LEASE_MS, TokenRefreshService } from './token-refresh.service.js';
@@ -46,7 +45,7 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
   private readonly failures: Counter<'reason'>;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly store: ConnectionStore,
     private readonly refresher: TokenRefreshService,
     private readonly registry: SchedulerRegistry,
     private readonly clock: Clock,
@@ -85,18 +84,6 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
     return this.running;
   }
 
-  /** The claim query (also used by the EXPLAIN test). */
-  static readonly CLAIM_SQL = `
-    UPDATE connections SET refresh_lease_owner = $1, refresh_lease_expires_at = $2
-     WHERE id IN (
-       SELECT id FROM connections
-        WHERE status IN ('active', 'error') AND next_refresh_at IS NOT NULL AND next_refresh_at <= $3
-          AND (refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= $3)
-        ORDER BY next_refresh_at
-        LIMIT $4
-        FOR UPDATE SKIP LOCKED)
-    RETURNING id, credentials_version`;
-
   /** Claims and refreshes batch after batch while batches come back full: the backlog drains in one tick. */
   private async pass(): Promise<TickReport> {
     const total: TickReport = { claimed: 0, refreshed: 0, failed: 0, skipped: 0 };
@@ -112,13 +99,12 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
 
   private async batch(): Promise<TickReport> {
     const now = this.clock.now();
-    const [claimed]: [Array<{ id: string; credentials_version: number }>, number] =
-      await this.dataSource.query(TokenRefreshScheduler.CLAIM_SQL, [
-        this.refresher.owner,
-        new Date(now.getTime() + LEASE_MS),
-        now,
-        this.config.refreshBatchSize,
-      ]);
+    const claimed = await this.store.claimDue(
+      this.refresher.owner,
+      new Date(now.getTime() + LEASE_MS),
+      now,
+      this.config.refreshBatchSize,
+    );
     let refreshed = 0;
     let failed = 0;
     let skipped = 0;
@@ -136,7 +122,7 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
         try {
           await this.refresher.refresh(row.id, {
             reason: 'scheduler',
-            observedVersion: row.credentials_version,
+            observedVersion: row.credentialsVersion,
             leased: true,
           });
           refreshed++;
@@ -159,11 +145,11 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
 
   /** Extends the leases this process still holds on rows queued in the current batch. */
   private async extendLeases(ids: string[]): Promise<void> {
-    if (!ids.length) return;
     try {
-      await this.dataSource.query(
-        'UPDATE connections SET refresh_lease_expires_at = $1 WHERE id = ANY($2::uuid[]) AND refresh_lease_owner = $3',
-        [new Date(this.clock.nowMs() + LEASE_MS), ids, this.refresher.owner],
+      await this.store.extendLeases(
+        ids,
+        this.refresher.owner,
+        new Date(this.clock.nowMs() + LEASE_MS),
       );
     } catch (err) {
       this.logger.warn({ err }, 'could not extend the leases of queued refreshes');

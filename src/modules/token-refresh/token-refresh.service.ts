@@ -1,15 +1,13 @@
 import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { Repository } from 'typeorm';
-import { KeyRing } from '../../common/crypto/key-ring.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
-import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
+import { ConnectionContexts } from '../connections/connection-contexts.service.js';
 import { ConnectionRevoker } from '../connections/connection-revoker.service.js';
+import { ConnectionStore } from '../connections/connection-store.js';
 import {
   Connection,
   type ConnectionCredentials,
@@ -17,19 +15,16 @@ import {
 } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
-import { clientCredentialsOf } from '../integrations/client-credentials.js';
-import { Integration } from '../integrations/integration.entity.js';
+import type { Integration } from '../integrations/integration.entity.js';
 import type { Offering } from '../offerings/offering.entity.js';
-import { OfferingsService } from '../offerings/offerings.service.js';
 import {
   type ClientCredentials,
   ProviderClient,
   ProviderError,
   type TokenSet,
-} from '../offerings/provider-client.service.js';
+} from '../providers/provider-client.service.js';
 import { backoffMs } from './refresh-policy.js';
 import { RefreshError } from './token-refresh.errors.js';
-import { entityFromRow } from '../../database/entity-from-row.js';
 
 /**
  * How long a refresh lease lasts: far longer than one provider call (15 s timeout). The holder
@@ -54,11 +49,6 @@ export interface RefreshOptions {
   unlessRefreshedWithinMs?: number;
 }
 
-interface RefreshSetup {
-  integration: Integration;
-  offering: Offering;
-}
-
 /**
  * The one refresh path, for the scheduler, handouts, the proxy's 401 retry and the API.
  *
@@ -75,45 +65,32 @@ export class TokenRefreshService {
    * integration is deleted meanwhile, its row is gone but the tokens issued must still be revoked.
    */
   private readonly refreshingAs = new Map<string, Integration>();
-  private readonly setups: InvalidatingCache<RefreshSetup>;
   /** Identifies this process as a lease holder. */
   readonly owner: string;
   /** Provider refresh calls made by this process (metrics and tests). */
   providerCalls = 0;
 
   constructor(
-    @InjectRepository(Connection) private readonly connections: Repository<Connection>,
-    @InjectRepository(Integration) private readonly integrations: Repository<Integration>,
+    private readonly store: ConnectionStore,
+    private readonly contexts: ConnectionContexts,
     private readonly connectionsService: ConnectionsService,
     private readonly revoker: ConnectionRevoker,
-    private readonly offerings: OfferingsService,
     private readonly provider: ProviderClient,
-    private readonly keyRing: KeyRing,
     private readonly random: RandomSource,
     private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly changes: ChangeFeed,
   ) {
     this.owner = `${hostname()}:${process.pid}:${random.token(6)}`.slice(0, 64);
-    // Every connection of an integration shares these two rows: load them once per process, and
-    // forget them when either changes on any replica (a rotated secret, an edited offering).
-    this.setups = new InvalidatingCache<RefreshSetup>(changes, 'integration', 10_000, [
-      {
-        kind: 'offering',
-        keys: (id, entries) => [...entries].filter(([, v]) => v.offering.id === id).map(([k]) => k),
-      },
-    ]);
   }
 
-  /** A connection's integration and offering; the same for every connection of the integration. */
-  private setupOf(integrationId: string): Promise<RefreshSetup> | RefreshSetup {
-    return (
-      this.setups.peek(integrationId) ??
-      this.setups.get(integrationId, async () => {
-        const integration = await this.integrations.findOneByOrFail({ id: integrationId });
-        return { integration, offering: await this.offerings.get(integration.offeringId) };
-      })
-    );
+  /** A connection's integration and offering (cached per process); not found once the integration is gone. */
+  private async setupOf(
+    integrationId: string,
+  ): Promise<{ integration: Integration; offering: Offering }> {
+    const setup = await this.contexts.setupOf(integrationId);
+    if (!setup) throw ConnectionError.notFound();
+    return setup;
   }
 
   refresh(connectionId: string, options: RefreshOptions): Promise<Connection> {
@@ -187,7 +164,7 @@ export class TokenRefreshService {
       throw ConnectionError.needsReauth();
     }
     const { integration, offering } = await this.setupOf(connection.integrationId);
-    const client = clientCredentialsOf(this.keyRing, integration);
+    const client = this.contexts.clientOf(integration);
     // The lease may have lapsed since it was taken (a scheduler batch waits in a queue) and been
     // taken by another process, which then presents the same refresh token. Never call with a
     // lease this process no longer holds: a rotating provider revokes the grant on reuse.
@@ -241,39 +218,29 @@ export class TokenRefreshService {
     expiresAt: Date,
     tokens: TokenSet,
   ): Promise<Connection | undefined> {
-    const now = this.clock.now();
+    const refreshed = {
+      credentialsEnc: this.connectionsService.encryptCredentials(connection.id, credentials),
+      accessTokenExpiresAt: expiresAt,
+      nextRefreshAt: this.connectionsService.scheduleFor(
+        expiresAt,
+        credentials.issuedAt,
+        !!credentials.refreshToken,
+      ),
+      instanceUrl: tokens.instanceUrl ?? null,
+      grantedScopes: tokens.scope ? tokens.scope.split(' ').filter(Boolean) : null,
+      refreshedAt: this.clock.now(),
+    };
     for (let attempt = 1; ; attempt++) {
       try {
-        const [rows]: [Array<Record<string, unknown>>, number] = await this.connections.query(
-          `UPDATE connections SET credentials_enc = $1, credentials_version = credentials_version + 1,
-                  access_token_expires_at = $2, next_refresh_at = $3, instance_url = COALESCE($4, instance_url),
-                  granted_scopes = COALESCE($5, granted_scopes), status = 'active', last_error = NULL,
-                  refresh_failures = 0, last_refreshed_at = $6, refresh_lease_owner = NULL,
-                  refresh_lease_expires_at = NULL, updated_at = now()
-            WHERE id = $7 AND credentials_version = $8 AND status <> 'revoked'
-            RETURNING *`,
-          [
-            this.connectionsService.encryptCredentials(connection.id, credentials),
-            expiresAt,
-            this.connectionsService.scheduleFor(
-              expiresAt,
-              credentials.issuedAt,
-              !!credentials.refreshToken,
-            ),
-            tokens.instanceUrl ?? null,
-            tokens.scope ? tokens.scope.split(' ').filter(Boolean) : null,
-            now,
-            connection.id,
-            connection.credentialsVersion,
-          ],
+        const stored = await this.store.storeRefreshed(
+          connection.id,
+          connection.credentialsVersion,
+          refreshed,
         );
-        if (rows.length === 1) {
-          // Unconfirmed: what other replicas cached (the old access token) stays valid until it expires.
+        // Unconfirmed: what other replicas cached (the old access token) stays valid until it expires.
+        if (stored)
           await this.changes.publish({ kind: 'connection', id: connection.id }, { confirm: false });
-          // The row as written (RETURNING *): no second round trip to read it back.
-          return entityFromRow(this.connections, rows[0]);
-        }
-        return undefined;
+        return stored;
       } catch (error) {
         this.logger.error(
           { connectionId: connection.id, attempt, err: error },
@@ -307,24 +274,19 @@ export class TokenRefreshService {
     );
     if (!expiresAt || expiresAt.getTime() === stored.accessTokenExpiresAt?.getTime()) return stored;
     try {
-      const [rows]: [Array<Record<string, unknown>>, number] = await this.connections.query(
-        `UPDATE connections SET access_token_expires_at = $1, next_refresh_at = $2, updated_at = now()
-          WHERE id = $3 AND credentials_version = $4 AND status <> 'revoked'
-          RETURNING *`,
-        [
+      const updated = await this.store.storeExpiry(
+        stored.id,
+        stored.credentialsVersion,
+        expiresAt,
+        this.connectionsService.scheduleFor(
           expiresAt,
-          this.connectionsService.scheduleFor(
-            expiresAt,
-            credentials.issuedAt,
-            !!credentials.refreshToken,
-          ),
-          stored.id,
-          stored.credentialsVersion,
-        ],
+          credentials.issuedAt,
+          !!credentials.refreshToken,
+        ),
       );
-      if (rows.length !== 1) return stored; // Refreshed again or revoked meanwhile: that write wins.
+      if (!updated) return stored; // Refreshed again or revoked meanwhile: that write wins.
       await this.changes.publish({ kind: 'connection', id: stored.id }, { confirm: false });
-      return entityFromRow(this.connections, rows[0]);
+      return updated;
     } catch (error) {
       this.logger.warn(
         { connectionId: stored.id, errorName: (error as Error)?.name },
@@ -342,7 +304,7 @@ export class TokenRefreshService {
     connection: Connection,
     credentials: ConnectionCredentials,
   ): Promise<Connection> {
-    const current = await this.connections.findOneBy({ id: connection.id });
+    const current = await this.store.findById(connection.id);
     if (!current || current.status === ConnectionStatus.Revoked) {
       // The revocation revoked what was stored; the tokens the provider just issued are ours to revoke.
       // A refresh token that did not rotate is the stored one: already revoked, not asked twice.
@@ -364,7 +326,7 @@ export class TokenRefreshService {
   }
 
   private async load(id: string): Promise<Connection> {
-    const connection = await this.connections.findOneBy({ id });
+    const connection = await this.store.findById(id);
     if (!connection || connection.status === ConnectionStatus.Revoked)
       throw ConnectionError.notFound();
     if (connection.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
@@ -372,61 +334,32 @@ export class TokenRefreshService {
   }
 
   /** The lease is free, expired, or a stale claim of this very process (only one run per id here). */
-  private async tryAcquireLease(id: string): Promise<boolean> {
+  private tryAcquireLease(id: string): Promise<boolean> {
     const now = this.clock.now();
-    const result = await this.connections
-      .createQueryBuilder()
-      .update()
-      .set({
-        refreshLeaseOwner: this.owner,
-        refreshLeaseExpiresAt: new Date(now.getTime() + LEASE_MS),
-      })
-      .where(`id = :id AND status IN ('active', 'error')`, { id })
-      .andWhere(
-        '(refresh_lease_expires_at IS NULL OR refresh_lease_expires_at <= :now OR refresh_lease_owner = :owner)',
-        {
-          now,
-          owner: this.owner,
-        },
-      )
-      .execute();
-    return result.affected === 1;
+    return this.store.tryAcquireLease(id, this.owner, now, new Date(now.getTime() + LEASE_MS));
   }
 
   /**
    * Extends the lease if this process still holds it for this credentials version. Lapsed but
    * untaken is fine: anyone else must take the lease (set its owner) before calling the provider.
    */
-  private async renewLease(connection: Connection): Promise<boolean> {
-    const result = await this.connections
-      .createQueryBuilder()
-      .update()
-      .set({ refreshLeaseExpiresAt: new Date(this.clock.nowMs() + LEASE_MS) })
-      .where(`id = :id AND status IN ('active', 'error')`, { id: connection.id })
-      .andWhere('refresh_lease_owner = :owner AND credentials_version = :version', {
-        owner: this.owner,
-        version: connection.credentialsVersion,
-      })
-      .execute();
-    return result.affected === 1;
+  private renewLease(connection: Connection): Promise<boolean> {
+    return this.store.renewLease(connection, this.owner, new Date(this.clock.nowMs() + LEASE_MS));
   }
 
-  private async releaseLease(id: string): Promise<void> {
-    await this.connections.update(
-      { id, refreshLeaseOwner: this.owner },
-      { refreshLeaseOwner: null, refreshLeaseExpiresAt: null },
-    );
+  private releaseLease(id: string): Promise<void> {
+    return this.store.releaseLease(id, this.owner);
   }
 
-  /** Polls until another holder finishes (version moves), gives up (lease cleared) or dies (lease expires). */
+  /**
+   * Polls until another holder finishes (version moves), gives up (lease cleared) or dies (its
+   * lease expires on the injected clock).
+   */
   private async waitForLeaseChange(id: string, observedVersion: number): Promise<void> {
-    const deadline = Date.now() + LEASE_MS + 10_000;
-    while (Date.now() < deadline) {
+    const deadline = this.clock.nowMs() + LEASE_MS + 10_000;
+    while (this.clock.nowMs() < deadline) {
       await sleep(POLL_MS);
-      const row = await this.connections.findOne({
-        where: { id },
-        select: { id: true, status: true, credentialsVersion: true, refreshLeaseExpiresAt: true },
-      });
+      const row = await this.store.leaseState(id);
       if (
         !row ||
         row.status === ConnectionStatus.Revoked ||
@@ -441,16 +374,7 @@ export class TokenRefreshService {
   }
 
   private async markNeedsReauth(connection: Connection, message: string): Promise<void> {
-    await this.connections.update(
-      { id: connection.id, credentialsVersion: connection.credentialsVersion },
-      {
-        status: ConnectionStatus.NeedsReauth,
-        lastError: message.slice(0, 1000),
-        nextRefreshAt: null,
-        refreshLeaseOwner: null,
-        refreshLeaseExpiresAt: null,
-      },
-    );
+    await this.store.markNeedsReauth(connection, message);
     await this.changes.publish({ kind: 'connection', id: connection.id });
     this.logger.warn({ connectionId: connection.id }, 'connection needs re-authorization');
   }
@@ -462,19 +386,12 @@ export class TokenRefreshService {
   private async markTransientFailure(connection: Connection, message: string): Promise<void> {
     const failures = connection.refreshFailures + 1;
     const now = this.clock.nowMs();
-    const expired =
-      !connection.accessTokenExpiresAt || connection.accessTokenExpiresAt.getTime() <= now;
-    await this.connections.update(
-      { id: connection.id, credentialsVersion: connection.credentialsVersion },
-      {
-        status: expired ? ConnectionStatus.Error : ConnectionStatus.Active,
-        lastError: message.slice(0, 1000),
-        refreshFailures: failures,
-        nextRefreshAt: new Date(now + backoffMs(failures, this.random.fraction())),
-        refreshLeaseOwner: null,
-        refreshLeaseExpiresAt: null,
-      },
-    );
+    await this.store.markTransientFailure(connection, {
+      expired: !connection.accessTokenExpiresAt || connection.accessTokenExpiresAt.getTime() <= now,
+      message,
+      failures,
+      nextRefreshAt: new Date(now + backoffMs(failures, this.random.fraction())),
+    });
     // Unconfirmed: the credentials did not change, so what other replicas cached is still right.
     await this.changes.publish({ kind: 'connection', id: connection.id }, { confirm: false });
     this.logger.warn(
@@ -484,6 +401,7 @@ export class TokenRefreshService {
   }
 }
 
+/** A pause between database polls and commit retries (real time: it paces work, measures nothing). */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
