@@ -23,6 +23,7 @@ import {
   type TokenSet,
 } from '../providers/provider-client.service.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
+import { assertLinkUsable, flowOutcome, type FlowOutcome } from './connect-outcome.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
 import { CODE_VERIFIER_FIELD, type DisplayMode, OAuthFlow } from './oauth-flow.entity.js';
@@ -39,32 +40,6 @@ export interface ConnectPage {
   integration: Integration;
   offering: Offering;
 }
-
-/** How a finished flow is handed back (the controller renders it). */
-export type FlowOutcome =
-  | { kind: 'redirect'; location: string }
-  | {
-      kind: 'popup';
-      targetOrigin: string;
-      message: {
-        type: 'latchkey:connect';
-        status: 'connected' | 'error';
-        connectionId?: string;
-        error?: string;
-      };
-      /** What the popup shows in the moment before it closes (or if the opener is gone). */
-      title: string;
-      detail: string;
-      technical?: string;
-    }
-  | {
-      kind: 'page';
-      status: 'connected' | 'error';
-      title: string;
-      detail: string;
-      technical?: string;
-      httpStatus: number;
-    };
 
 @Injectable()
 export class ConnectFlowService {
@@ -87,26 +62,7 @@ export class ConnectFlowService {
   async open(token: string): Promise<ConnectPage> {
     const session =
       token.length <= 128 ? await this.sessions.findOneBy({ tokenHash: sha256Hex(token) }) : null;
-    if (!session)
-      throw new FlowPageError(
-        404,
-        'Link not valid',
-        'This connect link is not valid. Ask the app you came from for a new one.',
-      );
-    if (session.status !== ConnectSessionStatus.Pending) {
-      throw new FlowPageError(
-        410,
-        'Link already used',
-        'This connect link has already been used. Ask the app you came from for a new one.',
-      );
-    }
-    if (session.expiresAt.getTime() <= this.clock.nowMs()) {
-      throw new FlowPageError(
-        410,
-        'Link expired',
-        'This connect link has expired. Ask the app you came from for a new one.',
-      );
-    }
+    assertLinkUsable(session, this.clock.nowMs());
     try {
       return { session, ...(await this.usable(session)) };
     } catch (error) {
@@ -323,7 +279,7 @@ export class ConnectFlowService {
         { connectionId: connection.id, integrationId: integration.id, sessionId: session.id },
         'connection authorized',
       );
-      return this.deliver(session, flow.displayMode, { connectionId: connection.id, resultCode });
+      return flowOutcome(session, flow.displayMode, { connectionId: connection.id, resultCode });
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
       const code =
@@ -335,7 +291,7 @@ export class ConnectFlowService {
         { status: ConnectSessionStatus.Failed, error: code },
       );
       this.logger.warn({ sessionId: session.id, error: code }, 'connect flow failed');
-      return this.deliver(session, flow.displayMode, { error: code, description: error.message });
+      return flowOutcome(session, flow.displayMode, { error: code, description: error.message });
     }
   }
 
@@ -365,41 +321,6 @@ export class ConnectFlowService {
 
   private issuerOf(offering: Offering): string {
     return offering.issuer ?? new URL(offering.authorizationUrl).origin;
-  }
-
-  private deliver(
-    session: ConnectSession,
-    display: DisplayMode,
-    result: { connectionId: string; resultCode?: string } | { error: string; description: string },
-  ): FlowOutcome {
-    const ok = 'connectionId' in result;
-    const shown = ok ? CONNECTED_TEXT : failureText(result.error, result.description);
-    if (session.redirectUri && display === 'popup') {
-      return {
-        kind: 'popup',
-        targetOrigin: new URL(session.redirectUri).origin,
-        message: ok
-          ? { type: 'latchkey:connect', status: 'connected', connectionId: result.connectionId }
-          : { type: 'latchkey:connect', status: 'error', error: result.error },
-        ...shown,
-      };
-    }
-    if (session.redirectUri) {
-      const url = new URL(session.redirectUri);
-      if (ok) url.searchParams.set('code', result.resultCode!);
-      else {
-        url.searchParams.set('error', result.error);
-        url.searchParams.set('error_description', result.description.slice(0, 300));
-      }
-      if (session.clientState) url.searchParams.set('state', session.clientState);
-      return { kind: 'redirect', location: url.toString() };
-    }
-    return {
-      kind: 'page',
-      status: ok ? 'connected' : 'error',
-      httpStatus: ok ? 200 : 400,
-      ...shown,
-    };
   }
 }
 
@@ -434,32 +355,4 @@ function storableIdentity(identity: ProviderIdentity, tokens: TokenSet): Provide
     ...identity,
     displayName: [...displayName].slice(0, PROVIDER_IDENTITY_LENGTHS.displayName).join(''),
   };
-}
-
-const CONNECTED_TEXT = {
-  title: 'Connected',
-  detail: 'Your account is connected. You can close this window and return to the app.',
-};
-
-/** End-user wording for a failed flow; the error code itself goes to the app. */
-function failureText(
-  error: string,
-  description: string,
-): { title: string; detail: string; technical?: string } {
-  switch (error) {
-    case 'access_denied':
-      return {
-        title: 'Connection cancelled',
-        detail:
-          'You chose not to connect your account, so nothing was shared. Return to the app if you want to try again.',
-        technical: description,
-      };
-    case 'integration_unavailable':
-      return { title: 'Not available right now', detail: description };
-    default:
-      return {
-        title: 'Connection failed',
-        detail: `${description} Return to the app to try again.`,
-      };
-  }
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, nextRefreshAt } from './refresh-policy.js';
+import * as oidc from 'openid-client';
+import { ProviderClient } from '../providers/provider-client.service.js';
+import { backoffMs, nextRefreshAt, refreshFailureOutcome } from './refresh-policy.js';
 
 const HOUR = 3_600_000;
 
@@ -59,5 +61,50 @@ describe(backoffMs.name, () => {
     expect(backoffMs(50, 0.5)).toBe(30 * 60_000);
     expect(backoffMs(1, 0)).toBe(22_500);
     expect(backoffMs(1, 0.999999)).toBeLessThanOrEqual(37_500);
+  });
+});
+
+describe(refreshFailureOutcome.name, () => {
+  /** The outcome for an error as the provider client would classify it. */
+  const outcomeOf = (error: unknown) => {
+    const failure = ProviderClient.describeFailure(error);
+    return refreshFailureOutcome({
+      providerError: failure.error,
+      unreachable: failure.kind === 'unreachable',
+    });
+  };
+  const oauthError = (status: number, error: string) =>
+    new oidc.ResponseBodyError('provider error', {
+      cause: { error, error_description: 'as the provider said' },
+      response: new Response('{}', { status }),
+    });
+
+  it('ends the grant only on invalid_grant', () => {
+    expect(outcomeOf(oauthError(400, 'invalid_grant'))).toBe('needs_reauth');
+    expect(outcomeOf(oauthError(400, 'invalid_client'))).toBe('failed');
+    expect(outcomeOf(oauthError(400, 'invalid_request'))).toBe('failed');
+  });
+
+  it('treats 5xx, 429, timeouts and network errors as an outage', () => {
+    expect(outcomeOf(oauthError(503, 'temporarily_unavailable'))).toBe('unavailable');
+    expect(outcomeOf(oauthError(429, 'slow_down'))).toBe('unavailable');
+    expect(outcomeOf(Object.assign(new Error('timed out'), { name: 'TimeoutError' }))).toBe(
+      'unavailable',
+    );
+    expect(outcomeOf(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }))).toBe(
+      'unavailable',
+    );
+    expect(outcomeOf(new Error('x', { cause: new Response('', { status: 502 }) }))).toBe(
+      'unavailable',
+    );
+  });
+
+  it('treats an answer Latchkey cannot use as a provider error, not an outage or a lost grant', () => {
+    for (const code of ['OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_MISSING_SERVER_METADATA']) {
+      expect(outcomeOf(new oidc.ClientError('unusable answer', { code } as ErrorOptions))).toBe(
+        'failed',
+      );
+    }
+    expect(outcomeOf(new Error('x', { cause: new Response('', { status: 404 }) }))).toBe('failed');
   });
 });

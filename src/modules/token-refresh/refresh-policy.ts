@@ -30,3 +30,19 @@ export function backoffMs(failures: number, random: number): number {
   const base = Math.min(30_000 * 2 ** Math.max(0, failures - 1), 30 * 60_000);
   return Math.round(base * (0.75 + 0.5 * random));
 }
+
+/** What a refresh that the provider refused means for the connection. */
+export type RefreshFailureOutcome = 'needs_reauth' | 'unavailable' | 'failed';
+
+/**
+ * `invalid_grant` is the one answer that ends the grant (the end user must reconnect). Anything
+ * else backs off and retries: an outage (network, timeout, 5xx, 429) answers 503, any other
+ * provider answer (an error code, an unusable token response) 502.
+ */
+export function refreshFailureOutcome(failure: {
+  providerError?: string;
+  unreachable: boolean;
+}): RefreshFailureOutcome {
+  if (failure.providerError === 'invalid_grant') return 'needs_reauth';
+  return failure.unreachable ? 'unavailable' : 'failed';
+}

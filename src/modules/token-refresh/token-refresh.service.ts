@@ -23,7 +23,7 @@ import {
   ProviderError,
   type TokenSet,
 } from '../providers/provider-client.service.js';
-import { backoffMs } from './refresh-policy.js';
+import { backoffMs, refreshFailureOutcome } from './refresh-policy.js';
 import { RefreshError } from './token-refresh.errors.js';
 
 /**
@@ -179,14 +179,18 @@ export class TokenRefreshService {
         await this.releaseLease(connection.id);
         throw error;
       }
-      if (error.providerError === 'invalid_grant') {
-        await this.markNeedsReauth(connection, error.message);
-        throw ConnectionError.needsReauth();
+      const outcome = refreshFailureOutcome(error);
+      switch (outcome) {
+        case 'needs_reauth':
+          await this.markNeedsReauth(connection, error.message);
+          throw ConnectionError.needsReauth();
+        case 'unavailable':
+          await this.markTransientFailure(connection, error.message);
+          throw RefreshError.unavailable(error.message);
+        case 'failed':
+          await this.markTransientFailure(connection, error.message);
+          throw RefreshError.failed(error.message);
       }
-      await this.markTransientFailure(connection, error.message);
-      throw error.unreachable
-        ? RefreshError.unavailable(error.message)
-        : RefreshError.failed(error.message);
     }
 
     // Stored with the fallback expiry first: introspection may hang for its whole timeout, and a
