@@ -5,7 +5,7 @@ import {
   DEFAULT_USER,
   SalesforceTestProvider,
   type SalesforceUser,
-} from './providers/salesforce-provider.js';
+} from '../tools/providers/salesforce/index.js';
 import {
   atProvider,
   Browser,

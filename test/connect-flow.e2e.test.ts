@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_USER } from './providers/salesforce-provider.js';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
 import { connect, connectWorld, type ConnectWorld, SF_APP } from './support/connect.js';
 
 describe('connect flow (Salesforce-compatible provider)', () => {

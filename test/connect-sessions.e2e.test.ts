@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_USER, type SalesforceUser } from './providers/salesforce-provider.js';
+import { DEFAULT_USER, type SalesforceUser } from '../tools/providers/salesforce/index.js';
 import { adminToken, tokenFor } from './support/app.js';
 import {
   atProvider,

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
-import { downloadByte } from './providers/salesforce-provider.js';
+import { downloadByte } from '../tools/providers/salesforce/index.js';
 import { BOOTSTRAP, createTestApp } from './support/app.js';
 import {
   connectWorld,

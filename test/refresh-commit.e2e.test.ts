@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
-import { DEFAULT_USER } from './providers/salesforce-provider.js';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
 import {
   connectWorld,
   type ConnectWorld,

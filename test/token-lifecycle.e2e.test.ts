@@ -3,7 +3,7 @@ import { FakeClock } from '../src/common/time/clock.js';
 import { Connection } from '../src/modules/connections/connection.entity.js';
 import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
-import { DEFAULT_USER } from './providers/salesforce-provider.js';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
 import { BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
 import {
   connect,

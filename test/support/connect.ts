@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { FakeClock } from '../../src/common/time/clock.js';
-import { SalesforceTestProvider } from '../providers/salesforce-provider.js';
+import { SalesforceTestProvider } from '../../tools/providers/salesforce/index.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp, tokenFor } from './app.js';
 import { developerToken, testSalesforceOffering } from './factories.js';
 
