@@ -15,7 +15,7 @@ import {
   DEFAULT_PASSWORD,
   DEFAULT_USER,
   SalesforceTestProvider,
-} from '../test/providers/salesforce-provider.js';
+} from '../tools/providers/salesforce/index.js';
 import { DEMO_END_USER, DEMO_PROXY_PATH, startDemoApp, type DemoApp } from './app-server.js';
 import { setUpDemo } from './setup.js';
 

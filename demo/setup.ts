@@ -3,7 +3,7 @@
  * demo provider and a configured integration "Demo Salesforce". Idempotent: a second run finds
  * both and brings them in line with the provider it is given now (its URL and connected app).
  */
-import type { ConnectedAppInput } from '../test/providers/salesforce-provider.js';
+import type { ConnectedAppInput } from '../tools/providers/salesforce/index.js';
 import { LatchkeyClient, type LatchkeyCredentials } from './latchkey-client.js';
 
 export const DEMO_OFFERING_KEY = 'demo-salesforce';

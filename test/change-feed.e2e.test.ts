@@ -4,15 +4,15 @@ import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeFeed } from '../src/common/events/change-feed.js';
 import { FakeClock } from '../src/common/time/clock.js';
-import { BOOTSTRAP, createTestApp, type TestApp, tokenFor } from './support/app.js';
-import { connectWorld, type ConnectWorld, newConnection } from './support/connect.js';
+import { type TestApp, tokenFor } from './support/app.js';
+import { newConnection, useConnectWorld } from './support/connect.js';
 
 /** Heartbeats this often: the feed is down when two in a row are not echoed. */
 const FAST_FEED = { LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '100' };
 
 describe(ChangeFeed.name, () => {
   const clock = new FakeClock(Date.UTC(2026, 10, 22, 15));
-  let w: ConnectWorld;
+  const w = useConnectWorld({ clock, env: FAST_FEED });
   let other: TestApp;
 
   /** Stops reading the other replica's listening socket: no 'error', no 'end', nothing arrives. */
@@ -26,21 +26,10 @@ describe(ChangeFeed.name, () => {
   }
 
   beforeAll(async () => {
-    w = await connectWorld({ clock, env: FAST_FEED });
-    other = await createTestApp({
-      db: w.t.db,
-      clock,
-      env: {
-        ...BOOTSTRAP,
-        ...FAST_FEED,
-        LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-        PUBLIC_URL: w.t.config.publicUrl,
-      },
-    });
+    other = await w.replica();
   });
   afterAll(async () => {
     await other?.close({ keepDatabase: true });
-    await w?.close();
   });
 
   describe('a listening connection dropped silently', () => {

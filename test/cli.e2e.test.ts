@@ -1,37 +1,24 @@
 // Runs the built CLI (npm test's pretest builds dist/). Fails, never skips, when dist/ is missing.
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TEST_KEY_SPEC, type TestApp } from './support/app.js';
+import { assertBuilt, runBuilt } from './support/process.js';
 
-const run = promisify(execFile);
-const CLI = path.resolve('dist/src/cli.js');
+const CLI = 'dist/src/cli.js';
 
-async function cli(db: string, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: db,
-        LATCHKEY_ENCRYPTION_KEYS: TEST_KEY_SPEC,
-        NODE_ENV: 'test',
-      },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cli(db: string, ...args: string[]) {
+  return runBuilt(CLI, args, {
+    PATH: process.env.PATH,
+    DATABASE_URL: db,
+    LATCHKEY_ENCRYPTION_KEYS: TEST_KEY_SPEC,
+    NODE_ENV: 'test',
+  });
 }
 
 describe('cli', () => {
   let t: TestApp;
   beforeAll(async () => {
-    if (!existsSync(CLI))
-      throw new Error('dist/src/cli.js is missing: run `npm run build` (npm test does it first)');
+    assertBuilt(CLI);
     t = await createTestApp();
   });
   afterAll(async () => {

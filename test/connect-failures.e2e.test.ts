@@ -1,21 +1,20 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_USER,
   SalesforceTestProvider,
   type SalesforceUser,
-} from './providers/salesforce-provider.js';
+} from '../tools/providers/salesforce/index.js';
 import {
   atProvider,
   Browser,
   connect,
-  connectWorld,
-  type ConnectWorld,
   createSession,
   returnToLatchkey,
   SF_APP,
   startFlow,
+  useConnectWorld,
 } from './support/connect.js';
 
 const REDIRECT = 'https://app.example.com/connected';
@@ -39,13 +38,7 @@ async function loopbackServer(handle: (req: IncomingMessage, res: ServerResponse
 }
 
 describe('connect flow failures', () => {
-  let w: ConnectWorld;
-  beforeAll(async () => {
-    w = await connectWorld();
-  });
-  afterAll(async () => {
-    await w.close();
-  });
+  const w = useConnectWorld();
 
   const sql = (query: string, params: unknown[] = []): Promise<Row[]> =>
     w.t.dataSource.query(query, params);

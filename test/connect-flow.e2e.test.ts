@@ -1,16 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_USER } from './providers/salesforce-provider.js';
-import { connect, connectWorld, type ConnectWorld, SF_APP } from './support/connect.js';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
+import { connect, SF_APP, useConnectWorld } from './support/connect.js';
 
 describe('connect flow (Salesforce-compatible provider)', () => {
-  let w: ConnectWorld;
-  beforeAll(async () => {
-    w = await connectWorld();
-  });
-  afterAll(async () => {
-    await w.close();
-  });
+  const w = useConnectWorld();
 
   it('connects an end user in redirect mode and hands the connection over once for the code', async () => {
     const { res, authorize, created } = await connect(w, {

@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_USER, type SalesforceUser } from './providers/salesforce-provider.js';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_USER, type SalesforceUser } from '../tools/providers/salesforce/index.js';
 import { adminToken, tokenFor } from './support/app.js';
 import {
   atProvider,
   Browser,
   connect,
-  connectWorld,
-  type ConnectWorld,
   createSession,
   returnToLatchkey,
   SF_APP,
   startFlow,
+  useConnectWorld,
 } from './support/connect.js';
 import { developerToken } from './support/factories.js';
 
@@ -21,13 +20,7 @@ const MINUTE = 60_000;
 type Row = Record<string, unknown>;
 
 describe('connect sessions', () => {
-  let w: ConnectWorld;
-  beforeAll(async () => {
-    w = await connectWorld();
-  });
-  afterAll(async () => {
-    await w.close();
-  });
+  const w = useConnectWorld();
 
   const bearer = () => ({ type: 'bearer' as const });
   const sql = (query: string, params: unknown[] = []): Promise<Row[]> =>

@@ -17,7 +17,7 @@ import {
   DEFAULT_PASSWORD,
   DEFAULT_USER,
   SalesforceTestProvider,
-} from './providers/salesforce-provider.js';
+} from '../tools/providers/salesforce/index.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
 import { Browser } from './support/connect.js';
 import { signInAndConsent } from './support/provider-pages.js';

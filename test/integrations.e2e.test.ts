@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
 import { developerToken, testSalesforceOffering } from './support/factories.js';
 import { startOidcProvider } from './providers/oidc-provider.js';
-import { SalesforceTestProvider } from './providers/salesforce-provider.js';
+import { SalesforceTestProvider } from '../tools/providers/salesforce/index.js';
 
 type OidcHarness = Awaited<ReturnType<typeof startOidcProvider>>;
 

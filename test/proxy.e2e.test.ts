@@ -1,19 +1,14 @@
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
-import { downloadByte } from './providers/salesforce-provider.js';
-import { BOOTSTRAP, createTestApp } from './support/app.js';
-import {
-  connectWorld,
-  type ConnectWorld,
-  newConnection as createConnection,
-} from './support/connect.js';
+import { downloadByte } from '../tools/providers/salesforce/index.js';
+import { newConnection as createConnection, useConnectWorld } from './support/connect.js';
 
 const HOUR = 3_600_000;
 
 describe('API proxy', () => {
   const clock = new FakeClock(Date.UTC(2026, 10, 22, 15));
-  let w: ConnectWorld;
+  const w = useConnectWorld({ clock });
   let id: string;
   let n = 0;
   const base = () => `/api/v1/proxy/${id}/services/data/v62.0`;
@@ -23,11 +18,7 @@ describe('API proxy', () => {
     w.t.http[method](path).auth(w.dev, { type: 'bearer' });
 
   beforeAll(async () => {
-    w = await connectWorld({ clock });
     id = await newConnection();
-  });
-  afterAll(async () => {
-    await w.close();
   });
 
   describe('forwarding', () => {
@@ -238,16 +229,7 @@ describe('API proxy', () => {
         .set('Content-Type', 'application/octet-stream')
         .send(Buffer.alloc(3 * 1024 * 1024, 7));
       expect(upload.body).toEqual({ bytes: 3 * 1024 * 1024 });
-      const small = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-          LATCHKEY_PROXY_BODY_LIMIT: '64kb',
-        },
-      });
+      const small = await w.replica({ LATCHKEY_PROXY_BODY_LIMIT: '64kb' });
       try {
         const before = w.sf.restRequests;
         const res = await small.http
@@ -498,16 +480,7 @@ describe('API proxy', () => {
 
   describe('upstream failures', () => {
     it('answers 502 when the provider is down and 504 when it is too slow', async () => {
-      const slow = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-          LATCHKEY_PROXY_HEADERS_TIMEOUT_MS: '300',
-        },
-      });
+      const slow = await w.replica({ LATCHKEY_PROXY_HEADERS_TIMEOUT_MS: '300' });
       try {
         const timeout = await slow.http
           .get(`${base()}/limits?_delayMs=1500`)
@@ -529,15 +502,7 @@ describe('API proxy', () => {
   describe('replicas', () => {
     it('honours a revoke made through another Latchkey process on the next call', async () => {
       const own = await newConnection();
-      const other = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-        },
-      });
+      const other = await w.replica();
       try {
         // Warm the other replica's cache.
         expect(
@@ -562,15 +527,7 @@ describe('API proxy', () => {
     it('treats an upper-case connection id as the same connection, down to a revoke from another process', async () => {
       const own = await newConnection();
       const upper = own.toUpperCase();
-      const other = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-        },
-      });
+      const other = await w.replica();
       try {
         const first = await other.http
           .get(`/api/v1/proxy/${upper}/services/data/v62.0/limits?x=1`)
@@ -599,15 +556,7 @@ describe('API proxy', () => {
         .send({ description: 'to revoke', scopes: ['proxy'] });
       const { tokenFor } = await import('./support/app.js');
       const token = await tokenFor(w.t, app.body.clientId, w.t.secret(app.body.clientSecret));
-      const other = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-        },
-      });
+      const other = await w.replica();
       try {
         expect(
           (await other.http.get(`${base()}/limits`).auth(token, { type: 'bearer' })).status,

@@ -1,11 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
-import { DEFAULT_USER } from './providers/salesforce-provider.js';
-import {
-  connectWorld,
-  type ConnectWorld,
-  newConnection as createConnection,
-} from './support/connect.js';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
+import { newConnection as createConnection, useConnectWorld } from './support/connect.js';
 
 /**
  * The refresh path's last step: writing the provider's new tokens. The database write is made to
@@ -13,7 +9,7 @@ import {
  */
 describe('refresh commit when the database write fails', () => {
   const clock = new FakeClock(Date.UTC(2026, 10, 29, 12));
-  let w: ConnectWorld;
+  const w = useConnectWorld({ clock });
   let n = 0;
 
   const newConnection = () => createConnection(w, `commit-user-${++n}`);
@@ -45,12 +41,9 @@ describe('refresh commit when the database write fails', () => {
     );
   }
 
-  beforeAll(async () => {
-    w = await connectWorld({ clock });
-  });
+  // Runs before the world closes (after-hooks run in reverse order).
   afterAll(async () => {
     await sql('DROP TRIGGER IF EXISTS test_fail_commit ON connections');
-    await w.close();
   });
 
   it('retries the write of the same tokens (no second provider call) and hands out what the provider issued', async () => {

@@ -2,14 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/common/time/clock.js';
 import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
-import { DEFAULT_USER } from './providers/salesforce-provider.js';
-import { BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
-import {
-  connectWorld,
-  type ConnectWorld,
-  newConnection as createConnection,
-  SF_APP,
-} from './support/connect.js';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
+import type { TestApp } from './support/app.js';
+import { newConnection as createConnection, useConnectWorld } from './support/connect.js';
 
 const CREDENTIALS = { table: 'connections', field: 'credentials' };
 
@@ -20,7 +15,7 @@ const CREDENTIALS = { table: 'connections', field: 'credentials' };
  */
 describe(TokenRefreshService.name, () => {
   const clock = new FakeClock(Date.UTC(2026, 11, 1, 12));
-  let w: ConnectWorld;
+  const w = useConnectWorld({ clock, app: { rotateRefreshTokens: true } });
   let n = 0;
 
   const newConnection = () => createConnection(w, `lease-user-${++n}`);
@@ -32,35 +27,14 @@ describe(TokenRefreshService.name, () => {
         w.t.keyRing.decrypt((await row(id)).credentials_enc, { ...CREDENTIALS, rowId: id }),
       ).refreshToken,
     );
-  /** Another Latchkey process on the same database and clock. */
-  const replica = (env: Record<string, string> = {}) =>
-    createTestApp({
-      db: w.t.db,
-      clock,
-      env: {
-        ...BOOTSTRAP,
-        LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-        PUBLIC_URL: w.t.config.publicUrl,
-        ...env,
-      },
-    });
   /** Waits for something a concurrent request does (not for time to pass). */
   async function until(condition: () => boolean) {
     for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(condition()).toBe(true);
   }
 
-  beforeAll(async () => {
-    w = await connectWorld({ clock });
-    w.sf.registerApp({
-      ...SF_APP,
-      callbackUrls: [`${w.t.url}/oauth/callback`],
-      rotateRefreshTokens: true,
-    });
-  });
-  afterAll(async () => {
+  afterAll(() => {
     w.sf.beforeTokenResponse = undefined;
-    await w.close();
   });
 
   describe('lease', () => {
@@ -69,7 +43,7 @@ describe(TokenRefreshService.name, () => {
       const env = { LATCHKEY_REFRESH_BATCH_SIZE: '25', LATCHKEY_REFRESH_CONCURRENCY: '1' };
       const ids: string[] = [];
       for (let i = 0; i < 26; i++) ids.push(await newConnection());
-      const replicas = [await replica(env), await replica(env)];
+      const replicas = [await w.replica(env), await w.replica(env)];
       const schedulers = replicas.map((r) => r.app.get(TokenRefreshScheduler));
       const ticks: Array<Promise<unknown>> = [];
       try {
@@ -112,7 +86,7 @@ describe(TokenRefreshService.name, () => {
 
     it('skips claimed rows whose lease another process took while they waited in the queue', async () => {
       const ids = [await newConnection(), await newConnection(), await newConnection()];
-      const t = await replica({ LATCHKEY_REFRESH_CONCURRENCY: '1' });
+      const t = await w.replica({ LATCHKEY_REFRESH_CONCURRENCY: '1' });
       try {
         const before = await Promise.all(ids.map(row));
         await sql('UPDATE connections SET next_refresh_at = $2 WHERE id = ANY($1::uuid[])', [
@@ -157,7 +131,7 @@ describe(TokenRefreshService.name, () => {
       expect(patched.status).toBe(200);
       const id = await newConnection();
       const before = await row(id);
-      const doomed = await replica();
+      const doomed = await w.replica();
       w.sf.holdIntrospection(true);
       let pending: Promise<unknown> = Promise.resolve();
       try {
@@ -179,7 +153,7 @@ describe(TokenRefreshService.name, () => {
       }
 
       // A process started afterwards on the same database refreshes with what is stored.
-      const restarted = await replica();
+      const restarted = await w.replica();
       try {
         const res = await restarted.http
           .post(`/api/v1/connections/${id}/refresh`)
@@ -266,24 +240,14 @@ describe(TokenRefreshService.name, () => {
 
 describe(TokenRefreshScheduler.name, () => {
   const clock = new FakeClock(Date.UTC(2026, 11, 2, 12));
-  let w: ConnectWorld;
+  const w = useConnectWorld({ clock });
   let t: TestApp;
 
   beforeAll(async () => {
-    w = await connectWorld({ clock });
-    t = await createTestApp({
-      db: w.t.db,
-      clock,
-      env: {
-        ...BOOTSTRAP,
-        LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-        PUBLIC_URL: w.t.config.publicUrl,
-      },
-    });
+    t = await w.replica();
   });
   afterAll(async () => {
     await t.close({ keepDatabase: true });
-    await w.close();
   });
 
   it('logs and counts a refresh that fails for a reason of its own, such as credentials it cannot decrypt', async () => {

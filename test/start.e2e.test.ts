@@ -1,28 +1,23 @@
 // `npm start` end to end: spawns the built server with the node arguments of `npm start` as a real process and
-// talks HTTP to it. Needs a built dist/: `npm test` builds it in its pretest step; when running this
-// file alone, run `npm run build` first. A missing dist fails the run rather than skipping it.
-import { type ChildProcess, spawn } from 'node:child_process';
+// talks HTTP to it (test/support/process.ts). Needs a built dist/: `npm test` builds it in its pretest
+// step; when running this file alone, run `npm run build` first. A missing dist fails the run rather
+// than skipping it.
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from './support/database.js';
-import { freePort } from './support/net.js';
-
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = path.join(REPO_ROOT, 'dist/src/main.js');
-/** The arguments `npm start` gives node (its node flags and the entry point), run from the repository. */
-const START_ARGS = (
-  JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  }
-).scripts.start
-  .split(/\s+/)
-  .slice(1);
+import { freePort, portIsFree, twoFreePorts } from './support/net.js';
+import {
+  assertBuilt,
+  makeDataDir,
+  removeDataDirs,
+  REPO_ROOT,
+  RUNNING,
+  START_ARGS,
+  startLatchkey,
+} from './support/process.js';
 
 const BOOTSTRAP = {
   LATCHKEY_BOOTSTRAP_CLIENT_ID: 'start-e2e-admin',
@@ -30,151 +25,8 @@ const BOOTSTRAP = {
 };
 /** A valid key ring for the production cases, so only the variable under test is wrong. */
 const KEY_SPEC = `prod1:${Buffer.alloc(32, 7).toString('base64')}`;
-const RUNNING = /Latchkey is running at (\S+)/;
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface Latchkey {
-  child: ChildProcess;
-  dataDir: string;
-  stdout(): string;
-  stderr(): string;
-  /** Parsed JSON log lines (pino writes them to stdout). */
-  logs(): Array<Record<string, unknown>>;
-  /** Resolves with the match; rejects (with the output so far) on exit or timeout. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
-  /** Resolves when the process has exited and its output is complete. */
-  exited(timeoutMs?: number): Promise<Exit>;
-}
-
-const tempDirs: string[] = [];
 const databases: TestDatabase[] = [];
-
-/** A data dir the `postgres` system user can traverse (the embedded server runs as it under root). */
-async function makeDataDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-start-'));
-  await chmod(dir, 0o711);
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** Two distinct free ports (freePort can hand out the same one twice). */
-async function twoFreePorts(): Promise<[number, number]> {
-  const a = await freePort();
-  for (;;) {
-    const b = await freePort();
-    if (b !== a) return [a, b];
-  }
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Starts Latchkey with only the given variables (plus PATH and HOME): nothing leaks in from the test
- * run. The test's own finish hook stops it even when the test fails (concurrent tests included).
- */
-function startLatchkey(
-  test: Pick<TestContext, 'onTestFinished'>,
-  env: Record<string, string>,
-): Latchkey {
-  if (!env.LATCHKEY_DATA_DIR)
-    throw new Error('always give LATCHKEY_DATA_DIR (or it writes into the repository)');
-  const child = spawn(process.execPath, START_ARGS, {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  let closed: Exit | undefined;
-  const closing = new Promise<Exit>((resolve) => {
-    child.once('error', (error) => {
-      err += `\n[spawn error] ${error.message}`;
-      resolve((closed = { code: null, signal: null }));
-    });
-    child.once('close', (code, signal) => resolve((closed = { code, signal })));
-  });
-  const describeOutput = () => `\n--- stdout ---\n${out}\n--- stderr ---\n${err}`;
-
-  const proc: Latchkey = {
-    child,
-    dataDir: env.LATCHKEY_DATA_DIR,
-    stdout: () => out,
-    stderr: () => err,
-    // Complete lines only: the last one may still be arriving.
-    logs: () =>
-      out
-        .split('\n')
-        .slice(0, -1)
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-    async waitFor(pattern, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const match = pattern.exec(out);
-        if (match) return match;
-        if (closed)
-          throw new Error(
-            `Latchkey exited (${JSON.stringify(closed)}) before printing ${pattern}${describeOutput()}`,
-          );
-        if (Date.now() > deadline)
-          throw new Error(`No ${pattern} within ${timeoutMs} ms${describeOutput()}`);
-        await delay(50);
-      }
-    },
-    async exited(timeoutMs = 15_000) {
-      const result = await Promise.race([closing, delay(timeoutMs).then(() => undefined)]);
-      if (!result)
-        throw new Error(`Latchkey did not exit within ${timeoutMs} ms${describeOutput()}`);
-      return result;
-    },
-  };
-  test.onTestFinished(() => forceStop(proc), 40_000);
-  return proc;
-}
-
-/**
- * Cleanup, also after a failed test: ask politely, then kill. A SIGKILLed Latchkey leaves its
- * embedded PostgreSQL running, so stop that too from its pid file.
- */
-async function forceStop(proc: Latchkey): Promise<void> {
-  if (proc.child.exitCode === null && proc.child.signalCode === null) {
-    proc.child.kill('SIGTERM');
-    await proc.exited(15_000).catch(() => {
-      proc.child.kill('SIGKILL');
-      return proc.exited(5_000).catch(() => undefined);
-    });
-  }
-  const pidFile = path.join(proc.dataDir, 'pg', 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
-  for (let i = 0; i < 100 && alive(); i++) await delay(100);
-  if (alive()) process.kill(pid, 'SIGKILL');
-}
 
 async function token(baseUrl: string, clientId: string, clientSecret: string): Promise<string> {
   const res = await fetch(`${baseUrl}/api/v1/oauth/token`, {
@@ -239,17 +91,11 @@ function occurrences(haystack: string, needle: string): number {
   return haystack.split(needle).length - 1;
 }
 
-beforeAll(() => {
-  if (!existsSync(MAIN)) {
-    throw new Error(
-      `${path.relative(REPO_ROOT, MAIN)} is missing: run \`npm run build\` first (npm test builds it in pretest).`,
-    );
-  }
-});
+beforeAll(() => assertBuilt('dist/src/main.js'));
 
 afterAll(async () => {
   await Promise.all(databases.map((db) => db.drop()));
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  await removeDataDirs();
 });
 
 describe('npm start (node dist/src/main.js)', () => {

@@ -3,21 +3,20 @@ import { FakeClock } from '../src/common/time/clock.js';
 import { Connection } from '../src/modules/connections/connection.entity.js';
 import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
 import { TokenRefreshService } from '../src/modules/token-refresh/token-refresh.service.js';
-import { DEFAULT_USER } from './providers/salesforce-provider.js';
-import { BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
+import type { TestApp } from './support/app.js';
 import {
   connect,
-  connectWorld,
-  type ConnectWorld,
   newConnection as createConnection,
   SF_APP,
+  useConnectWorld,
 } from './support/connect.js';
 
 const HOUR = 3_600_000;
 
 describe('token lifecycle', () => {
   const clock = new FakeClock(Date.UTC(2026, 10, 22, 12));
-  let w: ConnectWorld;
+  const w = useConnectWorld({ clock });
   let n = 0;
 
   /** A fresh connection for a new end user; returns its id. */
@@ -54,13 +53,6 @@ describe('token lifecycle', () => {
     clock.set(at);
     await w.renewTokens();
   }
-
-  beforeAll(async () => {
-    w = await connectWorld({ clock });
-  });
-  afterAll(async () => {
-    await w.close();
-  });
 
   describe('handout', () => {
     it('returns the current token without refreshing while it is valid for more than 60 s', async () => {
@@ -110,15 +102,7 @@ describe('token lifecycle', () => {
     it('refreshes exactly once across two Latchkey processes on one database', async () => {
       const id = await newConnection();
       // A second replica: same database, same PUBLIC_URL (the token issuer), same clock.
-      const other = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-        },
-      });
+      const other = await w.replica();
       try {
         await advance(2 * HOUR + 1000);
         const before = w.sf.refreshRequests;
@@ -141,15 +125,7 @@ describe('token lifecycle', () => {
       const id = await newConnection();
       // This process refreshes once, so it holds the integration in memory.
       expect((await handout(id, w.t, '?forceRefresh=true')).status).toBe(200);
-      const other = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-        },
-      });
+      const other = await w.replica();
       try {
         // The developer rotates the secret at the provider, then through the other process.
         const rotated = w.t.secret('connect-consumer-secret-rotated-2');
@@ -393,15 +369,7 @@ describe('token lifecycle', () => {
   describe('scheduler', () => {
     it('refreshes due connections before expiry, once, with two replicas ticking together', async () => {
       const ids = [await newConnection(), await newConnection(), await newConnection()];
-      const other = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-        },
-      });
+      const other = await w.replica();
       try {
         const rows = await Promise.all(ids.map(row));
         for (const r of rows) {
@@ -438,16 +406,7 @@ describe('token lifecycle', () => {
   describe('scheduler backlog', () => {
     it('drains more due connections than one batch holds in a single tick', async () => {
       const ids = [await newConnection(), await newConnection(), await newConnection()];
-      const small = await createTestApp({
-        db: w.t.db,
-        clock,
-        env: {
-          ...BOOTSTRAP,
-          LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true',
-          PUBLIC_URL: w.t.config.publicUrl,
-          LATCHKEY_REFRESH_BATCH_SIZE: '1',
-        },
-      });
+      const small = await w.replica({ LATCHKEY_REFRESH_BATCH_SIZE: '1' });
       try {
         const rows = await Promise.all(ids.map(row));
         await setTime(Math.max(...rows.map((r) => new Date(r.next_refresh_at).getTime())) + 1);

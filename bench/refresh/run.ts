@@ -35,7 +35,7 @@ import {
   startEmbeddedPostgres,
   type EmbeddedDatabase,
 } from '../../src/database/embedded-postgres.js';
-import { SalesforceTestProvider } from '../../test/providers/salesforce-provider.js';
+import { SalesforceTestProvider } from '../../tools/providers/salesforce/index.js';
 import { freePort } from '../../test/support/net.js';
 import type {
   BaselineCommand,

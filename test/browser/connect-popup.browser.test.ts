@@ -5,7 +5,7 @@ import {
   DEFAULT_PASSWORD,
   DEFAULT_USER,
   SalesforceTestProvider,
-} from '../providers/salesforce-provider.js';
+} from '../../tools/providers/salesforce/index.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from '../support/app.js';
 import {
   launchBrowser,

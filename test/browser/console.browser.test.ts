@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserRole } from '../../src/modules/users/user.entity.js';
 import { UsersService } from '../../src/modules/users/users.service.js';
-import { SalesforceTestProvider } from '../providers/salesforce-provider.js';
+import { SalesforceTestProvider } from '../../tools/providers/salesforce/index.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from '../support/app.js';
 import { connect, type ConnectWorld } from '../support/connect.js';
 import { developerToken, testSalesforceOffering } from '../support/factories.js';

@@ -9,7 +9,7 @@ import {
   SalesforceTestProvider,
   type ConnectedApp,
   type ConnectedAppInput,
-} from './salesforce-provider.js';
+} from '../../tools/providers/salesforce/index.js';
 
 const CALLBACK = 'http://127.0.0.1:9/oauth/callback';
 let clock = Date.now();

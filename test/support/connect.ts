@@ -1,95 +1,226 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { FakeClock } from '../../src/common/time/clock.js';
-import { SalesforceTestProvider } from '../providers/salesforce-provider.js';
+import {
+  type ConnectedAppInput,
+  SalesforceTestProvider,
+} from '../../tools/providers/salesforce/index.js';
+import { startOidcProvider, type OidcTestProvider } from '../providers/oidc-provider.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp, tokenFor } from './app.js';
-import { developerToken, testSalesforceOffering } from './factories.js';
+import { createOAuthApp, developerToken, testSalesforceOffering } from './factories.js';
 
 export const SF_APP = { clientId: '3MVG9connect.test', clientSecret: 'connect-consumer-secret-1' };
 
-/** Latchkey + a Salesforce-compatible provider + a configured integration, ready to connect. */
-export interface ConnectWorld {
+/**
+ * The shared preamble of the connect-style tests: a Latchkey app, an offering for a provider on
+ * loopback, an integration at that provider (verified, so `configured`), and API tokens.
+ */
+export interface World {
   t: TestApp;
-  sf: SalesforceTestProvider;
+  /** An admin token (the bootstrap app's). */
   admin: string;
+  /** A developer token: integrations, connections, tokens and proxy scopes. */
   dev: string;
+  /** The offering as the API created it. */
+  offering: Record<string, unknown>;
   offeringId: string;
   integrationId: string;
   /** Re-issues `admin` and `dev` (API tokens live 15 minutes of the app's clock). */
   renewTokens(): Promise<void>;
+  /**
+   * Another Latchkey process on the same database, clock and PUBLIC_URL, with the world's
+   * variables and `env` on top. The caller closes it (`close({ keepDatabase: true })`).
+   */
+  replica(env?: Record<string, string>): Promise<TestApp>;
   close(): Promise<void>;
 }
 
-export async function connectWorld(
-  options: {
-    clock?: FakeClock;
-    redirectUris?: string[];
-    offering?: Record<string, unknown>;
-    env?: Record<string, string>;
-  } = {},
-): Promise<ConnectWorld> {
+/** Latchkey + a Salesforce-compatible provider + a configured integration, ready to connect. */
+export interface ConnectWorld extends World {
+  sf: SalesforceTestProvider;
+}
+
+/** Latchkey + panva's oidc-provider + a generic OIDC offering (issuer only) and a configured integration. */
+export interface OidcConnectWorld extends World {
+  oidc: OidcTestProvider;
+}
+
+export interface WorldOptions {
+  /** Latchkey's clock, and the Salesforce provider's too. */
+  clock?: FakeClock;
+  /** Extra variables for Latchkey (replicas get them too). */
+  env?: Record<string, string>;
+  /** The integration's allowed redirect URIs. */
+  redirectUris?: string[];
+}
+
+export interface ConnectWorldOptions extends WorldOptions {
+  /** Overrides of the Salesforce offering (see `testSalesforceOffering`). */
+  offering?: Record<string, unknown>;
+  /** Overrides of the connected app registered for `SF_APP`, e.g. `rotateRefreshTokens`. */
+  app?: Partial<ConnectedAppInput>;
+}
+
+export interface OidcConnectWorldOptions extends WorldOptions {
+  /** The integration's scopes. */
+  scopes?: string[];
+}
+
+const DEFAULT_REDIRECT_URIS = ['https://app.example.com/connected', 'http://localhost:5173/cb'];
+
+/** A Salesforce connect world for the tests in the surrounding `describe` (or file): set up before all, closed after. */
+export function useConnectWorld(options: ConnectWorldOptions = {}): ConnectWorld {
+  return useWorld((world) => setUpConnectWorld(world, options));
+}
+
+/** A generic OIDC connect world for the tests in the surrounding `describe` (or file). */
+export function useOidcConnectWorld(options: OidcConnectWorldOptions = {}): OidcConnectWorld {
+  return useWorld((world) => setUpOidcConnectWorld(world, options));
+}
+
+/** A Salesforce connect world that the caller closes. */
+export async function connectWorld(options: ConnectWorldOptions = {}): Promise<ConnectWorld> {
+  const world: Partial<ConnectWorld> = {};
+  await setUpConnectWorld(world, options);
+  return world as ConnectWorld;
+}
+
+/**
+ * The world object exists at once, so that tests can close over it; `beforeAll` fills it in and
+ * `afterAll` closes what was set up (after the file's own `afterAll` hooks, which run first).
+ */
+function useWorld<W extends World>(setUp: (world: Partial<W>) => Promise<void>): W {
+  const world: Partial<W> = {};
+  beforeAll(() => setUp(world));
+  afterAll(async () => {
+    await world.close?.();
+  });
+  return world as W;
+}
+
+async function setUpConnectWorld(world: Partial<ConnectWorld>, options: ConnectWorldOptions) {
   const clock = options.clock;
   const sf = await SalesforceTestProvider.start(clock ? { now: () => clock.nowMs() } : {});
-  const t = await createTestApp({
-    env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', ...options.env },
-    clock,
+  world.sf = sf;
+  await setUpWorld(world, sf, options, {
+    clientSecret: SF_APP.clientSecret,
+    register: (callbackUrl) =>
+      void sf.registerApp({ ...SF_APP, callbackUrls: [callbackUrl], ...options.app }),
+    offering: testSalesforceOffering(sf.url, options.offering),
+    integration: { name: 'Acme CRM sync', ...SF_APP },
   });
-  t.secret(SF_APP.clientSecret);
-  sf.registerApp({ ...SF_APP, callbackUrls: [`${t.url}/oauth/callback`] });
+}
+
+/** The integration's client at the OIDC provider. */
+export const OIDC_CLIENT = {
+  client_id: 'latchkey-connect',
+  client_secret: 'oidc-connect-secret-0123456789',
+};
+
+async function setUpOidcConnectWorld(
+  world: Partial<OidcConnectWorld>,
+  options: OidcConnectWorldOptions,
+) {
+  const oidc = await startOidcProvider();
+  world.oidc = oidc;
+  await setUpWorld(world, oidc, options, {
+    clientSecret: OIDC_CLIENT.client_secret,
+    register: (callbackUrl) =>
+      oidc.addClient({
+        ...OIDC_CLIENT,
+        redirect_uris: [callbackUrl],
+        token_endpoint_auth_method: 'client_secret_post',
+      }),
+    offering: {
+      key: 'generic-oidc-local',
+      provider: 'generic-oidc',
+      environment: 'test',
+      displayName: 'OIDC (local)',
+      issuer: oidc.issuer,
+    },
+    integration: {
+      name: 'Acme SSO',
+      clientId: OIDC_CLIENT.client_id,
+      clientSecret: OIDC_CLIENT.client_secret,
+      scopes: options.scopes,
+    },
+  });
+}
+
+/** What differs between providers: the client registration, the offering and the integration. */
+interface ProviderSetUp {
+  clientSecret: string;
+  /** Registers Latchkey's callback URL for the integration's client at the provider. */
+  register(callbackUrl: string): Promise<void> | void;
+  offering: Record<string, unknown>;
+  integration: Record<string, unknown>;
+}
+
+/** The steps every world shares once its provider listens. */
+async function setUpWorld(
+  world: Partial<World>,
+  provider: { close(): Promise<void> },
+  options: WorldOptions,
+  setUp: ProviderSetUp,
+): Promise<void> {
+  const { clock } = options;
+  const env = { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', ...options.env };
+  world.close = () => provider.close();
+  const t = await createTestApp({ env, clock });
+  world.t = t;
+  world.close = async () => {
+    await t.close();
+    await provider.close();
+  };
+  t.secret(setUp.clientSecret);
+  await setUp.register(`${t.url}/oauth/callback`);
   const admin = await adminToken(t);
   const dev = await developerToken(t, admin);
   const offering = await t.http
     .post('/api/v1/offerings')
     .auth(admin, { type: 'bearer' })
-    .send(testSalesforceOffering(sf.url, options.offering));
+    .send(setUp.offering);
   expect(offering.status).toBe(201);
   const integration = await t.http
     .post('/api/v1/integrations')
     .auth(dev, { type: 'bearer' })
     .send({
-      name: 'Acme CRM sync',
+      ...setUp.integration,
       offeringId: offering.body.id,
-      ...SF_APP,
-      allowedRedirectUris: options.redirectUris ?? [
-        'https://app.example.com/connected',
-        'http://localhost:5173/cb',
-      ],
+      allowedRedirectUris: options.redirectUris ?? DEFAULT_REDIRECT_URIS,
     });
   expect(integration.body.status).toBe('configured');
-  const devApp = await t.http
-    .post('/api/v1/oauth-apps')
-    .auth(admin, { type: 'bearer' })
-    .send({
-      description: 'connect world developer',
-      scopes: [
-        'integrations:read',
-        'integrations:write',
-        'connections:read',
-        'connections:write',
-        'tokens:read',
-        'proxy',
-      ],
-    });
-  t.secret(devApp.body.clientSecret);
-  const world: ConnectWorld = {
-    t,
-    sf,
+  // Renewed tokens come from an app of its own, without offerings:read.
+  const devApp = await createOAuthApp(t, admin, {
+    description: 'connect world developer',
+    scopes: [
+      'integrations:read',
+      'integrations:write',
+      'connections:read',
+      'connections:write',
+      'tokens:read',
+      'proxy',
+    ],
+  });
+  Object.assign(world, {
     admin,
     dev,
-    offeringId: offering.body.id,
-    integrationId: integration.body.id,
+    offering: offering.body as Record<string, unknown>,
+    offeringId: offering.body.id as string,
+    integrationId: integration.body.id as string,
     async renewTokens() {
       world.admin = await adminToken(t);
-      world.dev = await tokenFor(t, devApp.body.clientId, devApp.body.clientSecret);
+      world.dev = await tokenFor(t, devApp.clientId, devApp.clientSecret);
     },
-    async close() {
-      await t.close();
-      await sf.close();
-    },
-  };
-  return world;
+    replica: (extra: Record<string, string> = {}) =>
+      createTestApp({
+        db: t.db,
+        clock: t.clock,
+        env: { ...env, PUBLIC_URL: t.config.publicUrl, ...extra },
+      }),
+  } satisfies Omit<World, 't' | 'close'>);
 }
 
-export async function createSession(w: ConnectWorld, body: Record<string, unknown> = {}) {
+export async function createSession(w: World, body: Record<string, unknown> = {}) {
   const res = await w.t.http
     .post('/api/v1/connect-sessions')
     .auth(w.dev, { type: 'bearer' })
@@ -121,12 +252,7 @@ export class Browser {
 }
 
 /** Continues from the connect page (its form's POST) and returns the provider authorization URL Latchkey chose. */
-export async function startFlow(
-  w: ConnectWorld,
-  connectUrl: string,
-  browser: Browser,
-  display?: 'popup',
-) {
+export async function startFlow(w: World, connectUrl: string, browser: Browser, display?: 'popup') {
   const res = await w.t.http
     .post(`${new URL(connectUrl).pathname}/start`)
     .type('form')
@@ -144,7 +270,7 @@ export async function atProvider(authorizeUrl: URL): Promise<URL> {
 }
 
 /** The browser follows the provider's redirect to Latchkey's callback. */
-export async function returnToLatchkey(w: ConnectWorld, callback: URL, browser: Browser) {
+export async function returnToLatchkey(w: World, callback: URL, browser: Browser) {
   const res = await w.t.http
     .get(callback.pathname + callback.search)
     .set('Cookie', browser.header());

@@ -16,16 +16,32 @@ export function offeringBody(overrides: Record<string, unknown> = {}): Record<st
   };
 }
 
+/** An OAuth App made through the API by `admin` (in the caller's or the named workspace). */
+export async function createOAuthApp(
+  t: TestApp,
+  admin: string,
+  body: { description: string; scopes: string[] },
+  workspaceId?: string,
+): Promise<{ clientId: string; clientSecret: string }> {
+  const res = await t.http
+    .post(`/api/v1/oauth-apps${workspaceId ? `?workspaceId=${workspaceId}` : ''}`)
+    .auth(admin, { type: 'bearer' })
+    .send(body);
+  if (res.status !== 201)
+    throw new Error(`app creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { clientId: res.body.clientId, clientSecret: t.secret(res.body.clientSecret) };
+}
+
 /** A developer-scoped OAuth App in the caller's (or the named) workspace, with a token. */
 export async function developerToken(
   t: TestApp,
   admin: string,
   workspaceId?: string,
 ): Promise<string> {
-  const res = await t.http
-    .post(`/api/v1/oauth-apps${workspaceId ? `?workspaceId=${workspaceId}` : ''}`)
-    .auth(admin, { type: 'bearer' })
-    .send({
+  const app = await createOAuthApp(
+    t,
+    admin,
+    {
       description: 'developer',
       scopes: [
         'offerings:read',
@@ -36,10 +52,10 @@ export async function developerToken(
         'tokens:read',
         'proxy',
       ],
-    });
-  if (res.status !== 201)
-    throw new Error(`app creation failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return tokenFor(t, res.body.clientId, t.secret(res.body.clientSecret));
+    },
+    workspaceId,
+  );
+  return tokenFor(t, app.clientId, app.clientSecret);
 }
 
 /** An admin's offering body for the in-repo Salesforce-compatible test provider at `providerUrl`. */

@@ -12,3 +12,21 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Two distinct free ports (freePort can hand out the same one twice). */
+export async function twoFreePorts(): Promise<[number, number]> {
+  const a = await freePort();
+  for (;;) {
+    const b = await freePort();
+    if (b !== a) return [a, b];
+  }
+}
+
+/** Whether nothing listens on `port` of 127.0.0.1 right now. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}

@@ -1,28 +1,16 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SignJWT, type CryptoKey, type JWK } from 'jose';
+import { bearer, fail, json, sleep, text, type Ctx, type Route } from './http.js';
+import { consentPage, errorPage, html, signInPage, unknownRequestPage } from './pages.js';
 
-/**
- * A Salesforce-compatible OAuth 2.0 authorization server and REST API on loopback, for tests.
- *
- * Shapes follow Salesforce's web-server flow: `/services/oauth2/{authorize,token,revoke,
- * introspect,userinfo}`, the identity URL `/id/{orgId}/{userId}`, and an echoing REST API under
- * `/services/data/{version}/…` served from the same origin (the default `instance_url`).
- * The authorize endpoint approves at once as the "current user", so no browser is needed; with
- * `interactive: true` it shows a real sign-in page and a consent page instead (for the demo and
- * browser tests).
+/*
+ * The OAuth side of the Salesforce test provider: connected apps, users, and every code and token
+ * issued, with the endpoints that use them (`/services/oauth2/{authorize,token,revoke,introspect,
+ * userinfo}`, the identity URL `/id/{orgId}/{userId}`, discovery and keys), and the controls tests
+ * use to make it slow, failing or forgetful. It listens on nothing itself: `SalesforceTestProvider`
+ * (index.ts) serves its routes next to the REST API's.
  */
-
-// Captured at load so that tests using fake timers still get real latency.
-const realSetTimeout = globalThis.setTimeout;
-const sleep = (ms: number) => new Promise<void>((resolve) => realSetTimeout(resolve, ms));
 
 const HOUR = 3_600_000;
 const DEFAULT_SCOPES = [
@@ -39,18 +27,9 @@ const AUTH_FAILURE: Failure = {
   body: { error: 'invalid_grant', error_description: 'authentication failure' },
   headers: {},
 };
-const INVALID_SESSION = [
-  { message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' },
-];
-/** Download bodies repeat the bytes 0..250; a chunk is a whole number of periods. */
-const DOWNLOAD_PERIOD = 251;
-const DOWNLOAD_CHUNK = Buffer.from(
-  Array.from({ length: DOWNLOAD_PERIOD * 261 }, (_, i) => i % DOWNLOAD_PERIOD),
-);
-/** Byte `i` of a `/download` body. */
-export const downloadByte = (i: number) => i % DOWNLOAD_PERIOD;
 
-export interface SalesforceTestProviderOptions {
+/** How the authorization server behaves (part of `SalesforceTestProviderOptions`). */
+export interface AuthorizationServerOptions {
   /** Clock in ms since the epoch; drives code, access- and refresh-token expiry. */
   now?: () => number;
   /** Access-token lifetime (Salesforce's session timeout). Default 2 hours. */
@@ -64,8 +43,6 @@ export interface SalesforceTestProviderOptions {
    * approving at once as the current login user. Default false.
    */
   interactive?: boolean;
-  /** Port on 127.0.0.1 to listen on. Default: any free port. */
-  port?: number;
 }
 
 export interface ConnectedAppInput {
@@ -109,16 +86,6 @@ export interface IssuedTokens {
   instanceUrl: string;
   id: string;
   body: Record<string, string>;
-}
-
-export interface LoggedRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: IncomingHttpHeaders;
-  /** Raw body as text; absent for upload/download and bodiless requests. */
-  body?: string;
-  at: number;
 }
 
 interface AuthCode {
@@ -172,13 +139,6 @@ interface Failure {
   body: unknown;
   headers: Record<string, string>;
 }
-interface Ctx {
-  url: URL;
-  params: string[];
-  /** The request body as text (empty for upload/download, which stream). */
-  body: string;
-}
-type Handler = (req: IncomingMessage, res: ServerResponse, ctx: Ctx) => Promise<void> | void;
 
 export const DEFAULT_USER: SalesforceUser = {
   orgId: '00D5g000004ABCDEA2',
@@ -195,26 +155,17 @@ export const DEFAULT_APP = {
   callbackUrls: ['http://127.0.0.1/oauth/callback'],
 };
 
-export class SalesforceTestProvider {
-  readonly url: string;
+export class SalesforceAuthorizationServer {
   readonly apps = new Map<string, ConnectedApp>();
   readonly users = new Map<string, SalesforceUser>();
-  /** Every request received, in order (see `clearRequests`). */
-  readonly requests: LoggedRequest[] = [];
   /** Every successful token response, in order. */
   readonly issued: IssuedTokens[] = [];
   /** Token-endpoint requests by `grant_type` (failed ones included). */
   readonly tokenRequests: Record<string, number> = {};
   /** `refresh_token` grant requests per presented refresh token (failed ones included). */
   readonly refreshRequestsByToken = new Map<string, number>();
+  /** Revocation requests, answered or refused. */
   revokeRequests = 0;
-  restRequests = 0;
-  /** Bytes handed to sockets by /download so far (with backpressure: what the reader let through). */
-  downloadBytesWritten = 0;
-  /** /download responses whose reader went away before the end. */
-  downloadsCutOff = 0;
-  /** Delayed (`_delayMs`) calls whose caller closed the connection before the answer. */
-  delayedCallsAbandoned = 0;
   /**
    * Runs for every token-endpoint request before it is answered (after it is counted), e.g. to
    * move a fake clock as if the provider were slow.
@@ -227,12 +178,13 @@ export class SalesforceTestProvider {
 
   readonly interactive: boolean;
 
+  /** Whether `issued` grows (see `SalesforceTestProvider.setRecording`). */
+  protected recording = true;
   private readonly codes = new Map<string, AuthCode>();
   private readonly pending = new Map<string, PendingAuthorization>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private readonly instanceUrls = new Map<string, string>();
-  private readonly sockets = new Set<Socket>();
   private readonly failures: Failure[] = [];
   private loginUserId = DEFAULT_USER.userId;
   private denials = 0;
@@ -242,26 +194,24 @@ export class SalesforceTestProvider {
   /** Introspection requests held unanswered (see `holdIntrospection`). */
   private readonly heldIntrospections: ServerResponse[] = [];
   private holdingIntrospection = false;
-  /** Whether `requests` and `issued` grow (see `setRecording`). */
-  private recording = true;
-  private down = false;
-  private readonly routes: [string, RegExp, Handler][];
 
-  private constructor(
-    private readonly server: Server,
+  /** `url` is the issuer and the origin of every endpoint (and the default `instance_url`). */
+  protected constructor(
+    readonly url: string,
     private readonly signingKey: CryptoKey,
     private readonly jwk: JWK,
-    options: SalesforceTestProviderOptions,
+    options: AuthorizationServerOptions,
   ) {
-    const { port } = server.address() as AddressInfo;
-    this.url = `http://127.0.0.1:${port}`;
     this.now = options.now ?? Date.now;
     this.accessTokenTtlMs = options.accessTokenTtlMs ?? 2 * HOUR;
     this.codeTtlMs = options.codeTtlMs ?? 15 * 60_000;
     this.interactive = options.interactive ?? false;
     this.addUser(DEFAULT_USER);
     if (options.defaultApp !== false) this.registerApp(DEFAULT_APP);
-    this.routes = [
+  }
+
+  protected authorizationRoutes(): Route[] {
+    return [
       ['GET', /^\/services\/oauth2\/authorize$/, (req, res, ctx) => this.authorize(res, ctx)],
       [
         'POST',
@@ -284,40 +234,7 @@ export class SalesforceTestProvider {
       ['GET', /^\/id\/keys$/, (req, res) => json(res, 200, { keys: [this.jwk] })],
       ['*', /^\/id\/([^/]+)\/([^/]+)$/, (req, res, ctx) => this.identity(req, res, ctx)],
       ['GET', /^\/\.well-known\/openid-configuration$/, (req, res) => this.discovery(res)],
-      [
-        'GET',
-        /^\/services\/data\/[^/]+\/download$/,
-        (req, res, ctx) => this.download(req, res, ctx),
-      ],
-      ['POST', /^\/services\/data\/[^/]+\/upload$/, (req, res) => this.upload(req, res)],
-      ['GET', /^\/services\/data\/[^/]+\/chatter\/users\/me$/, (req, res) => this.me(req, res)],
-      [
-        'GET',
-        /^\/services\/data\/[^/]+\/with-trailers$/,
-        (req, res) => this.withTrailers(req, res),
-      ],
-      ['*', /^\/services\/data\/[^/]+(\/.*)?$/, (req, res, ctx) => this.echo(req, res, ctx)],
     ];
-  }
-
-  static async start(options: SalesforceTestProviderOptions = {}): Promise<SalesforceTestProvider> {
-    const { privateKey, publicKey } = await generateKeyPair('RS256');
-    const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', resolve);
-    });
-    // Nobody knows the port yet, so attaching the handlers after listen() misses nothing.
-    const provider = new SalesforceTestProvider(server, privateKey, jwk, options);
-    server.on('connection', (socket) => provider.onConnection(socket));
-    server.on('request', (req, res) => void provider.handle(req, res));
-    return provider;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   // ---- test controls ------------------------------------------------------------------------
@@ -397,12 +314,6 @@ export class SalesforceTestProvider {
     return this.heldIntrospections.length;
   }
 
-  /** While down, every connection is destroyed as soon as it is accepted. */
-  setDown(down: boolean): void {
-    this.down = down;
-    if (down) for (const socket of this.sockets) socket.destroy();
-  }
-
   /** Token responses for this org carry `url` as `instance_url` from now on. */
   setInstanceUrl(orgId: string, url: string): void {
     this.instanceUrls.set(orgId, url.replace(/\/$/, ''));
@@ -461,18 +372,6 @@ export class SalesforceTestProvider {
     return this.tokenRequests.refresh_token ?? 0;
   }
 
-  clearRequests(): void {
-    this.requests.length = 0;
-  }
-
-  /**
-   * Stop (or resume) appending to `requests` and `issued`, for load tests that would otherwise
-   * keep every request in memory. Counters keep counting.
-   */
-  setRecording(enabled: boolean): void {
-    this.recording = enabled;
-  }
-
   /**
    * Refresh tokens issued out of band (as if each had come from a completed authorization), for
    * seeding many connections at once. Same shape and lifetime as the code flow's.
@@ -497,49 +396,12 @@ export class SalesforceTestProvider {
 
   // ---- plumbing -----------------------------------------------------------------------------
 
-  private onConnection(socket: Socket): void {
-    if (this.down) {
-      socket.destroy();
-      return;
-    }
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', this.url);
-    const entry: LoggedRequest = {
-      method: req.method ?? 'GET',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers: req.headers,
-      at: this.now(),
-    };
-    if (this.recording) this.requests.push(entry);
-    try {
-      for (const [method, pattern, handler] of this.routes) {
-        const match = pattern.exec(url.pathname);
-        if (!match || (method !== '*' && method !== req.method)) continue;
-        const streaming = /\/(upload|download)$/.test(url.pathname);
-        const body = streaming ? '' : await readText(req);
-        if (body) entry.body = body;
-        await handler(req, res, { url, params: match.slice(1), body });
-        return;
-      }
-      json(res, 404, [
-        { errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' },
-      ]);
-    } catch (error) {
-      if (res.headersSent) res.destroy();
-      else json(res, 500, { error: 'server_error', error_description: String(error) });
-    }
-  }
-
   private findUser(key: string): SalesforceUser | undefined {
     return this.users.get(key) ?? [...this.users.values()].find((u) => u.username === key);
   }
 
-  private liveAccessToken(token: string | undefined): AccessTokenRecord | undefined {
+  /** The record of an access token that would be accepted right now. */
+  protected liveAccessToken(token: string | undefined): AccessTokenRecord | undefined {
     const record = token ? this.accessTokens.get(token) : undefined;
     if (!record || record.revoked || record.expiresAt <= this.now()) return undefined;
     return record;
@@ -834,7 +696,7 @@ export class SalesforceTestProvider {
     // Key order as Salesforce sends it.
     const body: Record<string, string> = { access_token: accessToken };
     if (refreshToken && sendRefreshToken) body.refresh_token = refreshToken;
-    body.signature = SalesforceTestProvider.signature(app.clientSecret, id, issuedAt);
+    body.signature = SalesforceAuthorizationServer.signature(app.clientSecret, id, issuedAt);
     body.scope = scopes.join(' ');
     if (idToken) body.id_token = idToken;
     Object.assign(body, {
@@ -1063,135 +925,9 @@ export class SalesforceTestProvider {
       code_challenge_methods_supported: ['S256'],
     });
   }
-
-  /** REST API auth: `Authorization: Bearer|OAuth <token>`; failure is Salesforce's 401 array. */
-  private restCaller(req: IncomingMessage, res: ServerResponse): boolean {
-    this.restRequests += 1;
-    if (this.liveAccessToken(bearer(req))) return true;
-    json(res, 401, INVALID_SESSION, { 'www-authenticate': 'Token' });
-    return false;
-  }
-
-  /**
-   * Echoes the request. `?_status=NNN` forces the status and `?_delayMs=N` delays the answer
-   * (real time), for proxy tests of upstream errors and timeouts.
-   */
-  private async echo(
-    req: IncomingMessage,
-    res: ServerResponse,
-    { url, body: raw }: Ctx,
-  ): Promise<void> {
-    if (!this.restCaller(req, res)) return;
-    const delay = Number(url.searchParams.get('_delayMs') ?? 0);
-    if (delay > 0) {
-      let closed = false;
-      res.once('close', () => (closed = true));
-      await sleep(delay);
-      if (closed) {
-        this.delayedCallsAbandoned++;
-        return;
-      }
-    }
-    let body: unknown = raw === '' ? null : raw;
-    if (raw && /json/i.test(req.headers['content-type'] ?? '')) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        // keep the text; the caller sent what it sent
-      }
-    }
-    const forced = Number(url.searchParams.get('_status') ?? 0);
-    const status = forced || (req.method === 'POST' ? 201 : 200);
-    json(
-      res,
-      status,
-      {
-        method: req.method,
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
-        headers: req.headers,
-        body,
-      },
-      { 'sforce-limit-info': `api-usage=${this.restRequests}/15000` },
-    );
-  }
-
-  /** The token's user, in the shape of Chatter's `users/me` (a small, readable answer for demos). */
-  private me(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.restCaller(req, res)) return;
-    const record = this.liveAccessToken(bearer(req));
-    const user = record && this.users.get(record.userId);
-    if (!user) return json(res, 404, [{ errorCode: 'NOT_FOUND', message: 'no such user' }]);
-    const [first, ...rest] = user.displayName.split(' ');
-    json(res, 200, {
-      id: user.userId,
-      type: 'User',
-      username: user.username,
-      displayName: user.displayName,
-      firstName: first,
-      lastName: rest.join(' '),
-      email: user.email,
-      organizationId: user.orgId,
-      isActive: user.active !== false,
-      url: `/services/data/v62.0/chatter/users/${user.userId}`,
-    });
-  }
-
-  /** A chunked body followed by HTTP trailers (announced in `Trailer`), like a checksum at the end. */
-  private withTrailers(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.restCaller(req, res)) return;
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum, x-record-count' });
-    res.write('first part;');
-    res.write('second part');
-    res.addTrailers({ 'x-checksum': 'sha256=abc123', 'x-record-count': '2' });
-    res.end();
-  }
-
-  /** Streams `bytes` bytes (default 1 MiB) with backpressure, never holding more than a chunk. */
-  private async download(req: IncomingMessage, res: ServerResponse, { url }: Ctx): Promise<void> {
-    if (!this.restCaller(req, res)) return;
-    req.resume();
-    let remaining = Number(url.searchParams.get('bytes') ?? 1024 * 1024);
-    if (!Number.isSafeInteger(remaining) || remaining < 0) {
-      return json(res, 400, [{ errorCode: 'INVALID_QUERY_PARAMETER', message: 'bytes' }]);
-    }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': remaining });
-    while (remaining > 0 && !res.destroyed) {
-      const chunk = DOWNLOAD_CHUNK.subarray(0, Math.min(remaining, DOWNLOAD_CHUNK.length));
-      remaining -= chunk.length;
-      this.downloadBytesWritten += chunk.length;
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done).off('close', done);
-            resolve();
-          };
-          res.on('drain', done).on('close', done);
-        });
-      }
-    }
-    if (remaining > 0) this.downloadsCutOff++;
-    res.end();
-  }
-
-  /** Counts the request body without keeping it. */
-  private async upload(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.restCaller(req, res)) {
-      req.resume();
-      return;
-    }
-    let bytes = 0;
-    for await (const chunk of req) bytes += (chunk as Buffer).length;
-    json(res, 200, { bytes });
-  }
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-function fail(message: string): never {
-  throw new Error(message);
-}
 
 /** RFC 6749 §2.3.1 form-encodes Basic credentials; tolerate clients that do not. */
 function formDecode(value: string): string {
@@ -1204,16 +940,6 @@ function formDecode(value: string): string {
 
 function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url');
-}
-
-function bearer(req: IncomingMessage): string | undefined {
-  return /^(?:Bearer|OAuth) (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-}
-
-async function readText(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function isFailure(value: object): value is Failure {
@@ -1232,25 +958,6 @@ function send(res: ServerResponse, { status, body, headers }: Failure): void {
   }
 }
 
-function json(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-) {
-  res
-    .writeHead(status, {
-      'content-type': 'application/json;charset=UTF-8',
-      'cache-control': 'no-cache,must-revalidate,max-age=0,no-store,private',
-      ...headers,
-    })
-    .end(JSON.stringify(body));
-}
-
-function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain;charset=UTF-8' }).end(body);
-}
-
 /** Redirects to the request's callback with `params` and the request's `state`. */
 function redirectBack(
   res: ServerResponse,
@@ -1261,138 +968,4 @@ function redirectBack(
   for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value);
   if (request.state !== null) target.searchParams.set('state', request.state);
   res.writeHead(302, { location: target.href, 'cache-control': 'no-store' }).end();
-}
-
-/** Salesforce's page for requests it will not redirect back (bad client, unregistered callback). */
-function errorPage(res: ServerResponse, error: string, description: string): void {
-  res
-    .writeHead(400, { 'content-type': 'text/html;charset=UTF-8' })
-    .end(
-      `<!doctype html><title>Error</title><h1>OAuth Error</h1>` +
-        `<p>error=${error}</p><p>error_description=${description}</p>`,
-    );
-}
-
-// ---- interactive pages ------------------------------------------------------------------------
-
-/** Plain words for the consent page. */
-const SCOPE_WORDS: Record<string, string> = {
-  api: 'Access and manage your data',
-  refresh_token: 'Perform requests on your behalf at any time',
-  offline_access: 'Perform requests on your behalf at any time',
-  id: 'Access your basic information',
-  profile: 'Access your basic information',
-  email: 'Access your email address',
-  openid: 'Access unique user identifiers',
-  web: 'Provide access to your data via the Web',
-  full: 'Full access',
-};
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function html(res: ServerResponse, status: number, body: string): void {
-  res
-    .writeHead(status, {
-      'content-type': 'text/html;charset=UTF-8',
-      'cache-control': 'no-store',
-      // No form-action: browsers apply it to the redirect that follows the form, to the callback.
-      'content-security-policy':
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
-      'referrer-policy': 'no-referrer',
-    })
-    .end(body);
-}
-
-const PAGE_STYLE = `
-  body { font-family: system-ui, sans-serif; background: #f3f3f3; color: #181818; margin: 0; }
-  main { max-width: 22rem; margin: 4rem auto; background: #fff; padding: 2rem;
-    border: 1px solid #ddd; border-radius: 0.5rem; }
-  h1 { font-size: 1.4rem; margin-top: 0; }
-  label { display: block; margin: 1rem 0 0.25rem; font-weight: 600; }
-  input { width: 100%; box-sizing: border-box; padding: 0.5rem; font-size: 1rem; }
-  button { margin-top: 1.25rem; padding: 0.6rem 1.2rem; font-size: 1rem; cursor: pointer;
-    border: 1px solid #0b5cab; border-radius: 0.25rem; background: #fff; color: #0b5cab; }
-  button.primary { background: #0b5cab; color: #fff; }
-  .hint { background: #eef4ff; padding: 0.5rem 0.75rem; border-radius: 0.25rem; }
-  .error { color: #ba0517; }
-  .demo { font-size: 0.8rem; color: #666; text-transform: uppercase; letter-spacing: 0.05em; }`;
-
-function page(title: string, content: string): string {
-  return (
-    `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
-    `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<title>${escapeHtml(title)}</title><style>${PAGE_STYLE}</style></head>` +
-    `<body><main><p class="demo">Salesforce test provider (demo)</p>${content}</main></body></html>`
-  );
-}
-
-function signInPage(options: {
-  id: string;
-  username: string;
-  hint?: { username: string; password: string };
-  error?: string;
-}): string {
-  const { id, username, hint, error } = options;
-  return page(
-    'Log in | Salesforce (demo)',
-    `<h1>Log in to Salesforce</h1>` +
-      (hint
-        ? `<p class="hint">Demo login: username <strong>${escapeHtml(hint.username)}</strong>, ` +
-          `password <strong>${escapeHtml(hint.password)}</strong></p>`
-        : '') +
-      (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '') +
-      `<form method="post" action="/services/oauth2/authorize/sign-in">` +
-      `<input type="hidden" name="request" value="${escapeHtml(id)}">` +
-      `<label for="username">Username</label>` +
-      `<input id="username" name="username" type="text" autocomplete="username" required ` +
-      `value="${escapeHtml(username)}"${username ? '' : ' autofocus'}>` +
-      `<label for="password">Password</label>` +
-      `<input id="password" name="password" type="password" autocomplete="current-password" required` +
-      `${username ? ' autofocus' : ''}>` +
-      `<button type="submit" class="primary">Log In</button>` +
-      `</form>`,
-  );
-}
-
-function consentPage(options: {
-  id: string;
-  app: ConnectedApp;
-  user: SalesforceUser;
-  scopes: string[];
-}): string {
-  const { id, app, user, scopes } = options;
-  const items = scopes
-    .map((s) => {
-      const words = SCOPE_WORDS[s];
-      return `<li>${escapeHtml(words ?? s)}${words ? ` <small>(${escapeHtml(s)})</small>` : ''}</li>`;
-    })
-    .join('');
-  return page(
-    `Allow access? | Salesforce (demo)`,
-    `<h1>Allow access?</h1>` +
-      `<p><strong>${escapeHtml(app.name)}</strong> is asking to:</p>` +
-      `<ul aria-label="Requested permissions">${items}</ul>` +
-      `<p>You are logged in as <strong>${escapeHtml(user.username)}</strong>.</p>` +
-      `<form method="post" action="/services/oauth2/authorize/consent">` +
-      `<input type="hidden" name="request" value="${escapeHtml(id)}">` +
-      // Deny first: pressing Enter submits the first button, and refusing is the safe default.
-      `<button type="submit" name="decision" value="deny">Deny</button> ` +
-      `<button type="submit" name="decision" value="allow" class="primary">Allow</button>` +
-      `</form>`,
-  );
-}
-
-function unknownRequestPage(res: ServerResponse): void {
-  html(
-    res,
-    400,
-    page(
-      'Error | Salesforce (demo)',
-      `<h1>This request is no longer valid</h1>` +
-        `<p class="error" role="alert">The authorization request is unknown, has expired or was ` +
-        `already used. Go back to the app and start again.</p>`,
-    ),
-  );
 }
