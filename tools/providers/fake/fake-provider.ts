@@ -295,12 +295,11 @@ export async function startFakeProvider(
       : req.body.client_secret !== undefined
         ? 'client_secret_post'
         : 'none';
-    if (basic && (req.body.client_secret !== undefined || req.body.client_id !== undefined)) {
-      if (req.body.client_secret !== undefined) {
-        fail('invalid_request', 'multiple_client_auth', 'Use one client authentication method.', {
-          attemptedClientAuth: method,
-        });
-      }
+    // RFC 6749 §2.3: a client uses one authentication method per request.
+    if (basic && req.body.client_secret !== undefined) {
+      fail('invalid_request', 'multiple_client_auth', 'Use one client authentication method.', {
+        attemptedClientAuth: method,
+      });
     }
     const attempted = { attemptedClientAuth: method };
     if (!accepted.includes(method)) {
@@ -601,6 +600,7 @@ export async function startFakeProvider(
 
   function resourceReply(
     route: ResourceRoute,
+    endpoint: string,
     params: Record<string, string>,
     req: ParsedRequest,
     log: Partial<LoggedRequest>,
@@ -609,7 +609,7 @@ export async function startFakeProvider(
     if (!found) return route.refuse('missing', {});
     log.credentialPlacement = found.placement;
     state.presented.push({
-      endpoint: route.name,
+      endpoint,
       kind: route.credentials === 'api_key' ? 'api_key' : 'access_token',
       value: found.value,
     });
@@ -705,11 +705,14 @@ export async function startFakeProvider(
     ...(fixture.identity ? [fixture.identity] : []),
     ...(fixture.routes ?? []),
   ]) {
+    // The identity route is counted as `identity` whatever the provider calls it.
+    const endpoint = fixture.identity === route ? 'identity' : route.name;
     routes.push({
       method: route.method,
       pattern: route.path,
-      endpoint: fixture.identity === route ? 'identity' : route.name,
-      handle: (req, log) => resourceReply(route, matchPath(route.path, req.path) ?? {}, req, log),
+      endpoint,
+      handle: (req, log) =>
+        resourceReply(route, endpoint, matchPath(route.path, req.path) ?? {}, req, log),
     });
   }
 
