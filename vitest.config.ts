@@ -5,7 +5,7 @@ export default defineConfig({
   // SWC instead of esbuild: NestJS and TypeORM need emitted decorator metadata.
   plugins: [swc.vite({ module: { type: 'es6' } })],
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'tools/**/*.test.ts'],
     // Real-browser tests run with `npm run test:browser` (vitest.browser.config.ts).
     exclude: ['**/node_modules/**', 'test/browser/**'],
     globalSetup: ['test/global-setup.ts'],
