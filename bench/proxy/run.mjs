@@ -101,7 +101,10 @@ async function main() {
       pathToFileURL(path.join(ROOT, 'bench/proxy/settle-on-signal.mjs')).href,
     );
   const latchkey = await startLatchkey({
-    main: path.join(ROOT, 'dist/src/main.js'),
+    // BENCH_LATCHKEY_MAIN measures another build as (c), e.g. to compare peak figures across builds.
+    main: env.BENCH_LATCHKEY_MAIN
+      ? path.resolve(env.BENCH_LATCHKEY_MAIN)
+      : path.join(ROOT, 'dist/src/main.js'),
     port: firstPort,
     flags: [...startFlags, ...PROFILE_FLAGS, ...ownFlags],
     env: latchkeyEnv,
