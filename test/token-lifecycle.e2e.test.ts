@@ -364,6 +364,43 @@ describe('token lifecycle', () => {
       expect(w.sf.refreshRequests - before).toBe(2);
       expect((await row(id)).refresh_failures).toBe(0);
     });
+    it('keeps serving a token that still works while its early refresh fails or backs off', async () => {
+      const id = await newConnection();
+      // 20 s before expiry: inside both the handout's (60 s) and the proxy's (30 s) refresh margin.
+      await advance(2 * HOUR - 20_000);
+      const stored = await row(id);
+      const before = w.sf.refreshRequests;
+      w.sf.failNextTokenRequests(1000, 503);
+      try {
+        const first = await handout(id);
+        expect(first.status).toBe(200);
+        w.t.secret(first.body.accessToken);
+        expect(w.sf.isAccessTokenValid(first.body.accessToken)).toBe(true);
+        expect(w.sf.refreshRequests - before).toBe(1); // it tried, and failed
+        expect((await row(id)).credentials_version).toBe(stored.credentials_version);
+
+        // In backoff now: the token is still handed out and used, with no provider call.
+        expect((await handout(id)).body.accessToken).toBe(first.body.accessToken);
+        const proxied = await w.t.http
+          .get(`/api/v1/proxy/${id}/services/data/v62.0/limits`)
+          .auth(w.dev, { type: 'bearer' });
+        expect(proxied.status).toBe(200);
+        expect(w.sf.refreshRequests - before).toBe(1);
+
+        // Asking for a refresh explicitly still says it cannot happen now.
+        const forced = await handout(id, w.t, '?forceRefresh=true');
+        expect([forced.status, forced.body.error?.code]).toEqual([
+          503,
+          'connection.refresh_backoff',
+        ]);
+
+        // Once expired, there is nothing left to serve.
+        await advance(21_000);
+        expect((await handout(id)).status).toBe(503);
+      } finally {
+        w.sf.clearTokenFailures();
+      }
+    });
   });
 
   describe('scheduler', () => {

@@ -20,6 +20,7 @@ import {
 import { ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { MetricsService } from '../health/metrics.service.js';
+import { RefreshError } from '../token-refresh/token-refresh.errors.js';
 import { TokenRefreshService } from '../token-refresh/token-refresh.service.js';
 import { PROXY_PREFIX } from './proxy.constants.js';
 import { limitBytes, ProxyCall, type ProxyCallOwner, readAll, respondWith } from './proxy-call.js';
@@ -182,6 +183,13 @@ export class ProxyService implements ProxyCallOwner {
     if (!candidate.base) throw ProxyError.notAvailable();
     if (candidate.expiresAtMs - this.clock.nowMs() < REFRESH_AHEAD_MS) {
       this.refresh(candidate)
+        .catch((error: unknown) => {
+          // A refresh ahead of expiry that cannot happen now (an outage, a backoff) does not stop
+          // a call whose token still works.
+          if (error instanceof RefreshError && candidate.expiresAtMs > this.clock.nowMs())
+            return candidate;
+          throw error;
+        })
         .then((rt) => this.send(rt, req, res, requestId, started))
         .catch((error: unknown) => this.fail(error, req, res, requestId));
       return;

@@ -3,6 +3,7 @@ import { Clock } from '../../common/time/clock.js';
 import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { ConnectionsService } from '../connections/connections.service.js';
+import { RefreshError } from './token-refresh.errors.js';
 import { TokenRefreshService } from './token-refresh.service.js';
 
 /** Hand out tokens earlier than this before expiry only after refreshing. */
@@ -31,10 +32,17 @@ export class ConnectionTokensService {
     let connection = await this.usable(workspaceId, id);
     const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? 0;
     if (forceRefresh || expiresAt - this.clock.nowMs() < HANDOUT_MIN_VALIDITY_MS) {
-      connection = await this.refresher.refresh(connection.id, {
-        reason: 'handout',
-        observedVersion: connection.credentialsVersion,
-      });
+      try {
+        connection = await this.refresher.refresh(connection.id, {
+          reason: 'handout',
+          observedVersion: connection.credentialsVersion,
+        });
+      } catch (error) {
+        // An early refresh that cannot happen now (an outage, a backoff) does not take away a
+        // token that still works; a refresh the caller asked for, or an expired token, fails.
+        const stillValid = expiresAt > this.clock.nowMs();
+        if (forceRefresh || !stillValid || !(error instanceof RefreshError)) throw error;
+      }
     }
     const credentials = this.connections.credentialsOf(connection);
     if (!credentials) throw ConnectionError.notFound();
