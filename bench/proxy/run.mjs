@@ -54,7 +54,6 @@ const PROFILE_FLAGS = [
   ...(env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_PROFILE}`] : []),
   ...(words(env.BENCH_NODE_FLAGS) ?? []),
 ];
-const REPORT = !(env.BENCH_HOLD || INSTRUCTIONS || env.BENCH_PROFILE || env.BENCH_RATE);
 
 async function main() {
   const { ds, url: dbUrl } = await startDatabase(createLogger('warn'));
@@ -94,17 +93,12 @@ async function main() {
     .scripts.start.split(/\s+/)
     .filter((a) => a.startsWith('--'));
   const ownFlags = words(env.BENCH_LATCHKEY_NODE_FLAGS) ?? [];
-  if (REPORT && modes.includes('many'))
-    ownFlags.push(
-      '--expose-gc',
-      '--import',
-      pathToFileURL(path.join(ROOT, 'bench/proxy/settle-on-signal.mjs')).href,
-    );
+  // BENCH_LATCHKEY_MAIN measures another build as (c), e.g. to compare peak figures across builds.
+  const latchkeyMain = env.BENCH_LATCHKEY_MAIN
+    ? path.resolve(env.BENCH_LATCHKEY_MAIN)
+    : path.join(ROOT, 'dist/src/main.js');
   const latchkey = await startLatchkey({
-    // BENCH_LATCHKEY_MAIN measures another build as (c), e.g. to compare peak figures across builds.
-    main: env.BENCH_LATCHKEY_MAIN
-      ? path.resolve(env.BENCH_LATCHKEY_MAIN)
-      : path.join(ROOT, 'dist/src/main.js'),
+    main: latchkeyMain,
     port: firstPort,
     flags: [...startFlags, ...PROFILE_FLAGS, ...ownFlags],
     env: latchkeyEnv,
@@ -199,8 +193,33 @@ async function main() {
     results.halfLoad = await halfLoad(ctx, { ...shape, rate: Math.floor(bPeak / 2) });
   }
   if (modes.includes('streaming')) results.streaming = await streaming(ctx);
-  if (modes.includes('many'))
-    results.many = await many(ctx, { ...shape, rounds: PEAK_ROUNDS, count: MANY });
+  if (modes.includes('many')) {
+    // Its own Latchkey on the same database, able to force full collections (to measure the live
+    // heap), so that the other modes measure a process with npm start's flags only.
+    const measured = await startLatchkey({
+      main: latchkeyMain,
+      port: await freePort(),
+      flags: [
+        ...startFlags,
+        ...ownFlags,
+        '--expose-gc',
+        '--import',
+        pathToFileURL(path.join(ROOT, 'bench/proxy/settle-on-signal.mjs')).href,
+      ],
+      env: latchkeyEnv,
+    });
+    // Warm, like the others, before its memory is taken as the starting point.
+    await autocannon({
+      url: `${measured.publicUrl}/api/v1/proxy/${connectionId}${query}`,
+      headers: ctx.auth,
+      connections: 8,
+      duration: 2,
+    });
+    results.many = await many(
+      { ...ctx, publicUrl: measured.publicUrl, pids: { ...ctx.pids, c: measured.child.pid } },
+      { ...shape, rounds: PEAK_ROUNDS, count: MANY },
+    );
+  }
   summary(results);
   console.log(`\nJSON: ${JSON.stringify(results)}`);
 }
