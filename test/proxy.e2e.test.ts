@@ -310,11 +310,19 @@ describe('API proxy', () => {
       expect((await call('post', `/api/v1/connections/${own}/refresh`)).status).toBe(200);
       clock.advance(1000);
       const before = w.sf.refreshRequests;
+      const counted = async () =>
+        Number(
+          /latchkey_proxy_refresh_on_401_total (\d+)/.exec(
+            (await w.t.http.get('/metrics')).text,
+          )?.[1] ?? 0,
+        );
+      const refreshesOn401 = await counted();
       const res = await call('get', `/api/v1/proxy/${own}/services/data/v62.0/limits?_status=401`);
       expect(res.status).toBe(401);
       expect(res.body).toMatchObject({ method: 'GET', path: '/services/data/v62.0/limits' });
       expect(res.headers).not.toHaveProperty('latchkey-token-refreshed');
       expect(w.sf.refreshRequests - before).toBe(0);
+      expect(await counted()).toBe(refreshesOn401);
     });
 
     it('answers an upstream 401 with 503 and Retry-After, refreshing nothing, while the connection backs off', async () => {

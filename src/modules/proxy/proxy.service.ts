@@ -107,7 +107,7 @@ export class ProxyService implements ProxyCallOwner {
     });
     this.refreshOn401 = new Counter({
       name: 'latchkey_proxy_refresh_on_401_total',
-      help: 'Refreshes triggered by an upstream 401',
+      help: 'Tokens refreshed after an upstream 401 (a 401 on a token refreshed seconds ago is not)',
       registers: [metrics.registry],
     });
     this.debug = logger.isLevelEnabled('debug');
@@ -269,7 +269,6 @@ export class ProxyService implements ProxyCallOwner {
    * report. A token refreshed seconds ago is not refreshed again: the 401 goes back as it came.
    */
   private async retryAfter401(call: ProxyCall): Promise<void> {
-    this.refreshOn401.inc();
     const refreshStarted = process.hrtime.bigint();
     const used = call.rt;
     call.rt = await this.refresh(used, RECENT_REFRESH_MS);
@@ -277,6 +276,7 @@ export class ProxyService implements ProxyCallOwner {
     const unauthorized = call.unauthorized!;
     call.unauthorized = undefined;
     const refreshed = call.rt.credentialsVersion !== used.credentialsVersion;
+    if (refreshed) this.refreshOn401.inc();
     call.retried = refreshed;
     if (refreshed && call.canReplay) {
       // The retry ends through attemptEnded / attemptFailed, like the first attempt.
