@@ -664,6 +664,35 @@ describe('engine features (reference fixture)', () => {
     expect(res.headers.get('www-authenticate')).toBeNull();
   });
 
+  it('lets negotiate reshape token answers, successes and errors, by request header', async () => {
+    const fake = await start(
+      referenceFixture({
+        token: {
+          ...referenceFixture().token!,
+          negotiate: (reply, { headers }) => ({
+            ...reply,
+            headers: { ...reply.headers, 'X-Seen-Accept': headers.accept ?? '' },
+          }),
+        },
+      }),
+    );
+    const { code, verifier } = await connect(fake);
+    const ok = await exchange(
+      fake,
+      { code, code_verifier: verifier },
+      {
+        ...secretAuth,
+        Accept: 'application/json',
+      },
+    );
+    expect([ok.status, ok.headers.get('x-seen-accept')]).toEqual([200, 'application/json']);
+    const bad = await exchange(fake, { code: 'bogus' }, { ...secretAuth, Accept: 'text/x-probe' });
+    expect([bad.body.error, bad.headers.get('x-seen-accept')]).toEqual([
+      'invalid_grant',
+      'text/x-probe',
+    ]);
+  });
+
   it('goes down and comes back, and adds latency', async () => {
     const fake = await start(referenceFixture());
     fake.setDown(true);

@@ -690,7 +690,16 @@ export async function startFakeProvider(
       method: 'POST',
       pattern: fixture.token.path,
       endpoint: 'token',
-      handle: tokenReply,
+      handle: (req, log) => {
+        const negotiate = fixture.token!.negotiate;
+        if (!negotiate) return tokenReply(req, log);
+        try {
+          return negotiate(tokenReply(req, log), { headers: req.headers });
+        } catch (error) {
+          if (!(error instanceof HttpError)) throw error;
+          return negotiate(error.reply, { headers: req.headers });
+        }
+      },
     });
   }
   if (fixture.revoke) {

@@ -150,6 +150,11 @@ export interface TokenSpec {
   respond(issued: Issued): Reply;
   /** Default: `rfc6749Error`. */
   error?(e: TokenError): Reply;
+  /**
+   * Reshapes every token endpoint answer (success or error) for the request's headers, e.g.
+   * GitHub's form-encoded body unless `Accept: application/json`. Default: the answer as is.
+   */
+  negotiate?(reply: Reply, request: { headers: Record<string, string> }): Reply;
 }
 
 /** Where a resource endpoint reads the credential. Checked in order; the first one present wins. */
