@@ -515,6 +515,7 @@ export async function startFakeProvider(
   function readCredential(
     req: ParsedRequest,
     placements: CredentialPlacement[],
+    params: Record<string, string> = {},
   ): { value: string; placement: CredentialPlacement['in'] } | undefined {
     for (const placement of placements) {
       switch (placement.in) {
@@ -547,6 +548,11 @@ export async function startFakeProvider(
           if (value) return { value, placement: 'body' };
           break;
         }
+        case 'path': {
+          const value = params[placement.name];
+          if (value) return { value, placement: 'path' };
+          break;
+        }
       }
     }
     return undefined;
@@ -577,6 +583,10 @@ export async function startFakeProvider(
         value,
         tokenKey: record.key,
         scopes: record.scopes,
+        expiresIn:
+          record.expiresAt === undefined
+            ? undefined
+            : Math.floor((record.expiresAt - now()) / 1000),
         grant: grantView(grant),
       },
     };
@@ -605,7 +615,7 @@ export async function startFakeProvider(
     req: ParsedRequest,
     log: Partial<LoggedRequest>,
   ): Reply {
-    const found = readCredential(req, route.auth);
+    const found = readCredential(req, route.auth, params);
     if (!found) return route.refuse('missing', {});
     log.credentialPlacement = found.placement;
     state.presented.push({

@@ -165,7 +165,9 @@ export type CredentialPlacement =
   | { in: 'basic'; as: 'username' | 'username:password' }
   | { in: 'query'; name: string }
   /** A body parameter (form or JSON), e.g. Slack's `token`. */
-  | { in: 'body'; name: string };
+  | { in: 'body'; name: string }
+  /** A `{name}` segment of the route path, e.g. HubSpot's /oauth/v1/access-tokens/{token}. */
+  | { in: 'path'; name: string };
 
 export type Refusal = 'missing' | 'invalid' | 'expired' | 'revoked';
 
@@ -177,6 +179,8 @@ export interface PresentedCredential {
   tokenKey?: string;
   grant?: Issued;
   scopes: string[];
+  /** Seconds the access token has left on the fake's clock; undefined when it never expires. */
+  expiresIn?: number;
 }
 
 export interface ResourceContext {
