@@ -345,8 +345,21 @@ export async function startFakeProvider(
     }
     let refreshTokenRotated = false;
     const rt = spec.refreshToken;
+    const wanted = () =>
+      !rt?.issueWhen ||
+      rt.issueWhen({
+        authorizeParams: grant.authorizeParams,
+        liveGrants: [...state.grants.values()].filter(
+          (g) =>
+            g !== grant &&
+            !g.revoked &&
+            g.refreshLineage.length > 0 &&
+            g.client.clientId === grant.client.clientId &&
+            g.account?.id === grant.account?.id,
+        ).length,
+      });
     if (rt && spec.grantTypes.includes('refresh_token') && grantType !== 'client_credentials') {
-      if (grant.refreshLineage.length === 0 || (rt.rotate && rotatedFrom)) {
+      if ((grant.refreshLineage.length === 0 && wanted()) || (rt.rotate && rotatedFrom)) {
         if (rotatedFrom) state.refreshTokens.get(rotatedFrom)!.retired = true;
         const value = token(rt.prefix);
         state.refreshTokens.set(value, {

@@ -144,6 +144,12 @@ export interface TokenSpec {
     rotate: boolean;
     /** Presenting a retired refresh token revokes the whole grant (RFC 9700 §4.14.2). */
     reuseDetection: boolean;
+    /**
+     * Whether a new grant gets a refresh token at all (default: always). `liveGrants` counts the
+     * same client and account's other unrevoked grants that hold one (Google issues a refresh
+     * token only for `access_type=offline`, and again only with `prompt=consent`).
+     */
+    issueWhen?(ctx: { authorizeParams: Record<string, string>; liveGrants: number }): boolean;
   };
   /** Tokens issued beside the main one when the authorization request had `scopeParam`. */
   extraTokens?: { key: string; prefix: string; scopeParam: string }[];
