@@ -3,7 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { notion, NOTION_VERSION } from '../fixtures/notion.js';
 import { slack } from '../fixtures/slack.js';
 import { stripe } from '../fixtures/stripe.js';
-import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from './fake-provider.js';
+import {
+  matchPath,
+  startFakeProvider,
+  type FakeProvider,
+  type FakeProviderOptions,
+} from './fake-provider.js';
 import { rfc6749Error, type FakeProviderFixture, type Refusal } from './fixture.js';
 
 // Response bodies are read loosely; the assertions say what matters.
@@ -719,5 +724,17 @@ describe('engine features (reference fixture)', () => {
       ['authorize', 302],
       ['token', 200],
     ]);
+  });
+});
+
+describe('matchPath', () => {
+  it('captures whole segments, and a segment with a literal suffix (Twilio .json)', () => {
+    expect(matchPath('/v1/{id}', '/v1/abc')).toEqual({ id: 'abc' });
+    const pattern = '/2010-04-01/Accounts/{AccountSid}.json';
+    expect(matchPath(pattern, '/2010-04-01/Accounts/AC123.json')).toEqual({ AccountSid: 'AC123' });
+    expect(matchPath(pattern, '/2010-04-01/Accounts/AC123.xml')).toBeUndefined();
+    expect(matchPath(pattern, '/2010-04-01/Accounts/AC123')).toBeUndefined();
+    expect(matchPath(pattern, '/2010-04-01/Accounts/.json')).toBeUndefined();
+    expect(matchPath('/v1/{id}', '/v1/')).toBeUndefined();
   });
 });

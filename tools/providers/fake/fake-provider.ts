@@ -921,16 +921,21 @@ function page(status: number, error: string, description: string): Reply {
   return { status, body: { error, error_description: description } };
 }
 
-/** `{name}` segments match one path segment each; returns the captured values or undefined. */
+/**
+ * `{name}` segments match one path segment each; a literal suffix after the name must end the
+ * segment (Twilio's `/Accounts/{AccountSid}.json`). Returns the captured values or undefined.
+ */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const want = pattern.split('/');
   const got = path.split('/');
   if (want.length !== got.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i++) {
-    const m = /^\{(\w+)\}$/.exec(want[i]);
-    if (m && got[i]) params[m[1]] = decodeURIComponent(got[i]);
-    else if (want[i] !== got[i]) return undefined;
+    const m = /^\{(\w+)\}([^{}]*)$/.exec(want[i]);
+    const suffix = m?.[2] ?? '';
+    if (m && got[i].length > suffix.length && got[i].endsWith(suffix)) {
+      params[m[1]] = decodeURIComponent(got[i].slice(0, got[i].length - suffix.length));
+    } else if (want[i] !== got[i]) return undefined;
   }
   return params;
 }
