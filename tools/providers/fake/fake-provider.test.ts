@@ -563,6 +563,27 @@ describe('engine features (reference fixture)', () => {
   const items = (fake: FakeProvider, token: string) =>
     get(fake.endpoint('/acme/api/items'), { Authorization: `Bearer ${token}` });
 
+  it('requires the authorize redirect_uri on the exchange unless redirectUriCheck is none', async () => {
+    const strict = await start(referenceFixture());
+    const a = await connect(strict);
+    const omitted = await post(
+      strict.endpoint('/token'),
+      { grant_type: 'authorization_code', code: a.code, code_verifier: a.verifier },
+      { headers: secretAuth },
+    );
+    expect([omitted.status, omitted.body.error]).toEqual([400, 'invalid_grant']);
+
+    const base = referenceFixture();
+    const lax = await start({ ...base, token: { ...base.token!, redirectUriCheck: 'none' } });
+    const b = await connect(lax);
+    const ok = await post(
+      lax.endpoint('/token'),
+      { grant_type: 'authorization_code', code: b.code, code_verifier: b.verifier },
+      { headers: secretAuth },
+    );
+    expect(ok.status).toBe(200);
+  });
+
   it('adds extra callback parameters (iss, realmId) to the redirect', async () => {
     const fake = await start(referenceFixture());
     const { params } = await connect(fake);

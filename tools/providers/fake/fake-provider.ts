@@ -439,7 +439,11 @@ export async function startFakeProvider(
         if (record!.client.clientId !== client.clientId) {
           tokenFail('invalid_grant', 'client_mismatch', 'The code was issued to another client.');
         }
-        if (record!.redirectUriSent && p.redirect_uri !== record!.redirectUri) {
+        if (
+          spec.redirectUriCheck !== 'none' &&
+          record!.redirectUriSent &&
+          p.redirect_uri !== record!.redirectUri
+        ) {
           tokenFail('invalid_grant', 'redirect_mismatch', 'redirect_uri does not match.');
         }
         if (record!.challenge) {

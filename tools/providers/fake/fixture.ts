@@ -136,6 +136,11 @@ export interface TokenSpec {
   /** Used-twice code revokes everything issued from it (RFC 6749 §4.1.2). Default true. */
   revokeGrantOnCodeReplay?: boolean;
   codeTtlSeconds?: number;
+  /**
+   * `when_sent` (default, RFC 6749 §4.1.3): a redirect_uri sent on the authorization request must
+   * be repeated on the code exchange. `none`: the token endpoint takes no redirect_uri (Shopify).
+   */
+  redirectUriCheck?: 'when_sent' | 'none';
   accessToken: { prefix?: string; ttlSeconds?: number; tokenType?: string };
   refreshToken?: {
     prefix?: string;
