@@ -385,6 +385,7 @@ export async function startFakeProvider(
       client: grant.client,
       account: grant.account,
       authorizeParams: grant.authorizeParams,
+      issuer: origin,
     };
   }
 
@@ -622,6 +623,7 @@ export async function startFakeProvider(
       client: grant.client,
       account: grant.account,
       authorizeParams: grant.authorizeParams,
+      issuer: origin,
     };
   }
 

@@ -97,6 +97,8 @@ export interface Issued {
   account?: FakeAccount;
   /** Parameters of the authorization request the grant came from (e.g. `user_scope`). */
   authorizeParams: Record<string, string>;
+  /** The fake's origin, for token responses that name an API base (Pipedrive's `api_domain`). */
+  issuer: string;
 }
 
 export interface AuthorizeSpec {
