@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { atlassian } from '../fixtures/atlassian.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
@@ -8,22 +9,7 @@ type Json = Record<string, any>;
 const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const DAY_MS = 24 * 3_600_000;
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(clock = manualClock()) {
-  const fake = await startFakeProvider(atlassian, { now: clock.now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(atlassian);
 
 async function post(url: string, body: Record<string, string>, format: 'json' | 'form' = 'json') {
   const res = await fetch(url, {

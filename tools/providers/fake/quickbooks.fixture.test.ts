@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { quickbooks } from '../fixtures/quickbooks.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { basic, fakeStarter, manualClock } from './test-support.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
@@ -9,27 +10,10 @@ const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const DAY_MS = 24 * 3_600_000;
 const SCOPE = 'com.intuit.quickbooks.accounting';
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(clock = manualClock()) {
-  const fake = await startFakeProvider(quickbooks, { now: clock.now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(quickbooks);
 
 const client = quickbooks.clients[0];
 const company = quickbooks.accounts[0];
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const AUTH = basic(client.clientId, client.clientSecret!);
 
 async function post(

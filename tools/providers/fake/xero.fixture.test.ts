@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { xero } from '../fixtures/xero.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { basic, fakeStarter, manualClock } from './test-support.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -9,27 +10,10 @@ const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const DAY_MS = 24 * 3_600_000;
 const SCOPE = 'openid profile email accounting.settings.read offline_access';
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(clock = manualClock()) {
-  const fake = await startFakeProvider(xero, { now: clock.now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(xero);
 
 const client = xero.clients[0];
 const user = xero.accounts[0];
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const AUTH = basic(client.clientId, client.clientSecret!);
 
 async function post(url: string, body: Record<string, string>, headers = { Authorization: AUTH }) {

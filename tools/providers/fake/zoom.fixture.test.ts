@@ -1,33 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { zoom } from '../fixtures/zoom.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { basic, fakeStarter, manualClock } from './test-support.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
 
 const CALLBACK = 'http://127.0.0.1/oauth/callback';
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(clock = manualClock()) {
-  const fake = await startFakeProvider(zoom, { now: clock.now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(zoom);
 
 const client = zoom.clients[0];
 const user = zoom.accounts[0];
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const AUTH = basic(client.clientId, client.clientSecret!);
 
 async function post(
