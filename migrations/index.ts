@@ -1,3 +1,4 @@
+import { ProviderTemplates1796600000000 } from './1796600000000-ProviderTemplates.js';
 import { ConnectSessionAutoStart1796500000000 } from './1796500000000-ConnectSessionAutoStart.js';
 import { SignInThrottlePending1795963842995 } from './1795963842995-SignInThrottlePending.js';
 import { SignInThrottle1795962520564 } from './1795962520564-SignInThrottle.js';
@@ -14,4 +15,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   SignInThrottle1795962520564,
   SignInThrottlePending1795963842995,
   ConnectSessionAutoStart1796500000000,
+  ProviderTemplates1796600000000,
 ];

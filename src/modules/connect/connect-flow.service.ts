@@ -320,7 +320,7 @@ export class ConnectFlowService {
   }
 
   private issuerOf(offering: Offering): string {
-    return offering.issuer ?? new URL(offering.authorizationUrl).origin;
+    return offering.issuer ?? new URL(offering.authorizationUrl!).origin;
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Encrypted } from '../../common/crypto/key-ring.js';
 import {
   Check,
   Column,
@@ -69,6 +70,14 @@ export class ConnectSession {
    */
   @Column({ name: 'auto_start', type: 'boolean', default: false })
   autoStart!: boolean;
+
+  /** connectionConfig values fixed by the developer (non-secret ones; readable). */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  configuration!: Record<string, string>;
+
+  /** Secret connectionConfig values fixed by the developer: encrypted JSON bound to this row. */
+  @Column({ name: 'configuration_secrets_enc', type: 'text', nullable: true })
+  configurationSecretsEnc!: Encrypted | null;
 
   @Column({ type: 'varchar', length: 16 })
   status!: ConnectSessionStatus;

@@ -83,7 +83,7 @@ export class ConnectionRevoker {
     if (!offering.revocationUrl) return { result: 'unsupported' };
     const [token, hint] = credentials.refreshToken
       ? [credentials.refreshToken, 'refresh_token' as const]
-      : [credentials.accessToken, 'access_token' as const];
+      : [credentials.accessToken!, 'access_token' as const];
     try {
       await this.provider.revoke(offering, this.contexts.clientOf(integration), token, hint);
       return { result: 'revoked' };

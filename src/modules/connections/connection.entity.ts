@@ -22,16 +22,25 @@ export enum ConnectionStatus {
   Revoked = 'revoked',
 }
 
-/** Tokens and what came with them. Stored only as one encrypted JSON document. */
+/**
+ * Seed 004's `credentials` bag: tokens and what came with them, pasted keys (under their
+ * credential-field keys), registration outputs, and the values of secret configuration inputs.
+ * Stored only as one encrypted JSON document; `[[key]]` placeholders read its string values.
+ */
 export interface ConnectionCredentials {
-  accessToken: string;
+  /** OAuth modes: the access token. Absent for pasted credentials (bearer_token, basic). */
+  accessToken?: string;
   refreshToken?: string;
   idToken?: string;
-  tokenType: string;
-  /** When the provider issued the access token (ms since epoch). */
+  tokenType?: string;
+  /** When the provider issued the access token, or the credential was stored (ms since epoch). */
   issuedAt: number;
   /** Other token-response fields (Salesforce: instance_url, id, signature, …), minus the tokens. */
   raw: Record<string, unknown>;
+  /** Values of connectionConfig inputs marked `secret` (never in the readable configuration). */
+  secretConfiguration?: Record<string, string>;
+  /** Pasted credential fields and registration outputs, by key. */
+  [key: string]: unknown;
 }
 
 /** Column sizes of the provider account's identity (characters), checked before a connection is stored. */
@@ -111,8 +120,13 @@ export class Connection {
   @Column({ name: 'granted_scopes', type: 'text', array: true })
   grantedScopes!: string[];
 
+  /** From the token response, userDetails and registration requests; readable, developer-writable. */
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata!: Record<string, unknown>;
+
+  /** The connectionConfig inputs (e.g. a shop subdomain), secret ones excepted; readable. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  configuration!: Record<string, string>;
 
   @Column({ type: 'varchar', length: 16 })
   status!: ConnectionStatus;

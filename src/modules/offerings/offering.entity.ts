@@ -1,7 +1,14 @@
+import type { ProviderTemplate } from '../providers/templates/template.schema.js';
 import { Check, Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 export enum AuthMode {
   OAuth2 = 'oauth2',
+  /** A machine connection: the integration's client gets tokens by client credentials. */
+  ClientCredentials = 'oauth2_client_credentials',
+  /** An API key or personal token the end user pastes. */
+  BearerToken = 'bearer_token',
+  /** Two fields (e.g. account SID and auth token) sent as HTTP Basic. */
+  Basic = 'basic',
 }
 
 export enum PkceMode {
@@ -18,7 +25,29 @@ export enum TokenResponseStyle {
 export enum TokenEndpointAuthMethod {
   ClientSecretPost = 'client_secret_post',
   ClientSecretBasic = 'client_secret_basic',
+  /** Public client: no secret at the token endpoint (PKCE carries the proof). */
+  None = 'none',
 }
+
+/** The template fields an offering keeps in its `template` column. */
+export const TEMPLATE_PART_KEYS = [
+  'authorizationParams',
+  'scopeSeparator',
+  'tokenRequest',
+  'tokenResponse',
+  'userDetails',
+  'registrationRequests',
+  'connectionConfig',
+  'credentialFields',
+  'proxyHeaders',
+  'proxyQuery',
+  'sensitiveKeys',
+  'docsUrl',
+] as const satisfies ReadonlyArray<keyof ProviderTemplate>;
+
+export type OfferingTemplateParts = Partial<
+  Pick<ProviderTemplate, (typeof TEMPLATE_PART_KEYS)[number]>
+>;
 
 export interface OfferingScopes {
   required: string[];
@@ -28,12 +57,15 @@ export interface OfferingScopes {
 
 /** A provider and environment the platform supports (platform-wide, not per workspace). */
 @Entity('offerings')
-@Check('chk_offerings_auth_mode', `"auth_mode" IN ('oauth2')`)
+@Check(
+  'chk_offerings_auth_mode',
+  `"auth_mode" IN ('oauth2', 'oauth2_client_credentials', 'bearer_token', 'basic')`,
+)
 @Check('chk_offerings_pkce', `"pkce" IN ('S256', 'none')`)
 @Check('chk_offerings_token_response_style', `"token_response_style" IN ('standard', 'salesforce')`)
 @Check(
   'chk_offerings_token_auth',
-  `"token_endpoint_auth_method" IN ('client_secret_post', 'client_secret_basic')`,
+  `"token_endpoint_auth_method" IN ('client_secret_post', 'client_secret_basic', 'none')`,
 )
 export class Offering {
   @PrimaryColumn('uuid')
@@ -60,11 +92,13 @@ export class Offering {
   @Column({ type: 'text', nullable: true })
   issuer!: string | null;
 
-  @Column({ name: 'authorization_url', type: 'text' })
-  authorizationUrl!: string;
+  /** Null where the auth mode has no authorization step (client credentials, pasted keys). */
+  @Column({ name: 'authorization_url', type: 'text', nullable: true })
+  authorizationUrl!: string | null;
 
-  @Column({ name: 'token_url', type: 'text' })
-  tokenUrl!: string;
+  /** Null where the auth mode has no token endpoint (pasted keys). */
+  @Column({ name: 'token_url', type: 'text', nullable: true })
+  tokenUrl!: string | null;
 
   @Column({ name: 'revocation_url', type: 'text', nullable: true })
   revocationUrl!: string | null;
@@ -96,6 +130,15 @@ export class Offering {
 
   @Column({ name: 'allowed_api_hosts', type: 'text', array: true })
   allowedApiHosts!: string[];
+
+  /**
+   * The provider-template parts beyond the flat fields above (seed 004; DESIGN.md "Provider
+   * templates"): authorizationParams, scopeSeparator, tokenRequest, tokenResponse, userDetails,
+   * registrationRequests, connectionConfig, credentialFields, proxyHeaders, proxyQuery,
+   * sensitiveKeys, docsUrl. Validated as a whole with the flat fields (validateTemplate) on save.
+   */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  template!: OfferingTemplateParts;
 
   /** Shipped in offerings/*.json and upserted at start: can be disabled, not edited or deleted. */
   @Column({ name: 'built_in', type: 'boolean', default: false })

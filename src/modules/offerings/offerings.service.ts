@@ -303,6 +303,7 @@ export class OfferingsService {
       defaultAccessTokenTtlSeconds: input.defaultAccessTokenTtlSeconds ?? 3600,
       apiBaseUrl,
       allowedApiHosts,
+      template: {},
     };
   }
 

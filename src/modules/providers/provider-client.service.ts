@@ -192,9 +192,9 @@ export class ProviderClient {
   /** An openid-client configuration for one client at one offering. */
   configuration(offering: Offering, client: ClientCredentials): oidc.Configuration {
     const server: oidc.ServerMetadata = {
-      issuer: offering.issuer ?? new URL(offering.authorizationUrl).origin,
-      authorization_endpoint: offering.authorizationUrl,
-      token_endpoint: offering.tokenUrl,
+      issuer: offering.issuer ?? new URL(offering.authorizationUrl!).origin,
+      authorization_endpoint: offering.authorizationUrl ?? undefined,
+      token_endpoint: offering.tokenUrl ?? undefined,
       ...(offering.revocationUrl ? { revocation_endpoint: offering.revocationUrl } : {}),
       ...(offering.introspectionUrl ? { introspection_endpoint: offering.introspectionUrl } : {}),
       ...(offering.userinfoUrl ? { userinfo_endpoint: offering.userinfoUrl } : {}),
@@ -209,7 +209,7 @@ export class ProviderClient {
     const configuration = new oidc.Configuration(server, client.clientId, undefined, auth);
     configuration[oidc.customFetch] = this.http.fetch;
     configuration.timeout = TIMEOUT_SECONDS;
-    if (this.insecureAllowedFor(offering.tokenUrl, offering.authorizationUrl))
+    if (this.insecureAllowedFor(offering.tokenUrl ?? '', offering.authorizationUrl ?? ''))
       oidc.allowInsecureRequests(configuration);
     return configuration;
   }
@@ -516,7 +516,7 @@ export class ProviderClient {
   private assertIdentityUrlAllowed(offering: Offering, value: string): void {
     const problem = providerUrlProblem(value, this.config.allowInsecureProviders);
     const url = problem ? undefined : new URL(value);
-    const sameAsToken = url && url.origin === new URL(offering.tokenUrl).origin;
+    const sameAsToken = url && url.origin === new URL(offering.tokenUrl!).origin;
     if (
       !url ||
       !(sameAsToken || hostMatches(url.hostname.toLowerCase(), url.port, offering.allowedApiHosts))

@@ -47,8 +47,8 @@ export class ConnectionTokensService {
     const credentials = this.connections.credentialsOf(connection);
     if (!credentials) throw ConnectionError.notFound();
     return {
-      accessToken: credentials.accessToken,
-      tokenType: credentials.tokenType,
+      accessToken: credentials.accessToken!,
+      tokenType: credentials.tokenType ?? 'Bearer',
       expiresAt: connection.accessTokenExpiresAt?.toISOString() ?? null,
       instanceUrl: connection.instanceUrl,
     };

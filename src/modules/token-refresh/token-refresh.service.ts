@@ -274,7 +274,7 @@ export class TokenRefreshService {
     const expiresAt = await this.provider.introspectExpiry(
       offering,
       client,
-      credentials.accessToken,
+      credentials.accessToken!,
     );
     if (!expiresAt || expiresAt.getTime() === stored.accessTokenExpiresAt?.getTime()) return stored;
     try {

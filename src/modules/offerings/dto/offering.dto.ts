@@ -172,8 +172,8 @@ export class OfferingResponse {
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ enum: AuthMode }) authMode!: AuthMode;
   @ApiProperty({ nullable: true, type: String }) issuer!: string | null;
-  @ApiProperty() authorizationUrl!: string;
-  @ApiProperty() tokenUrl!: string;
+  @ApiProperty({ nullable: true, type: String }) authorizationUrl!: string | null;
+  @ApiProperty({ nullable: true, type: String }) tokenUrl!: string | null;
   @ApiProperty({ nullable: true, type: String }) revocationUrl!: string | null;
   @ApiProperty({ nullable: true, type: String }) introspectionUrl!: string | null;
   @ApiProperty({ nullable: true, type: String }) userinfoUrl!: string | null;
