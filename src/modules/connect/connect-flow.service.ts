@@ -22,7 +22,12 @@ import {
   ProviderError,
   type TokenSet,
 } from '../providers/provider-client.service.js';
-import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
+import {
+  ConnectSession,
+  ConnectSessionStatus,
+  SESSION_SECRETS_FIELD,
+} from './connect-session.entity.js';
+import { placeholderValues } from '../providers/templates/index.js';
 import { assertLinkUsable, flowOutcome, type FlowOutcome } from './connect-outcome.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
@@ -33,6 +38,12 @@ export const FLOW_TTL_MS = 10 * 60 * 1000;
 /** The browser-binding cookie's name for a flow (several flows may run in one browser). */
 export function flowCookieName(stateHash: string): string {
   return `lk_flow_${stateHash.slice(0, 16)}`;
+}
+
+export interface SessionConfiguration {
+  readable: Record<string, string>;
+  secret: Record<string, string>;
+  all: Record<string, string>;
 }
 
 export interface ConnectPage {
@@ -229,21 +240,24 @@ export class ConnectFlowService {
       const verifier = flow.codeVerifierEnc
         ? this.keyRing.decrypt(flow.codeVerifierEnc, { ...CODE_VERIFIER_FIELD, rowId: flow.id })
         : undefined;
-      const callbackUrl = new URL(this.integrations.callbackUrl);
-      for (const [k, v] of Object.entries(query))
-        if (typeof v === 'string') callbackUrl.searchParams.set(k, v);
+      const configuration = this.configurationOf(session);
 
-      const tokens = await this.provider.exchangeCode(offering, client, callbackUrl, {
-        expectedState: state,
+      const tokens = await this.provider.exchangeCode(offering, client, {
+        code: param('code')!,
+        redirectUri: this.integrations.callbackUrl,
         codeVerifier: verifier,
+        configuration: configuration.all,
       });
-      const identity = storableIdentity(
-        await this.provider.identity(offering, client, tokens),
-        tokens,
-      );
+      const account = await this.accountOf(offering, integration, session, tokens, configuration);
+      const identity = storableIdentity(account.identity, tokens);
       const introspected =
-        tokens.expiresIn === undefined
-          ? await this.provider.introspectExpiry(offering, client, tokens.accessToken)
+        tokens.expiresIn === undefined && tokens.expiresAt === undefined
+          ? await this.provider.introspectExpiry(
+              offering,
+              client,
+              tokens.accessToken,
+              configuration.all,
+            )
           : undefined;
       const expiresAt = accessTokenExpiry(tokens, offering, introspected, this.clock.nowMs());
 
@@ -261,6 +275,10 @@ export class ConnectFlowService {
           identity,
           tokens,
           accessTokenExpiresAt: expiresAt,
+          metadata: account.metadata,
+          extraCredentials: account.credentials,
+          configuration: configuration.readable,
+          secretConfiguration: configuration.secret,
         });
         await manager.getRepository(ConnectSession).update(
           { id: session.id },
@@ -317,6 +335,71 @@ export class ConnectFlowService {
       );
     }
     return { integration, offering };
+  }
+
+  /**
+   * Who connected and what the template adds: identity and metadata (token response, userDetails,
+   * Salesforce's id URL, userinfo or the ID token), then the registration requests. Nothing is
+   * stored until all of it succeeded.
+   */
+  private async accountOf(
+    offering: Offering,
+    integration: Integration,
+    session: ConnectSession,
+    tokens: TokenSet,
+    configuration: SessionConfiguration,
+  ): Promise<{
+    identity: ProviderIdentity;
+    metadata: Record<string, string>;
+    credentials: Record<string, string>;
+  }> {
+    const credentials = {
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      idToken: tokens.idToken,
+      tokenType: tokens.tokenType,
+    };
+    const system = {
+      client_id: integration.clientId,
+      end_user_id: session.endUserId,
+      instance_url: tokens.instanceUrl,
+    };
+    const { identity, metadata } = await this.provider.identity(
+      offering,
+      tokens,
+      placeholderValues({
+        credentials,
+        metadata: tokens.metadata,
+        configuration: configuration.all,
+        system,
+      }),
+    );
+    const before = { ...tokens.metadata, ...metadata };
+    const registered = await this.provider.registration(offering, {
+      credentials,
+      metadata: before,
+      configuration: configuration.all,
+      system,
+    });
+    return {
+      identity,
+      metadata: { ...before, ...registered.metadata },
+      credentials: registered.credentials,
+    };
+  }
+
+  /** The session's configuration: readable values, secret ones (decrypted) and both together. */
+  configurationOf(session: ConnectSession): SessionConfiguration {
+    const secret = session.configurationSecretsEnc
+      ? (JSON.parse(
+          this.keyRing.decrypt(session.configurationSecretsEnc, {
+            ...SESSION_SECRETS_FIELD,
+            rowId: session.id,
+          }),
+        ) as Record<string, string>)
+      : {};
+    const readable = session.configuration ?? {};
+    return { readable, secret, all: { ...readable, ...secret } };
   }
 
   private issuerOf(offering: Offering): string {

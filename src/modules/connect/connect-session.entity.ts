@@ -22,6 +22,12 @@ export enum ConnectSessionStatus {
   Failed = 'failed',
 }
 
+/** Associated data of the encrypted secret configuration values (bound to the session row). */
+export const SESSION_SECRETS_FIELD = {
+  table: 'connect_sessions',
+  field: 'configuration_secrets',
+} as const;
+
 /**
  * One end user's permission to connect one integration, made by the developer's backend.
  * The URL carries a random token; only its SHA-256 is stored.

@@ -8,7 +8,7 @@ import { Connection, ConnectionStatus } from './connection.entity.js';
 /** What a refresh writes once the provider has answered with new tokens. */
 export interface RefreshedTokens {
   credentialsEnc: Encrypted;
-  accessTokenExpiresAt: Date;
+  accessTokenExpiresAt: Date | null;
   nextRefreshAt: Date | null;
   /** Only when the provider sent one; otherwise the stored value stays. */
   instanceUrl: string | null;

@@ -106,7 +106,15 @@ export class ConnectionsService {
       endUser: EndUser;
       identity: ProviderIdentity;
       tokens: TokenSet;
-      accessTokenExpiresAt: Date;
+      accessTokenExpiresAt: Date | null;
+      /** Identity, token-response, userDetails and registration metadata. */
+      metadata?: Record<string, string>;
+      /** Registration outputs for the credentials bag. */
+      extraCredentials?: Record<string, string>;
+      configuration?: Record<string, string>;
+      secretConfiguration?: Record<string, string>;
+      /** Renewable without a refresh token (client credentials): scheduled like a refresh. */
+      renewable?: boolean;
     },
   ): Promise<Connection> {
     const repo = manager.getRepository(Connection);
@@ -133,21 +141,27 @@ export class ConnectionsService {
         endUserId: endUser.id,
         providerUserId: identity.userId,
         metadata: {},
+        configuration: {},
       });
+    // Fresh metadata from the provider over what the developer wrote (their keys stay).
+    connection.metadata = { ...connection.metadata, ...(input.metadata ?? {}) };
+    connection.configuration = input.configuration ?? connection.configuration ?? {};
     connection.endUserEmail = endUser.email ?? connection.endUserEmail ?? null;
     connection.endUserDisplayName = endUser.displayName ?? connection.endUserDisplayName ?? null;
     connection.providerOrgId = identity.orgId ?? null;
     connection.providerUsername = identity.username ?? null;
     connection.providerDisplayName = identity.displayName ?? null;
     connection.instanceUrl = tokens.instanceUrl ?? null;
-    connection.grantedScopes = tokens.scope
-      ? tokens.scope.split(' ').filter(Boolean)
-      : integration.scopes;
+    connection.grantedScopes = tokens.scope ? scopeList(tokens.scope) : integration.scopes;
     connection.status = ConnectionStatus.Active;
     connection.accessTokenExpiresAt = input.accessTokenExpiresAt;
     connection.lastRefreshedAt = this.clock.now();
     connection.lastError = null;
     const credentials: ConnectionCredentials = {
+      ...(input.extraCredentials ?? {}),
+      ...(input.secretConfiguration && Object.keys(input.secretConfiguration).length
+        ? { secretConfiguration: input.secretConfiguration }
+        : {}),
       accessToken: tokens.accessToken,
       // A reconnect that brings no refresh token keeps the one we had.
       refreshToken:
@@ -159,11 +173,13 @@ export class ConnectionsService {
     };
     connection.credentialsEnc = this.encryptCredentials(connection.id, credentials);
     connection.credentialsVersion = (connection.credentialsVersion ?? 0) + 1;
-    connection.nextRefreshAt = this.scheduleFor(
-      input.accessTokenExpiresAt,
-      tokens.issuedAt,
-      !!credentials.refreshToken,
-    );
+    connection.nextRefreshAt = input.accessTokenExpiresAt
+      ? this.scheduleFor(
+          input.accessTokenExpiresAt,
+          tokens.issuedAt,
+          !!credentials.refreshToken || !!input.renewable,
+        )
+      : null;
     connection.refreshFailures = 0;
     connection.refreshLeaseOwner = null;
     connection.refreshLeaseExpiresAt = null;
@@ -201,26 +217,53 @@ export class ConnectionsService {
   }
 }
 
+/** A connection's configuration for `{{key}}` placeholders: readable values and secret ones. */
+export function configurationOf(
+  connection: Connection,
+  credentials: ConnectionCredentials | null,
+): Record<string, string> {
+  return { ...(connection.configuration ?? {}), ...(credentials?.secretConfiguration ?? {}) };
+}
+
+/** Granted scopes as a list, whatever the provider's separator (space, or Slack's comma). */
+export function scopeList(scope: string): string[] {
+  return scope.split(/[\s,]+/).filter(Boolean);
+}
+
 /** The longest access-token lifetime Latchkey believes; a token said to live longer is refreshed by then. */
 export const MAX_ACCESS_TOKEN_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
 
 /**
- * When the access token expires: expires_in, else introspection, else issued_at + default
- * lifetime; at most a year from now, so that a provider's absurd value (1e20 seconds, an
- * issued_at centuries away) is neither an invalid date nor a token that is never refreshed.
+ * When the access token expires: expires_in, else the template's absolute expiry, else
+ * introspection, else — when a refresh token came — issued_at + default lifetime. A token with
+ * none of these and no refresh token never expires as far as Latchkey knows (null: nothing is
+ * ever scheduled; an upstream 401 then means re-authorization). At most a year from now, so that
+ * a provider's absurd value (1e20 seconds, an issued_at centuries away) is neither an invalid date
+ * nor a token that is never refreshed.
  */
 export function accessTokenExpiry(
   tokens: TokenSet,
   offering: Offering,
   introspected: Date | undefined,
   now: number,
-): Date {
+  /** Whether the token can be renewed (a refresh token, stored or new; client credentials). */
+  renewable = !!tokens.refreshToken,
+): Date | null {
+  if (
+    tokens.expiresIn === undefined &&
+    tokens.expiresAt === undefined &&
+    !introspected &&
+    !renewable
+  )
+    return null;
   const ms =
     tokens.expiresIn !== undefined
       ? now + tokens.expiresIn * 1000
-      : introspected
-        ? introspected.getTime()
-        : tokens.issuedAt + offering.defaultAccessTokenTtlSeconds * 1000;
+      : tokens.expiresAt
+        ? tokens.expiresAt.getTime()
+        : introspected
+          ? introspected.getTime()
+          : tokens.issuedAt + offering.defaultAccessTokenTtlSeconds * 1000;
   return new Date(Number.isNaN(ms) ? now : Math.min(ms, now + MAX_ACCESS_TOKEN_LIFETIME_MS));
 }
 

@@ -19,7 +19,7 @@ import {
   TokenResponseStyle,
 } from './offering.entity.js';
 import { OfferingError } from './offerings.errors.js';
-import { ProviderClient } from '../providers/provider-client.service.js';
+import { describeFailure, ProviderClient } from '../providers/provider-client.service.js';
 
 /** Offering fields other than identity and bookkeeping. */
 export type OfferingFields = Omit<Offering, 'id' | 'builtIn' | 'createdAt' | 'updatedAt'>;
@@ -311,7 +311,7 @@ export class OfferingsService {
     try {
       return await this.provider.discover(issuer);
     } catch (error) {
-      throw OfferingError.discoveryFailed(issuer, ProviderClient.describeFailure(error).summary);
+      throw OfferingError.discoveryFailed(issuer, describeFailure(error).summary);
     }
   }
 }

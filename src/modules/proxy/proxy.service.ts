@@ -382,7 +382,7 @@ export class ProxyService implements ProxyCallOwner {
       status: connection.status,
       credentialsVersion: connection.credentialsVersion,
       authorization: credentials?.accessToken ? `Bearer ${credentials.accessToken}` : null,
-      expiresAtMs: connection.accessTokenExpiresAt?.getTime() ?? 0,
+      expiresAtMs: connection.accessTokenExpiresAt?.getTime() ?? Infinity,
       base: apiBase ? apiBaseOf(apiBase) : null,
       destinationProblem: apiBase
         ? destinationProblemOf(apiBase, offering.allowedApiHosts, this.http.blockPrivateAddresses)

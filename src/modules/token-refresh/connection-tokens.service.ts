@@ -30,7 +30,8 @@ export class ConnectionTokensService {
     forceRefresh: boolean,
   ): Promise<AccessTokenHandout> {
     let connection = await this.usable(workspaceId, id);
-    const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? 0;
+    // No expiry: a token that does not expire (nothing to refresh ahead of).
+    const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? Infinity;
     if (forceRefresh || expiresAt - this.clock.nowMs() < HANDOUT_MIN_VALIDITY_MS) {
       try {
         connection = await this.refresher.refresh(connection.id, {

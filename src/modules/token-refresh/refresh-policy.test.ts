@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
-import { ProviderClient } from '../providers/provider-client.service.js';
+import { describeFailure, ProviderError } from '../providers/provider-client.service.js';
 import { backoffMs, nextRefreshAt, refreshFailureOutcome } from './refresh-policy.js';
 
 const HOUR = 3_600_000;
@@ -67,17 +67,21 @@ describe(backoffMs.name, () => {
 describe(refreshFailureOutcome.name, () => {
   /** The outcome for an error as the provider client would classify it. */
   const outcomeOf = (error: unknown) => {
-    const failure = ProviderClient.describeFailure(error);
+    const failure = describeFailure(error);
     return refreshFailureOutcome({
       providerError: failure.error,
       unreachable: failure.kind === 'unreachable',
     });
   };
+  /** As the provider client reports a provider's error answer. */
   const oauthError = (status: number, error: string) =>
-    new oidc.ResponseBodyError('provider error', {
-      cause: { error, error_description: 'as the provider said' },
-      response: new Response('{}', { status }),
-    });
+    new ProviderError(
+      'connection.refresh_failed',
+      `${error}: as the provider said`,
+      error,
+      status >= 500 || status === 429,
+      status,
+    );
 
   it('ends the grant only on invalid_grant', () => {
     expect(outcomeOf(oauthError(400, 'invalid_grant'))).toBe('needs_reauth');

@@ -14,7 +14,13 @@ import {
   ConnectionStatus,
 } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
-import { accessTokenExpiry, ConnectionsService } from '../connections/connections.service.js';
+import {
+  accessTokenExpiry,
+  configurationOf,
+  ConnectionsService,
+  scopeList,
+} from '../connections/connections.service.js';
+import { compiledTemplateOf } from '../offerings/offering-template.js';
 import type { Integration } from '../integrations/integration.entity.js';
 import type { Offering } from '../offerings/offering.entity.js';
 import {
@@ -156,15 +162,18 @@ export class TokenRefreshService {
 
   private async refreshHoldingLease(connection: Connection): Promise<Connection> {
     const credentials = this.connectionsService.credentialsOf(connection);
-    if (!credentials?.refreshToken) {
+    const { integration, offering } = await this.setupOf(connection.integrationId);
+    // A machine connection renews by the client-credentials grant; others need a refresh token.
+    const machine = compiledTemplateOf(offering).authMode === 'oauth2_client_credentials';
+    if (!credentials || (!machine && !credentials.refreshToken)) {
       await this.markNeedsReauth(
         connection,
         'The connection has no refresh token: the end user must reconnect.',
       );
       throw ConnectionError.needsReauth();
     }
-    const { integration, offering } = await this.setupOf(connection.integrationId);
     const client = this.contexts.clientOf(integration);
+    const configuration = configurationOf(connection, credentials);
     // The lease may have lapsed since it was taken (a scheduler batch waits in a queue) and been
     // taken by another process, which then presents the same refresh token. Never call with a
     // lease this process no longer holds: a rotating provider revokes the grant on reuse.
@@ -173,7 +182,14 @@ export class TokenRefreshService {
     let tokens: TokenSet;
     try {
       this.providerCalls++;
-      tokens = await this.provider.refresh(offering, client, credentials.refreshToken);
+      tokens = machine
+        ? await this.provider.clientCredentials(
+            offering,
+            client,
+            connection.grantedScopes,
+            configuration,
+          )
+        : await this.provider.refresh(offering, client, credentials.refreshToken!, configuration);
     } catch (error) {
       if (!(error instanceof ProviderError)) {
         await this.releaseLease(connection.id);
@@ -195,8 +211,10 @@ export class TokenRefreshService {
 
     // Stored with the fallback expiry first: introspection may hang for its whole timeout, and a
     // crash meanwhile must not lose a rotated refresh token.
-    const expiresAt = accessTokenExpiry(tokens, offering, undefined, this.clock.nowMs());
+    const renewable = machine || !!(tokens.refreshToken ?? credentials.refreshToken);
+    const expiresAt = accessTokenExpiry(tokens, offering, undefined, this.clock.nowMs(), renewable);
     const next: ConnectionCredentials = {
+      ...credentials,
       accessToken: tokens.accessToken,
       // Providers that do not rotate send no refresh token: keep the one we have.
       refreshToken: tokens.refreshToken ?? credentials.refreshToken,
@@ -205,10 +223,11 @@ export class TokenRefreshService {
       issuedAt: tokens.issuedAt,
       raw: { ...credentials.raw, ...tokens.raw },
     };
-    const stored = await this.commit(connection, next, expiresAt, tokens);
+    const stored = await this.commit(connection, next, expiresAt, tokens, renewable);
     if (!stored) return this.lostCommit(connection, next);
-    if (tokens.expiresIn !== undefined || !offering.introspectionUrl) return stored;
-    return this.storeIntrospectedExpiry(stored, next, offering, client);
+    if (tokens.expiresIn !== undefined || tokens.expiresAt || !offering.introspectionUrl)
+      return stored;
+    return this.storeIntrospectedExpiry(stored, next, offering, client, configuration);
   }
 
   /**
@@ -219,19 +238,19 @@ export class TokenRefreshService {
   private async commit(
     connection: Connection,
     credentials: ConnectionCredentials,
-    expiresAt: Date,
+    expiresAt: Date | null,
     tokens: TokenSet,
+    /** A refresh token, or the client-credentials grant, can renew the access token. */
+    renewable: boolean,
   ): Promise<Connection | undefined> {
     const refreshed = {
       credentialsEnc: this.connectionsService.encryptCredentials(connection.id, credentials),
       accessTokenExpiresAt: expiresAt,
-      nextRefreshAt: this.connectionsService.scheduleFor(
-        expiresAt,
-        credentials.issuedAt,
-        !!credentials.refreshToken,
-      ),
-      instanceUrl: tokens.instanceUrl ?? null,
-      grantedScopes: tokens.scope ? tokens.scope.split(' ').filter(Boolean) : null,
+      nextRefreshAt: expiresAt
+        ? this.connectionsService.scheduleFor(expiresAt, credentials.issuedAt, renewable)
+        : null,
+      instanceUrl: tokens.instanceUrl ?? connection.instanceUrl ?? null,
+      grantedScopes: tokens.scope ? scopeList(tokens.scope) : null,
       refreshedAt: this.clock.now(),
     };
     for (let attempt = 1; ; attempt++) {
@@ -270,11 +289,13 @@ export class TokenRefreshService {
     credentials: ConnectionCredentials,
     offering: Offering,
     client: ClientCredentials,
+    configuration: Record<string, string>,
   ): Promise<Connection> {
     const expiresAt = await this.provider.introspectExpiry(
       offering,
       client,
       credentials.accessToken!,
+      configuration,
     );
     if (!expiresAt || expiresAt.getTime() === stored.accessTokenExpiresAt?.getTime()) return stored;
     try {
