@@ -43,6 +43,7 @@ export const TEMPLATE_PART_KEYS = [
   'proxyQuery',
   'sensitiveKeys',
   'docsUrl',
+  'catalog',
 ] as const satisfies ReadonlyArray<keyof ProviderTemplate>;
 
 export type OfferingTemplateParts = Partial<

@@ -6,6 +6,7 @@
 export {
   PROVIDER_TEMPLATE_SCHEMA,
   type AuthModeName,
+  type CatalogNotes,
   type ClientAuthentication,
   type HttpMethod,
   type InputType,

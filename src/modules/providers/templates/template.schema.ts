@@ -117,6 +117,18 @@ export interface ProviderTemplate {
   proxyQuery?: Record<string, string>;
   sensitiveKeys?: string[];
   docsUrl?: string;
+  /** Documentation only (the console and docs/providers.md); never read by the engine. */
+  catalog?: CatalogNotes;
+}
+
+/** What the catalog tells people about a provider; the engine never reads it. */
+export interface CatalogNotes {
+  /** Where a developer registers their OAuth app at the provider (shown beside the callback URL). */
+  appRegistrationUrl?: string;
+  /** Refresh behaviour in a phrase (lifetimes, rotation), as the provider documents it. */
+  refresh?: string;
+  /** Provider quirks worth knowing, one phrase each. */
+  quirks?: string[];
 }
 
 const SLUG = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$';
@@ -336,6 +348,25 @@ export const PROVIDER_TEMPLATE_SCHEMA = {
       items: { type: 'string', pattern: KEY },
     },
     docsUrl: { type: 'string', maxLength: 2048, format: 'uri', pattern: '^https://' },
+    catalog: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Documentation only (console, docs/providers.md); the engine never reads it.',
+      properties: {
+        appRegistrationUrl: {
+          type: 'string',
+          maxLength: 2048,
+          format: 'uri',
+          pattern: '^https://',
+        },
+        refresh: { type: 'string', minLength: 1, maxLength: 300 },
+        quirks: {
+          type: 'array',
+          maxItems: 10,
+          items: { type: 'string', minLength: 1, maxLength: 300 },
+        },
+      },
+    },
   },
   allOf: [
     {
