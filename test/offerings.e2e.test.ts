@@ -165,12 +165,12 @@ describe('offerings', () => {
       [
         'default scopes outside the allowed ones',
         { scopes: { required: ['read'], optional: [], default: ['read', 'admin'] } },
-        'scopes.default',
+        '/scopes/default',
       ],
       [
         'default scopes without a required one',
         { scopes: { required: ['read', 'x'], optional: [], default: ['read'] } },
-        'scopes.default',
+        '/scopes/default',
       ],
       ['a malformed scope token', { scopes: { required: ['has space'], optional: [] } }, 'scopes'],
       [

@@ -413,6 +413,58 @@ describe('web console in a real browser', () => {
     expect(admin.unexpectedProblems()).toEqual([]);
   });
 
+  it('edits template parts as JSON, shows each problem at its path, and shows built-ins read-only', async () => {
+    await page.goto('/admin/offerings');
+    await page.getByRole('button', { name: 'New offering' }).click();
+    const form = page.getByRole('form', { name: 'New offering' });
+    await form.getByLabel('Key', { exact: true }).fill('pasteco');
+    await form.getByLabel('Provider', { exact: true }).fill('pasteco');
+    await form.getByLabel('Environment', { exact: true }).fill('production');
+    await form.getByLabel('Display name', { exact: true }).fill('Pasteco');
+    await form.getByLabel('Authentication', { exact: true }).selectOption('bearer_token');
+    await form.getByLabel('API base URL', { exact: true }).fill('https://api.pasteco.example/v1');
+    const parts = form.getByLabel('Template parts (JSON)', { exact: true });
+    const template = (uid: string) =>
+      JSON.stringify({
+        credentialFields: [{ key: 'apiKey', label: 'API key', secret: true }],
+        userDetails: { url: 'https://api.pasteco.example/v1/me', mapping: { uid } },
+        proxyHeaders: { 'X-Api-Key': '[[apiKey]]' },
+      });
+    await parts.fill(template('id'));
+    await form.getByRole('button', { name: 'Validate' }).click();
+    const problems = form.getByRole('list', { name: 'Problems' });
+    await expect.poll(() => problems.textContent()).toContain('/userDetails/mapping/uid');
+    expect(await parts.getAttribute('aria-invalid')).toBe('true');
+    expect(await form.locator(`#${await parts.getAttribute('id')}-error`).textContent()).toContain(
+      '/userDetails/mapping/uid',
+    );
+
+    await parts.fill(template('$.id'));
+    await form.getByRole('button', { name: 'Validate' }).click();
+    await expect.poll(() => form.getByRole('status').textContent()).toMatch(/^Valid/);
+    await form.getByRole('button', { name: 'Create offering' }).click();
+    await expect
+      .poll(() => page.getByRole('status').first().textContent())
+      .toMatch(/Pasteco was created/);
+
+    await page.getByRole('button', { name: 'Edit Pasteco' }).click();
+    const edit = page.getByRole('form', { name: 'Edit Pasteco' });
+    const saved = JSON.parse(
+      await edit.getByLabel('Template parts (JSON)', { exact: true }).inputValue(),
+    );
+    expect(saved.proxyHeaders).toEqual({ 'X-Api-Key': '[[apiKey]]' });
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+
+    await page.getByRole('button', { name: 'View Salesforce (production)' }).click();
+    const json = page.getByLabel('Template of Salesforce (production) (JSON, read-only)');
+    expect(await json.getAttribute('readonly')).not.toBeNull();
+    expect(JSON.parse(await json.inputValue())).toMatchObject({
+      key: 'salesforce',
+      tokenResponse: { salesforce: { identityUrl: '$.id' } },
+    });
+    expect(admin.unexpectedProblems()).toEqual([]);
+  });
+
   it('shows a new OAuth App secret exactly once, and it is the real one', async () => {
     await page.goto('/settings/oauth-apps');
     await page.getByLabel('Description', { exact: true }).fill('Production backend');

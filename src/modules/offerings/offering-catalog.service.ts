@@ -1,12 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validate } from 'class-validator';
 import type { Logger } from 'pino';
 import { repoDirectory } from '../../common/files/repo-directory.js';
 import { LOGGER } from '../../common/logging/logger.js';
-import { CreateOfferingDto } from './dto/offering.dto.js';
+import { type ProviderTemplate, validateTemplate } from '../providers/templates/index.js';
 import { OfferingsService } from './offerings.service.js';
 
 /** The repository's `offerings/` directory. */
@@ -14,18 +12,27 @@ export function catalogDirectory(): string {
   return repoDirectory('offerings', 'The built-in offering catalog (offerings/*.json)');
 }
 
-/** Reads and validates one catalog file with the API's own rules (unknown fields rejected). */
-export async function readCatalogFile(file: string): Promise<CreateOfferingDto> {
-  const raw: unknown = JSON.parse(await readFile(file, 'utf8'));
-  const dto = plainToInstance(CreateOfferingDto, raw);
-  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length) {
-    const detail = errors.map(
-      (e) => `${e.property}: ${Object.values(e.constraints ?? { nested: 'invalid' }).join('; ')}`,
-    );
-    throw new Error(`Invalid offering catalog file ${path.basename(file)}: ${detail.join(' | ')}`);
+/**
+ * Reads one catalog file and checks it with the API's own rules (validateTemplate: the JSON
+ * Schema and the semantic rules); a bad file fails start, naming the file and each JSON path.
+ * Catalog files name real providers, so insecure provider URLs are never accepted here.
+ */
+export async function readCatalogFile(file: string): Promise<ProviderTemplate> {
+  const name = path.basename(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`Invalid offering catalog file ${name}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
-  return dto;
+  const result = validateTemplate(raw, { allowInsecure: false });
+  if (!result.ok) {
+    const detail = result.errors.map((e) => `${e.path || '/'} ${e.message}`);
+    throw new Error(`Invalid offering catalog file ${name}: ${detail.join(' | ')}`);
+  }
+  return result.template;
 }
 
 /** Upserts the built-in catalog at start. Idempotent; safe when replicas start together. */

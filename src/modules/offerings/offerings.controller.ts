@@ -1,10 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
 import { QueryBoolean } from '../../common/validation/query-boolean.js';
 import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
-import { CreateOfferingDto, OfferingResponse, UpdateOfferingDto } from './dto/offering.dto.js';
+import { PROVIDER_TEMPLATE_SCHEMA } from '../providers/templates/index.js';
+import {
+  CreateOfferingDto,
+  OfferingResponse,
+  TemplateValidationResponse,
+  UpdateOfferingDto,
+} from './dto/offering.dto.js';
 import { OfferingUsage } from './offering-usage.js';
 import { OfferingsService } from './offerings.service.js';
 
@@ -36,6 +42,32 @@ export class OfferingsController {
   @RequireScopes('offerings:write')
   async create(@Body() body: CreateOfferingDto): Promise<OfferingResponse> {
     return OfferingResponse.of(await this.offerings.create(body));
+  }
+
+  @Get('schema')
+  @RequireScopes('offerings:read')
+  @ApiOperation({
+    summary: 'The JSON Schema (draft 2020-12) of an offering (provider template)',
+    description:
+      'Rules a schema cannot say (known placeholders, safe URL positions, scopes, hosts) are checked on save and by POST /offerings/validate.',
+  })
+  @ApiOkResponse({ schema: { type: 'object', additionalProperties: true } })
+  schema(): typeof PROVIDER_TEMPLATE_SCHEMA {
+    return PROVIDER_TEMPLATE_SCHEMA;
+  }
+
+  @Post('validate')
+  @HttpCode(200)
+  @RequireScopes('offerings:write')
+  @ApiOperation({
+    summary: 'Validate an offering without saving it',
+    description:
+      'The rules of POST /offerings, without saving and without OpenID discovery: what an issuer would fill is a warning. Problems are at JSON Pointers of the body.',
+  })
+  @ApiBody({ schema: { type: 'object', additionalProperties: true } })
+  @ApiOkResponse({ type: TemplateValidationResponse })
+  validate(@Body() body: Record<string, unknown>): TemplateValidationResponse {
+    return this.offerings.validate(body);
   }
 
   @Get(':id')

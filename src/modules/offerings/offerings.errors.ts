@@ -1,4 +1,9 @@
 import { DomainError } from '../../common/errors/domain-error.js';
+import type { TemplateProblem } from '../providers/templates/index.js';
+
+function unescapePointer(token: string): string {
+  return token.replace(/~1/g, '/').replace(/~0/g, '~');
+}
 
 export class OfferingError extends DomainError {
   static notFound(): OfferingError {
@@ -33,12 +38,21 @@ export class OfferingError extends DomainError {
       'This offering is disabled: no new integrations or connections can use it.',
     );
   }
-  static invalid(fields: Record<string, string[]>): OfferingError {
-    const summary = Object.entries(fields)
-      .map(([f, msgs]) => `${f} ${msgs.join('; ')}`)
-      .join('; ');
+  /**
+   * 400 `validation.failed`: `problems` at JSON Pointers of the template, and `fields` keyed by
+   * top-level field (what forms mark), each message led by the rest of its path when nested.
+   */
+  static invalid(problems: readonly TemplateProblem[]): OfferingError {
+    const fields: Record<string, string[]> = {};
+    for (const p of problems) {
+      const [top = '', ...rest] = p.path.split('/').slice(1);
+      const field = unescapePointer(top) || 'offering';
+      (fields[field] ??= []).push(rest.length ? `${rest.join('/')} ${p.message}` : p.message);
+    }
+    const summary = problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ');
     return new OfferingError('validation.failed', 'invalid', `Invalid offering: ${summary}`, {
       fields,
+      problems: problems.map(({ path, message }) => ({ path, message })),
     });
   }
   static discoveryFailed(issuer: string, reason: string): OfferingError {

@@ -78,9 +78,11 @@ describe(OfferingsService.name, () => {
           allowedApiHosts: ['other.example'],
         }),
       ).toEqual({
-        scopes: ['lists api as both required and optional'],
-        'scopes.default': ['must include the required scopes (missing: api)'],
-        apiBaseUrl: ['must not contain a query'],
+        scopes: [
+          'lists api as both required and optional',
+          'default must include the required scopes (missing: api)',
+        ],
+        apiBaseUrl: ['must not contain a query or a fragment'],
         allowedApiHosts: ['must include the host of apiBaseUrl (api.acme.example)'],
       });
     });
@@ -91,7 +93,7 @@ describe(OfferingsService.name, () => {
       expect(await problemsOf(service({ insecure: true }).offerings, insecure)).toBeNull();
     });
 
-    it('needs allowed hosts for an {{instance_url}} API base, and refuses other templates', async () => {
+    it('needs allowed hosts for an {{instance_url}} API base, and refuses unknown placeholders', async () => {
       const { offerings } = service();
       expect(await problemsOf(offerings, { apiBaseUrl: '{{instance_url}}' })).toEqual({
         allowedApiHosts: ['is required when apiBaseUrl is a template'],
@@ -103,10 +105,13 @@ describe(OfferingsService.name, () => {
         }),
       ).toBeNull();
       expect(
-        Object.keys(
-          (await problemsOf(offerings, { apiBaseUrl: 'https://{{shop}}.acme.example' }))!,
-        ),
-      ).toEqual(['apiBaseUrl']);
+        (
+          await problemsOf(offerings, {
+            apiBaseUrl: 'https://{{shop}}.acme.example',
+            allowedApiHosts: ['*.acme.example'],
+          })
+        )?.apiBaseUrl,
+      ).toEqual(['{{shop}} is neither a connectionConfig key nor a system value']);
     });
 
     it('completes an issuer-only offering from discovery, with OpenID scopes and offline access', async () => {
@@ -149,6 +154,79 @@ describe(OfferingsService.name, () => {
           tokenUrl: undefined,
         } as unknown as CreateOfferingDto),
       ).rejects.toThrow(/id\.acme\.example/);
+    });
+  });
+
+  describe('validate', () => {
+    it('checks like a save but discovers nothing: what an issuer would fill is a warning', () => {
+      const { offerings, discovered } = service();
+      const result = offerings.validate({
+        ...base,
+        issuer: 'https://id.acme.example',
+        authorizationUrl: undefined,
+        scopes: undefined,
+      });
+      expect(discovered).toEqual([]);
+      expect(result).toEqual({
+        valid: true,
+        errors: [],
+        warnings: [
+          { path: '/authorizationUrl', message: 'is left to discovery from the issuer at save' },
+          { path: '/scopes', message: 'is left to discovery from the issuer at save' },
+        ],
+      });
+    });
+
+    it('reports schema and semantic problems at their JSON Pointers', () => {
+      const { offerings } = service();
+      expect(
+        offerings.validate({
+          ...base,
+          tokenResponse: { accessToken: 'access_token' },
+          authorizationParams: { audience: '[[apiKey]]' },
+        }),
+      ).toMatchObject({
+        valid: false,
+        errors: [{ path: '/tokenResponse/accessToken', message: expect.any(String) }],
+      });
+      expect(
+        offerings.validate({ ...base, authorizationParams: { audience: '[[apiKey]]' } }).errors,
+      ).toEqual([
+        { path: '/authorizationParams/audience', message: expect.stringContaining('apiKey') },
+      ]);
+    });
+
+    it('refuses a body that is not an object', () => {
+      expect(service().offerings.validate([1, 2]).valid).toBe(false);
+    });
+  });
+
+  describe('resolve with templates', () => {
+    it('says which endpoint discovery did not provide', async () => {
+      const { offerings } = service({
+        metadata: { tokenUrl: 'https://id.acme.example/token', scopesSupported: ['email'] },
+      });
+      expect(
+        await problemsOf(offerings, {
+          issuer: 'https://id.acme.example',
+          authorizationUrl: undefined,
+          tokenUrl: undefined,
+          scopes: undefined,
+        }),
+      ).toEqual({
+        authorizationUrl: ['is required unless an issuer provides it through discovery'],
+        scopes: ['is required unless an issuer advertises scopes through discovery'],
+      });
+    });
+
+    it('keeps the token endpoint column in step with tokenRequest.clientAuthentication', async () => {
+      const { offerings } = service();
+      const resolved = await offerings.resolve({
+        ...base,
+        tokenRequest: { clientAuthentication: 'none' },
+      });
+      expect(resolved.tokenEndpointAuthMethod).toBe(TokenEndpointAuthMethod.None);
+      expect(resolved.template).toEqual({ tokenRequest: { clientAuthentication: 'none' } });
     });
   });
 });

@@ -2,37 +2,32 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
-import {
-  hostMatches,
-  hostPatternProblem,
-  providerUrlProblem,
-} from '../../common/http/url-policy.js';
+import { providerUrlProblem } from '../../common/http/url-policy.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
-import type { CreateOfferingDto, UpdateOfferingDto } from './dto/offering.dto.js';
+import {
+  type ProviderTemplate,
+  type TemplateProblem,
+  validateTemplate,
+} from '../providers/templates/index.js';
+import type { UpdateOfferingDto } from './dto/offering.dto.js';
 import {
   AuthMode,
   Offering,
+  type OfferingScopes,
+  type OfferingTemplateParts,
   PkceMode,
+  TEMPLATE_PART_KEYS,
   TokenEndpointAuthMethod,
   TokenResponseStyle,
 } from './offering.entity.js';
+import { templateOf } from './offering-template.js';
 import { OfferingError } from './offerings.errors.js';
 import { describeFailure, ProviderClient } from '../providers/provider-client.service.js';
 
 /** Offering fields other than identity and bookkeeping. */
 export type OfferingFields = Omit<Offering, 'id' | 'builtIn' | 'createdAt' | 'updatedAt'>;
-
-const TEMPLATE = /^\{\{instance_url\}\}(\/[^\s{}?#]*)?$/;
-const URL_FIELDS = [
-  'issuer',
-  'authorizationUrl',
-  'tokenUrl',
-  'revocationUrl',
-  'introspectionUrl',
-  'userinfoUrl',
-] as const;
 
 @Injectable()
 export class OfferingsService {
@@ -64,7 +59,7 @@ export class OfferingsService {
     return offering;
   }
 
-  async create(input: CreateOfferingDto): Promise<Offering> {
+  async create(input: OfferingInput): Promise<Offering> {
     const fields = await this.resolve(input);
     if (await this.offerings.existsBy({ key: fields.key }))
       throw OfferingError.keyTaken(fields.key);
@@ -90,12 +85,13 @@ export class OfferingsService {
       await this.changes.publish({ kind: 'offering', id: current.id });
       return saved;
     }
-    const { id: _id, builtIn: _b, createdAt: _c, updatedAt: _u, ...existing } = current;
-    const merged = {
-      ...existing,
-      ...Object.fromEntries(changes.map((k) => [k, input[k as keyof UpdateOfferingDto]])),
-    };
-    const fields = await this.resolve(merged as CreateOfferingDto);
+    // PATCH merges top-level fields into the stored template; null removes a field or part.
+    const merged: Record<string, unknown> = { ...templateOf(current) };
+    for (const k of changes) merged[k] = input[k as keyof UpdateOfferingDto];
+    // A new tokenRequest speaks for itself: the stored legacy flat field would only contradict it.
+    if (input.tokenRequest !== undefined && input.tokenEndpointAuthMethod === undefined)
+      delete merged.tokenEndpointAuthMethod;
+    const fields = await this.resolve(merged);
     Object.assign(current, fields);
     const saved = await this.offerings.save(current);
     await this.changes.publish({ kind: 'offering', id: current.id });
@@ -115,7 +111,7 @@ export class OfferingsService {
    * Upserts a built-in offering by key. The catalog file owns every field except `enabled`, which
    * stays as an admin set it. An admin-made offering with the same key is left alone.
    */
-  async upsertBuiltIn(input: CreateOfferingDto): Promise<'inserted' | 'updated' | 'skipped'> {
+  async upsertBuiltIn(input: OfferingInput): Promise<'inserted' | 'updated' | 'skipped'> {
     const fields = await this.resolve(input);
     const existing = await this.offerings.findOneBy({ key: fields.key });
     if (existing && !existing.builtIn) return 'skipped';
@@ -123,8 +119,8 @@ export class OfferingsService {
     const result: Array<{ id: string; inserted: boolean }> = await this.offerings.query(
       `INSERT INTO offerings (id, key, provider, environment, display_name, enabled, auth_mode, issuer, authorization_url,
          token_url, revocation_url, introspection_url, userinfo_url, token_endpoint_auth_method, scopes, pkce,
-         token_response_style, default_access_token_ttl_seconds, api_base_url, allowed_api_hosts, built_in)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,true)
+         token_response_style, default_access_token_ttl_seconds, api_base_url, allowed_api_hosts, template, built_in)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,true)
        ON CONFLICT (key) DO UPDATE SET provider = EXCLUDED.provider, environment = EXCLUDED.environment,
          display_name = EXCLUDED.display_name, auth_mode = EXCLUDED.auth_mode, issuer = EXCLUDED.issuer,
          authorization_url = EXCLUDED.authorization_url, token_url = EXCLUDED.token_url,
@@ -132,7 +128,8 @@ export class OfferingsService {
          userinfo_url = EXCLUDED.userinfo_url, token_endpoint_auth_method = EXCLUDED.token_endpoint_auth_method,
          scopes = EXCLUDED.scopes, pkce = EXCLUDED.pkce, token_response_style = EXCLUDED.token_response_style,
          default_access_token_ttl_seconds = EXCLUDED.default_access_token_ttl_seconds,
-         api_base_url = EXCLUDED.api_base_url, allowed_api_hosts = EXCLUDED.allowed_api_hosts, updated_at = now()
+         api_base_url = EXCLUDED.api_base_url, allowed_api_hosts = EXCLUDED.allowed_api_hosts,
+         template = EXCLUDED.template, updated_at = now()
        WHERE offerings.built_in
        RETURNING id, (xmax = 0) AS inserted`,
       [
@@ -156,6 +153,7 @@ export class OfferingsService {
         rest.defaultAccessTokenTtlSeconds,
         rest.apiBaseUrl,
         rest.allowedApiHosts,
+        JSON.stringify(rest.template),
       ],
     );
     if (result.length === 0) return 'skipped';
@@ -166,51 +164,36 @@ export class OfferingsService {
   }
 
   /**
-   * Turns API input into complete, validated offering fields: discovery fills what an issuer
-   * implies, defaults fill the rest, and every rule is checked. Problems are reported per field.
+   * Turns API input (or a catalog file, or a merged PATCH) into complete, validated offering
+   * fields: discovery fills what an issuer implies, defaults fill the rest, then the whole template
+   * passes validateTemplate (the JSON Schema and the semantic rules) plus what only a saved
+   * offering needs. Every problem is reported at its JSON Pointer, at once.
    */
-  async resolve(input: CreateOfferingDto): Promise<OfferingFields> {
-    const problems: Record<string, string[]> = {};
-    const problem = (field: string, message: string) => (problems[field] ??= []).push(message);
-    const allowInsecure = this.config.allowInsecureProviders;
-
-    for (const field of URL_FIELDS) {
-      const value = input[field];
-      if (value) {
-        const p = providerUrlProblem(value, allowInsecure);
-        if (p) problem(field, p);
-      }
-    }
-    if (Object.keys(problems).length) throw OfferingError.invalid(problems);
-
+  async resolve(input: OfferingInput): Promise<OfferingFields> {
+    const options = this.templateOptions();
+    const t = givenFields(input);
+    const mode = modeOf(t);
+    const scopes = t.scopes as Partial<OfferingScopes> | undefined;
     const needsDiscovery =
-      input.issuer && (!input.authorizationUrl || !input.tokenUrl || !input.scopes);
-    const discovered = needsDiscovery ? await this.discover(input.issuer!) : undefined;
-    if (discovered) {
-      for (const [field, value] of Object.entries({
-        authorizationUrl: discovered.authorizationUrl,
-        tokenUrl: discovered.tokenUrl,
-        revocationUrl: discovered.revocationUrl,
-        introspectionUrl: discovered.introspectionUrl,
-        userinfoUrl: discovered.userinfoUrl,
-      })) {
-        const p =
-          value && !input[field as keyof CreateOfferingDto]
-            ? providerUrlProblem(value, allowInsecure)
-            : null;
-        if (p) problem(field, `(discovered: ${value}) ${p}`);
+      typeof t.issuer === 'string' &&
+      mode === AuthMode.OAuth2 &&
+      (!t.authorizationUrl || !t.tokenUrl || !scopes);
+    if (needsDiscovery) {
+      // Nothing is fetched for a template that is wrong anyway, nor from an unacceptable issuer.
+      const first = validateTemplate(t, options);
+      if (!first.ok) throw OfferingError.invalid(first.errors);
+      const discovered = await this.discover(t.issuer as string);
+      const problems: TemplateProblem[] = [];
+      for (const field of DISCOVERED_URLS) {
+        const value = discovered[field];
+        if (!value || t[field] !== undefined) continue;
+        const p = providerUrlProblem(value, options.allowInsecure);
+        if (p) problems.push({ path: `/${field}`, message: `(discovered: ${value}) ${p}` });
+        else t[field] = value;
       }
-    }
-
-    const authorizationUrl = input.authorizationUrl ?? discovered?.authorizationUrl;
-    const tokenUrl = input.tokenUrl ?? discovered?.tokenUrl;
-    if (!authorizationUrl)
-      problem('authorizationUrl', 'is required unless an issuer provides it through discovery');
-    if (!tokenUrl)
-      problem('tokenUrl', 'is required unless an issuer provides it through discovery');
-
-    const discoveredScopes = discovered?.scopesSupported?.includes('openid')
-      ? {
+      if (problems.length) throw OfferingError.invalid(problems);
+      if (!scopes && discovered.scopesSupported?.includes('openid')) {
+        t.scopes = {
           required: ['openid'],
           optional: discovered.scopesSupported.filter((s) => s !== 'openid'),
           // Refresh tokens in OpenID Connect need offline_access.
@@ -218,93 +201,54 @@ export class OfferingsService {
             'openid',
             ...(discovered.scopesSupported.includes('offline_access') ? ['offline_access'] : []),
           ],
-        }
-      : undefined;
-    const scopeInput = input.scopes ?? discoveredScopes;
-    if (!scopeInput)
-      problem('scopes', 'is required unless an issuer advertises scopes through discovery');
-    const required = scopeInput?.required ?? [];
-    const optional = scopeInput?.optional ?? [];
-    const defaults = scopeInput?.default ?? required;
-    const overlap = required.filter((s) => optional.includes(s));
-    if (overlap.length)
-      problem('scopes', `lists ${overlap.join(', ')} as both required and optional`);
-    const allowed = new Set([...required, ...optional]);
-    const unknownDefaults = defaults.filter((s) => !allowed.has(s));
-    if (unknownDefaults.length)
-      problem(
-        'scopes.default',
-        `must be among the required and optional scopes (not: ${unknownDefaults.join(', ')})`,
-      );
-    const missingRequired = required.filter((s) => !defaults.includes(s));
-    if (missingRequired.length)
-      problem(
-        'scopes.default',
-        `must include the required scopes (missing: ${missingRequired.join(', ')})`,
-      );
-
-    const allowedApiHosts = [...(input.allowedApiHosts ?? [])].map((h) => h.toLowerCase());
-    for (const host of allowedApiHosts) {
-      const p = hostPatternProblem(host);
-      if (p) problem('allowedApiHosts', `"${host}" ${p}`);
-    }
-    const apiBaseUrl = input.apiBaseUrl ?? null;
-    if (apiBaseUrl !== null) {
-      if (apiBaseUrl.includes('{{')) {
-        if (!TEMPLATE.test(apiBaseUrl))
-          problem(
-            'apiBaseUrl',
-            'must be an https URL or {{instance_url}} optionally followed by a path',
-          );
-        else if (allowedApiHosts.length === 0)
-          problem('allowedApiHosts', 'is required when apiBaseUrl is a template');
-      } else {
-        const p = providerUrlProblem(apiBaseUrl, allowInsecure);
-        if (p) problem('apiBaseUrl', p);
-        else {
-          const url = new URL(apiBaseUrl);
-          if (url.search) problem('apiBaseUrl', 'must not contain a query');
-          if (allowedApiHosts.length === 0) allowedApiHosts.push(url.host.toLowerCase());
-          else if (!hostMatches(url.hostname.toLowerCase(), url.port, allowedApiHosts)) {
-            problem('allowedApiHosts', `must include the host of apiBaseUrl (${url.host})`);
-          }
-        }
+        };
       }
+      const methods = discovered.tokenEndpointAuthMethods;
+      const tokenRequest = t.tokenRequest as { clientAuthentication?: string } | undefined;
+      if (
+        t.tokenEndpointAuthMethod === undefined &&
+        tokenRequest?.clientAuthentication === undefined &&
+        methods &&
+        !methods.includes('client_secret_post') &&
+        methods.includes('client_secret_basic')
+      )
+        t.tokenEndpointAuthMethod = TokenEndpointAuthMethod.ClientSecretBasic;
+      if (t.pkce === undefined && discovered.pkceS256 === false) t.pkce = PkceMode.None;
     }
+    const filled = t.scopes as Partial<OfferingScopes> | undefined;
+    if (filled && filled.default === undefined && Array.isArray(filled.required))
+      t.scopes = { ...filled, default: [...filled.required] };
 
-    if (Object.keys(problems).length) throw OfferingError.invalid(problems);
+    const result = validateTemplate(t, options);
+    const errors = [...(result.ok ? [] : result.errors), ...completeness(t, 'saved').errors];
+    if (!result.ok || errors.length) throw OfferingError.invalid(errors);
+    return fieldsOf(result.template);
+  }
 
-    const authMethods = discovered?.tokenEndpointAuthMethods;
-    const tokenEndpointAuthMethod =
-      input.tokenEndpointAuthMethod ??
-      (authMethods &&
-      !authMethods.includes('client_secret_post') &&
-      authMethods.includes('client_secret_basic')
-        ? TokenEndpointAuthMethod.ClientSecretBasic
-        : TokenEndpointAuthMethod.ClientSecretPost);
-    return {
-      key: input.key,
-      provider: input.provider,
-      environment: input.environment,
-      displayName: input.displayName,
-      enabled: input.enabled ?? true,
-      authMode: input.authMode ?? AuthMode.OAuth2,
-      issuer: input.issuer ?? null,
-      authorizationUrl: authorizationUrl!,
-      tokenUrl: tokenUrl!,
-      revocationUrl: input.revocationUrl ?? discovered?.revocationUrl ?? null,
-      introspectionUrl: input.introspectionUrl ?? discovered?.introspectionUrl ?? null,
-      userinfoUrl: input.userinfoUrl ?? discovered?.userinfoUrl ?? null,
-      tokenEndpointAuthMethod,
-      scopes: { required, optional, default: defaults },
-      pkce:
-        input.pkce ?? (discovered && discovered.pkceS256 === false ? PkceMode.None : PkceMode.S256),
-      tokenResponseStyle: input.tokenResponseStyle ?? TokenResponseStyle.Standard,
-      defaultAccessTokenTtlSeconds: input.defaultAccessTokenTtlSeconds ?? 3600,
-      apiBaseUrl,
-      allowedApiHosts,
-      template: {},
-    };
+  /**
+   * POST /offerings/validate: the same rules as saving, without saving and without discovery
+   * (what an issuer would fill is reported as a warning instead).
+   */
+  validate(input: unknown): {
+    valid: boolean;
+    errors: TemplateProblem[];
+    warnings: TemplateProblem[];
+  } {
+    const isObject = typeof input === 'object' && input !== null && !Array.isArray(input);
+    const t = isObject ? givenFields(input) : input;
+    const result = validateTemplate(t, this.templateOptions());
+    const errors = result.ok ? [] : [...result.errors];
+    const warnings = result.ok ? [...result.warnings] : [];
+    if (isObject) {
+      const more = completeness(t as Record<string, unknown>, 'dry_run');
+      errors.push(...more.errors);
+      if (errors.length === 0) warnings.push(...more.warnings);
+    }
+    return { valid: errors.length === 0, errors, warnings };
+  }
+
+  private templateOptions(): { allowInsecure: boolean } {
+    return { allowInsecure: this.config.allowInsecureProviders };
   }
 
   private async discover(issuer: string) {
@@ -314,4 +258,97 @@ export class OfferingsService {
       throw OfferingError.discoveryFailed(issuer, describeFailure(error).summary);
     }
   }
+}
+
+/** Input to resolve: an API body, a catalog file or a merged PATCH; validated here. */
+export type OfferingInput = object;
+
+const DISCOVERED_URLS = [
+  'authorizationUrl',
+  'tokenUrl',
+  'revocationUrl',
+  'introspectionUrl',
+  'userinfoUrl',
+] as const;
+
+/** The fields given: undefined and null left out (null in a PATCH removes a field). */
+function givenFields(input: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== null));
+}
+
+function modeOf(t: Record<string, unknown>): AuthMode {
+  return (t.authMode as AuthMode | undefined) ?? AuthMode.OAuth2;
+}
+
+/**
+ * What a saved oauth2 offering needs beyond the schema: scopes, and with an issuer, whatever
+ * discovery did not fill (without an issuer the schema already requires the endpoints). A dry run
+ * (`POST /offerings/validate`, no discovery) reports what is left to discovery as warnings.
+ */
+function completeness(
+  t: Record<string, unknown>,
+  stage: 'saved' | 'dry_run',
+): { errors: TemplateProblem[]; warnings: TemplateProblem[] } {
+  const errors: TemplateProblem[] = [];
+  const warnings: TemplateProblem[] = [];
+  if (modeOf(t) !== AuthMode.OAuth2) return { errors, warnings };
+  const withIssuer = typeof t.issuer === 'string';
+  for (const field of ['authorizationUrl', 'tokenUrl', 'scopes'] as const) {
+    if (t[field] !== undefined || (!withIssuer && field !== 'scopes')) continue;
+    if (withIssuer && stage === 'dry_run')
+      warnings.push({ path: `/${field}`, message: 'is left to discovery from the issuer at save' });
+    else
+      errors.push({
+        path: `/${field}`,
+        message:
+          field === 'scopes'
+            ? 'is required unless an issuer advertises scopes through discovery'
+            : 'is required unless an issuer provides it through discovery',
+      });
+  }
+  return { errors, warnings };
+}
+
+/** The columns of a template that passed validation. */
+function fieldsOf(t: ProviderTemplate): OfferingFields {
+  const mode = (t.authMode ?? AuthMode.OAuth2) as AuthMode;
+  const allowedApiHosts = (t.allowedApiHosts ?? []).map((h) => h.toLowerCase());
+  // A fixed API base with no hosts listed allows its own host.
+  if (t.apiBaseUrl && !allowedApiHosts.length && !/\{\{|\[\[/.test(t.apiBaseUrl))
+    allowedApiHosts.push(new URL(t.apiBaseUrl).host.toLowerCase());
+  const required = t.scopes?.required ?? [];
+  const template: OfferingTemplateParts = {};
+  for (const k of TEMPLATE_PART_KEYS)
+    if (t[k] !== undefined) (template as Record<string, unknown>)[k] = t[k];
+  const oauth = mode === AuthMode.OAuth2 || mode === AuthMode.ClientCredentials;
+  return {
+    key: t.key,
+    provider: t.provider,
+    environment: t.environment,
+    displayName: t.displayName,
+    enabled: t.enabled ?? true,
+    authMode: mode,
+    issuer: t.issuer ?? null,
+    authorizationUrl: t.authorizationUrl ?? null,
+    tokenUrl: t.tokenUrl ?? null,
+    revocationUrl: t.revocationUrl ?? null,
+    introspectionUrl: t.introspectionUrl ?? null,
+    userinfoUrl: t.userinfoUrl ?? null,
+    tokenEndpointAuthMethod: (t.tokenRequest?.clientAuthentication ??
+      t.tokenEndpointAuthMethod ??
+      (oauth
+        ? TokenEndpointAuthMethod.ClientSecretPost
+        : TokenEndpointAuthMethod.None)) as TokenEndpointAuthMethod,
+    scopes: {
+      required,
+      optional: t.scopes?.optional ?? [],
+      default: t.scopes?.default ?? required,
+    },
+    pkce: (t.pkce ?? PkceMode.S256) as PkceMode,
+    tokenResponseStyle: (t.tokenResponseStyle ?? TokenResponseStyle.Standard) as TokenResponseStyle,
+    defaultAccessTokenTtlSeconds: t.defaultAccessTokenTtlSeconds ?? 3600,
+    apiBaseUrl: t.apiBaseUrl ?? null,
+    allowedApiHosts,
+    template,
+  };
 }

@@ -1,15 +1,65 @@
-import { api } from '../api.js';
+import { api, ApiError } from '../api.js';
 import {
   badge,
+  clearFieldErrors,
   emptyState,
   field,
   h,
   messageArea,
   mount,
-  onSubmit,
   pageHeader,
+  reportError,
   splitList,
 } from '../dom.js';
+
+/** The template parts edited as one JSON object (the settled names; GET /api/v1/offerings/schema). */
+const TEMPLATE_PARTS = [
+  'authorizationParams',
+  'scopeSeparator',
+  'tokenRequest',
+  'tokenResponse',
+  'userDetails',
+  'registrationRequests',
+  'connectionConfig',
+  'credentialFields',
+  'proxyHeaders',
+  'proxyQuery',
+  'sensitiveKeys',
+  'docsUrl',
+];
+
+const AUTH_MODES = [
+  ['oauth2', 'oauth2 (authorization code)'],
+  ['oauth2_client_credentials', 'oauth2_client_credentials (machine)'],
+  ['bearer_token', 'bearer_token (pasted API key)'],
+  ['basic', 'basic (two pasted fields)'],
+];
+
+/** The parts an offering has, as one object. */
+function partsOf(o) {
+  const parts = {};
+  for (const k of TEMPLATE_PARTS) if (o[k] !== undefined) parts[k] = o[k];
+  return parts;
+}
+
+/** An offering as a provider template (what the validate route and the schema describe). */
+function templateOf(o) {
+  const { id: _id, builtIn: _b, createdAt: _c, updatedAt: _u, ...template } = o;
+  for (const [k, v] of Object.entries(template)) if (v === null) delete template[k];
+  if (template.tokenEndpointAuthMethod === 'none') delete template.tokenEndpointAuthMethod;
+  return template;
+}
+
+/** Problems at JSON Pointers, for a message area. */
+function problemList(label, problems) {
+  return h(
+    'ul',
+    { class: 'problems', 'aria-label': label },
+    problems.map((p) =>
+      h('li', { dataset: { path: p.path } }, h('code', {}, p.path || '/'), ' ', p.message),
+    ),
+  );
+}
 
 const OPTIONAL_URLS = [
   'issuer',
@@ -98,7 +148,16 @@ export async function render(main) {
                       o.enabled ? 'Disable' : 'Enable',
                     ),
                     o.builtIn
-                      ? null
+                      ? h(
+                          'button',
+                          {
+                            type: 'button',
+                            class: 'button-secondary button-small',
+                            'aria-label': `View ${o.displayName}`,
+                            onclick: () => openView(o),
+                          },
+                          'View',
+                        )
                       : h(
                           'button',
                           {
@@ -131,6 +190,43 @@ export async function render(main) {
     } catch (error) {
       pageMessages.error(error.message).focus();
     }
+  }
+
+  /** A built-in's template, read-only: the catalog file owns it. */
+  function openView(o) {
+    const close = () => {
+      formSlot.replaceChildren();
+      newButton.focus();
+    };
+    formSlot.replaceChildren(
+      h(
+        'section',
+        { class: 'card stack', 'aria-label': `Template of ${o.displayName}` },
+        h('h2', { tabindex: '-1' }, `${o.displayName} (built-in)`),
+        h(
+          'p',
+          {},
+          'Built-in offerings come from the catalog files shipped with Latchkey: they can be enabled or disabled, not edited.',
+        ),
+        h(
+          'textarea',
+          {
+            readonly: true,
+            rows: '20',
+            class: 'mono',
+            spellcheck: 'false',
+            'aria-label': `Template of ${o.displayName} (JSON, read-only)`,
+          },
+          JSON.stringify(templateOf(o), null, 2),
+        ),
+        h(
+          'div',
+          { class: 'form-actions' },
+          h('button', { type: 'button', class: 'button-quiet', onclick: close }, 'Close'),
+        ),
+      ),
+    );
+    formSlot.querySelector('h2')?.focus();
   }
 
   function openForm(existing) {
@@ -194,6 +290,18 @@ function offeringForm(existing, onSaved, onCancel) {
       required: true,
     }),
     displayName: input('displayName', { required: true }),
+    authMode: h(
+      'select',
+      { name: 'authMode', disabled: Boolean(existing) },
+      AUTH_MODES.map(([v, label]) =>
+        h('option', { value: v, selected: v === (o.authMode ?? 'oauth2') }, label),
+      ),
+    ),
+    template: h(
+      'textarea',
+      { name: 'template', class: 'mono', rows: '12', spellcheck: 'false', autocomplete: 'off' },
+      JSON.stringify(partsOf(o), null, 2),
+    ),
     issuer: input('issuer', { type: 'url', class: 'mono' }),
     authorizationUrl: input('authorizationUrl', { type: 'url', class: 'mono' }),
     tokenUrl: input('tokenUrl', { type: 'url', class: 'mono' }),
@@ -261,6 +369,11 @@ function offeringForm(existing, onSaved, onCancel) {
     { type: 'submit', class: 'button-primary' },
     existing ? 'Save offering' : 'Create offering',
   );
+  const validateButton = h(
+    'button',
+    { type: 'button', class: 'button-secondary', onclick: () => validate() },
+    'Validate',
+  );
 
   const form = h(
     'form',
@@ -278,6 +391,13 @@ function offeringForm(existing, onSaved, onCancel) {
       f('Environment', 'environment', 'Slug, e.g. production.'),
     ),
     f('Display name', 'displayName'),
+    f(
+      'Authentication',
+      'authMode',
+      existing
+        ? 'Fixed after creation.'
+        : 'oauth2 needs endpoints; bearer_token and basic ask for credentialFields instead.',
+    ),
     h(
       'label',
       { class: 'check', for: enabled.id },
@@ -337,16 +457,135 @@ function offeringForm(existing, onSaved, onCancel) {
       'allowedApiHosts',
       'Hosts the proxy may reach; *.example.com for subdomains, optional :port.',
     ),
+    f(
+      'Template parts (JSON)',
+      'template',
+      'One object with any of: ' +
+        TEMPLATE_PARTS.join(', ') +
+        '. Leave out a part to remove it. The rules: GET /api/v1/offerings/schema.',
+    ),
     messages.el,
     h(
       'div',
       { class: 'form-actions' },
       submit,
+      validateButton,
       h('button', { type: 'button', class: 'button-quiet', onclick: onCancel }, 'Cancel'),
     ),
   );
 
-  onSubmit(form, submit, messages, async () => {
+  /** The parts from the textarea; throws an ApiError-like problem for bad JSON. */
+  function readParts() {
+    let parts;
+    try {
+      parts = JSON.parse(controls.template.value.trim() || '{}');
+    } catch (error) {
+      throw new ApiError(400, {
+        code: 'validation.failed',
+        message: 'The template parts are not valid JSON.',
+        details: { fields: { template: [`is not valid JSON (${error.message})`] } },
+      });
+    }
+    if (parts === null || typeof parts !== 'object' || Array.isArray(parts)) {
+      throw new ApiError(400, {
+        code: 'validation.failed',
+        message: 'The template parts must be one JSON object.',
+        details: { fields: { template: ['must be one JSON object'] } },
+      });
+    }
+    return parts;
+  }
+
+  /** Problems whose field is a template part are marked on the textarea, with their path. */
+  function report(error) {
+    const problems = error.details?.problems ?? [];
+    if (problems.length) {
+      const fields = { ...error.fields };
+      for (const part of TEMPLATE_PARTS) {
+        if (!fields[part]) continue;
+        fields.template = [
+          ...(fields.template ?? []),
+          ...problems
+            .filter((p) => p.path === `/${part}` || p.path.startsWith(`/${part}/`))
+            .map((p) => `${p.path} ${p.message}`),
+        ];
+        delete fields[part];
+      }
+      error.fields = fields;
+    }
+    reportError(form, messages, error);
+    if (problems.length)
+      messages.el.querySelector('[role=alert]')?.append(problemList('Problems', problems));
+  }
+
+  async function validate() {
+    clearMessages();
+    validateButton.disabled = true;
+    try {
+      const body = buildBody();
+      for (const [k, v] of Object.entries(body)) if (v === null) delete body[k];
+      const template = existing
+        ? {
+            key: o.key,
+            provider: o.provider,
+            environment: o.environment,
+            authMode: o.authMode,
+            ...body,
+          }
+        : body;
+      const result = (await api('POST', '/offerings/validate', template)).data;
+      if (result.valid) {
+        messages.success(
+          result.warnings.length
+            ? `Valid, with ${result.warnings.length} warning${result.warnings.length > 1 ? 's' : ''}: ${result.warnings.map((w) => `${w.path} ${w.message}`).join('; ')}.`
+            : 'Valid: nothing to correct.',
+        );
+      } else {
+        const fields = {};
+        for (const p of result.errors) {
+          const top = p.path.split('/')[1] || 'offering';
+          (fields[top] ??= []).push(p.path === `/${top}` ? p.message : `${p.path} ${p.message}`);
+        }
+        report(
+          new ApiError(400, {
+            code: 'validation.failed',
+            message: 'The offering is not valid.',
+            details: { fields, problems: result.errors },
+          }),
+        );
+      }
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      report(error);
+    } finally {
+      validateButton.disabled = false;
+    }
+  }
+
+  function clearMessages() {
+    messages.clear();
+    clearFieldErrors(form);
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearMessages();
+    submit.disabled = true;
+    try {
+      const body = buildBody();
+      const saved = existing
+        ? (await api('PATCH', `/offerings/${existing.id}`, body)).data
+        : (await api('POST', '/offerings', body)).data;
+      onSaved(saved);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      report(error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  function buildBody() {
     const body = {
       displayName: controls.displayName.value.trim(),
       enabled: enabled.checked,
@@ -372,10 +611,13 @@ function offeringForm(existing, onSaved, onCancel) {
     if (required.length || optional.length || defaults.length || existing) {
       body.scopes = { required, optional, ...(defaults.length ? { default: defaults } : {}) };
     }
-    const saved = existing
-      ? (await api('PATCH', `/offerings/${existing.id}`, body)).data
-      : (await api('POST', '/offerings', body)).data;
-    onSaved(saved);
-  });
+    if (!existing) body.authMode = controls.authMode.value;
+    const parts = readParts();
+    for (const [k, v] of Object.entries(parts)) body[k] = v;
+    if (existing)
+      for (const k of TEMPLATE_PARTS)
+        if (existing[k] !== undefined && !(k in parts)) body[k] = null;
+    return body;
+  }
   return form;
 }

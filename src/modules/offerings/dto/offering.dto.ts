@@ -1,80 +1,68 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayUnique,
-  IsArray,
-  IsBoolean,
-  IsEnum,
-  IsInt,
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsArray, IsBoolean, IsNumber, IsObject, IsOptional, IsString } from 'class-validator';
+import type {
+  RegistrationRequest,
+  TemplateInput,
+  TokenRequestOptions,
+  TokenResponseMapping,
+  UserDetails,
+} from '../../providers/templates/index.js';
 import {
   AuthMode,
   type Offering,
   PkceMode,
+  TEMPLATE_PART_KEYS,
   TokenEndpointAuthMethod,
   TokenResponseStyle,
 } from '../offering.entity.js';
 
-/** RFC 6749 §3.3 scope-token. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/*
+ * The DTOs check only each field's outer JSON type (string, object, array…). The rules are the
+ * provider-template JSON Schema plus validateTemplate's semantic checks, run by
+ * OfferingsService.resolve on the whole merged template, so that the API, the catalog files and
+ * the console's Validate button share one set of rules (GET /api/v1/offerings/schema).
+ */
+
+const SCHEMA_NOTE = 'See GET /api/v1/offerings/schema for the full rules.';
 
 export class OfferingScopesDto {
   @ApiProperty({ example: ['api', 'refresh_token'] })
-  @IsArray()
-  @ArrayMaxSize(100)
-  @ArrayUnique()
-  @Matches(SCOPE_TOKEN, { each: true, message: 'each scope must be a valid OAuth scope token' })
   required!: string[];
 
   @ApiProperty({ example: ['web', 'openid'] })
-  @IsArray()
-  @ArrayMaxSize(100)
-  @ArrayUnique()
-  @Matches(SCOPE_TOKEN, { each: true, message: 'each scope must be a valid OAuth scope token' })
   optional!: string[];
 
   @ApiPropertyOptional({
     description: 'Pre-selected for new integrations; defaults to the required scopes.',
   })
-  @IsOptional()
-  @IsArray()
-  @ArrayUnique()
-  @Matches(SCOPE_TOKEN, { each: true, message: 'each scope must be a valid OAuth scope token' })
   default?: string[];
 }
 
-const urlField = () => [IsString(), MaxLength(2048)];
-function Url(): PropertyDecorator {
-  return (target, key) => urlField().forEach((d) => d(target, key));
-}
+const objectPart = (description: string) =>
+  ApiPropertyOptional({ type: 'object', additionalProperties: true, description });
+const arrayPart = (description: string) =>
+  ApiPropertyOptional({
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+    description,
+  });
 
-/** Fields of an offering. Used by the API (POST) and by the built-in catalog files. */
+/** Fields of an offering (a provider template). Used by the API (POST) and the console. */
 export class CreateOfferingDto {
-  @ApiProperty({ example: 'salesforce' })
-  @Matches(SLUG, { message: 'key must be 1–63 lower-case letters, digits or dashes' })
+  @ApiProperty({ example: 'salesforce', description: 'Unique slug.' })
+  @IsString()
   key!: string;
 
   @ApiProperty({ example: 'salesforce' })
-  @Matches(SLUG, { message: 'provider must be 1–63 lower-case letters, digits or dashes' })
+  @IsString()
   provider!: string;
 
   @ApiProperty({ example: 'production' })
-  @Matches(SLUG, { message: 'environment must be 1–63 lower-case letters, digits or dashes' })
+  @IsString()
   environment!: string;
 
   @ApiProperty({ example: 'Salesforce (production)' })
   @IsString()
-  @Length(1, 100)
   displayName!: string;
 
   @ApiPropertyOptional({ default: true })
@@ -84,66 +72,76 @@ export class CreateOfferingDto {
 
   @ApiPropertyOptional({ enum: AuthMode, default: AuthMode.OAuth2 })
   @IsOptional()
-  @IsEnum(AuthMode)
+  @IsString()
   authMode?: AuthMode;
 
   @ApiPropertyOptional({
     description: 'OpenID/OAuth issuer; endpoints not given are discovered from it.',
   })
   @IsOptional()
-  @Url()
+  @IsString()
   issuer?: string;
 
-  @ApiPropertyOptional() @IsOptional() @Url() authorizationUrl?: string;
-  @ApiPropertyOptional() @IsOptional() @Url() tokenUrl?: string;
-  @ApiPropertyOptional() @IsOptional() @Url() revocationUrl?: string;
-  @ApiPropertyOptional() @IsOptional() @Url() introspectionUrl?: string;
-  @ApiPropertyOptional() @IsOptional() @Url() userinfoUrl?: string;
+  @ApiPropertyOptional({ description: 'Required for oauth2 unless an issuer provides it.' })
+  @IsOptional()
+  @IsString()
+  authorizationUrl?: string;
 
   @ApiPropertyOptional({
-    enum: TokenEndpointAuthMethod,
-    description: 'Defaults from discovery, else client_secret_post.',
+    description: 'Required for oauth2 and oauth2_client_credentials unless an issuer provides it.',
   })
   @IsOptional()
-  @IsEnum(TokenEndpointAuthMethod)
+  @IsString()
+  tokenUrl?: string;
+
+  @ApiPropertyOptional() @IsOptional() @IsString() revocationUrl?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() introspectionUrl?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() userinfoUrl?: string;
+
+  @ApiPropertyOptional({
+    enum: [TokenEndpointAuthMethod.ClientSecretPost, TokenEndpointAuthMethod.ClientSecretBasic],
+    description:
+      'Defaults from discovery, else client_secret_post. Same as tokenRequest.clientAuthentication.',
+  })
+  @IsOptional()
+  @IsString()
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
 
   @ApiPropertyOptional({
     type: OfferingScopesDto,
-    description: 'Required unless discovered from an issuer.',
+    description: 'Required for oauth2 unless discovered from an issuer.',
   })
   @IsOptional()
-  @ValidateNested()
-  @Type(() => OfferingScopesDto)
+  @IsObject()
   scopes?: OfferingScopesDto;
 
   @ApiPropertyOptional({ enum: PkceMode, default: PkceMode.S256 })
   @IsOptional()
-  @IsEnum(PkceMode)
+  @IsString()
   pkce?: PkceMode;
 
   @ApiPropertyOptional({ enum: TokenResponseStyle, default: TokenResponseStyle.Standard })
   @IsOptional()
-  @IsEnum(TokenResponseStyle)
+  @IsString()
   tokenResponseStyle?: TokenResponseStyle;
 
   @ApiPropertyOptional({
     default: 3600,
+    minimum: 60,
+    maximum: 2592000,
     description: 'Access-token lifetime when the provider sends no expires_in.',
   })
   @IsOptional()
-  @IsInt()
-  @Min(60)
-  @Max(30 * 24 * 3600)
+  @IsNumber()
   defaultAccessTokenTtlSeconds?: number;
 
   @ApiPropertyOptional({
     example: '{{instance_url}}',
-    description: 'Fixed https URL or a template like {{instance_url}}/path.',
+    description:
+      'Fixed https URL, {{instance_url}}[/path], or https://{{label}}.host/path with a connectionConfig label.',
   })
   @IsOptional()
   @IsString()
-  @MaxLength(2048)
   apiBaseUrl?: string;
 
   @ApiPropertyOptional({
@@ -152,16 +150,96 @@ export class CreateOfferingDto {
   })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(50)
-  @ArrayUnique()
-  @IsString({ each: true })
   allowedApiHosts?: string[];
+
+  @objectPart(`Extra authorization-request parameters (templates allowed). ${SCHEMA_NOTE}`)
+  @IsOptional()
+  @IsObject()
+  authorizationParams?: Record<string, string>;
+
+  @ApiPropertyOptional({ default: ' ', description: 'Joins scopes in the authorization request.' })
+  @IsOptional()
+  @IsString()
+  scopeSeparator?: string;
+
+  @objectPart(`{clientAuthentication, bodyFormat, extraParams}. ${SCHEMA_NOTE}`)
+  @IsOptional()
+  @IsObject()
+  tokenRequest?: TokenRequestOptions;
+
+  @objectPart(`JSON-path mapping of the token response (and Salesforce options). ${SCHEMA_NOTE}`)
+  @IsOptional()
+  @IsObject()
+  tokenResponse?: TokenResponseMapping;
+
+  @objectPart(
+    `A request and the mapping of its answer to uid, name, email, metadata. ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsObject()
+  userDetails?: UserDetails;
+
+  @arrayPart(
+    `Requests after the token whose answers map into credentials or metadata. ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsArray()
+  registrationRequests?: RegistrationRequest[];
+
+  @arrayPart(
+    `Per-connection inputs {key, label, type?, pattern?, secret?}: {{key}}. ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsArray()
+  connectionConfig?: TemplateInput[];
+
+  @arrayPart(`What bearer_token / basic ask the end user for: [[key]]. ${SCHEMA_NOTE}`)
+  @IsOptional()
+  @IsArray()
+  credentialFields?: TemplateInput[];
+
+  @objectPart(
+    'Header name → template sent on every proxied call, e.g. {"X-Api-Key": "[[apiKey]]"}.',
+  )
+  @IsOptional()
+  @IsObject()
+  proxyHeaders?: Record<string, string>;
+
+  @objectPart('Query parameter → template added to every proxied call.')
+  @IsOptional()
+  @IsObject()
+  proxyQuery?: Record<string, string>;
+
+  @ApiPropertyOptional({ type: [String], description: 'Credential or metadata keys never shown.' })
+  @IsOptional()
+  @IsArray()
+  sensitiveKeys?: string[];
+
+  @ApiPropertyOptional({ description: "The provider's documentation for setting this up (https)." })
+  @IsOptional()
+  @IsString()
+  docsUrl?: string;
 }
 
-/** Any field but the identity (key, provider, environment, auth mode); built-ins accept only `enabled`. */
+/**
+ * Any field but the identity (key, provider, environment, auth mode); `null` removes an optional
+ * field or template part. Built-ins accept only `enabled`.
+ */
 export class UpdateOfferingDto extends PartialType(
   OmitType(CreateOfferingDto, ['key', 'provider', 'environment', 'authMode'] as const),
 ) {}
+
+/** POST /offerings/validate's answer: `errors` and `warnings` at JSON Pointers of the body. */
+export class TemplateProblemDto {
+  @ApiProperty({ example: '/userDetails/mapping/uid' }) path!: string;
+  @ApiProperty({ example: 'must match pattern "^\\$"' }) message!: string;
+}
+
+export class TemplateValidationResponse {
+  @ApiProperty() valid!: boolean;
+  @ApiProperty({ type: [TemplateProblemDto] }) errors!: TemplateProblemDto[];
+  @ApiProperty({ type: [TemplateProblemDto] }) warnings!: TemplateProblemDto[];
+}
 
 export class OfferingResponse {
   @ApiProperty() id!: string;
@@ -188,11 +266,28 @@ export class OfferingResponse {
   @ApiProperty() defaultAccessTokenTtlSeconds!: number;
   @ApiProperty({ nullable: true, type: String }) apiBaseUrl!: string | null;
   @ApiProperty({ type: [String] }) allowedApiHosts!: string[];
+  @objectPart(SCHEMA_NOTE) authorizationParams?: Record<string, string>;
+  @ApiPropertyOptional() scopeSeparator?: string;
+  @objectPart(SCHEMA_NOTE) tokenRequest?: TokenRequestOptions;
+  @objectPart(SCHEMA_NOTE) tokenResponse?: TokenResponseMapping;
+  @objectPart(SCHEMA_NOTE) userDetails?: UserDetails;
+  @arrayPart(SCHEMA_NOTE) registrationRequests?: RegistrationRequest[];
+  @arrayPart(SCHEMA_NOTE) connectionConfig?: TemplateInput[];
+  @arrayPart(SCHEMA_NOTE) credentialFields?: TemplateInput[];
+  @objectPart(SCHEMA_NOTE) proxyHeaders?: Record<string, string>;
+  @objectPart(SCHEMA_NOTE) proxyQuery?: Record<string, string>;
+  @ApiPropertyOptional({ type: [String] }) sensitiveKeys?: string[];
+  @ApiPropertyOptional() docsUrl?: string;
   @ApiProperty() builtIn!: boolean;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
 
+  /** The offering with its template parts (absent ones left out). */
   static of(o: Offering): OfferingResponse {
+    const parts: Partial<OfferingResponse> = {};
+    for (const k of TEMPLATE_PART_KEYS)
+      if (o.template?.[k] !== undefined && o.template[k] !== null)
+        (parts as Record<string, unknown>)[k] = o.template[k];
     return {
       id: o.id,
       key: o.key,
@@ -214,6 +309,7 @@ export class OfferingResponse {
       defaultAccessTokenTtlSeconds: o.defaultAccessTokenTtlSeconds,
       apiBaseUrl: o.apiBaseUrl,
       allowedApiHosts: o.allowedApiHosts,
+      ...parts,
       builtIn: o.builtIn,
       createdAt: o.createdAt.toISOString(),
       updatedAt: o.updatedAt.toISOString(),
