@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { github } from '../fixtures/github.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // Response bodies are read loosely; the assertions say what matters.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,17 +11,7 @@ const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const YEAR_MS = 365 * 24 * 3_600_000;
 const client = github.clients[0];
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-async function start(now?: () => number) {
-  const fake = await startFakeProvider(github, { now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(github);
 
 async function codeFor(fake: FakeProvider) {
   const url = new URL(fake.endpoint('/login/oauth/authorize'));
@@ -141,8 +132,8 @@ describe('github (OAuth App) fixture', () => {
   });
 
   it('refuses a bogus, replayed or expired code with HTTP 200 bad_verification_code', async () => {
-    let t = Date.UTC(2030, 0, 1);
-    const fake = await start(() => t);
+    const clock = manualClock();
+    const fake = await start(clock);
     const bogus = await exchange(fake, { code: 'bogus' });
     expect(bogus.status).toBe(200);
     expect(json(bogus.text)).toMatchObject({
@@ -156,7 +147,7 @@ describe('github (OAuth App) fixture', () => {
     expect(fake.isGrantRevoked(first.access_token)).toBe(true);
 
     const late = await codeFor(fake);
-    t += 601_000; // codes live 10 minutes
+    clock.advance(601_000); // codes live 10 minutes
     expect(json((await exchange(fake, { code: late })).text).error).toBe('bad_verification_code');
   });
 
@@ -170,10 +161,10 @@ describe('github (OAuth App) fixture', () => {
   });
 
   it('issues tokens that never expire and has no refresh grant', async () => {
-    let t = Date.UTC(2030, 0, 1);
-    const fake = await start(() => t);
+    const clock = manualClock();
+    const fake = await start(clock);
     const { access_token } = json((await exchange(fake, { code: await codeFor(fake) })).text);
-    t += 5 * YEAR_MS;
+    clock.advance(5 * YEAR_MS);
     fake.expireAccessTokens();
     expect((await api(fake, '/user', { Authorization: `Bearer ${access_token}` })).status).toBe(
       200,

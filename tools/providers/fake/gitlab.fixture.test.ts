@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gitlab } from '../fixtures/gitlab.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // Response bodies are read loosely; the assertions say what matters.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -9,22 +10,7 @@ type Json = Record<string, any>;
 const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const client = gitlab.clients[0];
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(now?: () => number) {
-  const fake = await startFakeProvider(gitlab, { now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(gitlab);
 
 async function codeFor(fake: FakeProvider) {
   const url = new URL(fake.endpoint('/oauth/authorize'));
@@ -78,7 +64,7 @@ async function get(fake: FakeProvider, path: string, accessToken?: string) {
 describe('gitlab fixture', () => {
   it('runs authorize → form exchange → /api/v4/user → /api/v4/projects with Bearer', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const res = await exchange(fake, await codeFor(fake));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -98,7 +84,7 @@ describe('gitlab fixture', () => {
 
   it('expires access tokens after two hours; a refresh rotates the refresh token', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const first = (await exchange(fake, await codeFor(fake))).body;
     clock.advance(7_199_000);
     expect((await get(fake, '/api/v4/user', first.access_token as string)).status).toBe(200);

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { google } from '../fixtures/google.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // Response bodies are read loosely; the assertions say what matters.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,22 +11,7 @@ const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const client = google.clients[0];
 const SCOPE = 'openid email profile https://www.googleapis.com/auth/drive.readonly';
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(now?: () => number) {
-  const fake = await startFakeProvider(google, { now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(google);
 
 async function codeFor(fake: FakeProvider, extra: Record<string, string> = {}) {
   const url = new URL(fake.endpoint('/o/oauth2/v2/auth'));
@@ -72,7 +58,7 @@ async function get(fake: FakeProvider, path: string, accessToken?: string) {
 
 describe('google fixture', () => {
   it('runs authorize (offline) → form exchange → OIDC userinfo → Drive with Bearer', async () => {
-    const fake = await start(manualClock().now);
+    const fake = await start();
     const res = await exchange(fake, await codeFor(fake, { access_type: 'offline' }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -116,7 +102,7 @@ describe('google fixture', () => {
 
   it('expires access tokens after an hour; a refresh answers a new one and no refresh token', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const first = (await exchange(fake, await codeFor(fake, { access_type: 'offline' }))).body;
     clock.advance(3_599_000);
     const expired = await get(fake, '/drive/v3/files', first.access_token as string);

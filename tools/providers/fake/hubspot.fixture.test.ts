@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hubspot } from '../fixtures/hubspot.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // Response bodies are read loosely; the assertions say what matters.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -9,22 +10,7 @@ type Json = Record<string, any>;
 const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const client = hubspot.clients[0];
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(now?: () => number) {
-  const fake = await startFakeProvider(hubspot, { now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(hubspot);
 
 async function codeFor(fake: FakeProvider) {
   const url = new URL(fake.endpoint('/oauth/authorize'));
@@ -65,7 +51,7 @@ const contacts = (fake: FakeProvider, accessToken: string) =>
 
 describe('hubspot fixture', () => {
   it('runs authorize → form exchange → access-token metadata → contacts with Bearer', async () => {
-    const fake = await start(manualClock().now);
+    const fake = await start();
     const res = await exchange(fake, await codeFor(fake));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -102,7 +88,7 @@ describe('hubspot fixture', () => {
 
   it('reads the metadata token from the path only, and counts its expires_in down', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const { access_token } = (await exchange(fake, await codeFor(fake))).body;
     clock.advance(600_000);
     expect((await metadata(fake, access_token as string)).body.expires_in).toBe(1200);
@@ -115,7 +101,7 @@ describe('hubspot fixture', () => {
 
   it('expires access tokens after 1800 s; a refresh (same refresh token) brings them back', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const first = (await exchange(fake, await codeFor(fake))).body;
     clock.advance(1_799_000);
     expect((await contacts(fake, first.access_token as string)).status).toBe(200);

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { microsoft } from '../fixtures/microsoft.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // Response bodies are read loosely; the assertions say what matters.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,22 +11,7 @@ const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const TENANT = 'organizations';
 const client = microsoft.clients[0];
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(now?: () => number) {
-  const fake = await startFakeProvider(microsoft, { now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(microsoft);
 
 async function codeFor(fake: FakeProvider, scope = 'offline_access User.Read Mail.Read') {
   const url = new URL(fake.endpoint(`/${TENANT}/oauth2/v2.0/authorize`));
@@ -127,7 +113,7 @@ describe('microsoft fixture', () => {
 
   it('expires access tokens after 3599 s; a refresh answers a new refresh token', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const first = (await exchange(fake, await codeFor(fake))).body;
     clock.advance(3_599_000);
     const expired = await get(fake, '/v1.0/me', first.access_token as string);

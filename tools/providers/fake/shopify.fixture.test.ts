@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shopify, SHOPIFY_API_VERSION } from '../fixtures/shopify.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // Response bodies are read loosely; the assertions say what matters.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -11,22 +12,7 @@ const SHOP = 'acme-store';
 const ADMIN = `/${SHOP}/admin/api/${SHOPIFY_API_VERSION}`;
 const client = shopify.clients[0];
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(now?: () => number) {
-  const fake = await startFakeProvider(shopify, { now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(shopify);
 
 async function codeFor(fake: FakeProvider) {
   const url = new URL(fake.endpoint(`/${SHOP}/admin/oauth/authorize`));
@@ -100,7 +86,7 @@ describe('shopify fixture', () => {
 
   it('issues an offline token that never expires and has no refresh', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const { access_token } = (await exchange(fake, { code: await codeFor(fake) })).body;
     clock.advance(400 * 24 * 3600 * 1000);
     fake.expireAccessTokens();

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { zendesk } from '../fixtures/zendesk.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import type { FakeProvider } from './fake-provider.js';
+import { fakeStarter, manualClock } from './test-support.js';
 
 // Response bodies are read loosely; the assertions say what matters.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,22 +11,7 @@ const CALLBACK = 'http://127.0.0.1/oauth/callback';
 const SUB = 'acme';
 const client = zendesk.clients[0];
 
-let running: FakeProvider[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  running = [];
-});
-
-function manualClock(start = Date.UTC(2030, 0, 1)) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-async function start(now?: () => number) {
-  const fake = await startFakeProvider(zendesk, { now });
-  running.push(fake);
-  return fake;
-}
+const start = fakeStarter(zendesk);
 
 async function codeFor(fake: FakeProvider) {
   const url = new URL(fake.endpoint(`/${SUB}/oauth/authorizations/new`));
@@ -115,7 +101,7 @@ describe('zendesk fixture', () => {
 
   it('expires codes after 120 s and access tokens on expires_in; refresh rotates both tokens', async () => {
     const clock = manualClock();
-    const fake = await start(clock.now);
+    const fake = await start(clock);
     const late = await codeFor(fake);
     clock.advance(121_000);
     expect((await exchange(fake, late)).body.error).toBe('invalid_grant');
