@@ -28,6 +28,7 @@ import {
   SESSION_SECRETS_FIELD,
 } from './connect-session.entity.js';
 import { placeholderValues } from '../providers/templates/index.js';
+import { compiledTemplateOf } from '../offerings/offering-template.js';
 import { assertLinkUsable, flowOutcome, type FlowOutcome } from './connect-outcome.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
@@ -242,12 +243,14 @@ export class ConnectFlowService {
         : undefined;
       const configuration = this.configurationOf(session);
 
+      const fromCallback = callbackMetadata(offering, query);
       const tokens = await this.provider.exchangeCode(offering, client, {
         code: param('code')!,
         redirectUri: this.integrations.callbackUrl,
         codeVerifier: verifier,
         configuration: configuration.all,
       });
+      tokens.metadata = { ...fromCallback, ...tokens.metadata };
       const account = await this.accountOf(offering, integration, session, tokens, configuration);
       const identity = storableIdentity(account.identity, tokens);
       const introspected =
@@ -276,7 +279,7 @@ export class ConnectFlowService {
           tokens,
           accessTokenExpiresAt: expiresAt,
           metadata: account.metadata,
-          extraCredentials: account.credentials,
+          extraCredentials: { ...tokens.credentials, ...account.credentials },
           configuration: configuration.readable,
           secretConfiguration: configuration.secret,
         });
@@ -354,6 +357,7 @@ export class ConnectFlowService {
     credentials: Record<string, string>;
   }> {
     const credentials = {
+      ...tokens.credentials,
       accessToken: tokens.accessToken,
       refreshToken: tokens.refreshToken,
       idToken: tokens.idToken,
@@ -364,7 +368,7 @@ export class ConnectFlowService {
       end_user_id: session.endUserId,
       instance_url: tokens.instanceUrl,
     };
-    const { identity, metadata } = await this.provider.identity(
+    const { identity, metadata, instanceUrl } = await this.provider.identity(
       offering,
       tokens,
       placeholderValues({
@@ -374,6 +378,9 @@ export class ConnectFlowService {
         system,
       }),
     );
+    // userDetails may name the API origin (DocuSign's base_uri): it is the connection's then.
+    if (instanceUrl) tokens.instanceUrl = instanceUrl;
+    system.instance_url = tokens.instanceUrl;
     const before = { ...tokens.metadata, ...metadata };
     const registered = await this.provider.registration(offering, {
       credentials,
@@ -405,6 +412,30 @@ export class ConnectFlowService {
   private issuerOf(offering: Offering): string {
     return offering.issuer ?? new URL(offering.authorizationUrl!).origin;
   }
+}
+
+/**
+ * The template's callbackParams (QuickBooks' realmId): each required on the provider's redirect,
+ * a short printable value, kept as metadata.
+ */
+function callbackMetadata(
+  offering: Offering,
+  query: Record<string, unknown>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, param] of Object.entries(
+    compiledTemplateOf(offering).template.callbackParams ?? {},
+  )) {
+    const value = query[param];
+    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(value))
+      throw new ProviderError(
+        'connect.provider_error',
+        `The provider's redirect lacks a usable ${param} parameter.`,
+        'invalid_request',
+      );
+    out[key] = value;
+  }
+  return out;
 }
 
 /**

@@ -37,6 +37,7 @@ export const TEMPLATE_PART_KEYS = [
   'tokenResponse',
   'userDetails',
   'registrationRequests',
+  'callbackParams',
   'connectionConfig',
   'credentialFields',
   'proxyHeaders',

@@ -14,13 +14,16 @@ import type { Offering } from '../offerings/offering.entity.js';
 import { compiledTemplateOf } from '../offerings/offering-template.js';
 import {
   applyMapping,
+  checkInputs,
   type CompiledRequest,
   type CompiledTemplate,
   type MappedTokenResponse,
   placeholderValues,
+  isSystemKey,
   type PlaceholderValues,
   readTokenResponse,
   renderQuery,
+  renderBasicAuthorization,
   renderRequest,
   renderUrl,
   TemplateError,
@@ -86,6 +89,8 @@ export interface TokenSet {
   idTokenSubject?: string;
   /** Identity fields (uid, name, email) and metadata the template maps from the response. */
   metadata: Record<string, string>;
+  /** Further secrets the template maps into the credentials bag (e.g. Slack's user token). */
+  credentials?: Record<string, string>;
   /** Every other field of the response, with every token value taken out, kept for the record. */
   raw: Record<string, unknown>;
 }
@@ -105,6 +110,8 @@ export interface AccountDetails {
   metadata: Record<string, string>;
   /** Registration outputs mapped into the credentials bag. */
   credentials: Record<string, string>;
+  /** The connection's API origin, when userDetails maps one (checked against the allowed hosts). */
+  instanceUrl?: string;
 }
 
 /** A provider step failed in a way the flow reports to the developer. */
@@ -366,6 +373,18 @@ export class ProviderClient {
       outcome: 'accepted' as const,
       message: 'The provider accepted the client credentials.',
     };
+    // Inputs' defaults stand in for a connection's configuration (Microsoft's tenant "common").
+    const inputs = checkInputs(t.template.connectionConfig ?? [], {});
+    configuration = { ...inputs.readable, ...inputs.secret, ...configuration };
+    const perConnection = (t.tokenUrl?.placeholders ?? []).filter(
+      (p) => p.kind === 'config' && !isSystemKey(p.key) && !Object.hasOwn(configuration!, p.key),
+    );
+    if (perConnection.length)
+      // Shopify's token endpoint is on each shop's host: there is nowhere to ask before a shop connects.
+      return {
+        outcome: 'accepted',
+        message: `The token endpoint depends on each connection's ${perConnection.map((p) => p.key).join(', ')}: the client credentials are checked when the first connection is made.`,
+      };
     try {
       if (t.authMode === 'oauth2_client_credentials')
         await this.clientCredentials(offering, client, offering.scopes.default, configuration);
@@ -465,12 +484,20 @@ export class ProviderClient {
     offering: Offering,
     tokens: TokenSet,
     values: PlaceholderValues,
-  ): Promise<{ identity: ProviderIdentity; metadata: Record<string, string> }> {
+  ): Promise<{
+    identity: ProviderIdentity;
+    metadata: Record<string, string>;
+    instanceUrl?: string;
+  }> {
     const t = compiledTemplateOf(offering);
     try {
       if (t.userDetails) {
         const details = await this.userDetails(offering, values);
-        return { identity: details.identity!, metadata: details.metadata };
+        return {
+          identity: details.identity!,
+          metadata: details.metadata,
+          ...(details.instanceUrl ? { instanceUrl: details.instanceUrl } : {}),
+        };
       }
       if (tokens.metadata.uid !== undefined)
         return {
@@ -505,14 +532,21 @@ export class ProviderClient {
   async userDetails(offering: Offering, values: PlaceholderValues): Promise<AccountDetails> {
     const t = compiledTemplateOf(offering);
     if (!t.userDetails) return { metadata: {}, credentials: {} };
-    const answer = await this.templateRequest(t.userDetails, values);
+    // `basic`: templates cannot base64, so the Basic header is the engine's unless set.
+    const basic: Record<string, string> =
+      t.basicAuth && !t.userDetails.headers.some(([name]) => name.toLowerCase() === 'authorization')
+        ? { Authorization: this.render(() => renderBasicAuthorization(t, values)) }
+        : {};
+    const answer = await this.templateRequest(t.userDetails, values, basic);
     if (answer.status >= 300) throw answerError(answer, 'connect.identity_failed');
     const mapped = mapOrFail(() => applyMapping(t.userDetails!.mapping, answer.body));
-    const metadata = stringsOf(mapped);
+    const { instanceUrl, ...metadata } = stringsOf(mapped);
+    if (instanceUrl) this.assertApiUrlAllowed(offering, instanceUrl, 'instance URL');
     return {
       identity: { userId: metadata.uid, displayName: metadata.name, email: metadata.email },
       metadata,
       credentials: {},
+      ...(instanceUrl ? { instanceUrl } : {}),
     };
   }
 
@@ -695,9 +729,14 @@ export class ProviderClient {
   private templateRequest(
     req: CompiledRequest,
     values: PlaceholderValues,
+    extraHeaders: Record<string, string> = {},
   ): Promise<ProviderAnswer> {
     const rendered = this.render(() => renderRequest(req, values, this.urlOptions));
-    const headers: Record<string, string> = { Accept: 'application/json', ...rendered.headers };
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      ...extraHeaders,
+      ...rendered.headers,
+    };
     if (rendered.contentType) headers['Content-Type'] = rendered.contentType;
     return this.send(rendered.url, { method: rendered.method, headers, body: rendered.body });
   }
@@ -780,7 +819,14 @@ export class ProviderClient {
       expiresAt: mapped.expiresAt,
       issuedAt: this.clock.nowMs(),
       metadata: mapped.metadata,
-      raw: withoutValues(body, [mapped.accessToken, mapped.refreshToken, mapped.idToken]),
+      ...(mapped.credentials ? { credentials: mapped.credentials } : {}),
+      ...(mapped.instanceUrl ? { instanceUrl: mapped.instanceUrl } : {}),
+      raw: withoutValues(body, [
+        mapped.accessToken,
+        mapped.refreshToken,
+        mapped.idToken,
+        ...Object.values(mapped.credentials ?? {}),
+      ]),
     };
     if (set.idToken) set.idTokenSubject = this.idTokenSubject(offering, client, set.idToken);
     const sf = mapped.salesforce;
@@ -788,7 +834,7 @@ export class ProviderClient {
       if (sf.verifySignature) this.verifySalesforceSignature(client, body);
       if (sf.issuedAt !== undefined) set.issuedAt = sf.issuedAt;
       set.identityUrl = sf.identityUrl;
-      set.instanceUrl = sf.instanceUrl;
+      set.instanceUrl = sf.instanceUrl ?? set.instanceUrl;
       if (
         t.tokenResponse.salesforce!.mapping.entries.some((e) => e.key === 'instanceUrl') &&
         !set.instanceUrl

@@ -215,6 +215,7 @@ export class TokenRefreshService {
     const expiresAt = accessTokenExpiry(tokens, offering, undefined, this.clock.nowMs(), renewable);
     const next: ConnectionCredentials = {
       ...credentials,
+      ...tokens.credentials,
       accessToken: tokens.accessToken,
       // Providers that do not rotate send no refresh token: keep the one we have.
       refreshToken: tokens.refreshToken ?? credentials.refreshToken,

@@ -111,6 +111,32 @@ describe(compileTemplate.name, () => {
     );
   });
 
+  it('maps further secrets into credentials and a provider-neutral instance URL', () => {
+    const compiled = compileTemplate(
+      valid({
+        ...salesforce,
+        tokenResponseStyle: undefined,
+        tokenResponse: {
+          accessToken: '$.access_token',
+          instanceUrl: '$.api_domain',
+          credentials: { userToken: '$.authed_user.access_token' },
+        },
+      }),
+    );
+    expect(
+      readTokenResponse(compiled.tokenResponse, {
+        access_token: 'bot',
+        api_domain: 'https://acme.pipedrive.com',
+        authed_user: { access_token: 'user' },
+      }),
+    ).toEqual({
+      accessToken: 'bot',
+      instanceUrl: 'https://acme.pipedrive.com',
+      credentials: { userToken: 'user' },
+      metadata: {},
+    });
+  });
+
   it('reads expiry as seconds, ISO 8601 or epoch seconds', () => {
     const compiled = compileTemplate(
       valid({

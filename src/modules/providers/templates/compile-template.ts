@@ -182,6 +182,7 @@ export interface CompiledRequest {
 export interface CompiledTokenResponse {
   readonly mapping: CompiledMapping;
   readonly metadata: CompiledMapping;
+  readonly credentials: CompiledMapping;
   readonly salesforce?: {
     readonly verifySignature: boolean;
     readonly mapping: CompiledMapping;
@@ -227,7 +228,7 @@ export function compileTemplate(template: ProviderTemplate): CompiledTemplate {
   const mode = authModeOf(template);
   const credentialFields = effectiveCredentialFields(template);
   const tokenResponse = effectiveTokenResponse(template);
-  const { metadata, salesforce, ...paths } = tokenResponse;
+  const { metadata, credentials, salesforce, ...paths } = tokenResponse;
   const optionalUrl = (s: string | undefined) => (s === undefined ? undefined : compileUrl(s));
   const sensitive = new Set(template.sensitiveKeys ?? []);
   for (const field of credentialFields) if (field.secret) sensitive.add(field.key);
@@ -258,6 +259,7 @@ export function compileTemplate(template: ProviderTemplate): CompiledTemplate {
         numeric: ['expiresIn'],
       }),
       metadata: compileMapping(metadata ?? {}),
+      credentials: compileMapping(credentials ?? {}),
       salesforce: salesforce && {
         verifySignature: salesforce.verifySignature ?? true,
         mapping: compileMapping(
@@ -298,6 +300,7 @@ function userDetailsPaths(mapping: UserDetails['mapping']): Record<string, strin
   const out: Record<string, string> = { ...(mapping.metadata ?? {}), uid: mapping.uid };
   if (mapping.name !== undefined) out.name = mapping.name;
   if (mapping.email !== undefined) out.email = mapping.email;
+  if (mapping.instanceUrl !== undefined) out.instanceUrl = mapping.instanceUrl;
   return out;
 }
 
@@ -382,6 +385,10 @@ export interface MappedTokenResponse {
   expiresAt?: Date;
   /** Identity fields the token response carries (uid, name, email), and mapped metadata. */
   metadata: Record<string, string>;
+  /** Further secrets the template maps into the credentials bag (absent when none). */
+  credentials?: Record<string, string>;
+  /** The connection's API origin, when the template maps one. */
+  instanceUrl?: string;
   salesforce?: {
     verifySignature: boolean;
     instanceUrl?: string;
@@ -409,6 +416,12 @@ export function readTokenResponse(
     scope: str('scope'),
     expiresIn: typeof m.expiresIn === 'number' ? m.expiresIn : undefined,
     expiresAt: m.expiresAt === undefined ? undefined : absoluteTime(String(m.expiresAt)),
+    instanceUrl: str('instanceUrl'),
+    credentials: nonEmpty(
+      Object.fromEntries(
+        Object.entries(applyMapping(compiled.credentials, body)).map(([k, v]) => [k, String(v)]),
+      ),
+    ),
     metadata: {
       ...(applyMapping(compiled.metadata, body) as Record<string, string>),
       ...Object.fromEntries(
@@ -430,6 +443,10 @@ export function readTokenResponse(
   for (const k of Object.keys(out) as Array<keyof MappedTokenResponse>)
     if (out[k] === undefined) delete out[k];
   return out;
+}
+
+function nonEmpty<T extends object>(value: T): T | undefined {
+  return Object.keys(value).length ? value : undefined;
 }
 
 function absoluteTime(value: string): Date {

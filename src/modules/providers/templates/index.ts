@@ -87,9 +87,4 @@ export {
   type RenderedRequest,
 } from './compile-template.js';
 export { TemplateError, type TemplateErrorCode } from './template-errors.js';
-export {
-  checkInputs,
-  MAX_INPUT_LENGTH,
-  type CheckedInputs,
-  type InputProblem,
-} from './inputs.js';
+export { checkInputs, MAX_INPUT_LENGTH, type CheckedInputs, type InputProblem } from './inputs.js';

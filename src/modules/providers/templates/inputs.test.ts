@@ -31,6 +31,14 @@ describe(checkInputs.name, () => {
     expect(r.readable).toEqual({});
   });
 
+  it("uses an input's default when no value is given", () => {
+    const tenant: TemplateInput = { key: 'tenant', label: 'Tenant', default: 'common' };
+    expect(checkInputs([tenant], {}).readable).toEqual({ tenant: 'common' });
+    expect(checkInputs([tenant], { tenant: '' }).readable).toEqual({ tenant: 'common' });
+    expect(checkInputs([tenant], { tenant: 'contoso' }).readable).toEqual({ tenant: 'contoso' });
+    expect(checkInputs([tenant], {}).missing).toEqual([]);
+  });
+
   it('matches patterns against the whole value', () => {
     expect(checkInputs([region], { region: 'eu' }).problems).toEqual([]);
     expect(checkInputs([region], { region: 'europe' }).problems).toHaveLength(1);

@@ -28,7 +28,8 @@ export interface CheckedInputs {
 const patterns = new WeakMap<TemplateInput, RegExp>();
 
 /**
- * Checks given values against declared inputs. Missing inputs are listed, not refused: whether
+ * Checks given values against declared inputs; an input's `default` stands in for a value not
+ * given (and is checked like one). Missing inputs are listed, not refused: whether
  * they may be filled later (by the end user on the connect page) is the caller's rule.
  */
 export function checkInputs(fields: readonly TemplateInput[], given: unknown): CheckedInputs {
@@ -43,8 +44,9 @@ export function checkInputs(fields: readonly TemplateInput[], given: unknown): C
   for (const key of Object.keys(values))
     if (!declared.has(key)) out.problems.push({ key, message: 'is not an input of this offering' });
   for (const field of fields) {
-    const value = Object.hasOwn(values, field.key) ? values[field.key] : undefined;
-    if (value === undefined || value === null || value === '') {
+    const given = Object.hasOwn(values, field.key) ? values[field.key] : undefined;
+    const value = given === undefined || given === null || given === '' ? field.default : given;
+    if (value === undefined || value === '') {
       out.missing.push(field.key);
       continue;
     }

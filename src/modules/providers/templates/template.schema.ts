@@ -23,6 +23,8 @@ export interface TemplateInput {
   pattern?: string;
   /** Masked in forms and never shown again once saved. */
   secret?: boolean;
+  /** Used when no value is given (e.g. Microsoft's tenant `common`). */
+  default?: string;
 }
 
 export interface TemplateRequest {
@@ -35,7 +37,14 @@ export interface TemplateRequest {
 }
 
 export interface UserDetails extends TemplateRequest {
-  mapping: { uid: string; name?: string; email?: string; metadata?: PathMapping };
+  mapping: {
+    uid: string;
+    name?: string;
+    email?: string;
+    /** The connection's API origin (becomes `{{instance_url}}`), e.g. DocuSign's base_uri. */
+    instanceUrl?: string;
+    metadata?: PathMapping;
+  };
 }
 
 export interface RegistrationRequest extends TemplateRequest {
@@ -66,7 +75,11 @@ export interface TokenResponseMapping {
   uid?: string;
   name?: string;
   email?: string;
+  /** The connection's API origin (becomes `{{instance_url}}`), e.g. Pipedrive's api_domain. */
+  instanceUrl?: string;
   metadata?: PathMapping;
+  /** Further secrets of the response into the credentials bag (e.g. Slack's user token). */
+  credentials?: PathMapping;
   salesforce?: SalesforceTokenOptions;
 }
 
@@ -111,6 +124,11 @@ export interface ProviderTemplate {
   tokenResponse?: TokenResponseMapping;
   userDetails?: UserDetails;
   registrationRequests?: RegistrationRequest[];
+  /**
+   * Query parameters of the provider's redirect back (e.g. QuickBooks' realmId) into metadata:
+   * metadata key → parameter name. Each is required on the callback.
+   */
+  callbackParams?: Record<string, string>;
   connectionConfig?: TemplateInput[];
   credentialFields?: TemplateInput[];
   proxyHeaders?: Record<string, string>;
@@ -187,6 +205,7 @@ const input = {
     type: { enum: ['text', 'password', 'url', 'hostname_label'], default: 'text' },
     pattern: { type: 'string', minLength: 1, maxLength: 256, format: 'regex' },
     secret: { type: 'boolean', default: false },
+    default: { type: 'string', minLength: 1, maxLength: 4096 },
   },
 } as const;
 const inputList = { type: 'array', maxItems: 20, items: input } as const;
@@ -293,7 +312,12 @@ export const PROVIDER_TEMPLATE_SCHEMA = {
         uid: jsonPath,
         name: jsonPath,
         email: jsonPath,
+        instanceUrl: {
+          ...jsonPath,
+          description: "The connection's API origin ({{instance_url}}).",
+        },
         metadata: pathMapping,
+        credentials: { ...pathMapping, description: 'Further secrets into the credentials bag.' },
         salesforce: {
           type: 'object',
           additionalProperties: false,
@@ -316,7 +340,13 @@ export const PROVIDER_TEMPLATE_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           required: ['uid'],
-          properties: { uid: jsonPath, name: jsonPath, email: jsonPath, metadata: pathMapping },
+          properties: {
+            uid: jsonPath,
+            name: jsonPath,
+            email: jsonPath,
+            instanceUrl: jsonPath,
+            metadata: pathMapping,
+          },
         },
       },
     },
@@ -336,6 +366,13 @@ export const PROVIDER_TEMPLATE_SCHEMA = {
           },
         },
       },
+    },
+    callbackParams: {
+      type: 'object',
+      maxProperties: 10,
+      propertyNames: { pattern: KEY },
+      additionalProperties: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+      description: 'Metadata key → query parameter of the redirect back (required on it).',
     },
     connectionConfig: inputList,
     credentialFields: inputList,

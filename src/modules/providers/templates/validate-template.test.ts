@@ -273,6 +273,39 @@ describe(validateTemplate.name, () => {
     });
   });
 
+  describe('callback parameters and token-response credentials', () => {
+    it("makes a callback parameter a metadata key for later placeholders (QuickBooks' realmId)", () => {
+      const withRealm = template({
+        callbackParams: { realmId: 'realmId' },
+        apiBaseUrl: 'https://quickbooks.api.intuit.com/v3/company/[[realmId]]',
+      });
+      expect(errorsOf(withRealm)).toEqual([]);
+      expect(errorsOf({ ...withRealm, callbackParams: undefined }).map((e) => e.path)).toEqual([
+        '/apiBaseUrl',
+      ]);
+    });
+
+    it('refuses a token-response credential that would overwrite a token', () => {
+      expect(
+        errorsOf(template({ tokenResponse: { credentials: { refreshToken: '$.x' } } })),
+      ).toEqual([
+        {
+          path: '/tokenResponse/credentials/refreshToken',
+          message: 'would overwrite the credential "refreshToken"',
+        },
+      ]);
+      expect(
+        errorsOf(
+          template({
+            tokenResponse: { credentials: { userToken: '$.authed_user.access_token' } },
+            proxyHeaders: { Authorization: 'Bearer [[userToken]]' },
+            apiBaseUrl: 'https://slack.com/api',
+          }),
+        ),
+      ).toEqual([]);
+    });
+  });
+
   describe('URL placement', () => {
     it.each([
       [

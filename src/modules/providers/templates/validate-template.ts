@@ -283,6 +283,8 @@ class SemanticCheck {
       const tr = effectiveTokenResponse(this.t);
       for (const k of ['uid', 'name', 'email'] as const) if (tr[k]) afterToken.add(k);
       Object.keys(tr.metadata ?? {}).forEach((k) => afterToken.add(k));
+      Object.keys(tr.credentials ?? {}).forEach((k) => afterToken.add(k));
+      Object.keys(this.t.callbackParams ?? {}).forEach((k) => afterToken.add(k));
       // Salesforce's identity URL yields the user's id, name and email.
       if (tr.salesforce?.identityUrl) ['uid', 'name', 'email'].forEach((k) => afterToken.add(k));
     }
@@ -312,6 +314,13 @@ class SemanticCheck {
     if (isOAuthMode(this.mode)) TOKEN_KEYS.forEach((k) => credentials.add(k));
     const metadataAt: Array<[string, string]> = [];
     const tr = this.t.tokenResponse;
+    for (const k of Object.keys(tr?.credentials ?? {})) {
+      if (credentials.has(k))
+        this.error(`/tokenResponse/credentials/${k}`, `would overwrite the credential "${k}"`);
+      credentials.add(k);
+    }
+    for (const k of Object.keys(this.t.callbackParams ?? {}))
+      metadataAt.push([`/callbackParams/${k}`, k]);
     for (const k of ['uid', 'name', 'email'] as const)
       if (tr?.[k]) metadataAt.push([`/tokenResponse/${k}`, k]);
     for (const k of Object.keys(tr?.metadata ?? {}))
