@@ -1,0 +1,360 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutboundHttp } from '../src/common/http/outbound-http.js';
+import { FakeClock } from '../src/common/time/clock.js';
+import {
+  type Offering,
+  type OfferingTemplateParts,
+} from '../src/modules/offerings/offering.entity.js';
+import { templateOf } from '../src/modules/offerings/offering-template.js';
+import { validateTemplate } from '../src/modules/providers/templates/index.js';
+import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
+import { startFakeProvider, type FakeProvider } from '../tools/providers/fake/fake-provider.js';
+import type { FakeProviderFixture } from '../tools/providers/fake/fixture.js';
+import { atlassian } from '../tools/providers/fixtures/atlassian.js';
+import { github } from '../tools/providers/fixtures/github.js';
+import { google } from '../tools/providers/fixtures/google.js';
+import { hubspot } from '../tools/providers/fixtures/hubspot.js';
+import { notion } from '../tools/providers/fixtures/notion.js';
+import { slack } from '../tools/providers/fixtures/slack.js';
+import { xero } from '../tools/providers/fixtures/xero.js';
+import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
+import { Browser, returnToLatchkey, startFlow } from './support/connect.js';
+import { developerToken } from './support/factories.js';
+
+/**
+ * The template engine end to end: Latchkey's real connect flow (connect session → connect page →
+ * the fake provider's authorize endpoint → callback) against the data-driven fake provider, with
+ * offerings whose template parts sit in the `template` column.
+ */
+
+const DAY = 24 * 3_600_000;
+const APP_REDIRECT = 'https://app.example.com/connected';
+
+/** Latchkey, one fake provider and one offering + integration for it. */
+interface TemplateWorld {
+  t: TestApp;
+  fake: FakeProvider;
+  clock: FakeClock;
+  admin: string;
+  dev: string;
+  offeringId: string;
+  integrationId: string;
+  /** The integration as the API answered its creation. */
+  integration: Record<string, unknown>;
+  /** Replaces the offering's template parts (the offerings API for them is another slice). */
+  setTemplate(parts: OfferingTemplateParts): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface TemplateWorldOptions {
+  /** The offering's flat fields; `origin` is the fake's. */
+  offering(origin: string): Record<string, unknown>;
+  template(origin: string): OfferingTemplateParts;
+  /** The integration's scopes (default: none). */
+  scopes?: string[];
+  /** The integration's client secret (default: the fixture client's). */
+  clientSecret?: string;
+  /** Changes to the fixture (e.g. a public client). */
+  fixture?(f: FakeProviderFixture): FakeProviderFixture;
+}
+
+async function templateWorld(
+  base: FakeProviderFixture,
+  options: TemplateWorldOptions,
+): Promise<TemplateWorld> {
+  const clock = new FakeClock(Date.UTC(2030, 0, 1));
+  const t = await createTestApp({
+    env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true' },
+    clock,
+  });
+  // The fixture's client, registered with Latchkey's real callback URL.
+  const fixture = (options.fixture ?? ((f) => f))({
+    ...base,
+    clients: base.clients.map((c) => ({ ...c, redirectUris: [`${t.url}/oauth/callback`] })),
+  });
+  const fake = await startFakeProvider(fixture, { now: () => clock.nowMs() });
+  const client = fixture.clients[0];
+  const admin = await adminToken(t);
+  const dev = await developerToken(t, admin);
+  const offering = await t.http
+    .post('/api/v1/offerings')
+    .auth(admin, { type: 'bearer' })
+    .send({ key: `${base.name}-local`, environment: 'test', ...options.offering(fake.url) });
+  expect(offering.status, JSON.stringify(offering.body)).toBe(201);
+  const offeringId = offering.body.id as string;
+  const repo = t.dataSource.getRepository<Offering>('Offering');
+  const setTemplate = async (parts: OfferingTemplateParts) => {
+    await repo.update({ id: offeringId }, { template: parts });
+    // What the offerings API will refuse must not be what these tests rely on.
+    const check = validateTemplate(templateOf(await repo.findOneByOrFail({ id: offeringId })), {
+      allowInsecure: true,
+    });
+    expect(check.ok ? [] : check.errors).toEqual([]);
+  };
+  await setTemplate(options.template(fake.url));
+  const secret = options.clientSecret ?? client.clientSecret ?? 'public-client-placeholder';
+  t.secret(secret);
+  const integration = await t.http
+    .post('/api/v1/integrations')
+    .auth(dev, { type: 'bearer' })
+    .send({
+      name: `${base.name} sync`,
+      offeringId,
+      clientId: client.clientId,
+      clientSecret: secret,
+      scopes: options.scopes ?? [],
+      allowedRedirectUris: [APP_REDIRECT],
+    });
+  expect(integration.status, JSON.stringify(integration.body)).toBe(201);
+  return {
+    t,
+    fake,
+    clock,
+    admin,
+    dev,
+    offeringId,
+    integrationId: integration.body.id as string,
+    integration: integration.body as Record<string, unknown>,
+    setTemplate,
+    async close() {
+      await fake.close();
+      await t.close();
+    },
+  };
+}
+
+/** A world for the surrounding `describe`. */
+function useTemplateWorld(base: FakeProviderFixture, options: TemplateWorldOptions): TemplateWorld {
+  const world = {} as TemplateWorld;
+  beforeAll(async () => {
+    Object.assign(world, await templateWorld(base, options));
+  });
+  afterAll(async () => {
+    await world.close?.();
+  });
+  return world;
+}
+
+/**
+ * The whole flow in redirect mode, approving at the fake as its first account: returns the
+ * authorization URL Latchkey chose and where Latchkey sent the browser back to.
+ */
+async function connectThrough(w: TemplateWorld, endUserId: string) {
+  const created = await w.t.http
+    .post('/api/v1/connect-sessions')
+    .auth(w.dev, { type: 'bearer' })
+    .send({
+      integrationId: w.integrationId,
+      endUser: { id: endUserId },
+      redirectUri: APP_REDIRECT,
+    });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  w.t.secret(created.body.token as string);
+  const browser = new Browser();
+  const authorize = await startFlow(w, created.body.connectUrl as string, browser);
+  const approved = await w.fake.authorize(authorize);
+  expect(approved.status, JSON.stringify(approved.body)).toBe(302);
+  const res = await returnToLatchkey(w, approved.location!, browser);
+  expect(res.status).toBe(302);
+  return { authorize, back: new URL(res.headers.location as string), sessionId: created.body.id };
+}
+
+/** Connects and exchanges the result code: the connection as the API shows it. */
+async function connectOk(w: TemplateWorld, endUserId: string) {
+  const { authorize, back } = await connectThrough(w, endUserId);
+  const code = back.searchParams.get('code');
+  expect(code, back.toString()).toBeTruthy();
+  const exchanged = await w.t.http
+    .post('/api/v1/connect-sessions/exchange')
+    .auth(w.dev, { type: 'bearer' })
+    .send({ code: w.t.secret(code!) });
+  expect(exchanged.status, JSON.stringify(exchanged.body)).toBe(200);
+  return { authorize, connection: exchanged.body.connection as Record<string, any> };
+}
+
+/** The connection's row and its decrypted credentials bag. */
+async function stored(w: TemplateWorld, id: string) {
+  const [row]: Array<Record<string, any>> = await w.t.dataSource.query(
+    'SELECT * FROM connections WHERE id = $1',
+    [id],
+  );
+  const credentials = JSON.parse(
+    w.t.keyRing.decrypt(row.credentials_enc as string, {
+      table: 'connections',
+      rowId: id,
+      field: 'credentials',
+    }),
+  ) as Record<string, unknown>;
+  for (const v of Object.values(credentials))
+    if (typeof v === 'string' && v.length >= 8) w.t.secret(v);
+  return { row, credentials };
+}
+
+/** Token requests as Latchkey sent them (URL, headers, body), recorded from the outbound client. */
+function recordOutbound(w: TemplateWorld) {
+  const http = w.t.app.get(OutboundHttp);
+  const sent: Array<{ url: string; headers: Record<string, string>; body: string }> = [];
+  const original = http.fetch;
+  (http as { fetch: OutboundHttp['fetch'] }).fetch = (url, init = {}) => {
+    sent.push({
+      url: String(url),
+      headers: Object.fromEntries(new Headers(init.headers).entries()),
+      body: typeof init.body === 'string' ? init.body : '',
+    });
+    return original(url, init);
+  };
+  return {
+    sent,
+    restore: () => void ((http as { fetch: OutboundHttp['fetch'] }).fetch = original),
+  };
+}
+
+describe('provider templates (end to end)', () => {
+  describe('Notion: Basic client authentication, a JSON token request, identity in the token response', () => {
+    const w = useTemplateWorld(notion, {
+      offering: (origin) => ({
+        provider: 'notion',
+        displayName: 'Notion',
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        authorizationUrl: `${origin}/v1/oauth/authorize`,
+        tokenUrl: `${origin}/v1/oauth/token`,
+        scopes: { required: [], optional: [] },
+        pkce: 'none',
+        apiBaseUrl: `${origin}/v1`,
+        allowedApiHosts: [new URL(origin).host],
+      }),
+      template: () => ({
+        authorizationParams: { owner: 'user' },
+        tokenRequest: { clientAuthentication: 'client_secret_basic', bodyFormat: 'json' },
+        tokenResponse: {
+          uid: '$.owner.user.id',
+          name: '$.owner.user.name',
+          email: '$.owner.user.person.email',
+          metadata: { workspace_id: '$.workspace_id', workspace_name: '$.workspace_name' },
+        },
+        proxyHeaders: { Authorization: 'Bearer [[accessToken]]', 'Notion-Version': '2022-06-28' },
+      }),
+    });
+
+    it('verifies the integration with a Basic, JSON bogus-code probe and makes it configured', () => {
+      expect(w.integration).toMatchObject({
+        status: 'configured',
+        verification: { outcome: 'accepted' },
+      });
+      const probe = w.fake.state.requests.find((r) => r.endpoint === 'token')!;
+      expect(probe).toMatchObject({ clientAuth: 'client_secret_basic', status: 400 });
+      expect(probe.contentType).toMatch(/^application\/json/);
+    });
+
+    it('leaves an integration with a wrong secret in draft with the provider message', async () => {
+      const res = await w.t.http
+        .post('/api/v1/integrations')
+        .auth(w.dev, { type: 'bearer' })
+        .send({
+          name: 'Notion, wrong secret',
+          offeringId: w.offeringId,
+          clientId: notion.clients[0].clientId,
+          clientSecret: w.t.secret('secret_not_the_right_one'),
+          scopes: [],
+          allowedRedirectUris: [APP_REDIRECT],
+        });
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ status: 'draft', verification: { outcome: 'rejected' } });
+      expect(res.body.verification.message).toContain('invalid_client');
+      expect(res.body.verification.message).toContain('Check the client ID and client secret.');
+    });
+
+    it('connects with owner=user, maps the owner as identity and the workspace into metadata', async () => {
+      const { authorize, connection } = await connectOk(w, 'notion-user-1');
+      expect(authorize.origin + authorize.pathname).toBe(`${w.fake.url}/v1/oauth/authorize`);
+      expect(authorize.searchParams.get('owner')).toBe('user');
+      expect(authorize.searchParams.has('code_challenge')).toBe(false);
+      const account = notion.accounts[0];
+      expect(connection).toMatchObject({
+        status: 'active',
+        provider: { userId: account.id, displayName: account.name },
+        metadata: {
+          uid: account.id,
+          name: account.name,
+          email: account.email,
+          workspace_id: account.tenantId,
+          workspace_name: account.tenantName,
+        },
+      });
+      const exchange = w.fake.state.requests.filter((r) => r.endpoint === 'token').at(-1)!;
+      expect(exchange).toMatchObject({ clientAuth: 'client_secret_basic', status: 200 });
+      expect(exchange.contentType).toMatch(/^application\/json/);
+      // No userDetails: the identity came with the token, nothing else was asked.
+      expect(w.fake.state.count('identity')).toBe(0);
+      const { credentials } = await stored(w, connection.id);
+      expect(credentials.accessToken).toMatch(/^ntn_/);
+      expect(credentials.refreshToken).toMatch(/^nrt_/);
+    });
+  });
+
+  describe('Slack v2: the user token nested in authed_user, scopes joined by commas', () => {
+    const w = useTemplateWorld(slack, {
+      offering: (origin) => ({
+        provider: 'slack',
+        displayName: 'Slack (user token)',
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        authorizationUrl: `${origin}/oauth/v2/authorize`,
+        tokenUrl: `${origin}/api/oauth.v2.access`,
+        scopes: { required: ['channels:read'], optional: ['chat:write'] },
+        pkce: 'none',
+        apiBaseUrl: `${origin}/api`,
+        allowedApiHosts: [new URL(origin).host],
+      }),
+      template: () => ({
+        scopeSeparator: ',',
+        authorizationParams: { user_scope: 'search:read,users:read' },
+        tokenRequest: { clientAuthentication: 'client_secret_basic' },
+        tokenResponse: {
+          accessToken: '$.authed_user.access_token',
+          scope: '$.authed_user.scope',
+          tokenType: '$.authed_user.token_type',
+          uid: '$.authed_user.id',
+          metadata: { team_id: '$.team.id', team_name: '$.team.name' },
+        },
+      }),
+      scopes: ['channels:read', 'chat:write'],
+    });
+
+    it("is configured by Slack's answer to a bogus code (invalid_code), draft on bad_client_secret", async () => {
+      expect(w.integration).toMatchObject({ status: 'configured' });
+      const res = await w.t.http
+        .post('/api/v1/integrations')
+        .auth(w.dev, { type: 'bearer' })
+        .send({
+          name: 'Slack, wrong secret',
+          offeringId: w.offeringId,
+          clientId: slack.clients[0].clientId,
+          clientSecret: w.t.secret('not-the-slack-client-secret'),
+          scopes: ['channels:read'],
+          allowedRedirectUris: [APP_REDIRECT],
+        });
+      expect(res.body).toMatchObject({ status: 'draft', verification: { outcome: 'rejected' } });
+      expect(res.body.verification.message).toContain('bad_client_secret');
+      expect(res.body.verification.message).toContain('Check the client ID and client secret.');
+    });
+
+    it('asks for bot scopes with "," and stores the user token, its scopes and the team', async () => {
+      const { authorize, connection } = await connectOk(w, 'slack-user-1');
+      expect(authorize.searchParams.get('scope')).toBe('channels:read,chat:write');
+      expect(authorize.searchParams.get('user_scope')).toBe('search:read,users:read');
+      const account = slack.accounts[0];
+      expect(connection).toMatchObject({
+        status: 'active',
+        provider: { userId: account.id },
+        grantedScopes: ['search:read', 'users:read'],
+        metadata: { uid: account.id, team_id: account.tenantId, team_name: account.tenantName },
+      });
+      const { row, credentials } = await stored(w, connection.id);
+      expect(credentials.accessToken).toMatch(/^xoxp-/);
+      expect(JSON.stringify(credentials)).not.toMatch(/xoxb-/);
+      // Slack's tokens neither expire nor refresh: stored without expiry, never scheduled.
+      expect(row.access_token_expires_at).toBeNull();
+      expect(row.next_refresh_at).toBeNull();
+    });
+  });
+});
