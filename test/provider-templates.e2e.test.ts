@@ -13,7 +13,6 @@ import type { FakeProviderFixture } from '../tools/providers/fake/fixture.js';
 import { atlassian } from '../tools/providers/fixtures/atlassian.js';
 import { github } from '../tools/providers/fixtures/github.js';
 import { google } from '../tools/providers/fixtures/google.js';
-import { hubspot } from '../tools/providers/fixtures/hubspot.js';
 import { notion } from '../tools/providers/fixtures/notion.js';
 import { slack } from '../tools/providers/fixtures/slack.js';
 import { xero } from '../tools/providers/fixtures/xero.js';
@@ -355,6 +354,299 @@ describe('provider templates (end to end)', () => {
       // Slack's tokens neither expire nor refresh: stored without expiry, never scheduled.
       expect(row.access_token_expires_at).toBeNull();
       expect(row.next_refresh_at).toBeNull();
+    });
+  });
+
+  describe('GitHub OAuth App: a token without expiry or refresh, identity from /user', () => {
+    const w = useTemplateWorld(github, {
+      offering: (origin) => ({
+        provider: 'github',
+        displayName: 'GitHub',
+        authorizationUrl: `${origin}/login/oauth/authorize`,
+        tokenUrl: `${origin}/login/oauth/access_token`,
+        scopes: { required: ['read:user'], optional: ['repo'] },
+        pkce: 'S256',
+        apiBaseUrl: origin,
+        allowedApiHosts: [new URL(origin).host],
+      }),
+      template: (origin) => ({
+        userDetails: {
+          url: `${origin}/user`,
+          headers: { Authorization: 'Bearer [[accessToken]]', 'User-Agent': 'Latchkey' },
+          mapping: {
+            uid: '$.id',
+            name: '$.name',
+            email: '$.email',
+            metadata: { login: '$.login', node_id: '$.node_id' },
+          },
+        },
+      }),
+      scopes: ['read:user', 'repo'],
+    });
+    let id: string;
+    let token: string;
+
+    it('takes the identity from userDetails only, with name, email and metadata keys', async () => {
+      const { connection } = await connectOk(w, 'github-user-1');
+      id = connection.id as string;
+      const account = github.accounts[0];
+      expect(connection).toMatchObject({
+        status: 'active',
+        provider: { userId: account.id, displayName: account.name },
+        grantedScopes: ['read:user', 'repo'],
+        metadata: {
+          uid: account.id,
+          name: account.name,
+          email: account.email,
+          login: account.extra!.login,
+          node_id: account.extra!.nodeId,
+        },
+      });
+      expect(w.fake.state.count('identity')).toBe(1);
+      const { row, credentials } = await stored(w, id);
+      token = credentials.accessToken as string;
+      expect(token).toMatch(/^gho_/);
+      expect(credentials.refreshToken).toBeUndefined();
+      expect(row.access_token_expires_at).toBeNull();
+      expect(row.next_refresh_at).toBeNull();
+    });
+
+    it('never refreshes it: days pass, the scheduler ticks, the handout gives the same token', async () => {
+      const tokenRequests = w.fake.state.count('token');
+      const scheduler = w.t.app.get(TokenRefreshScheduler);
+      for (let day = 0; day < 5; day++) {
+        w.clock.advance(DAY);
+        await scheduler.tick();
+      }
+      const dev = await developerToken(w.t, await adminToken(w.t));
+      const handout = await w.t.http
+        .get(`/api/v1/connections/${id}/access-token`)
+        .auth(dev, { type: 'bearer' });
+      expect(handout.status).toBe(200);
+      expect(handout.body).toMatchObject({ accessToken: token, expiresAt: null });
+      expect(w.fake.state.count('token')).toBe(tokenRequests);
+      const proxied = await w.t.http
+        .get(`/api/v1/proxy/${id}/user/repos`)
+        .set('User-Agent', 'latchkey-test')
+        .auth(dev, { type: 'bearer' });
+      expect(proxied.status, proxied.text).toBe(200);
+      expect(w.fake.state.presentedTo('user.repos')).toEqual([token]);
+    });
+
+    it('marks it needs_reauth on an upstream 401 once the grant is revoked, without retrying', async () => {
+      const dev = await developerToken(w.t, await adminToken(w.t));
+      w.fake.revokeGrant(token);
+      const tokenRequests = w.fake.state.count('token');
+      const before = w.fake.state.count('user.repos');
+      const proxied = await w.t.http
+        .get(`/api/v1/proxy/${id}/user/repos`)
+        .set('User-Agent', 'latchkey-test')
+        .auth(dev, { type: 'bearer' });
+      // The provider's 401 led to a refresh attempt, which found nothing to refresh with.
+      expect([proxied.status, proxied.body.error?.code]).toEqual([409, 'connection.needs_reauth']);
+      expect(w.fake.state.count('user.repos')).toBe(before + 1);
+      expect(w.fake.state.count('token')).toBe(tokenRequests);
+      const connection = await w.t.http
+        .get(`/api/v1/connections/${id}`)
+        .auth(dev, { type: 'bearer' });
+      expect(connection.body.status).toBe('needs_reauth');
+      const again = await w.t.http
+        .get(`/api/v1/proxy/${id}/user/repos`)
+        .set('User-Agent', 'latchkey-test')
+        .auth(dev, { type: 'bearer' });
+      expect([again.status, again.body.error?.code]).toEqual([409, 'connection.needs_reauth']);
+      expect(w.fake.state.count('user.repos')).toBe(before + 1);
+    });
+  });
+
+  describe('Atlassian: registration requests after authorization', () => {
+    const registration = (origin: string, siteKey: string) => [
+      {
+        url: `${origin}/oauth/token/accessible-resources`,
+        headers: { Authorization: 'Bearer [[accessToken]]' },
+        mapping: {
+          metadata: { cloud_id: '$[0].id', site_url: '$[0].url', site_name: '$[0].name' },
+        },
+      },
+      {
+        // Uses what the first request mapped.
+        url: `${origin}/ex/jira/[[${siteKey}]]/rest/api/3/myself`,
+        headers: { Authorization: 'Bearer [[accessToken]]' },
+        mapping: { metadata: { jira_account_id: '$.accountId' } },
+      },
+    ];
+    const parts = (origin: string, siteKey = 'cloud_id'): OfferingTemplateParts => ({
+      authorizationParams: { audience: 'api.atlassian.com', prompt: 'consent' },
+      tokenRequest: { clientAuthentication: 'client_secret_post', bodyFormat: 'json' },
+      userDetails: {
+        url: `${origin}/me`,
+        headers: { Authorization: 'Bearer [[accessToken]]' },
+        mapping: { uid: '$.account_id', name: '$.name', email: '$.email' },
+      },
+      registrationRequests: registration(origin, siteKey),
+    });
+    const w = useTemplateWorld(atlassian, {
+      offering: (origin) => ({
+        provider: 'atlassian',
+        displayName: 'Jira',
+        authorizationUrl: `${origin}/authorize`,
+        tokenUrl: `${origin}/oauth/token`,
+        scopes: { required: ['read:jira-user', 'offline_access'], optional: [] },
+        pkce: 'none',
+      }),
+      template: (origin) => parts(origin),
+      scopes: ['read:jira-user', 'offline_access'],
+    });
+
+    it('maps the cloud id into metadata and uses it in a later request', async () => {
+      const { authorize, connection } = await connectOk(w, 'atlassian-user-1');
+      expect(authorize.searchParams.get('audience')).toBe('api.atlassian.com');
+      expect(authorize.searchParams.get('prompt')).toBe('consent');
+      const account = atlassian.accounts[0];
+      expect(connection).toMatchObject({
+        status: 'active',
+        provider: { userId: account.id, displayName: account.name },
+        metadata: {
+          uid: account.id,
+          email: account.email,
+          cloud_id: account.tenantId,
+          site_url: account.extra!.siteUrl,
+          jira_account_id: account.id,
+        },
+      });
+      expect(w.fake.state.requests.find((r) => r.endpoint === 'jira.myself')!.path).toBe(
+        `/ex/jira/${account.tenantId}/rest/api/3/myself`,
+      );
+    });
+
+    it('fails the connection with a clear error and stores nothing when a registration request fails', async () => {
+      await w.setTemplate(parts(w.fake.url, 'site_name'));
+      try {
+        const { back } = await connectThrough(w, 'atlassian-user-2');
+        expect(back.origin + back.pathname).toBe(APP_REDIRECT);
+        expect(back.searchParams.get('error')).toBe('registration_failed');
+        expect(back.searchParams.get('error_description')).toMatch(
+          /^Registration request 2 failed \(HTTP 404: Not Found\)/,
+        );
+        expect(back.searchParams.has('code')).toBe(false);
+        const sessions: Array<{ status: string; error: string; connection_id: string | null }> =
+          await w.t.dataSource.query(
+            `SELECT status, error, connection_id FROM connect_sessions WHERE end_user_id = 'atlassian-user-2'`,
+          );
+        expect(sessions).toEqual([
+          { status: 'failed', error: 'registration_failed', connection_id: null },
+        ]);
+        const rows: unknown[] = await w.t.dataSource.query(
+          `SELECT id FROM connections WHERE end_user_id = 'atlassian-user-2'`,
+        );
+        expect(rows).toEqual([]);
+      } finally {
+        await w.setTemplate(parts(w.fake.url));
+      }
+    });
+  });
+
+  describe('Google: authorizationParams, PKCE and tokenRequest.extraParams reach the provider', () => {
+    const w = useTemplateWorld(google, {
+      offering: (origin) => ({
+        provider: 'google',
+        displayName: 'Google',
+        authorizationUrl: `${origin}/o/oauth2/v2/auth`,
+        tokenUrl: `${origin}/token`,
+        userinfoUrl: `${origin}/v1/userinfo`,
+        scopes: { required: ['openid', 'email'], optional: [] },
+        pkce: 'S256',
+      }),
+      template: () => ({
+        authorizationParams: { access_type: 'offline', prompt: 'consent' },
+        tokenRequest: { extraParams: { latchkey_probe: 'extra-{{client_id}}' } },
+      }),
+      scopes: ['openid', 'email'],
+    });
+
+    it('sends exactly the template parameters and gets the refresh token only they unlock', async () => {
+      const outbound = recordOutbound(w);
+      try {
+        const { authorize, connection } = await connectOk(w, 'google-user-1');
+        const client = google.clients[0];
+        expect(authorize.origin + authorize.pathname).toBe(`${w.fake.url}/o/oauth2/v2/auth`);
+        expect(Object.fromEntries(authorize.searchParams)).toEqual({
+          response_type: 'code',
+          client_id: client.clientId,
+          redirect_uri: `${w.t.url}/oauth/callback`,
+          scope: 'openid email',
+          state: expect.stringMatching(/^[\w-]{43}$/),
+          code_challenge: expect.stringMatching(/^[\w-]{43}$/),
+          code_challenge_method: 'S256',
+          access_type: 'offline',
+          prompt: 'consent',
+        });
+        const exchange = outbound.sent.find((r) => r.url === `${w.fake.url}/token`)!;
+        const body = Object.fromEntries(new URLSearchParams(exchange.body));
+        expect(body).toEqual({
+          latchkey_probe: `extra-${client.clientId}`,
+          grant_type: 'authorization_code',
+          code: expect.any(String),
+          redirect_uri: `${w.t.url}/oauth/callback`,
+          code_verifier: expect.stringMatching(/^[\w-]{43}$/),
+          client_id: client.clientId,
+          client_secret: client.clientSecret,
+        });
+        expect(connection).toMatchObject({
+          status: 'active',
+          provider: { userId: google.accounts[0].id },
+          metadata: { uid: google.accounts[0].id, email: google.accounts[0].email },
+        });
+        const { credentials } = await stored(w, connection.id as string);
+        expect(credentials.refreshToken).toMatch(/^1\/\//);
+      } finally {
+        outbound.restore();
+      }
+    });
+  });
+
+  describe('a public client: client authentication none with PKCE', () => {
+    const w = useTemplateWorld(google, {
+      offering: (origin) => ({
+        provider: 'google',
+        displayName: 'Google (public client)',
+        authorizationUrl: `${origin}/o/oauth2/v2/auth`,
+        tokenUrl: `${origin}/token`,
+        userinfoUrl: `${origin}/v1/userinfo`,
+        scopes: { required: ['openid'], optional: [] },
+        pkce: 'S256',
+        tokenEndpointAuthMethod: 'none',
+      }),
+      template: () => ({ tokenRequest: { clientAuthentication: 'none' } }),
+      scopes: ['openid'],
+      // A client registered without a secret, which must prove itself with PKCE.
+      fixture: (f) => ({
+        ...f,
+        clients: f.clients.map(({ clientSecret: _secret, ...c }) => c),
+        authorize: { ...f.authorize!, pkce: 'required' },
+        token: { ...f.token!, clientAuth: ['none'] },
+      }),
+    });
+
+    it('sends the client id and the code verifier, never a secret', async () => {
+      expect(w.integration).toMatchObject({ status: 'configured' });
+      const outbound = recordOutbound(w);
+      try {
+        const { connection } = await connectOk(w, 'public-user-1');
+        expect(connection.status).toBe('active');
+        const exchange = outbound.sent.find((r) => r.url === `${w.fake.url}/token`)!;
+        const body = Object.fromEntries(new URLSearchParams(exchange.body));
+        expect(body.client_id).toBe(google.clients[0].clientId);
+        expect(body.code_verifier).toMatch(/^[\w-]{43}$/);
+        expect(body).not.toHaveProperty('client_secret');
+        expect(exchange.headers).not.toHaveProperty('authorization');
+        expect(w.fake.state.requests.filter((r) => r.endpoint === 'token').at(-1)).toMatchObject({
+          clientAuth: 'none',
+          status: 200,
+        });
+      } finally {
+        outbound.restore();
+      }
     });
   });
 });
