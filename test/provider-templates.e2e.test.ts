@@ -1,23 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutboundHttp } from '../src/common/http/outbound-http.js';
+import { createDataSource, migrate } from '../src/database/data-source.js';
 import { FakeClock } from '../src/common/time/clock.js';
 import {
   type Offering,
   type OfferingTemplateParts,
 } from '../src/modules/offerings/offering.entity.js';
 import { templateOf } from '../src/modules/offerings/offering-template.js';
-import { validateTemplate } from '../src/modules/providers/templates/index.js';
+import {
+  type RegistrationRequest,
+  validateTemplate,
+} from '../src/modules/providers/templates/index.js';
 import { TokenRefreshScheduler } from '../src/modules/token-refresh/token-refresh.scheduler.js';
 import { startFakeProvider, type FakeProvider } from '../tools/providers/fake/fake-provider.js';
+import { DEFAULT_USER } from '../tools/providers/salesforce/index.js';
 import type { FakeProviderFixture } from '../tools/providers/fake/fixture.js';
 import { atlassian } from '../tools/providers/fixtures/atlassian.js';
 import { github } from '../tools/providers/fixtures/github.js';
 import { google } from '../tools/providers/fixtures/google.js';
 import { notion } from '../tools/providers/fixtures/notion.js';
 import { slack } from '../tools/providers/fixtures/slack.js';
-import { xero } from '../tools/providers/fixtures/xero.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from './support/app.js';
-import { Browser, returnToLatchkey, startFlow } from './support/connect.js';
+import {
+  Browser,
+  connectWorld,
+  newConnection,
+  returnToLatchkey,
+  startFlow,
+  type World,
+} from './support/connect.js';
 import { developerToken } from './support/factories.js';
 
 /**
@@ -83,7 +94,10 @@ async function templateWorld(
   const offeringId = offering.body.id as string;
   const repo = t.dataSource.getRepository<Offering>('Offering');
   const setTemplate = async (parts: OfferingTemplateParts) => {
-    await repo.update({ id: offeringId }, { template: parts });
+    await t.dataSource.query(
+      'UPDATE offerings SET template = $2, updated_at = now() WHERE id = $1',
+      [offeringId, JSON.stringify(parts)],
+    );
     // What the offerings API will refuse must not be what these tests rely on.
     const check = validateTemplate(templateOf(await repo.findOneByOrFail({ id: offeringId })), {
       allowInsecure: true,
@@ -150,10 +164,14 @@ async function connectThrough(w: TemplateWorld, endUserId: string) {
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   w.t.secret(created.body.token as string);
   const browser = new Browser();
-  const authorize = await startFlow(w, created.body.connectUrl as string, browser);
+  const authorize = await startFlow(
+    w as unknown as World,
+    created.body.connectUrl as string,
+    browser,
+  );
   const approved = await w.fake.authorize(authorize);
   expect(approved.status, JSON.stringify(approved.body)).toBe(302);
-  const res = await returnToLatchkey(w, approved.location!, browser);
+  const res = await returnToLatchkey(w as unknown as World, approved.location!, browser);
   expect(res.status).toBe(302);
   return { authorize, back: new URL(res.headers.location as string), sessionId: created.body.id };
 }
@@ -168,12 +186,15 @@ async function connectOk(w: TemplateWorld, endUserId: string) {
     .auth(w.dev, { type: 'bearer' })
     .send({ code: w.t.secret(code!) });
   expect(exchanged.status, JSON.stringify(exchanged.body)).toBe(200);
-  return { authorize, connection: exchanged.body.connection as Record<string, any> };
+  return {
+    authorize,
+    connection: exchanged.body.connection as Record<string, unknown> & { id: string },
+  };
 }
 
 /** The connection's row and its decrypted credentials bag. */
 async function stored(w: TemplateWorld, id: string) {
-  const [row]: Array<Record<string, any>> = await w.t.dataSource.query(
+  const [row]: Array<Record<string, unknown>> = await w.t.dataSource.query(
     'SELECT * FROM connections WHERE id = $1',
     [id],
   );
@@ -460,7 +481,7 @@ describe('provider templates (end to end)', () => {
   });
 
   describe('Atlassian: registration requests after authorization', () => {
-    const registration = (origin: string, siteKey: string) => [
+    const registration = (origin: string, siteKey: string): RegistrationRequest[] => [
       {
         url: `${origin}/oauth/token/accessible-resources`,
         headers: { Authorization: 'Bearer [[accessToken]]' },
@@ -646,6 +667,103 @@ describe('provider templates (end to end)', () => {
         });
       } finally {
         outbound.restore();
+      }
+    });
+  });
+
+  describe('the in-place migration (ProviderTemplates)', () => {
+    it('keeps an existing Salesforce connection working, with uid in its metadata and no re-authorization', async () => {
+      const clock = new FakeClock(Date.UTC(2030, 0, 1));
+      const w = await connectWorld({ clock });
+      const { db, keyRing } = w.t;
+      let app: TestApp | undefined;
+      try {
+        const id = await newConnection(w, 'migrated-user');
+        const field = { table: 'connections', rowId: id, field: 'credentials' };
+        const [row]: Array<{ credentials_enc: string }> = await w.t.dataSource.query(
+          'SELECT credentials_enc FROM connections WHERE id = $1',
+          [id],
+        );
+        const current = JSON.parse(keyRing.decrypt(row.credentials_enc, field)) as Record<
+          string,
+          unknown
+        >;
+        // The credentials document as the code before provider templates wrote it.
+        const old = {
+          accessToken: w.t.secret(current.accessToken as string),
+          refreshToken: w.t.secret(current.refreshToken as string),
+          idToken: current.idToken,
+          tokenType: current.tokenType,
+          issuedAt: current.issuedAt,
+          raw: current.raw,
+        };
+        await w.t.close({ keepDatabase: true });
+
+        // Back to the schema before ProviderTemplates, with the rows as the old code left them.
+        const ds = createDataSource(db.url);
+        await ds.initialize();
+        try {
+          for (;;) {
+            const [last]: Array<{ name: string }> = await ds.query(
+              'SELECT name FROM migrations ORDER BY timestamp DESC LIMIT 1',
+            );
+            await ds.undoLastMigration({ transaction: 'each' });
+            if (last.name === 'ProviderTemplates1796600000000') break;
+          }
+          expect(
+            await ds.query(
+              `SELECT column_name FROM information_schema.columns WHERE table_name = 'offerings' AND column_name = 'template'`,
+            ),
+          ).toEqual([]);
+          await ds.query(
+            `UPDATE connections SET metadata = '{}', credentials_enc = $2 WHERE id = $1`,
+            [id, keyRing.encrypt(JSON.stringify(old), field)],
+          );
+          await migrate(ds);
+        } finally {
+          await ds.destroy();
+        }
+
+        app = await w.replica();
+        const dev = await developerToken(app, await adminToken(app));
+        const authorizations = w.sf.tokenRequests.authorization_code;
+        const shown = await app.http.get(`/api/v1/connections/${id}`).auth(dev, { type: 'bearer' });
+        expect(shown.body).toMatchObject({
+          status: 'active',
+          metadata: { uid: DEFAULT_USER.userId, name: DEFAULT_USER.displayName },
+        });
+        // Handed out and proxied unchanged.
+        const handout = await app.http
+          .get(`/api/v1/connections/${id}/access-token`)
+          .auth(dev, { type: 'bearer' });
+        expect(handout.body.accessToken).toBe(old.accessToken);
+        const proxy = () =>
+          app!.http
+            .get(`/api/v1/proxy/${id}/services/data/v62.0/limits`)
+            .auth(dev, { type: 'bearer' });
+        const before = await proxy();
+        expect(before.status).toBe(200);
+        expect(before.body.headers.authorization).toBe(`Bearer ${old.accessToken}`);
+        // Refreshed with the refresh token the old code stored.
+        const refreshes = w.sf.refreshRequests;
+        const refreshed = await app.http
+          .post(`/api/v1/connections/${id}/refresh`)
+          .auth(dev, { type: 'bearer' });
+        expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
+        expect(w.sf.refreshRequests).toBe(refreshes + 1);
+        const next = await app.http
+          .get(`/api/v1/connections/${id}/access-token`)
+          .auth(dev, { type: 'bearer' });
+        w.t.secret(next.body.accessToken as string);
+        expect(next.body.accessToken).not.toBe(old.accessToken);
+        const after = await proxy();
+        expect(after.status).toBe(200);
+        expect(after.body.headers.authorization).toBe(`Bearer ${next.body.accessToken}`);
+        expect(w.sf.tokenRequests.authorization_code).toBe(authorizations);
+      } finally {
+        await app?.close({ keepDatabase: true });
+        await w.sf.close();
+        await db.drop();
       }
     });
   });
