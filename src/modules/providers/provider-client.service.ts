@@ -133,8 +133,22 @@ const TIMEOUT_MS = 15_000;
 /** Provider answers Latchkey reads whole (token, identity, registration): a megabyte is plenty. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const ISS_METADATA_TTL_MS = 60 * 60_000;
-const CLIENT_REJECTED = new Set(['invalid_client', 'invalid_client_id', 'unauthorized_client']);
-const CLIENT_ACCEPTED = new Set(['invalid_grant', 'invalid_request', 'bad_verification_code']);
+// Beside RFC 6749's codes, the ones providers answer in their place: Slack's oauth.v2.access
+// (bad_client_secret, invalid_code; docs.slack.dev/reference/methods/oauth.v2.access) and
+// GitHub's (incorrect_client_credentials, bad_verification_code).
+const CLIENT_REJECTED = new Set([
+  'invalid_client',
+  'invalid_client_id',
+  'unauthorized_client',
+  'bad_client_secret',
+  'incorrect_client_credentials',
+]);
+const CLIENT_ACCEPTED = new Set([
+  'invalid_grant',
+  'invalid_request',
+  'bad_verification_code',
+  'invalid_code',
+]);
 
 /** A provider's answer, read whole. */
 interface ProviderAnswer {
