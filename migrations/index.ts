@@ -1,3 +1,4 @@
+import { ConnectSessionCredentialAttempts1796620000000 } from './1796620000000-ConnectSessionCredentialAttempts.js';
 import { ProviderTemplates1796600000000 } from './1796600000000-ProviderTemplates.js';
 import { ConnectSessionAutoStart1796500000000 } from './1796500000000-ConnectSessionAutoStart.js';
 import { SignInThrottlePending1795963842995 } from './1795963842995-SignInThrottlePending.js';
@@ -16,4 +17,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   SignInThrottlePending1795963842995,
   ConnectSessionAutoStart1796500000000,
   ProviderTemplates1796600000000,
+  ConnectSessionCredentialAttempts1796620000000,
 ];

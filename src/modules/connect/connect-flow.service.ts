@@ -15,6 +15,7 @@ import { accessTokenExpiry, ConnectionsService } from '../connections/connection
 import { type Integration, IntegrationStatus } from '../integrations/integration.entity.js';
 import { IntegrationsService } from '../integrations/integrations.service.js';
 import { type Offering, PkceMode } from '../offerings/offering.entity.js';
+import { compiledTemplateOf } from '../offerings/offering-template.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
 import {
   type ProviderIdentity,
@@ -93,6 +94,12 @@ export class ConnectFlowService {
     display: DisplayMode,
   ): Promise<{ location: string; cookie: { name: string; value: string; maxAgeMs: number } }> {
     const { session, integration, offering } = await this.open(token);
+    if (compiledTemplateOf(offering).authMode !== 'oauth2')
+      throw new FlowPageError(
+        409,
+        'Not available',
+        'This connection is not made by signing in at the provider. Go back to the connect page.',
+      );
     const spent = await this.sessions.update(
       { id: session.id, status: ConnectSessionStatus.Pending },
       { status: ConnectSessionStatus.Started },
@@ -330,7 +337,9 @@ export class ConnectFlowService {
       );
     }
     const offering = await this.offerings.get(integration.offeringId);
-    if (integration.status !== IntegrationStatus.Configured || !offering.enabled) {
+    // Only the authorization-code flow needs the integration's client (pasted keys do not).
+    const needsClient = compiledTemplateOf(offering).authMode === 'oauth2';
+    if ((needsClient && integration.status !== IntegrationStatus.Configured) || !offering.enabled) {
       throw new ProviderError(
         'connect.integration_unavailable',
         `${integration.name} cannot accept new connections right now (${!offering.enabled ? 'its provider is disabled' : 'it is not configured'}).`,

@@ -11,6 +11,12 @@ import { ConnectFlowService, flowCookieName } from './connect-flow.service.js';
 import type { FlowOutcome } from './connect-outcome.js';
 import { autoStartPage, connectPage, messagePage, popupResultPage } from './connect-pages.js';
 import { FlowPageError } from './connect.errors.js';
+import { CredentialsFlowService, takesPastedCredentials } from './credentials-flow.service.js';
+import {
+  credentialsPage,
+  CREDENTIAL_FIELD_PREFIX,
+  CONFIGURATION_FIELD_PREFIX,
+} from './credentials-page.js';
 import type { DisplayMode } from './oauth-flow.entity.js';
 
 const displayOf = (v: unknown): DisplayMode => (v === 'popup' ? 'popup' : 'redirect');
@@ -21,6 +27,7 @@ const displayOf = (v: unknown): DisplayMode => (v === 'popup' ? 'popup' : 'redir
 export class ConnectPagesController {
   constructor(
     private readonly flow: ConnectFlowService,
+    private readonly credentialsFlow: CredentialsFlowService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -40,6 +47,13 @@ export class ConnectPagesController {
     await this.page(res, async () => {
       const p = await this.flow.open(token);
       const display = displayOf(query.display);
+      // Pasted credentials need the end user's input: a form, even for autoStart sessions.
+      if (takesPastedCredentials(p.offering))
+        return this.html(
+          res,
+          200,
+          credentialsPage(p, token, display, this.credentialsFlow.fixedConfiguration(p.session)),
+        );
       if (!p.session.autoStart) return this.html(res, 200, connectPage(p, token, display));
       const nonce = randomBytes(16).toString('base64');
       this.html(res, 200, autoStartPage(p, token, display, nonce), `script-src 'nonce-${nonce}'`);
@@ -53,6 +67,37 @@ export class ConnectPagesController {
     @Res() res: Response,
   ) {
     await this.page(res, () => this.start(res, token, displayOf(body.display)));
+  }
+
+  /**
+   * The credential form's submit (bearer_token, basic). A refusal shows the form again with the
+   * provider's reason; success completes like an OAuth flow (redirect, popup or page).
+   */
+  @Post('connect/:token/credentials')
+  async credentialsPost(
+    @Param('token') token: string,
+    @Body() body: Record<string, unknown>,
+    @Res() res: Response,
+  ) {
+    await this.page(res, async () => {
+      const display = displayOf(body.display);
+      const result = await this.credentialsFlow.submit(token, display, body);
+      if (result.kind === 'done') return this.render(res, result.outcome);
+      // Typed values of non-secret inputs are shown again; the page never shows secret ones.
+      const values = Object.fromEntries(
+        Object.entries(body).filter(
+          (e): e is [string, string] =>
+            typeof e[1] === 'string' &&
+            (e[0].startsWith(CREDENTIAL_FIELD_PREFIX) ||
+              e[0].startsWith(CONFIGURATION_FIELD_PREFIX)),
+        ),
+      );
+      this.html(
+        res,
+        result.status,
+        credentialsPage(result.page, token, display, result.fixed, { error: result.error, values }),
+      );
+    });
   }
 
   @Get('oauth/callback')

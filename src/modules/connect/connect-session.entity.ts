@@ -88,6 +88,10 @@ export class ConnectSession {
   @Column({ type: 'varchar', length: 16 })
   status!: ConnectSessionStatus;
 
+  /** Credential-form submits so far (pasted keys are checked at the provider; capped per link). */
+  @Column({ name: 'credential_attempts', type: 'integer', default: 0 })
+  credentialAttempts!: number;
+
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt!: Date;
 

@@ -10,6 +10,7 @@ import type { Connection } from '../connections/connection.entity.js';
 import { ConnectionsService } from '../connections/connections.service.js';
 import { IntegrationStatus } from '../integrations/integration.entity.js';
 import { IntegrationsService } from '../integrations/integrations.service.js';
+import { compiledTemplateOf } from '../offerings/offering-template.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
 import { ConnectError } from './connect.errors.js';
@@ -37,9 +38,12 @@ export class ConnectSessionsService {
     input: CreateConnectSessionDto,
   ): Promise<{ session: ConnectSession; token: string; connectUrl: string }> {
     const integration = await this.integrations.get(workspaceId, input.integrationId);
-    if (integration.status !== IntegrationStatus.Configured)
+    const offering = await this.offerings.getUsable(integration.offeringId);
+    const mode = compiledTemplateOf(offering).authMode;
+    if (mode === 'oauth2_client_credentials') throw ConnectError.machineOnly();
+    // Pasted credentials need no client at the provider: nothing to have configured.
+    if (mode === 'oauth2' && integration.status !== IntegrationStatus.Configured)
       throw ConnectError.integrationNotConfigured();
-    await this.offerings.getUsable(integration.offeringId);
     if (
       input.redirectUri !== undefined &&
       !integration.allowedRedirectUris.includes(input.redirectUri)

@@ -15,6 +15,13 @@ export class ConnectError extends DomainError {
       "redirectUri must exactly equal one of the integration's allowedRedirectUris.",
     );
   }
+  static machineOnly(): ConnectError {
+    return new ConnectError(
+      'connect_session.not_supported',
+      'unprocessable',
+      'This integration connects by client credentials: there is no end user to ask, so there are no connect sessions. Create the machine connection with POST /api/v1/connections.',
+    );
+  }
   static invalidCode(): ConnectError {
     return new ConnectError(
       'connect_session.invalid_code',

@@ -9,6 +9,7 @@ import { ConnectPagesController } from './connect-pages.controller.js';
 import { ConnectSession } from './connect-session.entity.js';
 import { ConnectSessionsController } from './connect-sessions.controller.js';
 import { ConnectSessionsService } from './connect-sessions.service.js';
+import { CredentialsFlowService } from './credentials-flow.service.js';
 import { OAuthFlow } from './oauth-flow.entity.js';
 
 @Module({
@@ -20,6 +21,6 @@ import { OAuthFlow } from './oauth-flow.entity.js';
     ConnectionsModule,
   ],
   controllers: [ConnectSessionsController, ConnectPagesController],
-  providers: [ConnectSessionsService, ConnectFlowService],
+  providers: [ConnectSessionsService, ConnectFlowService, CredentialsFlowService],
 })
 export class ConnectModule {}

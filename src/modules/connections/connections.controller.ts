@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
@@ -6,6 +6,8 @@ import { IdParam } from '../../common/validation/id-param.js';
 import { ConnectionResponse, ListConnectionsQuery } from './dto/connection.dto.js';
 import { ConnectionRevoker } from './connection-revoker.service.js';
 import { ConnectionsService } from './connections.service.js';
+import { CredentialConnections } from './credential-connections.service.js';
+import { CreateConnectionDto } from './dto/create-connection.dto.js';
 
 @ApiTags('connections')
 @ApiBearerAuth()
@@ -14,7 +16,22 @@ export class ConnectionsController {
   constructor(
     private readonly connections: ConnectionsService,
     private readonly revoker: ConnectionRevoker,
+    private readonly credentialConnections: CredentialConnections,
   ) {}
+
+  /**
+   * A connection from credentials: an API key or basic pair, existing OAuth tokens, or (client
+   * credentials) none at all. Checked at the provider first: a refusal is a 422 and stores nothing.
+   */
+  @Post()
+  @HttpCode(201)
+  @RequireScopes('connections:write')
+  async create(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: CreateConnectionDto,
+  ): Promise<ConnectionResponse> {
+    return ConnectionResponse.of(await this.credentialConnections.create(p.workspaceId, body));
+  }
 
   @Get()
   @RequireScopes('connections:read')

@@ -22,4 +22,43 @@ export class ConnectionError extends DomainError {
       'cursor is not a cursor returned by this API.',
     );
   }
+  /** The provider refused the given credentials: nothing was stored. */
+  static credentialsRejected(status: number | null, reason: string): ConnectionError {
+    return new ConnectionError(
+      'connection.credentials_rejected',
+      'unprocessable',
+      `The provider did not accept these credentials (${reason}). Nothing was stored.`,
+      { status, reason },
+    );
+  }
+  static providerUnreachable(reason: string): ConnectionError {
+    return new ConnectionError(
+      'connection.provider_unreachable',
+      'upstream',
+      `The provider could not be reached to check the credentials (${reason}). Nothing was stored; try again later.`,
+    );
+  }
+  static importUnverifiable(): ConnectionError {
+    return new ConnectionError(
+      'connection.import_unverifiable',
+      'unprocessable',
+      'This offering has no way to check imported tokens (no userDetails request and no userinfo URL), so they cannot be imported.',
+    );
+  }
+  /** Input problems by field (`credentials.apiKey`, `configuration.subdomain`); never values. */
+  static invalidInput(problems: Array<{ field: string; message: string }>): ConnectionError {
+    return new ConnectionError(
+      'validation.failed',
+      'invalid',
+      problems.map((p) => `${p.field} ${p.message}`).join('; '),
+      { problems },
+    );
+  }
+  static notRefreshable(): ConnectionError {
+    return new ConnectionError(
+      'connection.not_refreshable',
+      'conflict',
+      'This connection holds pasted credentials, which Latchkey cannot refresh: the end user replaces them by connecting again.',
+    );
+  }
 }

@@ -9,11 +9,24 @@ import { ConnectionStore } from './connection-store.js';
 import { Connection } from './connection.entity.js';
 import { ConnectionsController } from './connections.controller.js';
 import { ConnectionsService } from './connections.service.js';
+import { CredentialConnections } from './credential-connections.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Connection, Integration]), OfferingsModule, ProvidersModule],
   controllers: [ConnectionsController],
-  providers: [ConnectionsService, ConnectionStore, ConnectionContexts, ConnectionRevoker],
-  exports: [ConnectionsService, ConnectionStore, ConnectionContexts, ConnectionRevoker],
+  providers: [
+    ConnectionsService,
+    ConnectionStore,
+    ConnectionContexts,
+    ConnectionRevoker,
+    CredentialConnections,
+  ],
+  exports: [
+    ConnectionsService,
+    ConnectionStore,
+    ConnectionContexts,
+    ConnectionRevoker,
+    CredentialConnections,
+  ],
 })
 export class ConnectionsModule {}

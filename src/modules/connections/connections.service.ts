@@ -96,7 +96,9 @@ export class ConnectionsService {
 
   /**
    * Stores an authorization: a new connection, or the same end user's existing connection to
-   * the same provider account, updated in place with the new tokens and made active again.
+   * the same provider account, updated in place with the new credentials and made active again.
+   * The one writer of new and reconnected connections, whatever the auth mode: OAuth tokens
+   * (`tokens`), or pasted credentials (`credentials`, no tokens: nothing to refresh).
    */
   async upsertFromAuthorization(
     manager: EntityManager,
@@ -105,10 +107,13 @@ export class ConnectionsService {
       offering: Offering;
       endUser: EndUser;
       identity: ProviderIdentity;
-      tokens: TokenSet;
+      /** OAuth modes: the token response. Absent for pasted credentials. */
+      tokens?: TokenSet;
+      /** bearer_token / basic: the pasted credential fields, by key. */
+      credentials?: Record<string, string>;
       accessTokenExpiresAt: Date | null;
-      /** Identity, token-response, userDetails and registration metadata. */
-      metadata?: Record<string, string>;
+      /** Identity, token-response, userDetails and registration metadata (and an import's own). */
+      metadata?: Record<string, unknown>;
       /** Registration outputs for the credentials bag. */
       extraCredentials?: Record<string, string>;
       configuration?: Record<string, string>;
@@ -151,32 +156,43 @@ export class ConnectionsService {
     connection.providerOrgId = identity.orgId ?? null;
     connection.providerUsername = identity.username ?? null;
     connection.providerDisplayName = identity.displayName ?? null;
-    connection.instanceUrl = tokens.instanceUrl ?? null;
-    connection.grantedScopes = tokens.scope ? scopeList(tokens.scope) : integration.scopes;
+    connection.instanceUrl = tokens?.instanceUrl ?? null;
+    // A pasted key carries whatever access it was made with: no scopes were granted here.
+    connection.grantedScopes = !tokens
+      ? []
+      : tokens.scope
+        ? scopeList(tokens.scope)
+        : integration.scopes;
     connection.status = ConnectionStatus.Active;
     connection.accessTokenExpiresAt = input.accessTokenExpiresAt;
     connection.lastRefreshedAt = this.clock.now();
     connection.lastError = null;
     const credentials: ConnectionCredentials = {
       ...(input.extraCredentials ?? {}),
+      ...(input.credentials ?? {}),
       ...(input.secretConfiguration && Object.keys(input.secretConfiguration).length
         ? { secretConfiguration: input.secretConfiguration }
         : {}),
-      accessToken: tokens.accessToken,
-      // A reconnect that brings no refresh token keeps the one we had.
-      refreshToken:
-        tokens.refreshToken ?? (existing ? this.credentialsOf(existing)?.refreshToken : undefined),
-      idToken: tokens.idToken,
-      tokenType: tokens.tokenType,
-      issuedAt: tokens.issuedAt,
-      raw: tokens.raw,
+      ...(tokens
+        ? {
+            accessToken: tokens.accessToken,
+            // A reconnect that brings no refresh token keeps the one we had.
+            refreshToken:
+              tokens.refreshToken ??
+              (existing ? this.credentialsOf(existing)?.refreshToken : undefined),
+            idToken: tokens.idToken,
+            tokenType: tokens.tokenType,
+          }
+        : {}),
+      issuedAt: tokens?.issuedAt ?? this.clock.nowMs(),
+      raw: tokens?.raw ?? {},
     };
     connection.credentialsEnc = this.encryptCredentials(connection.id, credentials);
     connection.credentialsVersion = (connection.credentialsVersion ?? 0) + 1;
     connection.nextRefreshAt = input.accessTokenExpiresAt
       ? this.scheduleFor(
           input.accessTokenExpiresAt,
-          tokens.issuedAt,
+          credentials.issuedAt,
           !!credentials.refreshToken || !!input.renewable,
         )
       : null;

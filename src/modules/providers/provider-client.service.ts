@@ -22,8 +22,8 @@ import {
   isSystemKey,
   type PlaceholderValues,
   readTokenResponse,
-  renderQuery,
   renderBasicAuthorization,
+  renderQuery,
   renderRequest,
   renderUrl,
   TemplateError,
@@ -546,12 +546,7 @@ export class ProviderClient {
   async userDetails(offering: Offering, values: PlaceholderValues): Promise<AccountDetails> {
     const t = compiledTemplateOf(offering);
     if (!t.userDetails) return { metadata: {}, credentials: {} };
-    // `basic`: templates cannot base64, so the Basic header is the engine's unless set.
-    const basic: Record<string, string> =
-      t.basicAuth && !t.userDetails.headers.some(([name]) => name.toLowerCase() === 'authorization')
-        ? { Authorization: this.render(() => renderBasicAuthorization(t, values)) }
-        : {};
-    const answer = await this.templateRequest(t.userDetails, values, basic);
+    const answer = await this.templateRequest(t.userDetails, values, t);
     if (answer.status >= 300) throw answerError(answer, 'connect.identity_failed');
     const mapped = mapOrFail(() => applyMapping(t.userDetails!.mapping, answer.body));
     const { instanceUrl, ...metadata } = stringsOf(mapped);
@@ -588,7 +583,7 @@ export class ProviderClient {
         system: bags.system,
       });
       try {
-        const answer = await this.templateRequest(req, values);
+        const answer = await this.templateRequest(req, values, t);
         if (answer.status >= 300) throw answerError(answer, 'connect.registration_failed');
         Object.assign(
           credentials,
@@ -739,18 +734,20 @@ export class ProviderClient {
     });
   }
 
-  /** A userDetails or registration request, rendered and sent. */
+  /**
+   * A userDetails or registration request, rendered and sent. A `basic` template's requests carry
+   * the credential pair as `Authorization: Basic` unless they set Authorization themselves
+   * (templates have no base64, so they cannot write that header).
+   */
   private templateRequest(
     req: CompiledRequest,
     values: PlaceholderValues,
-    extraHeaders: Record<string, string> = {},
+    t: CompiledTemplate,
   ): Promise<ProviderAnswer> {
     const rendered = this.render(() => renderRequest(req, values, this.urlOptions));
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      ...extraHeaders,
-      ...rendered.headers,
-    };
+    const headers: Record<string, string> = { Accept: 'application/json', ...rendered.headers };
+    if (t.basicAuth && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization'))
+      headers.Authorization = this.render(() => renderBasicAuthorization(t, values));
     if (rendered.contentType) headers['Content-Type'] = rendered.contentType;
     return this.send(rendered.url, { method: rendered.method, headers, body: rendered.body });
   }
@@ -1075,12 +1072,17 @@ function answerError(answer: ProviderAnswer, code = 'provider.refused'): Provide
       .replace(/\s+/g, ' ')
       .slice(0, 200);
   const oauthError = typeof body.error === 'string' ? body.error.slice(0, 64) : undefined;
+  // API errors (Stripe, OpenAI, Graph) nest theirs: {error: {message, …}}.
+  const nested =
+    body.error && typeof body.error === 'object' ? (body.error as Record<string, unknown>) : {};
   const description =
     typeof body.error_description === 'string'
       ? body.error_description
       : typeof body.message === 'string'
         ? body.message
-        : undefined;
+        : typeof nested.message === 'string'
+          ? nested.message
+          : undefined;
   const unreachable = answer.status >= 500 || answer.status === 429;
   const summary = oauthError
     ? `${oauthError}${description ? `: ${clip(description)}` : ''}`

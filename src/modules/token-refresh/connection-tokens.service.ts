@@ -2,7 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/time/clock.js';
 import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
+import { ConnectionContexts } from '../connections/connection-contexts.service.js';
+import type { ConnectionCredentials } from '../connections/connection.entity.js';
 import { ConnectionsService } from '../connections/connections.service.js';
+import { compiledTemplateOf } from '../offerings/offering-template.js';
+import {
+  type CompiledTemplate,
+  placeholderValues,
+  renderBasicAuthorization,
+} from '../providers/templates/index.js';
 import { RefreshError } from './token-refresh.errors.js';
 import { TokenRefreshService } from './token-refresh.service.js';
 
@@ -10,10 +18,14 @@ import { TokenRefreshService } from './token-refresh.service.js';
 export const HANDOUT_MIN_VALIDITY_MS = 60_000;
 
 export interface AccessTokenHandout {
+  /** bearer_token: the pasted key. basic: base64 of `user:password` (send as `Basic …`). */
   accessToken: string;
+  /** `Bearer`, `Basic`, or what the provider's token response said. */
   tokenType: string;
   expiresAt: string | null;
   instanceUrl: string | null;
+  /** bearer_token / basic: the pasted credential fields by key. */
+  credentials?: Record<string, string>;
 }
 
 @Injectable()
@@ -21,6 +33,7 @@ export class ConnectionTokensService {
   constructor(
     private readonly connections: ConnectionsService,
     private readonly refresher: TokenRefreshService,
+    private readonly contexts: ConnectionContexts,
     private readonly clock: Clock,
   ) {}
 
@@ -30,6 +43,14 @@ export class ConnectionTokensService {
     forceRefresh: boolean,
   ): Promise<AccessTokenHandout> {
     let connection = await this.usable(workspaceId, id);
+    const pasted = await this.pastedTemplate(connection);
+    if (pasted) {
+      // Nothing to refresh: a refresh attempt would only end the connection in needs_reauth.
+      if (forceRefresh) throw ConnectionError.notRefreshable();
+      const credentials = this.connections.credentialsOf(connection);
+      if (!credentials) throw ConnectionError.notFound();
+      return pastedHandout(pasted, credentials, connection);
+    }
     // No expiry: a token that does not expire (nothing to refresh ahead of).
     const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? Infinity;
     if (forceRefresh || expiresAt - this.clock.nowMs() < HANDOUT_MIN_VALIDITY_MS) {
@@ -57,10 +78,19 @@ export class ConnectionTokensService {
 
   async refreshNow(workspaceId: string, id: string): Promise<Connection> {
     const connection = await this.usable(workspaceId, id);
+    if (await this.pastedTemplate(connection)) throw ConnectionError.notRefreshable();
     return this.refresher.refresh(connection.id, {
       reason: 'api',
       observedVersion: connection.credentialsVersion,
     });
+  }
+
+  /** The offering's compiled template when the connection holds pasted credentials. */
+  private async pastedTemplate(connection: Connection): Promise<CompiledTemplate | null> {
+    const setup = await this.contexts.setupOf(connection.integrationId);
+    if (!setup) throw ConnectionError.notFound();
+    const t = compiledTemplateOf(setup.offering);
+    return t.authMode === 'bearer_token' || t.authMode === 'basic' ? t : null;
   }
 
   /** Revoked (and other workspaces') connections are not found; needs_reauth ones are a 409. */
@@ -70,4 +100,34 @@ export class ConnectionTokensService {
     if (connection.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
     return connection;
   }
+}
+
+/**
+ * The handout of pasted credentials: for bearer_token the first credential field as a Bearer
+ * token; for basic the pair as a Basic credential (base64 of `user:password`, ready for
+ * `Authorization: Basic <accessToken>`); both with the credential fields themselves.
+ */
+function pastedHandout(
+  t: CompiledTemplate,
+  credentials: ConnectionCredentials,
+  connection: Connection,
+): AccessTokenHandout {
+  const fields: Record<string, string> = {};
+  for (const f of t.credentialFields) {
+    const v = credentials[f.key];
+    if (typeof v === 'string') fields[f.key] = v;
+  }
+  const accessToken =
+    t.authMode === 'basic'
+      ? renderBasicAuthorization(t, placeholderValues({ credentials: fields })).slice(
+          'Basic '.length,
+        )
+      : (fields[t.credentialFields[0]?.key] ?? '');
+  return {
+    accessToken,
+    tokenType: t.authMode === 'basic' ? 'Basic' : 'Bearer',
+    expiresAt: null,
+    instanceUrl: connection.instanceUrl,
+    credentials: fields,
+  };
 }

@@ -131,6 +131,24 @@ describe('microsoft fixture', () => {
     expect((await get(fake, '/v1.0/me', second.body.access_token as string)).status).toBe(200);
   });
 
+  it('issues app-only tokens by client credentials, without a refresh token', async () => {
+    const fake = await start();
+    const res = await token(fake, {
+      grant_type: 'client_credentials',
+      scope: 'https://graph.microsoft.com/.default',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ token_type: 'Bearer', expires_in: 3599 });
+    expect(res.body.access_token).toEqual(expect.any(String));
+    expect(res.body.refresh_token).toBeUndefined();
+    const wrong = await token(
+      fake,
+      { grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default' },
+      { secret: 'wrong' },
+    );
+    expect(wrong.body.error).toBe('invalid_client');
+  });
+
   it('refuses a bad client secret with 401 invalid_client AADSTS7000215, a bad code with invalid_grant', async () => {
     const fake = await start();
     const bad = await exchange(fake, await codeFor(fake), { secret: 'wrong' });
