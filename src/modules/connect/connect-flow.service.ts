@@ -29,7 +29,6 @@ import {
   SESSION_SECRETS_FIELD,
 } from './connect-session.entity.js';
 import { placeholderValues } from '../providers/templates/index.js';
-import { compiledTemplateOf } from '../offerings/offering-template.js';
 import { assertLinkUsable, flowOutcome, type FlowOutcome } from './connect-outcome.js';
 import { FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
