@@ -56,7 +56,8 @@ async function storeOffering(
 ): Promise<string> {
   const offering = t.dataSource.getRepository(Offering).create({
     id: randomUUID(),
-    key,
+    // Not the built-in catalog's key for the same provider.
+    key: `${key}-local`,
     provider: key,
     environment: 'test',
     displayName: key[0].toUpperCase() + key.slice(1),

@@ -636,7 +636,7 @@ describe('provider templates (end to end)', () => {
         userinfoUrl: `${origin}/v1/userinfo`,
         scopes: { required: ['openid'], optional: [] },
         pkce: 'S256',
-        tokenEndpointAuthMethod: 'none',
+        tokenRequest: { clientAuthentication: 'none' },
       }),
       template: () => ({ tokenRequest: { clientAuthentication: 'none' } }),
       scopes: ['openid'],
