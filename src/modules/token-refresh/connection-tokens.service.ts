@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/time/clock.js';
 import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
-import { ConnectionsService } from '../connections/connections.service.js';
+import { ConnectionContexts } from '../connections/connection-contexts.service.js';
+import { canRenew, ConnectionsService } from '../connections/connections.service.js';
 import { RefreshError } from './token-refresh.errors.js';
 import { TokenRefreshService } from './token-refresh.service.js';
 
@@ -21,6 +22,7 @@ export class ConnectionTokensService {
   constructor(
     private readonly connections: ConnectionsService,
     private readonly refresher: TokenRefreshService,
+    private readonly contexts: ConnectionContexts,
     private readonly clock: Clock,
   ) {}
 
@@ -32,7 +34,13 @@ export class ConnectionTokensService {
     let connection = await this.usable(workspaceId, id);
     // No expiry: a token that does not expire (nothing to refresh ahead of).
     const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? Infinity;
-    if (forceRefresh || expiresAt - this.clock.nowMs() < HANDOUT_MIN_VALIDITY_MS) {
+    const leftMs = expiresAt - this.clock.nowMs();
+    // A token nothing can renew is handed out until it expires (never refreshed ahead: the
+    // refresh path would mark the connection needs_reauth while its token still works).
+    if (
+      forceRefresh ||
+      (leftMs < HANDOUT_MIN_VALIDITY_MS && (leftMs <= 0 || (await this.renewable(connection))))
+    ) {
       try {
         connection = await this.refresher.refresh(connection.id, {
           reason: 'handout',
@@ -53,6 +61,12 @@ export class ConnectionTokensService {
       expiresAt: connection.accessTokenExpiresAt?.toISOString() ?? null,
       instanceUrl: connection.instanceUrl,
     };
+  }
+
+  private async renewable(connection: Connection): Promise<boolean> {
+    const setup = await this.contexts.setupOf(connection.integrationId);
+    if (!setup) throw ConnectionError.notFound();
+    return canRenew(setup.offering, this.connections.credentialsOf(connection));
   }
 
   async refreshNow(workspaceId: string, id: string): Promise<Connection> {
