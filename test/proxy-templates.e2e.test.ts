@@ -248,6 +248,11 @@ describe('API proxy on provider templates', () => {
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe('proxy.cannot_render');
       expect(res.body.error.message).toContain('[[tenantId]]');
+      expect(res.body.error.details).toMatchObject({
+        reason: 'template.unsafe_value',
+        key: 'tenantId',
+        position: 'header',
+      });
       expect(JSON.stringify(res.body)).not.toContain('X-Injected');
       const missing = await connection(integration, { accessToken: 'tok-missing-1' });
       const none = await proxy('get', missing, '/things');
