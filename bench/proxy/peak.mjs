@@ -1,5 +1,5 @@
 // Peak throughput: every path as fast as CONNECTIONS closed-loop callers can drive it, in
-// alternating rounds ((a), (b), (b2), (b3), (c); then (b), (b2), (b3), (c), (a); …). One peak
+// alternating rounds ((a), (b), (b2), (b3), (c), (ct); then (b), (b2), (b3), (c), (ct), (a); …). One peak
 // figure per path swung c/b between 0.78 and 1.10 in three runs of one hour on a shared VM, so
 // each figure is the median of its rounds, and each ratio the median of the ratios taken round
 // by round (both paths of a ratio ran within seconds of each other).
@@ -11,6 +11,7 @@ const PATHS = [
   ['b2', 'bare undici pass-through, request() + pipeline'],
   ['b3', 'bare undici pass-through, dispatch()'],
   ['c', 'Latchkey'],
+  ['ct', 'Latchkey, two template headers from placeholders'],
 ];
 
 export async function peak({ target, auth }, { duration, connections, rounds }) {
@@ -37,6 +38,7 @@ export async function peak({ target, auth }, { duration, connections, rounds }) 
     ...figures,
     rounds: byRound,
     coverB: ratio('c', 'b'),
+    templateCoverB: ratio('ct', 'b'),
     coverB2: ratio('c', 'b2').median,
     coverB3: ratio('c', 'b3').median,
     boverA: ratio('b', 'a').median,
@@ -49,6 +51,7 @@ export async function peak({ target, auth }, { duration, connections, rounds }) 
     );
   console.log(
     `\nc/b throughput: ${f(result.coverB.median)} (median of ${rounds} paired rounds: ${result.coverB.rounds.map(f).join(' / ')}); ` +
+      `ct/b: ${f(result.templateCoverB.median)} (${result.templateCoverB.rounds.map(f).join(' / ')}); ` +
       `c/b2: ${f(result.coverB2)}; c/b3: ${f(result.coverB3)}; ` +
       `rounds req/s b ${byRound.b.map((r) => f(r.rps)).join('/')}, b3 ${byRound.b3.map((r) => f(r.rps)).join('/')}, c ${byRound.c.map((r) => f(r.rps)).join('/')}`,
   );

@@ -1,5 +1,6 @@
 // Proxy benchmark: (a) direct to a local upstream, (b) through a bare undici pass-through
-// (b2, b3: the same with other undici APIs), (c) through Latchkey with a real connection.
+// (b2, b3: the same with other undici APIs), (c) through Latchkey with a real connection, (ct)
+// the same with an offering whose template injects two headers from placeholders.
 // Run with `npm run bench:proxy` (builds first); docs/benchmarks.md describes every mode and
 // variable. Every server runs in its own process; the load generators run here. Loopback only;
 // stops by itself.
@@ -124,6 +125,29 @@ async function main() {
     count: 1,
     accessToken: () => 'bench-access-token',
   });
+  // (ct): the same upstream through an offering whose template injects two headers from
+  // placeholders, the token and a tenant id from the connection's metadata.
+  const templated = await createIntegration(api, upstream, {
+    key: 'bench-template',
+    ds,
+    template: {
+      proxyHeaders: { Authorization: 'Bearer [[accessToken]]', 'X-Tenant': '[[tenantId]]' },
+    },
+  });
+  const [templatedId] = await seedConnections(ds, keySpec, templated, {
+    count: 1,
+    accessToken: () => 'bench-access-token',
+    metadata: { tenantId: 'bench-tenant-7' },
+  });
+  const echoed = await fetch(
+    `${latchkey.publicUrl}/api/v1/proxy/${templatedId}/services/echo-headers`,
+    { headers: { authorization: `Bearer ${api.token}` } },
+  ).then((r) => r.json());
+  if (
+    echoed.authorization !== 'Bearer bench-access-token' ||
+    echoed['x-tenant'] !== 'bench-tenant-7'
+  )
+    throw new Error(`(ct) did not send the template's headers: ${JSON.stringify(echoed)}`);
 
   const query = '/services/data/v62.0/query';
   const ctx = {
@@ -149,6 +173,7 @@ async function main() {
       b2: `http://127.0.0.1:${b2.port}/proxy${query}`,
       b3: `http://127.0.0.1:${b3.port}/proxy${query}`,
       c: `${latchkey.publicUrl}/api/v1/proxy/${connectionId}${query}`,
+      ct: `${latchkey.publicUrl}/api/v1/proxy/${templatedId}${query}`,
       ...(baseline ? { c0: `${baseline.publicUrl}/api/v1/proxy/${connectionId}${query}` } : {}),
     },
   };
@@ -233,6 +258,10 @@ function summary({ peak, halfLoad, many }) {
     const r = peak.coverB;
     console.log(
       `  throughput c/b (median of paired rounds): ${fixed(r.median)} (target ≥ ${TARGETS.throughput}: ${verdict(r.median >= TARGETS.throughput)}); rounds ${r.rounds.map((x) => fixed(x)).join(' / ')}`,
+    );
+    const t = peak.templateCoverB;
+    console.log(
+      `  template headers ct/b (two headers from placeholders): ${fixed(t.median)} (target ≥ ${TARGETS.throughput}: ${verdict(t.median >= TARGETS.throughput)}); rounds ${t.rounds.map((x) => fixed(x)).join(' / ')}`,
     );
   }
   if (halfLoad) {

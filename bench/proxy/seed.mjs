@@ -62,10 +62,13 @@ export async function apiClient(publicUrl, bootstrap) {
   return { token, call };
 }
 
-/** An offering whose API base is `upstream`, and an integration of it. */
-export async function createIntegration(api, upstream) {
+/**
+ * An offering whose API base is `upstream`, and an integration of it. With `template`, the
+ * offering's template parts are then written into its row (what the offerings API may not take).
+ */
+export async function createIntegration(api, upstream, { key = 'bench', ds, template } = {}) {
   const offering = await api.call('POST', '/api/v1/offerings', {
-    key: 'bench',
+    key,
     provider: 'bench',
     environment: 'local',
     displayName: 'Bench',
@@ -74,8 +77,13 @@ export async function createIntegration(api, upstream) {
     scopes: { required: [], optional: [] },
     apiBaseUrl: upstream,
   });
+  if (template)
+    await ds.query(`UPDATE offerings SET template = $2 WHERE id = $1`, [
+      offering.id,
+      JSON.stringify(template),
+    ]);
   return api.call('POST', '/api/v1/integrations', {
-    name: 'bench',
+    name: key,
     offeringId: offering.id,
     clientId: 'bench-client',
   });
@@ -83,13 +91,14 @@ export async function createIntegration(api, upstream) {
 
 /**
  * Inserts `count` active connections of `integration` whose access tokens are valid for a day,
- * `batch` rows per statement; `accessToken(i)` gives the i-th token. Resolves with their ids.
+ * `batch` rows per statement; `accessToken(i)` gives the i-th token, `metadata` every row's
+ * metadata. Resolves with their ids.
  */
 export async function seedConnections(
   ds,
   keySpec,
   integration,
-  { count, accessToken, batch = 1000 },
+  { count, accessToken, batch = 1000, metadata = {} },
 ) {
   const ring = KeyRing.fromSpec(keySpec);
   const ids = [];
@@ -113,10 +122,17 @@ export async function seedConnections(
     }
     await ds.query(
       `INSERT INTO connections (id, workspace_id, integration_id, end_user_id, provider_user_id, granted_scopes, status,
-         credentials_enc, access_token_expires_at, credentials_version)
-       SELECT id, $1, $2, end_user_id, 'bench-account', '{}', 'active', credentials_enc, now() + interval '1 day', 1
+         credentials_enc, access_token_expires_at, credentials_version, metadata)
+       SELECT id, $1, $2, end_user_id, 'bench-account', '{}', 'active', credentials_enc, now() + interval '1 day', 1, $6
        FROM unnest($3::uuid[], $4::text[], $5::text[]) AS t(id, end_user_id, credentials_enc)`,
-      [integration.workspaceId, integration.id, rows.id, rows.endUser, rows.credentials],
+      [
+        integration.workspaceId,
+        integration.id,
+        rows.id,
+        rows.endUser,
+        rows.credentials,
+        JSON.stringify(metadata),
+      ],
     );
     ids.push(...rows.id);
   }

@@ -1,5 +1,5 @@
-// A tiny upstream API for the proxy benchmark: small JSON for any path, and
-// /download?bytes=N streaming N bytes with backpressure.
+// A tiny upstream API for the proxy benchmark: small JSON for any path,
+// /download?bytes=N streaming N bytes with backpressure, and …/echo-headers.
 import http from 'node:http';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
@@ -19,6 +19,10 @@ const server = http.createServer((req, res) => {
       res.end();
     };
     return pump();
+  }
+  if (url.pathname.endsWith('/echo-headers')) {
+    // For the runner's check that a path's upstream headers arrived as configured.
+    return res.end(JSON.stringify(req.headers));
   }
   req.resume();
   res.writeHead(200, {

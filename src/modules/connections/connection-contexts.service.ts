@@ -24,8 +24,6 @@ export interface ConnectionContext extends ConnectionSetup {
   connection: Connection;
   /** The decrypted tokens; null when the connection holds none (revoked). */
   credentials: ConnectionCredentials | null;
-  /** The offering's API base with the connection's values applied; null when there is none usable. */
-  apiBase: URL | null;
 }
 
 /**
@@ -69,7 +67,6 @@ export class ConnectionContexts {
       ...setup,
       connection,
       credentials: this.connections.credentialsOf(connection),
-      apiBase: apiBaseOf(setup.offering, connection),
     };
   }
 
@@ -89,13 +86,4 @@ export class ConnectionContexts {
   clientOf(integration: Integration): ClientCredentials {
     return clientCredentialsOf(this.keyRing, integration);
   }
-}
-
-/** The offering's API base for this connection (`{{instance_url}}` applied), when it is http(s). */
-function apiBaseOf(offering: Offering, connection: Connection): URL | null {
-  if (!offering.apiBaseUrl) return null;
-  const instanceUrl = (connection.instanceUrl ?? '').replace(/\/+$/, '');
-  const resolved = offering.apiBaseUrl.replace('{{instance_url}}', instanceUrl);
-  const url = URL.canParse(resolved) ? new URL(resolved) : null;
-  return url && (url.protocol === 'https:' || url.protocol === 'http:') ? url : null;
 }

@@ -10,6 +10,7 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import type { Integration } from '../integrations/integration.entity.js';
 import type { Offering } from '../offerings/offering.entity.js';
+import { compiledTemplateOf } from '../offerings/offering-template.js';
 import type { ProviderIdentity, TokenSet } from '../providers/provider-client.service.js';
 import {
   Connection,
@@ -239,6 +240,19 @@ export function configurationOf(
   credentials: ConnectionCredentials | null,
 ): Record<string, string> {
   return { ...(connection.configuration ?? {}), ...(credentials?.secretConfiguration ?? {}) };
+}
+
+/**
+ * Whether anything can renew the connection's access token: a refresh token, or (machine
+ * connections) the client-credentials grant. Pasted keys, basic credentials and OAuth tokens
+ * without refresh token cannot be renewed: they are used until they stop working.
+ */
+export function canRenew(offering: Offering, credentials: ConnectionCredentials | null): boolean {
+  if (!credentials) return false;
+  return (
+    compiledTemplateOf(offering).authMode === 'oauth2_client_credentials' ||
+    !!credentials.refreshToken
+  );
 }
 
 /** Granted scopes as a list, whatever the provider's separator (space, or Slack's comma). */

@@ -1,4 +1,5 @@
 import { DomainError } from '../../common/errors/domain-error.js';
+import type { TemplateError } from '../providers/templates/template-errors.js';
 
 export class ProxyError extends DomainError {
   static invalidPath(why: string): ProxyError {
@@ -27,6 +28,19 @@ export class ProxyError extends DomainError {
       'proxy.not_available',
       'conflict',
       "This connection's offering has no API base URL, so it cannot be proxied.",
+    );
+  }
+  /**
+   * The connection's values do not fit its offering's template (a value missing, or unsafe where
+   * it stands). The engine's message names the key and its position, never the value.
+   */
+  static cannotRender(error: TemplateError): ProxyError {
+    const { key, source, position } = error.details ?? {};
+    return new ProxyError(
+      'proxy.cannot_render',
+      'unprocessable',
+      `This connection's requests cannot be built from its offering's template: ${error.message}`,
+      { reason: error.code, key, source, position },
     );
   }
   static bodyTooLarge(limit: number): ProxyError {

@@ -19,7 +19,10 @@ import {
 } from '../connections/connection-contexts.service.js';
 import { ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
+import { canRenew } from '../connections/connections.service.js';
 import { MetricsService } from '../health/metrics.service.js';
+import { compiledTemplateOf } from '../offerings/offering-template.js';
+import { TemplateError } from '../providers/templates/index.js';
 import { RefreshError } from '../token-refresh/token-refresh.errors.js';
 import { TokenRefreshService } from '../token-refresh/token-refresh.service.js';
 import { PROXY_PREFIX } from './proxy.constants.js';
@@ -34,6 +37,7 @@ import {
   proxyTarget,
 } from './proxy-path.js';
 import { ProxyError } from './proxy.errors.js';
+import { renderProxy, withTemplateQuery } from './proxy-template.js';
 
 /** What a proxied call needs about a connection, kept in memory between calls. */
 export interface ConnectionRuntime {
@@ -43,8 +47,21 @@ export interface ConnectionRuntime {
   offeringId: string;
   status: ConnectionStatus;
   credentialsVersion: number;
-  /** The upstream `Authorization` value, `Bearer <access token>`, made once per token. */
-  authorization: string | null;
+  /** False once the connection holds no credentials (revoked): it is not found. */
+  hasCredentials: boolean;
+  /**
+   * The headers every upstream request carries (names lower-cased, e.g. `authorization`),
+   * rendered from the offering's template once per credentials version, never per call.
+   */
+  headers: ReadonlyArray<readonly [string, string]>;
+  /** The template's query pairs, encoded, appended to every upstream request ('' when none). */
+  query: string;
+  /** Their names: the caller's parameters of these names are dropped. */
+  queryNames: ReadonlySet<string>;
+  /** Why the template cannot be rendered for this connection (answered on every call). */
+  renderProblem: DomainError | null;
+  /** A refresh token or the client-credentials grant can renew the access token. */
+  renewable: boolean;
   expiresAtMs: number;
   /** Resolved API base (template applied). */
   base: ApiBase | null;
@@ -52,6 +69,7 @@ export interface ConnectionRuntime {
   destinationProblem: DestinationProblem;
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 /** Refresh before forwarding when the token expires sooner than this. */
 const REFRESH_AHEAD_MS = 30_000;
@@ -175,13 +193,17 @@ export class ProxyService implements ProxyCallOwner {
       !candidate ||
       candidate.workspaceId !== principal.workspaceId ||
       candidate.status === ConnectionStatus.Revoked ||
-      !candidate.authorization
+      !candidate.hasCredentials
     ) {
       throw ConnectionError.notFound();
     }
     if (candidate.status === ConnectionStatus.NeedsReauth) throw ConnectionError.needsReauth();
+    if (candidate.renderProblem) throw candidate.renderProblem;
     if (!candidate.base) throw ProxyError.notAvailable();
-    if (candidate.expiresAtMs - this.clock.nowMs() < REFRESH_AHEAD_MS) {
+    const leftMs = candidate.expiresAtMs - this.clock.nowMs();
+    // A token that cannot be renewed is used until it expires; once expired, the refresh path
+    // marks the connection needs_reauth.
+    if (leftMs < REFRESH_AHEAD_MS && (candidate.renewable || leftMs <= 0)) {
       this.refresh(candidate)
         .catch((error: unknown) => {
           // A refresh ahead of expiry that cannot happen now (an outage, a backoff) does not stop
@@ -271,6 +293,7 @@ export class ProxyService implements ProxyCallOwner {
   private async retryAfter401(call: ProxyCall): Promise<void> {
     const refreshStarted = process.hrtime.bigint();
     const used = call.rt;
+    if (!used.renewable) return this.unauthorizedWithoutRenewal(call);
     call.rt = await this.refresh(used, RECENT_REFRESH_MS);
     call.overheadNs += process.hrtime.bigint() - refreshStarted;
     const unauthorized = call.unauthorized!;
@@ -295,6 +318,39 @@ export class ProxyService implements ProxyCallOwner {
     this.finished(call);
   }
 
+  /**
+   * An upstream 401 for credentials nothing can renew (a pasted key, a token without refresh
+   * token): the one refresh path marks the connection needs_reauth (no provider call, no retry)
+   * and the caller gets the provider's 401 as it came; later calls get 409.
+   */
+  private async unauthorizedWithoutRenewal(call: ProxyCall): Promise<void> {
+    const rt = call.rt;
+    try {
+      await this.refresher.refresh(rt.id, {
+        reason: 'proxy',
+        observedVersion: rt.credentialsVersion,
+      });
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'connection.needs_reauth'))
+        this.logger.warn(
+          { requestId: call.requestId, code: (error as DomainError).code },
+          'marking a connection after an upstream 401 failed',
+        );
+    }
+    this.runtimes.delete(rt.id);
+    const unauthorized = call.unauthorized!;
+    call.unauthorized = undefined;
+    const kept = unauthorized.body();
+    respondWith(
+      call.res,
+      401,
+      { ...unauthorized.headers, 'content-length': String(kept.length) },
+      call.requestId,
+      false,
+    ).end(kept);
+    this.finished(call);
+  }
+
   private finished(call: ProxyCall): void {
     this.overhead.observe(Number(call.overheadNs) / 1e9);
     this.upstreamTime.observe(Number(call.upstreamNs) / 1e9);
@@ -315,7 +371,9 @@ export class ProxyService implements ProxyCallOwner {
 
   /** One upstream request; `call` is its undici handler and passes the response on as it arrives. */
   private attempt(call: ProxyCall): void {
-    call.headers.authorization = call.rt.authorization!;
+    // Template headers replace the caller's of the same name (both lower-case).
+    const headers = call.rt.headers;
+    for (let i = 0; i < headers.length; i++) call.headers[headers[i][0]] = headers[i][1];
     this.http.dispatcher.dispatch(
       {
         origin: call.target.origin,
@@ -357,7 +415,8 @@ export class ProxyService implements ProxyCallOwner {
     const context = await this.contexts.of(connection);
     const fresh = context ? this.build(context) : null;
     if (fresh) this.runtimes.set(rt.id, fresh);
-    if (!fresh?.authorization) throw ConnectionError.notFound();
+    if (!fresh?.hasCredentials) throw ConnectionError.notFound();
+    if (fresh.renderProblem) throw fresh.renderProblem;
     return fresh;
   }
 
@@ -368,32 +427,74 @@ export class ProxyService implements ProxyCallOwner {
     });
   }
 
+  /**
+   * Renders the connection's proxy parts from its offering's compiled template, once per
+   * credentials version (and whenever the connection or its offering changes): what a warm call
+   * does with them is assign headers.
+   */
   private build({
     connection,
     offering,
+    integration,
     credentials,
-    apiBase,
   }: ConnectionContext): ConnectionRuntime {
-    return {
+    const rt: ConnectionRuntime = {
       id: connection.id,
       workspaceId: connection.workspaceId,
       integrationId: connection.integrationId,
       offeringId: offering.id,
       status: connection.status,
       credentialsVersion: connection.credentialsVersion,
-      authorization: credentials?.accessToken ? `Bearer ${credentials.accessToken}` : null,
+      hasCredentials: credentials !== null,
+      headers: [],
+      query: '',
+      queryNames: NO_NAMES,
+      renderProblem: null,
+      renewable: false,
       expiresAtMs: connection.accessTokenExpiresAt?.getTime() ?? Infinity,
-      base: apiBase ? apiBaseOf(apiBase) : null,
-      destinationProblem: apiBase
-        ? destinationProblemOf(apiBase, offering.allowedApiHosts, this.http.blockPrivateAddresses)
-        : null,
+      base: null,
+      destinationProblem: null,
     };
+    if (!credentials) return rt;
+    try {
+      const compiled = compiledTemplateOf(offering);
+      rt.renewable = canRenew(offering, credentials);
+      const rendered = renderProxy(
+        compiled,
+        { connection, credentials, clientId: integration.clientId },
+        { allowInsecure: this.config.allowInsecureProviders },
+      );
+      rt.headers = rendered.headers;
+      rt.query = rendered.query;
+      rt.queryNames = rendered.queryNames;
+      const url = rendered.base;
+      if (url && (url.protocol === 'https:' || url.protocol === 'http:')) {
+        rt.base = apiBaseOf(url);
+        rt.destinationProblem = destinationProblemOf(
+          url,
+          offering.allowedApiHosts,
+          this.http.blockPrivateAddresses,
+        );
+      }
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      rt.renderProblem = ProxyError.cannotRender(error);
+    }
+    return rt;
   }
 
   /** The upstream request for `originalUrl` (…/proxy/{id}/{path}?{query}), by the path policy. */
   target(rt: ConnectionRuntime, originalUrl: string): ProxyTarget {
     if (rt.destinationProblem === 'host_not_allowed') throw ProxyError.hostNotAllowed();
     if (rt.destinationProblem === 'private_address') throw ProxyError.destinationForbidden();
-    return proxyTarget(rt.base!, originalUrl.slice(PROXY_PREFIX.length + rt.id.length));
+    const target = proxyTarget(rt.base!, originalUrl.slice(PROXY_PREFIX.length + rt.id.length));
+    if (!rt.query) return target;
+    const q = target.path.indexOf('?');
+    const path = q < 0 ? target.path : target.path.slice(0, q);
+    const callerQuery = q < 0 ? '' : target.path.slice(q + 1);
+    return {
+      origin: target.origin,
+      path: `${path}?${withTemplateQuery(callerQuery, rt.query, rt.queryNames)}`,
+    };
   }
 }

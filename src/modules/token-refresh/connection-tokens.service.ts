@@ -4,7 +4,7 @@ import { type Connection, ConnectionStatus } from '../connections/connection.ent
 import { ConnectionError } from '../connections/connections.errors.js';
 import { ConnectionContexts } from '../connections/connection-contexts.service.js';
 import type { ConnectionCredentials } from '../connections/connection.entity.js';
-import { ConnectionsService } from '../connections/connections.service.js';
+import { canRenew, ConnectionsService } from '../connections/connections.service.js';
 import { compiledTemplateOf } from '../offerings/offering-template.js';
 import {
   type CompiledTemplate,
@@ -53,7 +53,13 @@ export class ConnectionTokensService {
     }
     // No expiry: a token that does not expire (nothing to refresh ahead of).
     const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? Infinity;
-    if (forceRefresh || expiresAt - this.clock.nowMs() < HANDOUT_MIN_VALIDITY_MS) {
+    const leftMs = expiresAt - this.clock.nowMs();
+    // A token nothing can renew is handed out until it expires (never refreshed ahead: the
+    // refresh path would mark the connection needs_reauth while its token still works).
+    if (
+      forceRefresh ||
+      (leftMs < HANDOUT_MIN_VALIDITY_MS && (leftMs <= 0 || (await this.renewable(connection))))
+    ) {
       try {
         connection = await this.refresher.refresh(connection.id, {
           reason: 'handout',
@@ -74,6 +80,12 @@ export class ConnectionTokensService {
       expiresAt: connection.accessTokenExpiresAt?.toISOString() ?? null,
       instanceUrl: connection.instanceUrl,
     };
+  }
+
+  private async renewable(connection: Connection): Promise<boolean> {
+    const setup = await this.contexts.setupOf(connection.integrationId);
+    if (!setup) throw ConnectionError.notFound();
+    return canRenew(setup.offering, this.connections.credentialsOf(connection));
   }
 
   async refreshNow(workspaceId: string, id: string): Promise<Connection> {

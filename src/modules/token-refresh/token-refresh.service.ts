@@ -16,6 +16,7 @@ import {
 import { ConnectionError } from '../connections/connections.errors.js';
 import {
   accessTokenExpiry,
+  canRenew,
   configurationOf,
   ConnectionsService,
   scopeList,
@@ -165,7 +166,7 @@ export class TokenRefreshService {
     const { integration, offering } = await this.setupOf(connection.integrationId);
     // A machine connection renews by the client-credentials grant; others need a refresh token.
     const machine = compiledTemplateOf(offering).authMode === 'oauth2_client_credentials';
-    if (!credentials || (!machine && !credentials.refreshToken)) {
+    if (!credentials || !canRenew(offering, credentials)) {
       await this.markNeedsReauth(
         connection,
         'The connection has no refresh token: the end user must reconnect.',
