@@ -1,4 +1,6 @@
 import { DomainError } from '../../common/errors/domain-error.js';
+import type { ConnectPage } from './connect-flow.service.js';
+import type { InputProblem } from '../providers/templates/inputs.js';
 
 export class ConnectError extends DomainError {
   static integrationNotConfigured(): ConnectError {
@@ -14,6 +16,20 @@ export class ConnectError extends DomainError {
       'invalid',
       "redirectUri must exactly equal one of the integration's allowedRedirectUris.",
     );
+  }
+  /** Problems of configuration values, by input key; never the values themselves. */
+  static invalidConfiguration(problems: readonly InputProblem[]): ConnectError {
+    const fields: Record<string, string[]> = {};
+    for (const p of problems) {
+      const name = p.key ? `configuration.${p.key}` : 'configuration';
+      (fields[name] ??= []).push(p.message);
+    }
+    const summary = Object.entries(fields)
+      .map(([name, messages]) => `${name} ${messages.join('; ')}`)
+      .join('; ');
+    return new ConnectError('validation.failed', 'invalid', `Invalid request: ${summary}`, {
+      fields,
+    });
   }
   static invalidCode(): ConnectError {
     return new ConnectError(
@@ -32,5 +48,19 @@ export class FlowPageError extends Error {
     readonly detail: string,
   ) {
     super(detail);
+  }
+}
+
+/**
+ * The start form's configuration values were refused: the page is shown again with the
+ * problems (and the values that passed); the link is not spent and nothing is stored.
+ */
+export class FlowInputsError extends Error {
+  constructor(
+    readonly page: ConnectPage,
+    readonly values: Record<string, string>,
+    readonly errors: Record<string, string>,
+  ) {
+    super('The configuration values were refused.');
   }
 }
