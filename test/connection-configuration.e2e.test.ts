@@ -349,7 +349,7 @@ describe('connection configuration and metadata', () => {
         });
         expect(first.status).toBe(200);
         expect(first.body.metadata).toEqual({
-          ...connection.metadata,
+          ...(connection.metadata as Row),
           plan: 'plus',
           limits: { products: 500 },
           tags: ['a', 'b'],
@@ -358,7 +358,7 @@ describe('connection configuration and metadata', () => {
         const second = await patch(connection.id, { metadata: { plan: null, region: 'eu' } });
         expect(second.status).toBe(200);
         expect(second.body.metadata).toEqual({
-          ...connection.metadata,
+          ...(connection.metadata as Row),
           limits: { products: 500 },
           tags: ['a', 'b'],
           active: true,
