@@ -18,4 +18,10 @@ export const ENCRYPTED_COLUMNS: EncryptedColumn[] = [
   { table: 'integrations', idColumn: 'id', column: 'client_secret_enc', field: 'clientSecret' },
   { table: 'connections', idColumn: 'id', column: 'credentials_enc', field: 'credentials' },
   { table: 'oauth_flows', idColumn: 'id', column: 'code_verifier_enc', field: 'codeVerifier' },
+  {
+    table: 'connect_sessions',
+    idColumn: 'id',
+    column: 'configuration_secrets_enc',
+    field: 'configuration_secrets',
+  },
 ];
