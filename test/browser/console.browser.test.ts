@@ -322,6 +322,26 @@ describe('web console in a real browser', () => {
       .toBe('true');
     const row = page.getByRole('row', { name: /Ada Lovelace/ });
     await expect.poll(() => row.textContent()).toContain('Active');
+
+    // Metadata and configuration, shown as text: markup in a value is not markup.
+    const connectionId = (await row.getAttribute('data-connection-id'))!;
+    const patched = await t.http
+      .patch(`/api/v1/connections/${connectionId}`)
+      .auth(dev, { type: 'bearer' })
+      .send({ metadata: { plan: '<img src=x id=injected>', seats: 12 } });
+    expect(patched.status).toBe(200);
+    await t.dataSource.query(
+      `UPDATE connections SET configuration = '{"region": "eu-west"}' WHERE id = $1`,
+      [connectionId],
+    );
+    await page.reload();
+    await expect.poll(() => row.textContent()).toContain('Metadata (');
+    await row.getByText('Metadata (').click();
+    await row.getByText('Configuration (1)').click();
+    expect(await row.textContent()).toContain('<img src=x id=injected>');
+    expect(await row.textContent()).toContain('seats12');
+    expect(await row.textContent()).toContain('regioneu-west');
+    expect(await page.locator('#injected').count()).toBe(0);
     await page.getByRole('button', { name: 'Refresh connection of Ada Lovelace' }).click();
     await expect
       .poll(() =>

@@ -29,8 +29,11 @@ import {
   SESSION_SECRETS_FIELD,
 } from './connect-session.entity.js';
 import { placeholderValues } from '../providers/templates/index.js';
+import { checkInputs } from '../providers/templates/inputs.js';
+import type { TemplateInput } from '../providers/templates/template.schema.js';
+import { templateOf } from '../offerings/offering-template.js';
 import { assertLinkUsable, flowOutcome, type FlowOutcome } from './connect-outcome.js';
-import { FlowPageError } from './connect.errors.js';
+import { FlowInputsError, FlowPageError } from './connect.errors.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
 import { CODE_VERIFIER_FIELD, type DisplayMode, OAuthFlow } from './oauth-flow.entity.js';
 
@@ -51,6 +54,8 @@ export interface ConnectPage {
   session: ConnectSession;
   integration: Integration;
   offering: Offering;
+  /** connectionConfig inputs the developer did not fix: the end user fills them in. */
+  inputs: TemplateInput[];
 }
 
 @Injectable()
@@ -76,7 +81,12 @@ export class ConnectFlowService {
       token.length <= 128 ? await this.sessions.findOneBy({ tokenHash: sha256Hex(token) }) : null;
     assertLinkUsable(session, this.clock.nowMs());
     try {
-      return { session, ...(await this.usable(session)) };
+      const { integration, offering } = await this.usable(session);
+      const fixed = this.configurationOf(session).all;
+      const inputs = (templateOf(offering).connectionConfig ?? []).filter(
+        (input) => !Object.hasOwn(fixed, input.key),
+      );
+      return { session, integration, offering, inputs };
     } catch (error) {
       if (error instanceof ProviderError)
         throw new FlowPageError(409, 'Not available', error.message);
@@ -87,21 +97,56 @@ export class ConnectFlowService {
   /**
    * Spends the connect link and sends the browser to the provider: fresh state (stored hashed,
    * bound to this browser by a cookie), PKCE S256, the integration's scopes, the exact callback.
+   * `typed` are the start form's values of the configuration inputs the developer left open
+   * (by input key; values for inputs the developer fixed are ignored): checked before anything
+   * else, so a refused value spends nothing and stores nothing.
    */
   async start(
     token: string,
     display: DisplayMode,
+    typed: Record<string, unknown> = {},
   ): Promise<{ location: string; cookie: { name: string; value: string; maxAgeMs: number } }> {
-    const { session, integration, offering } = await this.open(token);
+    const page = await this.open(token);
+    const { session, integration, offering } = page;
     if (compiledTemplateOf(offering).authMode !== 'oauth2')
       throw new FlowPageError(
         409,
         'Not available',
         'This connection is not made by signing in at the provider. Go back to the connect page.',
       );
+    const fixed = this.configurationOf(session);
+    const checked = checkInputs(
+      page.inputs,
+      Object.fromEntries(page.inputs.map((input) => [input.key, typed[input.key]])),
+    );
+    if (checked.problems.length || checked.missing.length) {
+      const errors: Record<string, string> = {};
+      for (const key of checked.missing) errors[key] = 'is required';
+      for (const problem of checked.problems) errors[problem.key] = problem.message;
+      throw new FlowInputsError(page, checked.readable, errors);
+    }
+    const configuration: SessionConfiguration = {
+      readable: { ...fixed.readable, ...checked.readable },
+      secret: { ...fixed.secret, ...checked.secret },
+      all: {},
+    };
+    configuration.all = { ...configuration.readable, ...configuration.secret };
     const spent = await this.sessions.update(
       { id: session.id, status: ConnectSessionStatus.Pending },
-      { status: ConnectSessionStatus.Started },
+      {
+        status: ConnectSessionStatus.Started,
+        ...(page.inputs.length
+          ? {
+              configuration: configuration.readable,
+              configurationSecretsEnc: Object.keys(configuration.secret).length
+                ? this.keyRing.encrypt(JSON.stringify(configuration.secret), {
+                    ...SESSION_SECRETS_FIELD,
+                    rowId: session.id,
+                  })
+                : null,
+            }
+          : {}),
+      },
     );
     if (spent.affected !== 1) {
       throw new FlowPageError(
@@ -137,6 +182,7 @@ export class ConnectFlowService {
       scopes: integration.scopes,
       state,
       codeChallenge: verifier ? await oidc.calculatePKCECodeChallenge(verifier) : undefined,
+      configuration: configuration.all,
     });
     return {
       location,

@@ -9,8 +9,14 @@ import type { AppConfig } from '../../config/config.js';
 import { sha256Hex } from '../../common/crypto/secret-hash.js';
 import { ConnectFlowService, flowCookieName } from './connect-flow.service.js';
 import type { FlowOutcome } from './connect-outcome.js';
-import { autoStartPage, connectPage, messagePage, popupResultPage } from './connect-pages.js';
-import { FlowPageError } from './connect.errors.js';
+import {
+  autoStartPage,
+  CONFIG_FIELD_PREFIX,
+  connectPage,
+  messagePage,
+  popupResultPage,
+} from './connect-pages.js';
+import { FlowInputsError, FlowPageError } from './connect.errors.js';
 import { CredentialsFlowService, takesPastedCredentials } from './credentials-flow.service.js';
 import {
   credentialsPage,
@@ -54,7 +60,10 @@ export class ConnectPagesController {
           200,
           credentialsPage(p, token, display, this.credentialsFlow.fixedConfiguration(p.session)),
         );
-      if (!p.session.autoStart) return this.html(res, 200, connectPage(p, token, display));
+      // A session that still needs configuration shows its form even with autoStart (the
+      // offering gained an input after the session was made).
+      if (!p.session.autoStart || p.inputs.length)
+        return this.html(res, 200, connectPage(p, token, display));
       const nonce = randomBytes(16).toString('base64');
       this.html(res, 200, autoStartPage(p, token, display, nonce), `script-src 'nonce-${nonce}'`);
     });
@@ -66,7 +75,23 @@ export class ConnectPagesController {
     @Body() body: Record<string, unknown>,
     @Res() res: Response,
   ) {
-    await this.page(res, () => this.start(res, token, displayOf(body.display)));
+    const display = displayOf(body.display);
+    const typed = Object.create(null) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(body ?? {}))
+      if (name.startsWith(CONFIG_FIELD_PREFIX))
+        typed[name.slice(CONFIG_FIELD_PREFIX.length)] = value;
+    await this.page(res, async () => {
+      try {
+        await this.start(res, token, display, typed);
+      } catch (error) {
+        if (!(error instanceof FlowInputsError)) throw error;
+        this.html(
+          res,
+          400,
+          connectPage(error.page, token, display, { values: error.values, errors: error.errors }),
+        );
+      }
+    });
   }
 
   /**
@@ -118,8 +143,13 @@ export class ConnectPagesController {
     });
   }
 
-  private async start(res: Response, token: string, display: DisplayMode) {
-    const { location, cookie } = await this.flow.start(token, display);
+  private async start(
+    res: Response,
+    token: string,
+    display: DisplayMode,
+    typed: Record<string, unknown>,
+  ) {
+    const { location, cookie } = await this.flow.start(token, display, typed);
     res.cookie(cookie.name, cookie.value, {
       httpOnly: true,
       // Lax: sent on the provider's top-level redirect back to us, not on cross-site subrequests.

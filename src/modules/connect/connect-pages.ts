@@ -1,9 +1,21 @@
 import { html, page, type SafeHtml } from '../../common/html/html.js';
 import type { ConnectPage } from './connect-flow.service.js';
+import { inputFields, type InputFormState } from './connect-inputs.js';
 import { describeScope } from './scope-descriptions.js';
 
-/** The end user's first page: who asks, for which account, what it will be able to do. */
-export function connectPage(p: ConnectPage, token: string, display: string): string {
+/** Form field names of connectionConfig inputs on the start form: `config.<key>`. */
+export const CONFIG_FIELD_PREFIX = 'config.';
+
+/**
+ * The end user's first page: who asks, for which account, what it will be able to do, and the
+ * configuration inputs the developer left open (`state`: the form again, with its problems).
+ */
+export function connectPage(
+  p: ConnectPage,
+  token: string,
+  display: string,
+  state?: InputFormState,
+): string {
   const who = p.session.endUserDisplayName ?? p.session.endUserEmail ?? p.session.endUserId;
   const provider = p.offering.displayName;
   return page(
@@ -14,7 +26,8 @@ export function connectPage(p: ConnectPage, token: string, display: string): str
 <ul class="scopes">${p.integration.scopes.map((s) => html`<li>${describeScope(s)}<code>${s}</code></li>`)}</ul>
 <form method="post" action="/connect/${token}/start">
   <input type="hidden" name="display" value="${display}">
-  <button type="submit" autofocus>Continue to ${provider}</button>
+  ${inputFields(p.inputs, CONFIG_FIELD_PREFIX, state)}
+  <button type="submit"${p.inputs.length ? '' : html` autofocus`}>Continue to ${provider}</button>
 </form>
 <p><small>You will sign in at ${provider}, not here, and can review the request there. Latchkey never sees your password.</small></p>`,
     { brand: p.integration.name },

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { ConnectionResponse } from '../connections/dto/connection.dto.js';
+import { ConnectionsService } from '../connections/connections.service.js';
 import { ConnectSessionsService } from './connect-sessions.service.js';
 import {
   ConnectSessionResponse,
@@ -14,7 +15,10 @@ import {
 @ApiBearerAuth()
 @Controller('api/v1/connect-sessions')
 export class ConnectSessionsController {
-  constructor(private readonly sessions: ConnectSessionsService) {}
+  constructor(
+    private readonly sessions: ConnectSessionsService,
+    private readonly connections: ConnectionsService,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -38,7 +42,9 @@ export class ConnectSessionsController {
     @Body() body: ExchangeCodeDto,
   ): Promise<{ connection: ConnectionResponse }> {
     return {
-      connection: ConnectionResponse.of(await this.sessions.exchange(p.workspaceId, body.code)),
+      connection: await this.connections.view(
+        await this.sessions.exchange(p.workspaceId, body.code),
+      ),
     };
   }
 }

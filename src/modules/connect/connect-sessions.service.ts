@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, LessThan, Repository } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
+import { KeyRing } from '../../common/crypto/key-ring.js';
 import { sha256Hex } from '../../common/crypto/secret-hash.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
@@ -10,9 +11,14 @@ import type { Connection } from '../connections/connection.entity.js';
 import { ConnectionsService } from '../connections/connections.service.js';
 import { IntegrationStatus } from '../integrations/integration.entity.js';
 import { IntegrationsService } from '../integrations/integrations.service.js';
-import { compiledTemplateOf } from '../offerings/offering-template.js';
+import { compiledTemplateOf, templateOf } from '../offerings/offering-template.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
-import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
+import { checkInputs } from '../providers/templates/inputs.js';
+import {
+  ConnectSession,
+  ConnectSessionStatus,
+  SESSION_SECRETS_FIELD,
+} from './connect-session.entity.js';
 import { ConnectError } from './connect.errors.js';
 import type { CreateConnectSessionDto } from './dto/connect-session.dto.js';
 
@@ -27,6 +33,7 @@ export class ConnectSessionsService {
     private readonly integrations: IntegrationsService,
     private readonly offerings: OfferingsService,
     private readonly connections: ConnectionsService,
+    private readonly keyRing: KeyRing,
     private readonly random: RandomSource,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -50,10 +57,34 @@ export class ConnectSessionsService {
     ) {
       throw ConnectError.redirectUriNotAllowed();
     }
+    // Checked before anything is stored: a hostile value (another host, CR/LF) is refused here.
+    const configuration = checkInputs(
+      templateOf(offering).connectionConfig ?? [],
+      input.configuration,
+    );
+    if (configuration.problems.length)
+      throw ConnectError.invalidConfiguration(configuration.problems);
+    if (input.autoStart && configuration.missing.length) {
+      // An autoStart link skips the page where the end user would fill them in.
+      throw ConnectError.invalidConfiguration(
+        configuration.missing.map((key) => ({
+          key,
+          message: 'is required when autoStart is true (the connect page is skipped)',
+        })),
+      );
+    }
+    const id = this.random.uuid();
     const token = this.random.token(32);
     const session = await this.sessions.save(
       this.sessions.create({
-        id: this.random.uuid(),
+        id,
+        configuration: configuration.readable,
+        configurationSecretsEnc: Object.keys(configuration.secret).length
+          ? this.keyRing.encrypt(JSON.stringify(configuration.secret), {
+              ...SESSION_SECRETS_FIELD,
+              rowId: id,
+            })
+          : null,
         workspaceId,
         integrationId: integration.id,
         tokenHash: sha256Hex(token),

@@ -1,4 +1,6 @@
 import { DomainError } from '../../common/errors/domain-error.js';
+import type { ConnectPage } from './connect-flow.service.js';
+import type { InputProblem } from '../providers/templates/inputs.js';
 
 export class ConnectError extends DomainError {
   static integrationNotConfigured(): ConnectError {
@@ -22,6 +24,20 @@ export class ConnectError extends DomainError {
       'This integration connects by client credentials: there is no end user to ask, so there are no connect sessions. Create the machine connection with POST /api/v1/connections.',
     );
   }
+  /** Problems of configuration values, by input key; never the values themselves. */
+  static invalidConfiguration(problems: readonly InputProblem[]): ConnectError {
+    const fields: Record<string, string[]> = {};
+    for (const p of problems) {
+      const name = p.key ? `configuration.${p.key}` : 'configuration';
+      (fields[name] ??= []).push(p.message);
+    }
+    const summary = Object.entries(fields)
+      .map(([name, messages]) => `${name} ${messages.join('; ')}`)
+      .join('; ');
+    return new ConnectError('validation.failed', 'invalid', `Invalid request: ${summary}`, {
+      fields,
+    });
+  }
   static invalidCode(): ConnectError {
     return new ConnectError(
       'connect_session.invalid_code',
@@ -39,5 +55,19 @@ export class FlowPageError extends Error {
     readonly detail: string,
   ) {
     super(detail);
+  }
+}
+
+/**
+ * The start form's configuration values were refused: the page is shown again with the
+ * problems (and the values that passed); the link is not spent and nothing is stored.
+ */
+export class FlowInputsError extends Error {
+  constructor(
+    readonly page: ConnectPage,
+    readonly values: Record<string, string>,
+    readonly errors: Record<string, string>,
+  ) {
+    super('The configuration values were refused.');
   }
 }

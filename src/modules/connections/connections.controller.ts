@@ -1,9 +1,24 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
-import { ConnectionResponse, ListConnectionsQuery } from './dto/connection.dto.js';
+import {
+  ConnectionResponse,
+  ListConnectionsQuery,
+  UpdateConnectionDto,
+} from './dto/connection.dto.js';
 import { ConnectionRevoker } from './connection-revoker.service.js';
 import { ConnectionsService } from './connections.service.js';
 import { CredentialConnections } from './credential-connections.service.js';
@@ -30,7 +45,7 @@ export class ConnectionsController {
     @CurrentPrincipal() p: Principal,
     @Body() body: CreateConnectionDto,
   ): Promise<ConnectionResponse> {
-    return ConnectionResponse.of(await this.credentialConnections.create(p.workspaceId, body));
+    return this.connections.view(await this.credentialConnections.create(p.workspaceId, body));
   }
 
   @Get()
@@ -40,7 +55,7 @@ export class ConnectionsController {
     @Query() q: ListConnectionsQuery,
   ): Promise<{ data: ConnectionResponse[]; nextCursor: string | null }> {
     const page = await this.connections.list(p.workspaceId, { ...q, limit: q.limit ?? 50 });
-    return { data: page.data.map(ConnectionResponse.of), nextCursor: page.nextCursor };
+    return { data: await this.connections.views(page.data), nextCursor: page.nextCursor };
   }
 
   @Get(':id')
@@ -49,7 +64,20 @@ export class ConnectionsController {
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,
   ): Promise<ConnectionResponse> {
-    return ConnectionResponse.of(await this.connections.get(p.workspaceId, id));
+    return this.connections.view(await this.connections.get(p.workspaceId, id));
+  }
+
+  /** Merges metadata: `null` deletes a key; capped at 100 keys and 16 KiB of JSON. */
+  @Patch(':id')
+  @RequireScopes('connections:write')
+  async update(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', IdParam) id: string,
+    @Body() body: UpdateConnectionDto,
+  ): Promise<ConnectionResponse> {
+    return this.connections.view(
+      await this.connections.updateMetadata(p.workspaceId, id, body.metadata),
+    );
   }
 
   /**

@@ -20,6 +20,12 @@ import {
 } from './connection.entity.js';
 import { ConnectionError } from './connections.errors.js';
 import { UUID } from '../../common/validation/uuid.js';
+import { KEY_PATTERN } from '../providers/templates/placeholders.js';
+import { ConnectionResponse } from './dto/connection.dto.js';
+
+/** Caps on a connection's metadata (what PATCH may make it; the provider's own is not capped). */
+export const METADATA_MAX_KEYS = 100;
+export const METADATA_MAX_BYTES = 16 * 1024;
 
 export interface ConnectionFilter {
   integrationId?: string;
@@ -62,6 +68,71 @@ export class ConnectionsService {
     const found = await this.connections.findOneBy({ id, workspaceId });
     if (!found) throw ConnectionError.notFound();
     return found;
+  }
+
+  /**
+   * API views of connections: no credentials, no secret configuration, and no metadata keys
+   * their offering lists in `sensitiveKeys`.
+   */
+  async views(connections: Connection[]): Promise<ConnectionResponse[]> {
+    const integrationIds = [...new Set(connections.map((c) => c.integrationId))];
+    const hidden = new Map<string, ReadonlySet<string>>();
+    if (integrationIds.length) {
+      const rows: Array<{ id: string; keys: unknown }> = await this.connections.manager.query(
+        `SELECT i.id, o.template -> 'sensitiveKeys' AS keys
+         FROM integrations i JOIN offerings o ON o.id = i.offering_id
+         WHERE i.id = ANY($1::uuid[])`,
+        [integrationIds],
+      );
+      for (const row of rows)
+        hidden.set(
+          row.id,
+          new Set(Array.isArray(row.keys) ? row.keys.filter((k) => typeof k === 'string') : []),
+        );
+    }
+    return connections.map((c) => ConnectionResponse.of(c, hidden.get(c.integrationId)));
+  }
+
+  async view(connection: Connection): Promise<ConnectionResponse> {
+    return (await this.views([connection]))[0];
+  }
+
+  /**
+   * Merges `patch` into a connection's metadata (`null` deletes a key), under the caps. Revoked
+   * connections are gone as far as this is concerned. Every replica's proxy drops the
+   * connection's runtime (its headers may read metadata).
+   */
+  async updateMetadata(
+    workspaceId: string,
+    id: string,
+    patch: Record<string, unknown>,
+  ): Promise<Connection> {
+    const badKeys = Object.keys(patch).filter((k) => !KEY_PATTERN.test(k));
+    if (badKeys.length) throw ConnectionError.invalidMetadataKeys(badKeys);
+    return this.connections.manager.transaction(async (manager) => {
+      const repo = manager.getRepository(Connection);
+      const connection = await repo.findOne({
+        where: { id, workspaceId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!connection || connection.status === ConnectionStatus.Revoked)
+        throw ConnectionError.notFound();
+      const merged: Record<string, unknown> = { ...connection.metadata };
+      for (const [key, value] of Object.entries(patch)) {
+        if (value === null) delete merged[key];
+        else merged[key] = value;
+      }
+      const tooLarge =
+        Object.keys(merged).length > METADATA_MAX_KEYS ||
+        Buffer.byteLength(JSON.stringify(merged)) > METADATA_MAX_BYTES;
+      // A patch that only deletes keys is always allowed (it can only shrink the metadata).
+      if (tooLarge && Object.values(patch).some((v) => v !== null))
+        throw ConnectionError.metadataTooLarge(METADATA_MAX_KEYS, METADATA_MAX_BYTES);
+      connection.metadata = merged;
+      const saved = await repo.save(connection);
+      await this.changes.publish({ kind: 'connection', id: connection.id }, { manager });
+      return saved;
+    });
   }
 
   /** Newest first, keyset-paginated on (created_at, id), to the microsecond PostgreSQL keeps. */

@@ -5,7 +5,8 @@ import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/au
 import { IdParam } from '../../common/validation/id-param.js';
 import { QueryBoolean } from '../../common/validation/query-boolean.js';
 import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
-import { ConnectionResponse } from '../connections/dto/connection.dto.js';
+import { ConnectionsService } from '../connections/connections.service.js';
+import type { ConnectionResponse } from '../connections/dto/connection.dto.js';
 import { ConnectionTokensService } from './connection-tokens.service.js';
 
 class AccessTokenQuery extends WorkspaceQueryDto {
@@ -17,7 +18,10 @@ class AccessTokenQuery extends WorkspaceQueryDto {
 @ApiBearerAuth()
 @Controller('api/v1/connections')
 export class ConnectionTokensController {
-  constructor(private readonly tokens: ConnectionTokensService) {}
+  constructor(
+    private readonly tokens: ConnectionTokensService,
+    private readonly connections: ConnectionsService,
+  ) {}
 
   /** The designed handout: a fresh access token (refreshed first when it expires within 60 s). */
   @Get(':id/access-token')
@@ -39,6 +43,6 @@ export class ConnectionTokensController {
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,
   ): Promise<ConnectionResponse> {
-    return ConnectionResponse.of(await this.tokens.refreshNow(p.workspaceId, id));
+    return this.connections.view(await this.tokens.refreshNow(p.workspaceId, id));
   }
 }

@@ -442,6 +442,8 @@ export async function render(main) {
           {},
           h('div', {}, c.provider.username || c.provider.displayName || c.provider.userId),
           c.provider.orgId ? h('div', { class: 'muted small' }, `Org ${c.provider.orgId}`) : null,
+          bag('Configuration', c.configuration),
+          bag('Metadata', c.metadata),
         ),
         h(
           'td',
@@ -452,6 +454,24 @@ export async function render(main) {
         h('td', {}, time(c.lastRefreshedAt)),
         h('td', {}, time(c.accessTokenExpiresAt)),
         h('td', {}, actions),
+      );
+    }
+    /** A connection's readable bag (configuration, metadata) as a collapsed list; text only. */
+    function bag(title, values) {
+      const entries = Object.entries(values ?? {});
+      if (!entries.length) return null;
+      return h(
+        'details',
+        { class: 'connection-bag small' },
+        h('summary', {}, `${title} (${entries.length})`),
+        h(
+          'dl',
+          {},
+          entries.map(([key, value]) => [
+            h('dt', { class: 'mono' }, key),
+            h('dd', { class: 'mono' }, typeof value === 'string' ? value : JSON.stringify(value)),
+          ]),
+        ),
       );
     }
     function replace(updated) {

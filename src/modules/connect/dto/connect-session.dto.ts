@@ -56,6 +56,18 @@ export class CreateConnectSessionDto {
   @IsOptional()
   @IsBoolean()
   autoStart?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      "Values of the offering's connectionConfig inputs you fix for this end user (e.g. `{shop: 'acme'}`), " +
+      'checked against each input (type, pattern). Inputs you leave out are asked for on the connect page ' +
+      '(not possible with autoStart). Secret inputs are stored encrypted and never shown again.',
+    type: 'object',
+    additionalProperties: { type: 'string' },
+  })
+  @IsOptional()
+  @IsObject({ message: 'configuration must be an object' })
+  configuration?: Record<string, unknown>;
 }
 
 export class ExchangeCodeDto {

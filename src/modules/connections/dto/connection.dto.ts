@@ -1,6 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsEnum, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import {
+  IsDefined,
+  IsEnum,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Max,
+  Min,
+} from 'class-validator';
 import { WorkspaceQueryDto } from '../../../common/validation/workspace-query.dto.js';
 import { type Connection, ConnectionStatus } from '../connection.entity.js';
 
@@ -25,6 +36,20 @@ export class ListConnectionsQuery extends WorkspaceQueryDto {
   cursor?: string;
 }
 
+export class UpdateConnectionDto {
+  @ApiProperty({
+    description:
+      "Merged into the connection's metadata: each key is set to its value (any JSON), `null` deletes the key, " +
+      'keys not named stay. Keys match ^[a-zA-Z][a-zA-Z0-9_]{0,62}$; the result may hold at most 100 keys and ' +
+      '16 KiB of JSON (413 connection.metadata_too_large).',
+    type: 'object',
+    additionalProperties: true,
+  })
+  @IsDefined({ message: 'metadata is required' })
+  @IsObject({ message: 'metadata must be an object' })
+  metadata!: Record<string, unknown>;
+}
+
 export class ConnectionResponse {
   @ApiProperty() id!: string;
   @ApiProperty() workspaceId!: string;
@@ -39,15 +64,23 @@ export class ConnectionResponse {
   };
   @ApiProperty({ nullable: true, type: String }) instanceUrl!: string | null;
   @ApiProperty({ type: [String] }) grantedScopes!: string[];
-  @ApiProperty() metadata!: Record<string, unknown>;
+  @ApiProperty({
+    description:
+      'From the provider (token response, userDetails, registration) and PATCH; keys the offering lists in sensitiveKeys are left out.',
+  })
+  metadata!: Record<string, unknown>;
+  @ApiProperty({
+    description: "Values of the offering's connectionConfig inputs; secret ones are never shown.",
+  })
+  configuration!: Record<string, string>;
   @ApiProperty({ nullable: true, type: String }) accessTokenExpiresAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) lastRefreshedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) lastError!: string | null;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
 
-  /** Never carries tokens. */
-  static of(c: Connection): ConnectionResponse {
+  /** Never carries tokens, secret configuration, or the metadata keys in `hidden` (sensitiveKeys). */
+  static of(c: Connection, hidden: ReadonlySet<string> = new Set()): ConnectionResponse {
     return {
       id: c.id,
       workspaceId: c.workspaceId,
@@ -62,7 +95,8 @@ export class ConnectionResponse {
       },
       instanceUrl: c.instanceUrl,
       grantedScopes: c.grantedScopes,
-      metadata: c.metadata,
+      metadata: Object.fromEntries(Object.entries(c.metadata).filter(([k]) => !hidden.has(k))),
+      configuration: c.configuration ?? {},
       accessTokenExpiresAt: c.accessTokenExpiresAt?.toISOString() ?? null,
       lastRefreshedAt: c.lastRefreshedAt?.toISOString() ?? null,
       lastError: c.lastError,
