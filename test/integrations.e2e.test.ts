@@ -277,6 +277,33 @@ describe('integrations', () => {
     });
   });
 
+  describe('offerings without a confidential client', () => {
+    it('configures an API-key offering without a client, and needs a client ID elsewhere', async () => {
+      const stripe = (await api().get('/api/v1/offerings')).body.data.find(
+        (o: { key: string }) => o.key === 'stripe',
+      );
+      expect(stripe.authMode).toBe('bearer_token');
+      const made = await api().post('/api/v1/integrations', {
+        name: 'Payments',
+        offeringId: stripe.id,
+      });
+      expect(made.status).toBe(201);
+      expect(made.body).toMatchObject({
+        status: 'configured',
+        hasClientSecret: false,
+        verification: { outcome: 'accepted' },
+      });
+      expect((await api().post(`/api/v1/integrations/${made.body.id}/verify`)).body.status).toBe(
+        'configured',
+      );
+      const noClient = await create({ clientId: undefined });
+      expect(noClient.status).toBe(400);
+      expect(noClient.body.error.details.fields.clientId).toEqual([
+        'is required for this offering',
+      ]);
+    });
+  });
+
   describe('validation', () => {
     const cases: Array<[string, Record<string, unknown>, string]> = [
       ['scopes missing a required one', { scopes: ['api'] }, 'refresh_token'],

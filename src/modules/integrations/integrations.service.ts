@@ -1,3 +1,4 @@
+import { compiledTemplateOf } from '../offerings/offering-template.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
@@ -56,13 +57,16 @@ export class IntegrationsService {
     const scopes = input.scopes ?? offering.scopes.default;
     const allowedRedirectUris = input.allowedRedirectUris ?? [];
     this.validate(offering, { scopes, allowedRedirectUris });
+    const kind = clientKindOf(offering);
+    if (kind !== 'none' && !input.clientId)
+      throw IntegrationError.invalid({ clientId: ['is required for this offering'] });
     const id = this.random.uuid();
     const integration = this.integrations.create({
       id,
       workspaceId,
       offeringId: offering.id,
       name: input.name,
-      clientId: input.clientId,
+      clientId: input.clientId ?? '',
       clientSecretEnc: input.clientSecret
         ? this.keyRing.encrypt(input.clientSecret, { ...CLIENT_SECRET_FIELD, rowId: id })
         : null,
@@ -74,10 +78,11 @@ export class IntegrationsService {
       verificationMessage: null,
     });
     await this.integrations.save(integration);
-    if (input.clientSecret)
+    if (kind === 'none') return this.applyVerification(integration, NOTHING_TO_VERIFY);
+    if (input.clientSecret || kind === 'public')
       return this.applyVerification(
         integration,
-        await this.check(offering, integration.clientId, input.clientSecret),
+        await this.check(offering, integration.clientId, input.clientSecret ?? ''),
       );
     return integration;
   }
@@ -131,6 +136,14 @@ export class IntegrationsService {
   async verify(workspaceId: string, id: string): Promise<Integration> {
     const integration = await this.get(workspaceId, id);
     const secret = this.secretOf(integration);
+    const offering = await this.offerings.get(integration.offeringId);
+    const kind = clientKindOf(offering);
+    if (kind === 'none') return this.applyVerification(integration, NOTHING_TO_VERIFY);
+    if (!secret && kind === 'public')
+      return this.applyVerification(
+        integration,
+        await this.check(offering, integration.clientId, ''),
+      );
     if (!secret) {
       return this.applyVerification(integration, {
         outcome: 'rejected',
@@ -138,7 +151,6 @@ export class IntegrationsService {
           'No client secret is stored yet: set one with PUT /api/v1/integrations/{id}/secret.',
       });
     }
-    const offering = await this.offerings.get(integration.offeringId);
     return this.applyVerification(
       integration,
       await this.check(offering, integration.clientId, secret),
@@ -224,6 +236,21 @@ export class IntegrationsService {
     });
     if (Object.keys(problems).length) throw IntegrationError.invalid(problems);
   }
+}
+
+const NOTHING_TO_VERIFY: VerificationResult = {
+  outcome: 'accepted',
+  message: 'Nothing to verify: end users give their own credentials (API key or account pair).',
+};
+
+/**
+ * What client the offering's auth mode needs: `none` for pasted credentials (nothing to
+ * register at the provider), `public` for a client without secret (PKCE), else `confidential`.
+ */
+function clientKindOf(offering: Offering): 'none' | 'public' | 'confidential' {
+  const t = compiledTemplateOf(offering);
+  if (t.authMode === 'bearer_token' || t.authMode === 'basic') return 'none';
+  return t.tokenRequest.clientAuthentication === 'none' ? 'public' : 'confidential';
 }
 
 /** A developer app's redirect URI: absolute https, or http on loopback; no fragment or credentials. */

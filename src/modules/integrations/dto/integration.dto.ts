@@ -25,11 +25,15 @@ export class CreateIntegrationDto {
   @IsUUID()
   offeringId!: string;
 
-  @ApiProperty({ description: 'OAuth client ID (Salesforce: Consumer Key).' })
+  @ApiPropertyOptional({
+    description:
+      'OAuth client ID (Salesforce: Consumer Key). Required except for offerings whose end users paste their own credentials (bearer_token, basic).',
+  })
+  @IsOptional()
   @IsString()
   @Length(1, 255)
   @Matches(NO_WHITESPACE, { message: 'clientId must not contain whitespace' })
-  clientId!: string;
+  clientId?: string;
 
   @ApiPropertyOptional({
     description: 'OAuth client secret. Write-only: stored encrypted, never returned.',
