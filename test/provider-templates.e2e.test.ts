@@ -455,6 +455,24 @@ describe('provider templates (end to end)', () => {
       expect(w.fake.state.presentedTo('user.repos')).toEqual([token]);
     });
 
+    it('refuses a forced refresh with 409 and leaves the connection active', async () => {
+      const dev = await developerToken(w.t, await adminToken(w.t));
+      const tokenRequests = w.fake.state.count('token');
+      const forced = await w.t.http
+        .post(`/api/v1/connections/${id}/refresh`)
+        .auth(dev, { type: 'bearer' });
+      expect([forced.status, forced.body.error?.code]).toEqual([409, 'connection.not_refreshable']);
+      const handout = await w.t.http
+        .get(`/api/v1/connections/${id}/access-token?forceRefresh=true`)
+        .auth(dev, { type: 'bearer' });
+      expect(handout.status).toBe(409);
+      const connection = await w.t.http
+        .get(`/api/v1/connections/${id}`)
+        .auth(dev, { type: 'bearer' });
+      expect(connection.body.status).toBe('active');
+      expect(w.fake.state.count('token')).toBe(tokenRequests);
+    });
+
     it('marks it needs_reauth on an upstream 401 once the grant is revoked, without retrying', async () => {
       const dev = await developerToken(w.t, await adminToken(w.t));
       w.fake.revokeGrant(token);

@@ -80,7 +80,7 @@ export class ConnectionError extends DomainError {
     return new ConnectionError(
       'connection.not_refreshable',
       'conflict',
-      'This connection holds pasted credentials, which Latchkey cannot refresh: the end user replaces them by connecting again.',
+      'Nothing can renew this connection (pasted credentials, or a token the provider issued without a refresh token): it is used as it is until the provider refuses it, then the end user connects again.',
     );
   }
 }

@@ -51,6 +51,8 @@ export class ConnectionTokensService {
       if (!credentials) throw ConnectionError.notFound();
       return pastedHandout(pasted, credentials, connection);
     }
+    // Nothing can renew it (no refresh token): refreshing would only end it in needs_reauth.
+    if (forceRefresh && !(await this.renewable(connection))) throw ConnectionError.notRefreshable();
     // No expiry: a token that does not expire (nothing to refresh ahead of).
     const expiresAt = connection.accessTokenExpiresAt?.getTime() ?? Infinity;
     const leftMs = expiresAt - this.clock.nowMs();
@@ -90,7 +92,7 @@ export class ConnectionTokensService {
 
   async refreshNow(workspaceId: string, id: string): Promise<Connection> {
     const connection = await this.usable(workspaceId, id);
-    if (await this.pastedTemplate(connection)) throw ConnectionError.notRefreshable();
+    if (!(await this.renewable(connection))) throw ConnectionError.notRefreshable();
     return this.refresher.refresh(connection.id, {
       reason: 'api',
       observedVersion: connection.credentialsVersion,
