@@ -452,6 +452,8 @@ export class ProviderClient {
         t.revocationUrl,
         { token, token_type_hint: hint },
         configuration,
+        // The provider's token endpoints share one style (Notion, QuickBooks: Basic + JSON).
+        t.tokenRequest.bodyFormat,
       );
       if (answer.status >= 300) throw answerError(answer);
     } catch (error) {
@@ -479,6 +481,7 @@ export class ProviderClient {
         t.introspectionUrl,
         { token: accessToken, token_type_hint: 'access_token' },
         configuration,
+        t.tokenRequest.bodyFormat,
       );
       const body = answer.body as { active?: unknown; exp?: unknown } | null;
       return answer.status < 300 && body?.active === true && typeof body.exp === 'number'
