@@ -1,3 +1,4 @@
+import { EventsAndWebhooks1796800000000 } from './1796800000000-EventsAndWebhooks.js';
 import { ConnectSessionCredentialAttempts1796620000000 } from './1796620000000-ConnectSessionCredentialAttempts.js';
 import { ProviderTemplates1796600000000 } from './1796600000000-ProviderTemplates.js';
 import { ConnectSessionAutoStart1796500000000 } from './1796500000000-ConnectSessionAutoStart.js';
@@ -18,4 +19,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   ConnectSessionAutoStart1796500000000,
   ProviderTemplates1796600000000,
   ConnectSessionCredentialAttempts1796620000000,
+  EventsAndWebhooks1796800000000,
 ];

@@ -16,6 +16,7 @@ import { AuthModule } from './modules/auth/auth.module.js';
 import { BootstrapModule } from './modules/bootstrap/bootstrap.module.js';
 import { ChangeFeedModule } from './common/events/change-feed.js';
 import { OutboundHttpModule } from './common/http/outbound-http.js';
+import { EventsModule } from './modules/events/events.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { ConsoleModule } from './modules/console/console.module.js';
 import { ConnectModule } from './modules/connect/connect.module.js';
@@ -68,6 +69,7 @@ export class AppModule {
         }),
         ScheduleModule.forRoot(),
         ChangeFeedModule,
+        EventsModule,
         OutboundHttpModule,
         WorkspacesModule,
         UsersModule,

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import { RequestContext } from './common/request-context.js';
 import 'reflect-metadata';
 import { type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -61,6 +63,13 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
   express.set('trust proxy', deps.config.trustProxy);
 
   app.use(createHttpLogger(deps.logger));
+  // Each request's id and, once authenticated, its caller: what events record.
+  app.use((req: IncomingMessage & { id?: unknown }, _res: unknown, next: () => void) =>
+    RequestContext.run(
+      { requestId: typeof req.id === 'string' ? req.id : null, actor: null },
+      next,
+    ),
+  );
   app.use(app.get(MetricsService).httpMiddleware());
   // Console assets and the browser SDK (public/assets → /assets, public/sdk → /sdk), ahead of Nest.
   app.use(staticFiles(publicDirectory()));

@@ -9,6 +9,10 @@ import { UserSession } from '../modules/auth/user-session.entity.js';
 import { User } from '../modules/users/user.entity.js';
 import { WorkspaceMember } from '../modules/users/workspace-member.entity.js';
 import { Workspace } from '../modules/workspaces/workspace.entity.js';
+import { EventRecord } from '../modules/events/event.entity.js';
+import { WebhookAttempt } from '../modules/webhooks/webhook-attempt.entity.js';
+import { WebhookDelivery } from '../modules/webhooks/webhook-delivery.entity.js';
+import { WebhookEndpoint } from '../modules/webhooks/webhook-endpoint.entity.js';
 import { AuthFailureWindow } from '../modules/sign-in-throttle/auth-failure-window.entity.js';
 
 /** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
@@ -25,4 +29,8 @@ export const ENTITIES = [
   ConnectSession,
   OAuthFlow,
   AuthFailureWindow,
+  EventRecord,
+  WebhookEndpoint,
+  WebhookDelivery,
+  WebhookAttempt,
 ];

@@ -1,3 +1,4 @@
+import { RequestContext } from '../../common/request-context.js';
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
@@ -69,6 +70,12 @@ export class ApiAuthenticator {
     const acting = override ? await this.applyWorkspaceOverride(req, principal) : principal;
     const missing = required.filter((s) => !acting.scopes.has(s));
     if (missing.length) throw AuthError.insufficientScope(missing);
+    // Events this request records name its caller.
+    RequestContext.setActor(
+      acting.kind === 'app'
+        ? { kind: 'oauth_app', id: acting.appId ?? 'unknown' }
+        : { kind: 'user', id: acting.userId ?? 'unknown' },
+    );
     return acting;
   }
 

@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { RandomSource } from '../../common/random.js';
+import { type Actor, RequestContext } from '../../common/request-context.js';
+import { Clock } from '../../common/time/clock.js';
+
+/** What a change says about itself; the recorder adds id, time, actor and request id. */
+export interface NewEvent {
+  /** Dotted, e.g. `connection.created`. */
+  type: string;
+  /** Null for platform events (offerings). */
+  workspaceId: string | null;
+  subject: { kind: string; id: string };
+  /** Facts about the change; never a secret or token (refused by key, see SECRET_KEYS). */
+  data?: Record<string, unknown>;
+  /** Who acted, when it is not the request's caller (an end user on the connect page). */
+  actor?: Actor;
+}
+
+/** Keys that must never appear in event data, at any depth. */
+const SECRET_KEYS =
+  /^(access_?token|refresh_?token|id_?token|client_?secret|secret|password|api_?key|credentials|authorization)$/i;
+
+/**
+ * Records events in the transaction of the change they describe (pass its EntityManager): the
+ * events table is the outbox. In the same statement, one pending webhook delivery is created for
+ * every enabled endpoint of the workspace that wants the event's type, so a committed event can
+ * never miss its deliveries and a rolled-back change leaves neither.
+ */
+@Injectable()
+export class EventsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly random: RandomSource,
+    private readonly clock: Clock,
+  ) {}
+
+  async record(manager: EntityManager | undefined, event: NewEvent): Promise<string> {
+    const data = event.data ?? {};
+    assertNoSecrets(data);
+    const context = RequestContext.current();
+    const actor = event.actor ?? context?.actor ?? { kind: 'system', id: 'latchkey' };
+    const id = this.random.uuid();
+    const now = this.clock.now();
+    await (manager ?? this.dataSource.manager).query(
+      `WITH e AS (
+         INSERT INTO events (id, type, occurred_at, workspace_id, actor_kind, actor_id, subject_kind, subject_id, request_id, data)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         RETURNING id, workspace_id, type)
+       INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
+       SELECT gen_random_uuid(), e.workspace_id, w.id, e.id, 'pending', 0, $3, $3
+         FROM e JOIN webhook_endpoints w
+           ON w.workspace_id = e.workspace_id AND w.enabled
+          AND (w.event_types IS NULL OR e.type = ANY (w.event_types))`,
+      [
+        id,
+        event.type,
+        now,
+        event.workspaceId,
+        actor.kind,
+        actor.id.slice(0, 255),
+        event.subject.kind,
+        event.subject.id,
+        context?.requestId ?? null,
+        JSON.stringify(data),
+      ],
+    );
+    return id;
+  }
+}
+
+function assertNoSecrets(value: unknown, path = 'data'): void {
+  if (!value || typeof value !== 'object') return;
+  for (const [key, inner] of Object.entries(value)) {
+    if (SECRET_KEYS.test(key))
+      throw new Error(`Event ${path}.${key} looks like a secret: events never hold one.`);
+    assertNoSecrets(inner, `${path}.${key}`);
+  }
+}
