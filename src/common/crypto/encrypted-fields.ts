@@ -24,4 +24,11 @@ export const ENCRYPTED_COLUMNS: EncryptedColumn[] = [
     column: 'configuration_secrets_enc',
     field: 'configuration_secrets',
   },
+  { table: 'webhook_endpoints', idColumn: 'id', column: 'secret_enc', field: 'secret' },
+  {
+    table: 'webhook_endpoints',
+    idColumn: 'id',
+    column: 'previous_secret_enc',
+    field: 'previous_secret',
+  },
 ];
