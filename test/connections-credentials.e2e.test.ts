@@ -282,7 +282,7 @@ describe(CredentialConnections.name, () => {
       const page = await t.http.get(path);
       expect(page.status).toBe(200);
       expect(page.text).toContain(`action="${path}/credentials"`);
-      expect(page.text).toMatch(/<input[^>]*type="password"[^>]*name="credential:apiKey"/);
+      expect(page.text).toMatch(/<input[^>]*type="password"[^>]*name="credential.apiKey"/);
       expect(page.headers['content-security-policy']).toContain("default-src 'none'");
     });
 
@@ -291,7 +291,7 @@ describe(CredentialConnections.name, () => {
       const res = await t.http
         .post(`${path}/credentials`)
         .type('form')
-        .send({ display: 'redirect', 'credential:apiKey': WRONG_STRIPE_KEY });
+        .send({ display: 'redirect', 'credential.apiKey': WRONG_STRIPE_KEY });
       expect(res.status).toBe(422);
       expect(res.text).toContain('Invalid API Key provided');
       expect(res.text).not.toContain(WRONG_STRIPE_KEY);
@@ -300,7 +300,7 @@ describe(CredentialConnections.name, () => {
       const ok = await t.http
         .post(`${path}/credentials`)
         .type('form')
-        .send({ display: 'redirect', 'credential:apiKey': STRIPE_KEY });
+        .send({ display: 'redirect', 'credential.apiKey': STRIPE_KEY });
       expect(ok.status).toBe(302);
       const code = t.secret(new URL(ok.headers.location as string).searchParams.get('code')!);
       const exchanged = await t.http
@@ -324,7 +324,7 @@ describe(CredentialConnections.name, () => {
       const again = await t.http
         .post(`${path}/credentials`)
         .type('form')
-        .send({ 'credential:apiKey': STRIPE_KEY });
+        .send({ 'credential.apiKey': STRIPE_KEY });
       expect(again.status).toBe(410);
     });
 
@@ -334,13 +334,13 @@ describe(CredentialConnections.name, () => {
         const res = await t.http
           .post(`${path}/credentials`)
           .type('form')
-          .send({ 'credential:apiKey': WRONG_STRIPE_KEY });
+          .send({ 'credential.apiKey': WRONG_STRIPE_KEY });
         expect(res.status).toBe(422);
       }
       const capped = await t.http
         .post(`${path}/credentials`)
         .type('form')
-        .send({ 'credential:apiKey': STRIPE_KEY });
+        .send({ 'credential.apiKey': STRIPE_KEY });
       expect(capped.status).toBe(429);
       expect(fakes.stripe.state.count('identity')).toBeGreaterThan(0);
     });

@@ -18,11 +18,8 @@ import {
 } from './connect-pages.js';
 import { FlowInputsError, FlowPageError } from './connect.errors.js';
 import { CredentialsFlowService, takesPastedCredentials } from './credentials-flow.service.js';
-import {
-  credentialsPage,
-  CREDENTIAL_FIELD_PREFIX,
-  CONFIGURATION_FIELD_PREFIX,
-} from './credentials-page.js';
+import { credentialsPage } from './credentials-page.js';
+import { fieldsWith } from './form-fields.js';
 import type { DisplayMode } from './oauth-flow.entity.js';
 
 const displayOf = (v: unknown): DisplayMode => (v === 'popup' ? 'popup' : 'redirect');
@@ -55,11 +52,7 @@ export class ConnectPagesController {
       const display = displayOf(query.display);
       // Pasted credentials need the end user's input: a form, even for autoStart sessions.
       if (takesPastedCredentials(p.offering))
-        return this.html(
-          res,
-          200,
-          credentialsPage(p, token, display, this.credentialsFlow.fixedConfiguration(p.session)),
-        );
+        return this.html(res, 200, credentialsPage(p, token, display));
       // A session that still needs configuration shows its form even with autoStart (the
       // offering gained an input after the session was made).
       if (!p.session.autoStart || p.inputs.length)
@@ -76,10 +69,7 @@ export class ConnectPagesController {
     @Res() res: Response,
   ) {
     const display = displayOf(body.display);
-    const typed = Object.create(null) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(body ?? {}))
-      if (name.startsWith(CONFIG_FIELD_PREFIX))
-        typed[name.slice(CONFIG_FIELD_PREFIX.length)] = value;
+    const typed = fieldsWith(body, CONFIG_FIELD_PREFIX);
     await this.page(res, async () => {
       try {
         await this.start(res, token, display, typed);
@@ -109,18 +99,10 @@ export class ConnectPagesController {
       const result = await this.credentialsFlow.submit(token, display, body);
       if (result.kind === 'done') return this.render(res, result.outcome);
       // Typed values of non-secret inputs are shown again; the page never shows secret ones.
-      const values = Object.fromEntries(
-        Object.entries(body).filter(
-          (e): e is [string, string] =>
-            typeof e[1] === 'string' &&
-            (e[0].startsWith(CREDENTIAL_FIELD_PREFIX) ||
-              e[0].startsWith(CONFIGURATION_FIELD_PREFIX)),
-        ),
-      );
       this.html(
         res,
         result.status,
-        credentialsPage(result.page, token, display, result.fixed, { error: result.error, values }),
+        credentialsPage(result.page, token, display, { error: result.error, values: body }),
       );
     });
   }

@@ -18,7 +18,9 @@ import { flowOutcome, type FlowOutcome } from './connect-outcome.js';
 import { ConnectSession, ConnectSessionStatus } from './connect-session.entity.js';
 import { RESULT_CODE_TTL_MS } from './connect-sessions.service.js';
 import { FlowPageError } from './connect.errors.js';
-import { CONFIGURATION_FIELD_PREFIX, CREDENTIAL_FIELD_PREFIX } from './credentials-page.js';
+import { CONFIG_FIELD_PREFIX } from './connect-pages.js';
+import { CREDENTIAL_FIELD_PREFIX } from './credentials-page.js';
+import { fieldsWith } from './form-fields.js';
 import type { DisplayMode } from './oauth-flow.entity.js';
 
 /** Submits of the credential form per connect link: enough for typos, too few to test keys. */
@@ -32,7 +34,7 @@ export function takesPastedCredentials(offering: Offering): boolean {
 
 export type CredentialsSubmit =
   | { kind: 'done'; outcome: FlowOutcome }
-  | { kind: 'form'; status: number; error: string; page: ConnectPage; fixed: Set<string> };
+  | { kind: 'form'; status: number; error: string; page: ConnectPage };
 
 /**
  * The credential form of a connect link (bearer_token, basic): checks the pasted values at the
@@ -50,12 +52,6 @@ export class CredentialsFlowService {
     private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
-
-  /** Keys of the configuration inputs the developer fixed when creating the session. */
-  fixedConfiguration(session: ConnectSession): Set<string> {
-    const fixed = this.flow.configurationOf(session);
-    return new Set([...Object.keys(fixed.readable), ...Object.keys(fixed.secret)]);
-  }
 
   async submit(
     token: string,
@@ -84,16 +80,12 @@ export class CredentialsFlowService {
       );
 
     const fixedValues = this.flow.configurationOf(session);
-    const fixed = new Set([
-      ...Object.keys(fixedValues.readable),
-      ...Object.keys(fixedValues.secret),
-    ]);
     const resultCode =
       session.redirectUri && display === 'redirect' ? this.random.token(32) : undefined;
     try {
       const configuration = checkConfiguration(
         offering,
-        fieldsWith(body, CONFIGURATION_FIELD_PREFIX),
+        fieldsWith(body, CONFIG_FIELD_PREFIX),
         fixedValues,
       );
       const connection = await this.credentials.connectPasted({
@@ -147,16 +139,7 @@ export class CredentialsFlowService {
         error.code === 'connection.credentials_rejected'
           ? `${offering.displayName} did not accept these credentials: ${String(error.details?.reason)}.`
           : error.message;
-      return { kind: 'form', status, error: reason, page, fixed };
+      return { kind: 'form', status, error: reason, page };
     }
   }
-}
-
-/** The form fields that start with `prefix`, by the rest of their name (string values only). */
-export function fieldsWith(body: Record<string, unknown>, prefix: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(body ?? {}))
-    if (name.startsWith(prefix) && typeof value === 'string')
-      out[name.slice(prefix.length)] = value;
-  return out;
 }

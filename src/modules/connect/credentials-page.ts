@@ -1,17 +1,18 @@
 import { html, page } from '../../common/html/html.js';
 import { compiledTemplateOf } from '../offerings/offering-template.js';
-import type { TemplateInput } from '../providers/templates/index.js';
 import type { ConnectPage } from './connect-flow.service.js';
+import { inputFields } from './connect-inputs.js';
+import { CONFIG_FIELD_PREFIX } from './connect-pages.js';
+import { fieldsWith } from './form-fields.js';
 
-/** Form field names: a prefix per bag, then the input's key (keys never hold a colon). */
-export const CREDENTIAL_FIELD_PREFIX = 'credential:';
-export const CONFIGURATION_FIELD_PREFIX = 'configuration:';
+/** Form field names of the credential fields: the prefix, then the input's key. */
+export const CREDENTIAL_FIELD_PREFIX = 'credential.';
 
 export interface CredentialsFormState {
   /** Why the last submit did not connect (the provider's refusal, a bad value). */
   error?: string;
-  /** What the end user typed into non-secret inputs, shown again; secret ones never are. */
-  values?: Record<string, string>;
+  /** The submitted form (field name → value); non-secret values are shown again. */
+  values?: Record<string, unknown>;
 }
 
 /**
@@ -23,21 +24,12 @@ export function credentialsPage(
   p: ConnectPage,
   token: string,
   display: string,
-  fixedConfiguration: ReadonlySet<string>,
   state: CredentialsFormState = {},
 ): string {
   const t = compiledTemplateOf(p.offering);
   const provider = p.offering.displayName;
   const who = p.session.endUserDisplayName ?? p.session.endUserEmail ?? p.session.endUserId;
-  const config = (t.template.connectionConfig ?? []).filter((f) => !fixedConfiguration.has(f.key));
-  const input = (prefix: string, field: TemplateInput) => {
-    const secret = field.secret === true || field.type === 'password';
-    const name = `${prefix}${field.key}`;
-    const value = secret ? undefined : state.values?.[name];
-    return html`<label>${field.label}
-  <input type="${secret ? 'password' : field.type === 'url' ? 'url' : 'text'}" name="${name}" required autocomplete="off" spellcheck="false"${value ? html` value="${value}"` : ''}>
-</label>`;
-  };
+  const typed = (prefix: string) => ({ values: fieldsWith(state.values ?? {}, prefix) });
   return page(
     `Connect ${provider}`,
     html`<h1>Connect your ${provider} account</h1>
@@ -45,8 +37,8 @@ export function credentialsPage(
 ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : ''}
 <form method="post" action="/connect/${token}/credentials">
   <input type="hidden" name="display" value="${display}">
-  ${t.credentialFields.map((f) => input(CREDENTIAL_FIELD_PREFIX, f))}
-  ${config.map((f) => input(CONFIGURATION_FIELD_PREFIX, f))}
+  ${inputFields(t.credentialFields, CREDENTIAL_FIELD_PREFIX, typed(CREDENTIAL_FIELD_PREFIX))}
+  ${inputFields(p.inputs, CONFIG_FIELD_PREFIX, typed(CONFIG_FIELD_PREFIX))}
   <button type="submit">Connect ${provider}</button>
 </form>
 <p><small>Latchkey checks them with ${provider} before saving anything, then keeps them encrypted for ${p.integration.name}'s calls to ${provider}.</small></p>`,
