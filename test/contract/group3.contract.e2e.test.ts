@@ -113,7 +113,7 @@ const quickbooksEntry = (key: 'quickbooks' | 'quickbooks-sandbox'): ContractEntr
       placement: 'bearer',
     },
     refresh: 'rotating',
-    // Intuit's revocation endpoint takes a JSON body, its token endpoint a form (see the report).
+    // Intuit's revocation endpoint takes JSON, its token endpoint a form: revocationBodyFormat.
     revoke: 'upstream',
     quirks: [
       {
