@@ -212,6 +212,26 @@ describe('offering templates', () => {
       });
     });
 
+    it("accepts callbackParams (QuickBooks' realmId) and the catalog notes, and returns them", async () => {
+      const parts = {
+        callbackParams: { realmId: 'realmId' },
+        apiBaseUrl: 'https://api.acme.example/v3/company/[[realmId]]',
+        catalog: {
+          appRegistrationUrl: 'https://developer.acme.example/apps',
+          refresh: 'Access tokens last 1 hour',
+          quirks: ['The company id comes on the redirect back'],
+        },
+      };
+      const res = await post('/api/v1/offerings', offeringBody(parts));
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body).toMatchObject(parts);
+      const bad = await post(
+        '/api/v1/offerings',
+        offeringBody({ ...parts, catalog: { refresh: 'x', unknown: true } }),
+      );
+      expect(bad.status).toBe(400);
+    });
+
     it.each([
       ['[[key]]', { proxyHeaders: { 'X-Api-Key': '[[apiToken]]' } }, '/proxyHeaders/X-Api-Key'],
       [

@@ -289,6 +289,8 @@ export function catalogContract(entries: ContractEntry[]): void {
         }
         if (entry.fixture.token?.accessToken.ttlSeconds !== undefined) {
           // The token expires at the provider; the proxied call meets a 401, refreshes, retries.
+          // A minute on, so the token is no longer one Latchkey just got (never refreshed on a 401).
+          clock.advance(60_000);
           ctx.fake.expireAccessTokens();
           const res = await ctx.proxy(entry.proxy.path, entry.proxy.method, entry.proxy.headers);
           expect(res.status, JSON.stringify(res.body)).toBe(entry.proxy.status ?? 200);

@@ -68,9 +68,6 @@ const FIXTURES: readonly FakeProviderFixture[] = [
  * checked to still be a gap, so that the list shrinks when the engine learns what is missing.
  */
 const IDENTITY_GAPS: Readonly<Record<string, string>> = {
-  // The company (realmId) arrives as a callback query parameter, which no template field maps yet;
-  // the template identifies the Intuit user through OpenID userinfo instead.
-  quickbooks: 'companyinfo needs the realmId from the callback',
   // OpenAI has no who-am-I endpoint; userDetails needs a uid, so the key is stored unverified.
   openai: 'no who-am-I endpoint to map a uid from',
 };

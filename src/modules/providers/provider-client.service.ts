@@ -452,8 +452,8 @@ export class ProviderClient {
         t.revocationUrl,
         { token, token_type_hint: hint },
         configuration,
-        // The provider's token endpoints share one style (Notion, QuickBooks: Basic + JSON).
-        t.tokenRequest.bodyFormat,
+        // The token request's style unless the template says otherwise (QuickBooks: JSON here).
+        t.tokenRequest.revocationBodyFormat,
       );
       if (answer.status >= 300) throw answerError(answer);
     } catch (error) {

@@ -1,3 +1,4 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { xero } from '../fixtures/xero.js';
 import type { FakeProvider } from './fake-provider.js';
@@ -105,6 +106,32 @@ describe('xero fixture', () => {
       OrganisationID: user.tenantId,
       Name: user.tenantName,
     });
+  });
+
+  it('issues an OpenID ID token (a JWT) for openid: issuer, this client, the user, 5 minutes', async () => {
+    const clock = manualClock();
+    const fake = await start(clock);
+    const token = (await exchange(fake, (await connect(fake)).params.code)).body;
+    const now = Math.floor(clock.now() / 1000);
+    expect(decodeProtectedHeader(token.id_token)).toMatchObject({ alg: 'RS256', typ: 'JWT' });
+    expect(decodeJwt(token.id_token)).toMatchObject({
+      iss: 'https://identity.xero.com',
+      aud: client.clientId,
+      sub: user.extra!.sub,
+      xero_userid: user.id,
+      email: user.email,
+      given_name: 'Ada',
+      family_name: 'Lovelace',
+      iat: now,
+      exp: now + 300,
+    });
+    // Only with openid, and not on a refresh.
+    expect((await refresh(fake, token.refresh_token)).body).not.toHaveProperty('id_token');
+    const plain = await exchange(
+      fake,
+      (await connect(fake, 'accounting.settings.read offline_access')).params.code,
+    );
+    expect(plain.body).not.toHaveProperty('id_token');
   });
 
   it('refuses API calls without the xero-tenant-id header or with another tenant', async () => {

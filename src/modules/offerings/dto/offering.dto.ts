@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsArray, IsBoolean, IsNumber, IsObject, IsOptional, IsString } from 'class-validator';
 import type {
+  CatalogNotes,
   RegistrationRequest,
   TemplateInput,
   TokenRequestOptions,
@@ -186,6 +187,13 @@ export class CreateOfferingDto {
   @IsArray()
   registrationRequests?: RegistrationRequest[];
 
+  @objectPart(
+    `Metadata key → query parameter of the provider's redirect back, required on it (QuickBooks' realmId). ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsObject()
+  callbackParams?: Record<string, string>;
+
   @arrayPart(
     `Per-connection inputs {key, label, type?, pattern?, secret?}: {{key}}. ${SCHEMA_NOTE}`,
   )
@@ -219,6 +227,13 @@ export class CreateOfferingDto {
   @IsOptional()
   @IsString()
   docsUrl?: string;
+
+  @objectPart(
+    `Documentation only, never read by the engine: {appRegistrationUrl, refresh, quirks}. ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsObject()
+  catalog?: CatalogNotes;
 }
 
 /**
@@ -272,12 +287,14 @@ export class OfferingResponse {
   @objectPart(SCHEMA_NOTE) tokenResponse?: TokenResponseMapping;
   @objectPart(SCHEMA_NOTE) userDetails?: UserDetails;
   @arrayPart(SCHEMA_NOTE) registrationRequests?: RegistrationRequest[];
+  @objectPart(SCHEMA_NOTE) callbackParams?: Record<string, string>;
   @arrayPart(SCHEMA_NOTE) connectionConfig?: TemplateInput[];
   @arrayPart(SCHEMA_NOTE) credentialFields?: TemplateInput[];
   @objectPart(SCHEMA_NOTE) proxyHeaders?: Record<string, string>;
   @objectPart(SCHEMA_NOTE) proxyQuery?: Record<string, string>;
   @ApiPropertyOptional({ type: [String] }) sensitiveKeys?: string[];
   @ApiPropertyOptional() docsUrl?: string;
+  @objectPart(SCHEMA_NOTE) catalog?: CatalogNotes;
   @ApiProperty() builtIn!: boolean;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;

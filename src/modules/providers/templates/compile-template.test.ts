@@ -69,6 +69,21 @@ describe(compileTemplate.name, () => {
     expect(base).toBe('https://acme.my.salesforce.com');
   });
 
+  it("sends the revocation in the token request's body format unless the template names another", () => {
+    const base = { ...salesforce, tokenRequest: { bodyFormat: 'json' as const } };
+    expect(compileTemplate(base).tokenRequest.revocationBodyFormat).toBe('json');
+    expect(compileTemplate(salesforce).tokenRequest.revocationBodyFormat).toBe('form');
+    const quickbooksLike = {
+      ...salesforce,
+      tokenRequest: { bodyFormat: 'form' as const, revocationBodyFormat: 'json' as const },
+    };
+    expect(validateTemplate(quickbooksLike)).toMatchObject({ ok: true });
+    expect(compileTemplate(quickbooksLike).tokenRequest).toMatchObject({
+      bodyFormat: 'form',
+      revocationBodyFormat: 'json',
+    });
+  });
+
   it('keeps Salesforce behaviour: signature, instance_url, issued_at in ms, id URL', () => {
     const compiled = compileTemplate(salesforce);
     expect(compiled.tokenRequest).toMatchObject({

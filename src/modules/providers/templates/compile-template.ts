@@ -204,6 +204,8 @@ export interface CompiledTemplate {
     readonly clientAuthentication: ClientAuthentication;
     readonly bodyFormat: RequestBodyFormat;
     readonly extraParams: CompiledPairs;
+    /** The revocation request's body format (bodyFormat's unless the template says). */
+    readonly revocationBodyFormat: RequestBodyFormat;
   };
   readonly tokenResponse: CompiledTokenResponse;
   readonly userDetails?: CompiledRequest & { readonly mapping: CompiledMapping };
@@ -252,6 +254,8 @@ export function compileTemplate(template: ProviderTemplate): CompiledTemplate {
         'client_secret_post',
       bodyFormat: template.tokenRequest?.bodyFormat ?? 'form',
       extraParams: compilePairs(template.tokenRequest?.extraParams),
+      revocationBodyFormat:
+        template.tokenRequest?.revocationBodyFormat ?? template.tokenRequest?.bodyFormat ?? 'form',
     },
     tokenResponse: {
       mapping: compileMapping(paths as Record<string, string>, {

@@ -87,6 +87,8 @@ export interface TokenRequestOptions {
   clientAuthentication?: ClientAuthentication;
   bodyFormat?: RequestBodyFormat;
   extraParams?: Record<string, string>;
+  /** The revocation request's body, when not bodyFormat's (QuickBooks: form token, JSON revoke). */
+  revocationBodyFormat?: RequestBodyFormat;
 }
 
 export interface ScopesSpec {
@@ -296,6 +298,10 @@ export const PROVIDER_TEMPLATE_SCHEMA = {
         },
         bodyFormat: { enum: ['form', 'json'], default: 'form' },
         extraParams: stringMap(undefined, '^[\\x21-\\x7E]{1,128}$'),
+        revocationBodyFormat: {
+          enum: ['form', 'json'],
+          description: "The revocation request's body format; bodyFormat's when absent.",
+        },
       },
     },
     tokenResponse: {
