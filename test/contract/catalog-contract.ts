@@ -133,7 +133,8 @@ export function catalogTemplate(key: string): ProviderTemplate {
 /**
  * The template with its hosts moved onto the fake's origin: `https://host/p` → `{origin}/p`,
  * `https://{{x}}.host/p` → `{origin}/{{x}}/p`; `{{instance_url}}` stays (the fake answers its
- * own origin there). The allowed API hosts become the fake's; the issuer goes (no discovery).
+ * own origin there). The allowed API hosts become the fake's; the issuer goes (no discovery), and
+ * so do the catalog notes.
  */
 export function onFake(template: ProviderTemplate, origin: string, key: string): ProviderTemplate {
   const move = (url: string) =>
@@ -143,6 +144,8 @@ export function onFake(template: ProviderTemplate, origin: string, key: string):
   const t = structuredClone(template) as ProviderTemplate & Json;
   t.key = key;
   delete t.issuer;
+  // Documentation only (the engine never reads it), and POST /api/v1/offerings does not take it.
+  delete t.catalog;
   for (const field of [
     'authorizationUrl',
     'tokenUrl',
