@@ -8,6 +8,9 @@
  * Per entry, in order: the integration's verification probe → connect (OAuth consent, a pasted
  * key on the connect page, or a machine connection) → identity and metadata → a proxied call with
  * the credential where the provider expects it → refresh (rotation kept) or none → revocation.
+ *
+ * An entry may bring its own provider instead of a fixture (Salesforce has a fake of its own):
+ * `provider` starts it and answers what the harness asks of any provider (`ContractProvider`).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -25,11 +28,41 @@ import { developerToken } from '../support/factories.js';
 
 type Json = Record<string, unknown>;
 
+/**
+ * What the harness asks of a provider, whichever fake plays it: the data-driven one (a fixture)
+ * or another (an entry's `provider`).
+ */
+export interface ContractProvider {
+  /** Origin, no trailing slash; every URL of the template is moved onto it. */
+  url: string;
+  /** The OAuth client the integration holds, registered with Latchkey's callback URL. */
+  client: { clientId: string; clientSecret?: string };
+  /** Runs the authorization request as `account` and returns the redirect back, not followed. */
+  authorize(
+    url: URL,
+    opts: { account?: string },
+  ): Promise<{ status: number; location?: URL; body?: unknown }>;
+  /** Whether access tokens expire at the provider (else refresh is exercised on demand). */
+  accessTokensExpire: boolean;
+  /** Every access token that has a lifetime stops working now. */
+  expireAccessTokens(): void;
+  /** Requests that reached the token or the revocation endpoint so far. */
+  count(endpoint: 'token' | 'revoke'): number;
+  /** Whether the grant of this (refresh or access) token is revoked at the provider. */
+  isGrantRevoked(token: string): boolean;
+  /** Where the provider found the credential of a proxied call (`bearer`, `header`, …). */
+  placement(res: { headers: Record<string, string>; body: unknown }): string | undefined;
+  close(): Promise<void>;
+}
+
 /** What a catalog entry's contract says, beside the catalog file itself. */
 export interface ContractEntry {
   /** The catalog file: offerings/<key>.json. */
   key: string;
-  fixture: FakeProviderFixture;
+  /** The data-driven fake's fixture; or `provider` for an entry that brings its own fake. */
+  fixture?: FakeProviderFixture;
+  /** Starts the entry's own provider, which must accept `callbackUrl` for `client`. */
+  provider?(opts: { callbackUrl: string; now: () => number }): Promise<ContractProvider>;
   /** The fixture account that consents (default: its first). */
   account?: string;
   /** connectionConfig values the developer fixes on the connect session. */
@@ -67,7 +100,10 @@ export interface ContractEntry {
 
 export interface ContractContext {
   t: TestApp;
+  /** The data-driven fake (entries with a fixture; unset for an entry's own `provider`). */
   fake: FakeProvider;
+  /** The provider as the harness sees it, whichever fake plays it. */
+  provider: ContractProvider;
   clock: FakeClock;
   dev: string;
   offering: Json;
@@ -97,7 +133,8 @@ export function catalogTemplate(key: string): ProviderTemplate {
 /**
  * The template with its hosts moved onto the fake's origin: `https://host/p` → `{origin}/p`,
  * `https://{{x}}.host/p` → `{origin}/{{x}}/p`; `{{instance_url}}` stays (the fake answers its
- * own origin there). The allowed API hosts become the fake's; the issuer goes (no discovery).
+ * own origin there). The allowed API hosts become the fake's; the issuer goes (no discovery), and
+ * so do the catalog notes.
  */
 export function onFake(template: ProviderTemplate, origin: string, key: string): ProviderTemplate {
   const move = (url: string) =>
@@ -107,6 +144,8 @@ export function onFake(template: ProviderTemplate, origin: string, key: string):
   const t = structuredClone(template) as ProviderTemplate & Json;
   t.key = key;
   delete t.issuer;
+  // Documentation only (the engine never reads it), and POST /api/v1/offerings does not take it.
+  delete t.catalog;
   for (const field of [
     'authorizationUrl',
     'tokenUrl',
@@ -121,6 +160,22 @@ export function onFake(template: ProviderTemplate, origin: string, key: string):
     t.registrationRequests = t.registrationRequests.map((r) => ({ ...r, url: move(r.url) }));
   t.allowedApiHosts = [new URL(origin).host];
   return t;
+}
+
+/** The data-driven fake as a ContractProvider. */
+export function fakeContractProvider(fake: FakeProvider): ContractProvider {
+  const client = fake.fixture.clients[0] ?? { clientId: '' };
+  return {
+    url: fake.url,
+    client: { clientId: client.clientId, clientSecret: client.clientSecret },
+    authorize: (url, opts) => fake.authorize(url, opts.account ? { account: opts.account } : {}),
+    accessTokensExpire: fake.fixture.token?.accessToken.ttlSeconds !== undefined,
+    expireAccessTokens: () => fake.expireAccessTokens(),
+    count: (endpoint) => fake.state.count(endpoint),
+    isGrantRevoked: (token) => fake.isGrantRevoked(token),
+    placement: (res) => /placement=([a-z_]+)/.exec(res.headers['x-fake-auth'] ?? '')?.[1],
+    close: () => fake.close(),
+  };
 }
 
 /** Declares the contract of each entry (one Latchkey for the file, one fake per entry). */
@@ -147,7 +202,6 @@ export function catalogContract(entries: ContractEntry[]): void {
       const shipped = catalogTemplate(entry.key);
       const mode = shipped.authMode ?? 'oauth2';
       const pasted = mode === 'bearer_token' || mode === 'basic';
-      const client = entry.fixture.clients[0] ?? { clientId: '', redirectUris: [] };
       const api = {
         get: (p: string) => t.http.get(p).auth(dev, { type: 'bearer' }),
         post: (p: string, body: object = {}) =>
@@ -159,24 +213,36 @@ export function catalogContract(entries: ContractEntry[]): void {
         // API tokens live 15 minutes of the app's clock, which earlier entries moved on.
         admin = await adminToken(t);
         dev = await developerToken(t, admin);
-        const fixture: FakeProviderFixture = {
-          ...entry.fixture,
-          clients: entry.fixture.clients.map((c) => ({
-            ...c,
-            redirectUris: [`${t.url}/oauth/callback`],
-          })),
-        };
-        const fake = await startFakeProvider(fixture, { now: () => clock.nowMs() });
-        const template = onFake(shipped, fake.url, `${entry.key}-contract`);
+        let fake: FakeProvider | undefined;
+        let provider: ContractProvider;
+        if (entry.provider) {
+          provider = await entry.provider({
+            callbackUrl: `${t.url}/oauth/callback`,
+            now: () => clock.nowMs(),
+          });
+        } else {
+          if (!entry.fixture) throw new Error(`${entry.key}: a fixture or a provider`);
+          const fixture: FakeProviderFixture = {
+            ...entry.fixture,
+            clients: entry.fixture.clients.map((c) => ({
+              ...c,
+              redirectUris: [`${t.url}/oauth/callback`],
+            })),
+          };
+          fake = await startFakeProvider(fixture, { now: () => clock.nowMs() });
+          provider = fakeContractProvider(fake);
+        }
+        const template = onFake(shipped, provider.url, `${entry.key}-contract`);
         const offering = await t.http
           .post('/api/v1/offerings')
           .auth(admin, { type: 'bearer' })
           .send(template);
         expect(offering.status, JSON.stringify(offering.body)).toBe(201);
-        if (client.clientSecret) t.secret(client.clientSecret);
+        if (provider.client.clientSecret) t.secret(provider.client.clientSecret);
         Object.assign(ctx, {
           t,
           fake,
+          provider,
           clock,
           dev,
           offering: offering.body as Json,
@@ -212,10 +278,11 @@ export function catalogContract(entries: ContractEntry[]): void {
         });
       });
       afterAll(async () => {
-        await ctx.fake?.close();
+        await ctx.provider?.close();
       });
 
       it('creates the integration: the verification probe behaves as the provider does', async () => {
+        const client = ctx.provider.client;
         if (entry.verifiesSecret !== false && !pasted && client.clientSecret) {
           const wrong = await api.post('/api/v1/integrations', {
             name: `${entry.key} (wrong secret)`,
@@ -259,12 +326,12 @@ export function catalogContract(entries: ContractEntry[]): void {
       it('proxies a call with the credential where the provider expects it', async () => {
         const res = await ctx.proxy(entry.proxy.path, entry.proxy.method, entry.proxy.headers);
         expect(res.status, JSON.stringify(res.body)).toBe(entry.proxy.status ?? 200);
-        expect(res.headers['x-fake-auth']).toContain(`placement=${entry.proxy.placement}`);
+        expect(ctx.provider.placement(res)).toBe(entry.proxy.placement);
       });
 
       it(refreshTitle(entry.refresh), async () => {
         const before = await ctx.credentials();
-        const tokenRequests = ctx.fake.state.count('token');
+        const tokenRequests = ctx.provider.count('token');
         if (entry.refresh === 'none') {
           const row = await api.get(`/api/v1/connections/${ctx.connection.id}`);
           expect(row.body.accessTokenExpiresAt).toBeNull();
@@ -273,7 +340,7 @@ export function catalogContract(entries: ContractEntry[]): void {
             409,
             'connection.not_refreshable',
           ]);
-          expect(ctx.fake.state.count('token')).toBe(tokenRequests);
+          expect(ctx.provider.count('token')).toBe(tokenRequests);
           return;
         }
         if (entry.refresh === 'client_credentials') {
@@ -282,16 +349,16 @@ export function catalogContract(entries: ContractEntry[]): void {
           await t.app.get(TokenRefreshScheduler).tick();
           const after = await ctx.credentials();
           expect(after.accessToken).not.toBe(before.accessToken);
-          expect(ctx.fake.state.count('token')).toBe(tokenRequests + 1);
+          expect(ctx.provider.count('token')).toBe(tokenRequests + 1);
           const res = await ctx.proxy(entry.proxy.path, entry.proxy.method, entry.proxy.headers);
           expect(res.status).toBe(entry.proxy.status ?? 200);
           return;
         }
-        if (entry.fixture.token?.accessToken.ttlSeconds !== undefined) {
+        if (ctx.provider.accessTokensExpire) {
           // The token expires at the provider; the proxied call meets a 401, refreshes, retries.
-          // A minute on, so the token is no longer one Latchkey just got (never refreshed on a 401).
+          // A minute on first: Latchkey does not refresh, after a 401, a token seconds old.
           clock.advance(60_000);
-          ctx.fake.expireAccessTokens();
+          ctx.provider.expireAccessTokens();
           const res = await ctx.proxy(entry.proxy.path, entry.proxy.method, entry.proxy.headers);
           expect(res.status, JSON.stringify(res.body)).toBe(entry.proxy.status ?? 200);
         } else {
@@ -301,7 +368,7 @@ export function catalogContract(entries: ContractEntry[]): void {
         }
         const after = await ctx.credentials();
         expect(after.accessToken).not.toBe(before.accessToken);
-        expect(ctx.fake.state.count('token')).toBe(tokenRequests + 1);
+        expect(ctx.provider.count('token')).toBe(tokenRequests + 1);
         if (entry.refresh === 'rotating') {
           expect(after.refreshToken).toBeTruthy();
           expect(after.refreshToken).not.toBe(before.refreshToken);
@@ -318,16 +385,18 @@ export function catalogContract(entries: ContractEntry[]): void {
           : 'forgets the credentials on delete (the provider has no revocation)',
         async () => {
           const bag = await ctx.credentials();
-          const revocations = ctx.fake.state.count('revoke');
+          const revocations = ctx.provider.count('revoke');
           const deleted = await api.del(`/api/v1/connections/${ctx.connection.id}`);
           expect(deleted.status).toBe(204);
           const row = await api.get(`/api/v1/connections/${ctx.connection.id}`);
           expect(row.body.status).toBe('revoked');
           if (entry.revoke === 'upstream') {
-            expect(ctx.fake.state.count('revoke')).toBe(revocations + 1);
-            expect(ctx.fake.isGrantRevoked(String(bag.refreshToken ?? bag.accessToken))).toBe(true);
+            expect(ctx.provider.count('revoke')).toBe(revocations + 1);
+            expect(ctx.provider.isGrantRevoked(String(bag.refreshToken ?? bag.accessToken))).toBe(
+              true,
+            );
           } else {
-            expect(ctx.fake.state.count('revoke')).toBe(revocations);
+            expect(ctx.provider.count('revoke')).toBe(revocations);
           }
         },
       );
@@ -383,10 +452,7 @@ async function connect(
     const browser = new Browser();
     const world = { t: ctx.t } as unknown as World;
     const authorize = await startFlow(world, session.body.connectUrl as string, browser);
-    const approved = await ctx.fake.authorize(
-      authorize,
-      entry.account ? { account: entry.account } : {},
-    );
+    const approved = await ctx.provider.authorize(authorize, { account: entry.account });
     expect(approved.status, JSON.stringify(approved.body)).toBe(302);
     const res = await returnToLatchkey(world, approved.location!, browser);
     expect(res.status, res.text).toBe(302);

@@ -424,6 +424,13 @@ export class ProviderClient {
         };
       }
       if (CLIENT_ACCEPTED.has(f.error ?? '') && f.status !== 401) return accepted;
+      // A 400 with no OAuth error code (HubSpot documents one error body for every token
+      // failure) does not say whether the client or the made-up code was refused.
+      if (f.error === undefined && f.status === 400)
+        return {
+          outcome: 'accepted',
+          message: `The provider refused the made-up code without saying why (${f.summary}): the client credentials are checked when the first connection is made.`,
+        };
       const why =
         CLIENT_REJECTED.has(f.error ?? '') || f.status === 401
           ? 'Check the client ID and client secret.'
