@@ -96,8 +96,9 @@ export function catalogTemplate(key: string): ProviderTemplate {
 
 /**
  * The template with its hosts moved onto the fake's origin: `https://host/p` → `{origin}/p`,
- * `https://{{x}}.host/p` → `{origin}/{{x}}/p`; `{{instance_url}}` stays (the fake answers its
- * own origin there). The allowed API hosts become the fake's; the issuer goes (no discovery).
+ * `https://{{x}}.host/p` → `{origin}/{{x}}/p`; `{{instance_url}}` stays (the fake answers an
+ * origin of its own there: itself, or itself as `localhost`, Pipedrive's company host). The
+ * allowed API hosts become the fake's, under both names; the issuer goes (no discovery).
  */
 export function onFake(template: ProviderTemplate, origin: string, key: string): ProviderTemplate {
   const move = (url: string) =>
@@ -119,7 +120,10 @@ export function onFake(template: ProviderTemplate, origin: string, key: string):
   if (t.userDetails) t.userDetails = { ...t.userDetails, url: move(t.userDetails.url) };
   if (t.registrationRequests)
     t.registrationRequests = t.registrationRequests.map((r) => ({ ...r, url: move(r.url) }));
-  t.allowedApiHosts = [new URL(origin).host];
+  // The fake also answers as `localhost`: a per-connection API origin that is not the OAuth
+  // host (Pipedrive's api_domain) is modelled as that second name.
+  const host = new URL(origin).host;
+  t.allowedApiHosts = [host, host.replace(/^127\.0\.0\.1:/, 'localhost:')];
   return t;
 }
 
@@ -289,6 +293,8 @@ export function catalogContract(entries: ContractEntry[]): void {
         }
         if (entry.fixture.token?.accessToken.ttlSeconds !== undefined) {
           // The token expires at the provider; the proxied call meets a 401, refreshes, retries.
+          // A minute on: Latchkey does not refresh after a 401 on a token seconds old.
+          clock.set(clock.nowMs() + 60_000);
           ctx.fake.expireAccessTokens();
           const res = await ctx.proxy(entry.proxy.path, entry.proxy.method, entry.proxy.headers);
           expect(res.status, JSON.stringify(res.body)).toBe(entry.proxy.status ?? 200);
