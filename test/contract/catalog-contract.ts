@@ -75,8 +75,8 @@ export interface ContractContext {
   connection: Json & { id: string };
   /** The template as the test installed it (hosts moved onto the fake). */
   template: ProviderTemplate;
-  /** The connection's decrypted credentials bag. */
-  credentials(): Promise<Json>;
+  /** The connection's decrypted credentials bag (another connection's when given). */
+  credentials(connectionId?: string): Promise<Json>;
   /** A proxied call on the connection. */
   proxy(
     pathAndQuery: string,
@@ -85,7 +85,7 @@ export interface ContractContext {
   ): Promise<{ status: number; body: unknown; headers: Record<string, string> }>;
 }
 
-const REDIRECT = 'https://app.example.test/connected';
+export const REDIRECT = 'https://app.example.test/connected';
 
 /** The catalog file of `key`, as shipped. */
 export function catalogTemplate(key: string): ProviderTemplate {
@@ -108,6 +108,8 @@ export function onFake(template: ProviderTemplate, origin: string, key: string):
   const t = structuredClone(template) as ProviderTemplate & Json;
   t.key = key;
   delete t.issuer;
+  // Documentation only (the engine never reads it); the offerings API may not take it yet.
+  delete t.catalog;
   for (const field of [
     'authorizationUrl',
     'tokenUrl',
@@ -185,15 +187,15 @@ export function catalogContract(entries: ContractEntry[]): void {
           dev,
           offering: offering.body as Json,
           template,
-          async credentials() {
+          async credentials(connectionId = ctx.connection.id) {
             const [row]: Json[] = await t.dataSource.query(
               'SELECT credentials_enc FROM connections WHERE id = $1',
-              [ctx.connection.id],
+              [connectionId],
             );
             const bag = JSON.parse(
               t.keyRing.decrypt(row.credentials_enc as string, {
                 table: 'connections',
-                rowId: ctx.connection.id,
+                rowId: connectionId,
                 field: 'credentials',
               }),
             ) as Json;
@@ -293,8 +295,8 @@ export function catalogContract(entries: ContractEntry[]): void {
         }
         if (entry.fixture.token?.accessToken.ttlSeconds !== undefined) {
           // The token expires at the provider; the proxied call meets a 401, refreshes, retries.
-          // A minute on: Latchkey does not refresh after a 401 on a token seconds old.
-          clock.set(clock.nowMs() + 60_000);
+          // A minute on, so the token is no longer one Latchkey just got (never refreshed on a 401).
+          clock.advance(60_000);
           ctx.fake.expireAccessTokens();
           const res = await ctx.proxy(entry.proxy.path, entry.proxy.method, entry.proxy.headers);
           expect(res.status, JSON.stringify(res.body)).toBe(entry.proxy.status ?? 200);
@@ -352,13 +354,16 @@ function refreshTitle(refresh: ContractEntry['refresh']): string {
   }
 }
 
-type Api = {
+export type Api = {
   get(p: string): ReturnType<TestApp['http']['get']>;
   post(p: string, body?: object): ReturnType<TestApp['http']['post']>;
 };
 
-/** Connects the entry's way: consent at the fake, the credential form, or a machine connection. */
-async function connect(
+/**
+ * Connects the entry's way: consent at the fake, the credential form, or a machine connection.
+ * Quirk tests use it for further connections (`ctx.integrationId` says which integration).
+ */
+export async function connect(
   ctx: ContractContext,
   entry: ContractEntry,
   mode: string,
