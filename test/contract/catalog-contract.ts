@@ -111,8 +111,8 @@ export interface ContractContext {
   connection: Json & { id: string };
   /** The template as the test installed it (hosts moved onto the fake). */
   template: ProviderTemplate;
-  /** The connection's decrypted credentials bag. */
-  credentials(): Promise<Json>;
+  /** The connection's decrypted credentials bag (another connection's when given). */
+  credentials(connectionId?: string): Promise<Json>;
   /** A proxied call on the connection. */
   proxy(
     pathAndQuery: string,
@@ -121,7 +121,7 @@ export interface ContractContext {
   ): Promise<{ status: number; body: unknown; headers: Record<string, string> }>;
 }
 
-const REDIRECT = 'https://app.example.test/connected';
+export const REDIRECT = 'https://app.example.test/connected';
 
 /** The catalog file of `key`, as shipped. */
 export function catalogTemplate(key: string): ProviderTemplate {
@@ -132,9 +132,9 @@ export function catalogTemplate(key: string): ProviderTemplate {
 
 /**
  * The template with its hosts moved onto the fake's origin: `https://host/p` → `{origin}/p`,
- * `https://{{x}}.host/p` → `{origin}/{{x}}/p`; `{{instance_url}}` stays (the fake answers its
- * own origin there). The allowed API hosts become the fake's; the issuer goes (no discovery), and
- * so do the catalog notes.
+ * `https://{{x}}.host/p` → `{origin}/{{x}}/p`; `{{instance_url}}` stays (the fake answers an
+ * origin of its own there: itself, or itself as `localhost`, Pipedrive's company host). The
+ * allowed API hosts become the fake's, under both names; the issuer goes (no discovery).
  */
 export function onFake(template: ProviderTemplate, origin: string, key: string): ProviderTemplate {
   const move = (url: string) =>
@@ -144,8 +144,6 @@ export function onFake(template: ProviderTemplate, origin: string, key: string):
   const t = structuredClone(template) as ProviderTemplate & Json;
   t.key = key;
   delete t.issuer;
-  // Documentation only (the engine never reads it), and POST /api/v1/offerings does not take it.
-  delete t.catalog;
   for (const field of [
     'authorizationUrl',
     'tokenUrl',
@@ -158,7 +156,10 @@ export function onFake(template: ProviderTemplate, origin: string, key: string):
   if (t.userDetails) t.userDetails = { ...t.userDetails, url: move(t.userDetails.url) };
   if (t.registrationRequests)
     t.registrationRequests = t.registrationRequests.map((r) => ({ ...r, url: move(r.url) }));
-  t.allowedApiHosts = [new URL(origin).host];
+  // The fake also answers as `localhost`: a per-connection API origin that is not the OAuth
+  // host (Pipedrive's api_domain) is modelled as that second name.
+  const host = new URL(origin).host;
+  t.allowedApiHosts = [host, host.replace(/^127\.0\.0\.1:/, 'localhost:')];
   return t;
 }
 
@@ -247,15 +248,15 @@ export function catalogContract(entries: ContractEntry[]): void {
           dev,
           offering: offering.body as Json,
           template,
-          async credentials() {
+          async credentials(connectionId = ctx.connection.id) {
             const [row]: Json[] = await t.dataSource.query(
               'SELECT credentials_enc FROM connections WHERE id = $1',
-              [ctx.connection.id],
+              [connectionId],
             );
             const bag = JSON.parse(
               t.keyRing.decrypt(row.credentials_enc as string, {
                 table: 'connections',
-                rowId: ctx.connection.id,
+                rowId: connectionId,
                 field: 'credentials',
               }),
             ) as Json;
@@ -417,13 +418,16 @@ function refreshTitle(refresh: ContractEntry['refresh']): string {
   }
 }
 
-type Api = {
+export type Api = {
   get(p: string): ReturnType<TestApp['http']['get']>;
   post(p: string, body?: object): ReturnType<TestApp['http']['post']>;
 };
 
-/** Connects the entry's way: consent at the fake, the credential form, or a machine connection. */
-async function connect(
+/**
+ * Connects the entry's way: consent at the fake, the credential form, or a machine connection.
+ * Quirk tests use it for further connections (`ctx.integrationId` says which integration).
+ */
+export async function connect(
   ctx: ContractContext,
   entry: ContractEntry,
   mode: string,

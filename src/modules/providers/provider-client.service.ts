@@ -462,7 +462,10 @@ export class ProviderClient {
         // The token request's style unless the template says otherwise (QuickBooks: JSON here).
         t.tokenRequest.revocationBodyFormat,
       );
-      if (answer.status >= 300) throw answerError(answer);
+      // As at the token endpoint, an `error` field is a refusal whatever the status (Slack's
+      // auth.revoke answers 200 {ok: false, error}).
+      const errorField = (answer.body as { error?: unknown } | null)?.error;
+      if (answer.status >= 300 || typeof errorField === 'string') throw answerError(answer);
     } catch (error) {
       throw failure(
         'connection.revocation_failed',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pipedrive } from '../fixtures/pipedrive.js';
+import { pipedrive, pipedriveApiDomain } from '../fixtures/pipedrive.js';
 import type { FakeProvider } from './fake-provider.js';
 import { basic, fakeStarter, manualClock } from './test-support.js';
 
@@ -65,7 +65,7 @@ describe('pipedrive fixture', () => {
       refresh_token: expect.any(String),
       scope: expect.any(String),
       expires_in: 3600,
-      api_domain: `${fake.url}/${user.extra!.company_domain}`,
+      api_domain: pipedriveApiDomain(fake.url),
     });
 
     const who = await me(token.body.api_domain as string, token.body.access_token as string);
@@ -94,11 +94,13 @@ describe('pipedrive fixture', () => {
   it('answers only on the api_domain it returned: another company domain is refused', async () => {
     const fake = await start();
     const token = (await exchange(fake, (await connect(fake)).params.code)).body;
-    const other = await me(fake.endpoint('/someone-else'), token.access_token as string);
+    // The OAuth host is not the company's API host.
+    const other = await me(fake.url, token.access_token as string);
     expect(other.status).toBe(401);
     expect(other.body).toMatchObject({ success: false, errorCode: 401 });
-    // Without the company domain from api_domain there is no API base at all.
-    expect(token.api_domain).toMatch(/\/analytical-engines$/);
+    // api_domain is an origin (no path), the one the API answers on.
+    expect(new URL(token.api_domain as string).origin).toBe(token.api_domain);
+    expect(token.api_domain).not.toBe(fake.url);
   });
 
   it('expires the access token after an hour; refresh answers a new access token and api_domain', async () => {
@@ -131,7 +133,7 @@ describe('pipedrive fixture', () => {
 
   it('refuses a missing or bogus token on the API', async () => {
     const fake = await start();
-    const base = fake.endpoint(`/${user.extra!.company_domain}`);
+    const base = pipedriveApiDomain(fake.url);
     expect((await me(base)).status).toBe(401);
     expect((await me(base, 'bogus')).body).toMatchObject({ success: false, errorCode: 401 });
   });
