@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsArray, IsBoolean, IsNumber, IsObject, IsOptional, IsString } from 'class-validator';
 import type {
+  CatalogNotes,
   RegistrationRequest,
   TemplateInput,
   TokenRequestOptions,
@@ -219,6 +220,20 @@ export class CreateOfferingDto {
   @IsOptional()
   @IsString()
   docsUrl?: string;
+
+  @objectPart(
+    `Metadata key → query parameter of the provider's redirect back, required on it (e.g. QuickBooks' realmId). ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsObject()
+  callbackParams?: Record<string, string>;
+
+  @objectPart(
+    `Documentation only, never read by the engine: {appRegistrationUrl, refresh, quirks}. ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsObject()
+  catalog?: CatalogNotes;
 }
 
 /**
@@ -278,6 +293,8 @@ export class OfferingResponse {
   @objectPart(SCHEMA_NOTE) proxyQuery?: Record<string, string>;
   @ApiPropertyOptional({ type: [String] }) sensitiveKeys?: string[];
   @ApiPropertyOptional() docsUrl?: string;
+  @objectPart(SCHEMA_NOTE) callbackParams?: Record<string, string>;
+  @objectPart(SCHEMA_NOTE) catalog?: CatalogNotes;
   @ApiProperty() builtIn!: boolean;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
