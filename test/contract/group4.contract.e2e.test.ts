@@ -41,6 +41,34 @@ async function authorizeUrl(ctx: ContractContext): Promise<URL> {
   return startFlow(world, session.body.connectUrl as string, new Browser());
 }
 
+/**
+ * The token endpoint saw the client authenticate only the way the template says, and the provider
+ * refuses the client secret in the form body (what the template's default would send).
+ */
+function basicClientAuthQuirk(tokenPath: string): NonNullable<ContractEntry['quirks']>[number] {
+  return {
+    name: 'the client authenticates with HTTP Basic at the token endpoint; a secret in the body is refused',
+    async run(ctx) {
+      const ok = logged(ctx, 'token').filter((r) => r.status === 200);
+      expect(ok.length).toBeGreaterThan(0);
+      expect(new Set(ok.map((r) => r.clientAuth))).toEqual(new Set(['client_secret_basic']));
+      const client = ctx.fake.fixture.clients[0];
+      const res = await fetch(`${ctx.fake.url}${tokenPath}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: String((await ctx.credentials()).refreshToken),
+          client_id: client.clientId,
+          client_secret: client.clientSecret!,
+        }),
+      });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/^invalid_(client|request)$/);
+    },
+  };
+}
+
 /** DocuSign: the eSignature API lives on the account's own host, named by userinfo. */
 function docusignEntry(key: 'docusign' | 'docusign-demo'): ContractEntry {
   return {
@@ -52,6 +80,7 @@ function docusignEntry(key: 'docusign' | 'docusign-demo'): ContractEntry {
     refresh: 'rotating',
     revoke: 'local',
     quirks: [
+      basicClientAuthQuirk('/oauth/token'),
       {
         name: "API calls go to the account's base_uri from userinfo (userDetails.mapping.instanceUrl)",
         async run(ctx) {
@@ -178,6 +207,7 @@ catalogContract([
     refresh: 'rotating',
     revoke: 'local',
     quirks: [
+      basicClientAuthQuirk('/oauth2/v1/token'),
       {
         name: 'PKCE (S256) is required: without a code_challenge Airtable refuses to authorize',
         async run(ctx) {
