@@ -266,6 +266,25 @@ describe('offering templates', () => {
       });
     });
 
+    it('takes every template part a catalog file may hold: callbackParams and catalog notes', async () => {
+      const parts = {
+        callbackParams: { realmId: 'realmId' },
+        catalog: {
+          appRegistrationUrl: 'https://developer.pasteco.example/apps',
+          refresh: 'Keys do not expire.',
+          quirks: ['The key goes in X-Api-Key'],
+        },
+      };
+      const res = await post('/api/v1/offerings', bearerBody(parts));
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body).toMatchObject(parts);
+      const bad = await post(
+        '/api/v1/offerings',
+        bearerBody({ catalog: { appRegistrationUrl: 'http://insecure.example' } }),
+      );
+      expect(bad.status).toBe(400);
+    });
+
     it('keeps the outer type check: a part of the wrong JSON type is a 400 naming it', async () => {
       const res = await post('/api/v1/offerings', bearerBody({ credentialFields: 'apiKey' }));
       expect(res.status).toBe(400);

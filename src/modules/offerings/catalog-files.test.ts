@@ -17,6 +17,7 @@ import { linear } from '../../../tools/providers/fixtures/linear.js';
 import { microsoft } from '../../../tools/providers/fixtures/microsoft.js';
 import { notion } from '../../../tools/providers/fixtures/notion.js';
 import { openai } from '../../../tools/providers/fixtures/openai.js';
+import { paypal } from '../../../tools/providers/fixtures/paypal.js';
 import { pipedrive } from '../../../tools/providers/fixtures/pipedrive.js';
 import { quickbooks } from '../../../tools/providers/fixtures/quickbooks.js';
 import { shopify } from '../../../tools/providers/fixtures/shopify.js';
@@ -52,6 +53,7 @@ const FIXTURES: readonly FakeProviderFixture[] = [
   microsoft,
   notion,
   openai,
+  paypal,
   pipedrive,
   quickbooks,
   shopify,
@@ -67,10 +69,7 @@ const FIXTURES: readonly FakeProviderFixture[] = [
  * Providers whose fixture identity route the template cannot call yet, and why. Each entry is
  * checked to still be a gap, so that the list shrinks when the engine learns what is missing.
  */
-const IDENTITY_GAPS: Readonly<Record<string, string>> = {
-  // OpenAI has no who-am-I endpoint; userDetails needs a uid, so the key is stored unverified.
-  openai: 'no who-am-I endpoint to map a uid from',
-};
+const IDENTITY_GAPS: Readonly<Record<string, string>> = {};
 
 const AUTH_MODES: readonly AuthModeName[] = [
   'oauth2',

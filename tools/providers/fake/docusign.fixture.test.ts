@@ -55,7 +55,7 @@ describe('docusign fixture', () => {
     expect(who.body).toMatchObject({
       sub: user.id,
       email: user.email,
-      accounts: [{ account_id: user.tenantId, is_default: true, base_uri: user.extra!.baseUri }],
+      accounts: [{ account_id: user.tenantId, is_default: true, base_uri: fake.url }],
     });
   });
 
@@ -79,5 +79,26 @@ describe('docusign fixture', () => {
     const bad = await exchange(fake, await codeFor(fake), basic(client.clientId, 'wrong'));
     expect([bad.status, bad.body.error]).toEqual([401, 'invalid_client']);
     expect((await exchange(fake, 'bogus')).body.error).toBe('invalid_grant');
+  });
+});
+
+describe('docusign fixture: the eSignature API on the account base_uri', () => {
+  it('lists envelopes of the user account with the access token, refuses other accounts', async () => {
+    const fake = await start();
+    const t = await exchange(fake, await codeFor(fake));
+    const who = await userinfo(fake, t.body.access_token as string);
+    const base = (who.body.accounts as Json[])[0].base_uri as string;
+    const list = async (accountId: string, accessToken = t.body.access_token as string) => {
+      const res = await fetch(`${base}/restapi/v2.1/accounts/${accountId}/envelopes`, {
+        headers: { Authorization: `Bearer ${accessToken}` },
+      });
+      return { status: res.status, body: (await res.json()) as Json };
+    };
+    const own = await list(user.tenantId!);
+    expect([own.status, own.body.envelopes]).toEqual([200, []]);
+    const other = await list('00000000-0000-4000-8000-000000000000');
+    expect([other.status, other.body.errorCode]).toEqual([400, 'USER_LACKS_MEMBERSHIP']);
+    const bad = await list(user.tenantId!, 'not-a-token');
+    expect([bad.status, bad.body.errorCode]).toEqual([401, 'AUTHORIZATION_INVALID_TOKEN']);
   });
 });

@@ -516,6 +516,7 @@ export async function startFakeProvider(
         const grant: GrantRecord = {
           id: randomUUID(),
           client,
+          account: client.account === undefined ? undefined : findAccount(client.account),
           scopes: splitScopes(p.scope, ' '),
           authorizeParams: {},
           revoked: false,

@@ -14,6 +14,11 @@ export interface FakeClient {
   /** Absent for public clients (`none` + PKCE). */
   clientSecret?: string;
   redirectUris: string[];
+  /**
+   * The id of the account that owns the client: tokens of the client-credentials grant act as
+   * it (a PayPal REST app acts for its merchant). Without it they authenticate no route.
+   */
+  account?: string;
 }
 
 /** A provider account an end user can authorize as, or an API-key holder. */
@@ -93,7 +98,7 @@ export interface Issued {
   /** Tokens issued beside the main one, by `TokenSpec.extraTokens[].key` (Slack's user token). */
   extraTokens: Record<string, { accessToken: string; scopes: string[] }>;
   client: FakeClient;
-  /** Absent for client_credentials. */
+  /** Absent for client_credentials, unless the client names its owner (`FakeClient.account`). */
   account?: FakeAccount;
   /** Parameters of the authorization request the grant came from (e.g. `user_scope`). */
   authorizeParams: Record<string, string>;

@@ -41,8 +41,32 @@ describe('openai fixture', () => {
       created: expect.any(Number),
       owned_by: 'openai',
     });
-    expect(fake.state.count('identity')).toBe(1);
+    expect(fake.state.count('models.list')).toBe(1);
     expect(fake.state.presentedTo('models.retrieve')).toEqual([OPENAI_API_KEY]);
+  });
+
+  it('names the key owner and their organizations on GET /v1/me', async () => {
+    const fake = await start();
+    const me = await get(fake.endpoint('/v1/me'), bearer(OPENAI_API_KEY));
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({
+      object: 'user',
+      id: openai.accounts[0].id,
+      email: 'ada@example.com',
+      name: 'Ada Lovelace',
+      orgs: {
+        object: 'list',
+        data: [
+          { object: 'organization', id: openai.accounts[0].tenantId, title: 'Analytical Engines' },
+        ],
+      },
+    });
+    expect(fake.state.count('identity')).toBe(1);
+    const wrong = await get(
+      fake.endpoint('/v1/me'),
+      bearer('sk-proj-WrongWrongWrongWrongWrong1234'),
+    );
+    expect([wrong.status, wrong.body.error.code]).toEqual([401, 'invalid_api_key']);
   });
 
   it('answers a wrong key with 401 invalid_api_key and the key masked', async () => {
