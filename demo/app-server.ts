@@ -1,15 +1,18 @@
 /**
- * The demo "developer app": a stand-in for the customer's own product. One page with a Connect
- * Salesforce button; its backend creates connect sessions and calls the provider through Latchkey's
- * proxy, with the app's own Latchkey credentials, which never reach the browser.
+ * The demo "developer app": a stand-in for the customer's own product. One page with a section per
+ * demo integration (Connect Salesforce through OAuth, Connect Stripe with a pasted API key); its
+ * backend creates connect sessions and calls the provider through Latchkey's proxy, with the app's
+ * own Latchkey credentials, which never reach the browser.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { LatchkeyApiError, LatchkeyClient, type LatchkeyCredentials } from './latchkey-client.js';
 
-/** The provider REST call behind "Call the API through the proxy". */
+/** The Salesforce REST call behind "Call the API through the proxy". */
 export const DEMO_PROXY_PATH = '/services/data/v62.0/chatter/users/me';
+/** The Stripe call behind "Call the Stripe API through the proxy" (a list, empty at the fake). */
+export const DEMO_STRIPE_PROXY_PATH = '/v1/customers';
 export const DEMO_END_USER = {
   id: 'demo-user',
   displayName: 'Demo User',
@@ -18,8 +21,53 @@ export const DEMO_END_USER = {
 /** Where Latchkey sends the browser back in redirect mode (and the origin popups post to). */
 export const DEMO_APP_REDIRECT_PATH = '/connected';
 
-export interface DemoAppOptions extends LatchkeyCredentials {
+/** One section of the page: a Latchkey integration the end user connects, and one call to make. */
+export interface DemoIntegration {
+  /** Names the section in the page and in the app's requests, e.g. `salesforce`. */
+  key: string;
+  /** The provider on the Connect button: "Connect Salesforce". */
+  label: string;
+  heading: string;
+  /** One sentence on what connecting looks like. */
+  intro: string;
   integrationId: string;
+  /** The provider API call behind the section's call button, through Latchkey's proxy. */
+  proxyPath: string;
+  callLabel: string;
+  /** What Latchkey adds to the call: "the access token", "the API key". */
+  credential: string;
+}
+
+/** The page's two sections, given the integrations setUpDemo made. */
+export function demoIntegrations(ids: { salesforce: string; stripe: string }): DemoIntegration[] {
+  return [
+    {
+      key: 'salesforce',
+      label: 'Salesforce',
+      heading: 'Connect your Salesforce account',
+      intro:
+        'Acme CRM syncs with Salesforce. Connecting opens Latchkey in a popup, then the demo Salesforce sign-in and consent pages.',
+      integrationId: ids.salesforce,
+      proxyPath: DEMO_PROXY_PATH,
+      callLabel: 'Call the API through the proxy',
+      credential: 'the access token',
+    },
+    {
+      key: 'stripe',
+      label: 'Stripe',
+      heading: 'Connect Stripe (API key)',
+      intro:
+        'Acme CRM bills through Stripe. Connecting opens Latchkey in a popup, where you paste a Stripe secret key; Latchkey checks it with Stripe before keeping it.',
+      integrationId: ids.stripe,
+      proxyPath: DEMO_STRIPE_PROXY_PATH,
+      callLabel: 'Call the Stripe API through the proxy',
+      credential: 'the API key',
+    },
+  ];
+}
+
+export interface DemoAppOptions extends LatchkeyCredentials {
+  integrations: DemoIntegration[];
   /** Port on 127.0.0.1. Default: any free port. */
   port?: number;
   /** Host name in the app's URL (and so in its redirect URI): `127.0.0.1` (default) or `localhost`. */
@@ -29,7 +77,7 @@ export interface DemoAppOptions extends LatchkeyCredentials {
 export interface DemoApp {
   /** The page, e.g. http://localhost:4020 */
   url: string;
-  /** `${url}/connected`, added to the integration's allowed redirect URIs at start. */
+  /** `${url}/connected`, added to each integration's allowed redirect URIs at start. */
   redirectUri: string;
   close(): Promise<void>;
 }
@@ -63,7 +111,8 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   try {
-    await allowRedirectUri(api, options.integrationId, redirectUri);
+    for (const integration of options.integrations)
+      await allowRedirectUri(api, integration.integrationId, redirectUri);
   } catch (error) {
     await close();
     throw error;
@@ -96,8 +145,8 @@ async function allowRedirectUri(
 
 class DemoAppHandler {
   private readonly latchkeyOrigin: string;
-  /** `state` values of connect sessions this app created, for redirect-mode completions. */
-  private readonly states = new Set<string>();
+  /** `state` of each connect session this app created → its section, for redirect-mode completions. */
+  private readonly states = new Map<string, DemoIntegration>();
 
   constructor(
     private readonly api: LatchkeyClient,
@@ -113,9 +162,15 @@ class DemoAppHandler {
     const route = `${req.method} ${url.pathname}`;
     try {
       if (route === 'GET /')
-        return this.send(res, 200, 'text/html', pageHtml(this.api.baseUrl), {
-          'content-security-policy': this.csp(),
-        });
+        return this.send(
+          res,
+          200,
+          'text/html',
+          pageHtml(this.api.baseUrl, this.options.integrations),
+          {
+            'content-security-policy': this.csp(),
+          },
+        );
       if (route === 'GET /app.js') return this.send(res, 200, 'text/javascript', PAGE_SCRIPT);
       if (route === 'GET /app.css') return this.send(res, 200, 'text/css', PAGE_STYLE);
       // Browsers ask for it on their own; "no icon" rather than a 404 in the console.
@@ -123,7 +178,7 @@ class DemoAppHandler {
       if (route === `GET ${DEMO_APP_REDIRECT_PATH}`)
         return await this.completeRedirect(res, url.searchParams);
       if (route === 'POST /api/connect-session')
-        return await this.guarded(req, res, () => this.createSession());
+        return await this.guarded(req, res, (body) => this.createSession(body));
       if (route === 'POST /api/call')
         return await this.guarded(req, res, (body) => this.callApi(body));
       this.json(res, 404, { error: { code: 'not_found', message: 'Not found' } });
@@ -183,14 +238,19 @@ class DemoAppHandler {
     this.json(res, status, answer);
   }
 
-  private async createSession(): Promise<[number, unknown]> {
+  /** A connect session for the section `body.integration` names. */
+  private async createSession(body: Record<string, unknown>): Promise<[number, unknown]> {
+    const integration = this.options.integrations.find((i) => i.key === body.integration);
+    if (!integration) {
+      return [404, { error: { code: 'integration.not_found', message: 'No such integration' } }];
+    }
     const state = randomBytes(16).toString('base64url');
-    this.states.add(state);
+    this.states.set(state, integration);
     const session = await this.api.json<{ connectUrl: string; expiresAt: string }>(
       'POST',
       '/api/v1/connect-sessions',
       {
-        integrationId: this.options.integrationId,
+        integrationId: integration.integrationId,
         endUser: DEMO_END_USER,
         redirectUri: this.redirectUri,
         state,
@@ -202,13 +262,18 @@ class DemoAppHandler {
   /** Calls the provider through Latchkey's proxy, for connections of this app's end user only. */
   private async callApi(body: Record<string, unknown>): Promise<[number, unknown]> {
     const connectionId = typeof body.connectionId === 'string' ? body.connectionId : '';
-    if (!UUID.test(connectionId) || !(await this.ownConnection(connectionId))) {
+    const connection = UUID.test(connectionId) ? await this.ownConnection(connectionId) : undefined;
+    const integration = this.options.integrations.find(
+      (i) => i.integrationId === connection?.integrationId,
+    );
+    if (!integration) {
       return [
         404,
         { error: { code: 'connection.not_found', message: 'No such connection of this user' } },
       ];
     }
-    const res = await this.api.fetch('GET', `/api/v1/proxy/${connectionId}${DEMO_PROXY_PATH}`);
+    const { proxyPath } = integration;
+    const res = await this.api.fetch('GET', `/api/v1/proxy/${connectionId}${proxyPath}`);
     const text = await res.text();
     let answer: unknown = text;
     try {
@@ -216,16 +281,13 @@ class DemoAppHandler {
     } catch {
       // not JSON: show the text
     }
-    return [200, { status: res.status, path: DEMO_PROXY_PATH, body: answer }];
+    return [200, { status: res.status, path: proxyPath, body: answer }];
   }
 
   private async ownConnection(id: string): Promise<Connection | undefined> {
     try {
       const connection = await this.api.json<Connection>('GET', `/api/v1/connections/${id}`);
-      const ours =
-        connection.endUser.id === DEMO_END_USER.id &&
-        connection.integrationId === this.options.integrationId;
-      return ours ? connection : undefined;
+      return connection.endUser.id === DEMO_END_USER.id ? connection : undefined;
     } catch (error) {
       if (error instanceof LatchkeyApiError && error.status === 404) return undefined;
       throw error;
@@ -234,7 +296,11 @@ class DemoAppHandler {
 
   /** Redirect-mode completion (no popup): exchange the one-time code, then show the page. */
   private async completeRedirect(res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const state = query.get('state') ?? '';
+    const integration = this.states.get(state);
+    this.states.delete(state);
     const back = (params: Record<string, string>) => {
+      if (integration) params = { integration: integration.key, ...params };
       res
         .writeHead(303, {
           location: `/?${new URLSearchParams(params)}`,
@@ -242,8 +308,7 @@ class DemoAppHandler {
         })
         .end();
     };
-    const state = query.get('state') ?? '';
-    if (!this.states.delete(state)) return back({ error: 'state_mismatch' });
+    if (!integration) return back({ error: 'state_mismatch' });
     const error = query.get('error');
     if (error) return back({ error });
     try {
@@ -285,7 +350,7 @@ function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function pageHtml(latchkeyUrl: string): string {
+function pageHtml(latchkeyUrl: string, integrations: DemoIntegration[]): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -302,24 +367,30 @@ function pageHtml(latchkeyUrl: string): string {
   <h1>Acme CRM</h1>
 </header>
 <main>
-  <section aria-labelledby="connect-heading">
-    <h2 id="connect-heading">1. Connect your Salesforce account</h2>
-    <p>Acme CRM syncs with Salesforce. Connecting opens Latchkey in a popup, then the demo
-    Salesforce sign-in and consent pages.</p>
-    <button type="button" id="connect">Connect Salesforce</button>
-    <p id="status" role="status" aria-label="Connection status">Not connected</p>
-    <p id="error" role="alert" hidden>Failed: <code id="error-code"></code></p>
-  </section>
-  <section id="connected" aria-labelledby="use-heading" hidden>
-    <h2 id="use-heading">2. Use the connection</h2>
-    <p>Connection ID: <output id="connection-id" aria-label="Connection ID"></output></p>
-    <button type="button" id="call">Call the API through the proxy</button>
-    <p>The backend calls <code>GET /api/v1/proxy/{connectionId}${DEMO_PROXY_PATH}</code>; Latchkey adds the token.</p>
-    <pre id="response" role="region" aria-label="API response" tabindex="0"></pre>
-  </section>
-</main>
+${integrations.map(sectionHtml).join('')}</main>
 </body>
 </html>
+`;
+}
+
+/** One integration's section; the page script finds its parts by their `data-part`. */
+function sectionHtml(i: DemoIntegration): string {
+  const key = escapeHtml(i.key);
+  const label = escapeHtml(i.label);
+  return `<section data-integration="${key}" aria-labelledby="${key}-heading">
+  <h2 id="${key}-heading">${escapeHtml(i.heading)}</h2>
+  <p>${escapeHtml(i.intro)}</p>
+  <button type="button" id="${key}-connect" data-part="connect">Connect ${label}</button>
+  <p role="status" aria-label="${label} connection status" data-part="status">Not connected</p>
+  <p role="alert" data-part="alert" hidden>Failed: <code data-part="error-code"></code></p>
+  <div data-part="connected" hidden>
+    <h3>Use the connection</h3>
+    <p>Connection ID: <output aria-label="${label} connection ID" data-part="connection-id"></output></p>
+    <button type="button" id="${key}-call" data-part="call">${escapeHtml(i.callLabel)}</button>
+    <p>The backend calls <code>GET /api/v1/proxy/{connectionId}${escapeHtml(i.proxyPath)}</code>; Latchkey adds ${escapeHtml(i.credential)}.</p>
+    <pre role="region" aria-label="${label} API response" tabindex="0" data-part="response"></pre>
+  </div>
+</section>
 `;
 }
 
@@ -331,34 +402,16 @@ button { font-size: 1rem; padding: 0.6rem 1.2rem; border-radius: 0.3rem; border:
 button:disabled { opacity: 0.6; cursor: wait; }
 [role="alert"] { color: #ba0517; }
 output, code { font-family: ui-monospace, monospace; }
+section { margin-bottom: 2.5rem; }
 pre { background: #f4f4f4; padding: 1rem; overflow: auto; border-radius: 0.3rem; min-height: 2rem; }
 `;
 
-/** The page's script: plain DOM, textContent only. `Latchkey.connect` comes from Latchkey's connect.js. */
+/**
+ * The page's script: plain DOM, textContent only, one controller per section. `Latchkey.connect`
+ * comes from Latchkey's connect.js.
+ */
 const PAGE_SCRIPT = `'use strict';
 (function () {
-  var byId = function (id) { return document.getElementById(id); };
-  var connectButton = byId('connect');
-  var callButton = byId('call');
-  var status = byId('status');
-  var alertBox = byId('error');
-  var errorCode = byId('error-code');
-  var connectionIdBox = byId('connection-id');
-  var connectedSection = byId('connected');
-  var responseBox = byId('response');
-  var connectionId = null;
-  // Connect sessions are made ahead of the click, so the popup opens within the click itself
-  // (browsers block popups opened after a slow await). A session lives 30 minutes; 25 is safe.
-  var session = null;
-
-  function showError(code) { errorCode.textContent = code; alertBox.hidden = false; }
-  function clearError() { alertBox.hidden = true; errorCode.textContent = ''; }
-  function showConnection(id) {
-    connectionId = id;
-    connectionIdBox.textContent = id;
-    connectedSection.hidden = false;
-    status.textContent = 'Connected';
-  }
   function postJson(path, body) {
     return fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
       .then(function (res) {
@@ -372,65 +425,96 @@ const PAGE_SCRIPT = `'use strict';
         });
       });
   }
-  function prepare() {
-    var request = postJson('/api/connect-session', {}).then(function (data) {
-      return { connectUrl: data.connectUrl, madeAt: Date.now() };
-    });
-    request.catch(function () { session = null; });
-    session = request;
-    return request;
-  }
-  function freshSession() {
-    return (session || prepare()).then(function (s) {
-      return Date.now() - s.madeAt < 25 * 60 * 1000 ? s : prepare();
-    });
-  }
 
-  connectButton.addEventListener('click', function () {
-    clearError();
-    connectButton.disabled = true;
-    status.textContent = 'Connecting…';
-    var used = freshSession();
-    session = null;
-    used.then(function (s) {
-      if (!window.Latchkey || typeof window.Latchkey.connect !== 'function') {
-        // Without Latchkey's connect.js: the same flow in this window (redirect mode).
-        window.location.assign(s.connectUrl);
-        return;
-      }
-      return window.Latchkey.connect(s.connectUrl).then(function (result) {
-        showConnection(result.connectionId);
+  function setUp(section) {
+    var integration = section.getAttribute('data-integration');
+    var part = function (name) { return section.querySelector('[data-part="' + name + '"]'); };
+    var connectButton = part('connect');
+    var callButton = part('call');
+    var status = part('status');
+    var alertBox = part('alert');
+    var errorCode = part('error-code');
+    var connectionIdBox = part('connection-id');
+    var connectedPart = part('connected');
+    var responseBox = part('response');
+    var connectionId = null;
+    // Connect sessions are made ahead of the click, so the popup opens within the click itself
+    // (browsers block popups opened after a slow await). A session lives 30 minutes; 25 is safe.
+    var session = null;
+
+    function showError(code) { errorCode.textContent = code; alertBox.hidden = false; }
+    function clearError() { alertBox.hidden = true; errorCode.textContent = ''; }
+    function showConnection(id) {
+      connectionId = id;
+      connectionIdBox.textContent = id;
+      connectedPart.hidden = false;
+      status.textContent = 'Connected';
+    }
+    function prepare() {
+      var request = postJson('/api/connect-session', { integration: integration }).then(function (data) {
+        return { connectUrl: data.connectUrl, madeAt: Date.now() };
       });
-    }).catch(function (error) {
-      status.textContent = connectionId ? 'Connected' : 'Not connected';
-      showError((error && error.code) || 'error');
-    }).then(function () {
-      connectButton.disabled = false;
-      prepare();
-    });
-  });
+      request.catch(function () { session = null; });
+      session = request;
+      return request;
+    }
+    function freshSession() {
+      return (session || prepare()).then(function (s) {
+        return Date.now() - s.madeAt < 25 * 60 * 1000 ? s : prepare();
+      });
+    }
 
-  callButton.addEventListener('click', function () {
-    clearError();
-    callButton.disabled = true;
-    responseBox.textContent = 'Calling…';
-    postJson('/api/call', { connectionId: connectionId }).then(function (data) {
-      responseBox.textContent = 'HTTP ' + data.status + ' from GET ' + data.path + '\\n' + JSON.stringify(data.body, null, 2);
-      if (data.status >= 400) {
-        var body = data.body || {};
-        showError((body.error && body.error.code) || (Array.isArray(body) && body[0] && body[0].errorCode) || 'http_' + data.status);
-      }
-    }).catch(function (error) {
-      responseBox.textContent = '';
-      showError((error && error.code) || 'error');
-    }).then(function () { callButton.disabled = false; });
-  });
+    connectButton.addEventListener('click', function () {
+      clearError();
+      connectButton.disabled = true;
+      status.textContent = 'Connecting…';
+      var used = freshSession();
+      session = null;
+      used.then(function (s) {
+        if (!window.Latchkey || typeof window.Latchkey.connect !== 'function') {
+          // Without Latchkey's connect.js: the same flow in this window (redirect mode).
+          window.location.assign(s.connectUrl);
+          return;
+        }
+        return window.Latchkey.connect(s.connectUrl).then(function (result) {
+          showConnection(result.connectionId);
+        });
+      }).catch(function (error) {
+        status.textContent = connectionId ? 'Connected' : 'Not connected';
+        showError((error && error.code) || 'error');
+      }).then(function () {
+        connectButton.disabled = false;
+        prepare();
+      });
+    });
+
+    callButton.addEventListener('click', function () {
+      clearError();
+      callButton.disabled = true;
+      responseBox.textContent = 'Calling…';
+      postJson('/api/call', { connectionId: connectionId }).then(function (data) {
+        responseBox.textContent = 'HTTP ' + data.status + ' from GET ' + data.path + '\\n' + JSON.stringify(data.body, null, 2);
+        if (data.status >= 400) {
+          var body = data.body || {};
+          showError((body.error && body.error.code) || (Array.isArray(body) && body[0] && body[0].errorCode) || 'http_' + data.status);
+        }
+      }).catch(function (error) {
+        responseBox.textContent = '';
+        showError((error && error.code) || 'error');
+      }).then(function () { callButton.disabled = false; });
+    });
+
+    prepare();
+    return { integration: integration, showConnection: showConnection, showError: showError };
+  }
+
+  var sections = Array.prototype.map.call(document.querySelectorAll('section[data-integration]'), setUp);
 
   // Back from a redirect-mode flow: /connected sent the browser here with the outcome.
   var params = new URLSearchParams(window.location.search);
-  if (params.get('connectionId')) showConnection(params.get('connectionId'));
-  else if (params.get('error')) showError(params.get('error'));
+  var target = sections.filter(function (s) { return s.integration === params.get('integration'); })[0] || sections[0];
+  if (target && params.get('connectionId')) target.showConnection(params.get('connectionId'));
+  else if (target && params.get('error')) target.showError(params.get('error'));
   if (params.toString()) window.history.replaceState(null, '', '/');
-  prepare();
 })();
 `;

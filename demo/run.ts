@@ -1,23 +1,34 @@
 /**
  * `npm run demo`: Latchkey (as `npm start` runs it, embedded PostgreSQL in its own data directory)
- * with a local interactive Salesforce-like provider, a `demo-salesforce` offering and a configured
- * integration made through the API, and a small developer app to click through.
+ * with a local interactive Salesforce-like provider and a local Stripe (the data-driven fake with
+ * the Stripe fixture), their offerings and configured integrations made through the API, and a
+ * small developer app to click through.
  *
- * Environment: PORT (Latchkey, 3000), DEMO_PROVIDER_PORT (4010), DEMO_APP_PORT (4020),
- * LATCHKEY_DATA_DIR (.latchkey-demo), LATCHKEY_EMBEDDED_PG_PORT (54330), LOG_LEVEL (warn).
+ * Environment: PORT (Latchkey, 3000), DEMO_PROVIDER_PORT (4010), DEMO_STRIPE_PORT (4011),
+ * DEMO_APP_PORT (4020), LATCHKEY_DATA_DIR (.latchkey-demo), LATCHKEY_EMBEDDED_PG_PORT (54330),
+ * LOG_LEVEL (warn).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFakeProvider, type FakeProvider } from '../tools/providers/fake/fake-provider.js';
+import { stripe as stripeFixture } from '../tools/providers/fixtures/stripe.js';
 import {
   DEFAULT_PASSWORD,
   DEFAULT_USER,
   SalesforceTestProvider,
 } from '../tools/providers/salesforce/index.js';
-import { DEMO_END_USER, DEMO_PROXY_PATH, startDemoApp, type DemoApp } from './app-server.js';
-import { setUpDemo } from './setup.js';
+import {
+  DEMO_END_USER,
+  DEMO_PROXY_PATH,
+  DEMO_STRIPE_PROXY_PATH,
+  demoIntegrations,
+  startDemoApp,
+  type DemoApp,
+} from './app-server.js';
+import { DEMO_STRIPE_API_KEY, setUpDemo } from './setup.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ADMIN = { email: 'demo@latchkey.local', password: 'latchkey-demo-admin' };
@@ -38,6 +49,7 @@ async function main(): Promise<void> {
   const ports = {
     latchkey: port('PORT', 3000),
     provider: port('DEMO_PROVIDER_PORT', 4010),
+    stripe: port('DEMO_STRIPE_PORT', 4011),
     app: port('DEMO_APP_PORT', 4020),
   };
   const latchkeyUrl = `http://localhost:${ports.latchkey}`;
@@ -51,6 +63,7 @@ async function main(): Promise<void> {
     throw new Error(`${entry} is missing: run "npm run build" first (npm run demo does)`);
 
   let provider: SalesforceTestProvider | undefined;
+  let stripe: FakeProvider | undefined;
   let latchkey: ChildProcess | undefined;
   let latchkeyExit: Promise<number | null> | undefined;
   let app: DemoApp | undefined;
@@ -68,6 +81,7 @@ async function main(): Promise<void> {
       clearTimeout(timer);
     }
     await provider?.close().catch(() => undefined);
+    await stripe?.close().catch(() => undefined);
     console.log('Demo stopped.');
     process.exit(code);
   };
@@ -86,6 +100,14 @@ async function main(): Promise<void> {
         : error;
     });
     console.log(`Demo Salesforce provider: ${provider.url}`);
+    stripe = await startFakeProvider(stripeFixture, { port: ports.stripe }).catch(
+      (error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE'
+          ? new Error(`Port ${ports.stripe} is in use: set DEMO_STRIPE_PORT to another port`)
+          : error;
+      },
+    );
+    console.log(`Demo Stripe provider: ${stripe.url}`);
 
     console.log(
       `Starting Latchkey (data in ${dataDir}; the first start initialises PostgreSQL and takes a little longer)…`,
@@ -123,11 +145,14 @@ async function main(): Promise<void> {
     });
     await waitForReady(latchkeyUrl, () => child.exitCode !== null);
 
-    const setup = await setUpDemo({ latchkeyUrl, ...bootstrap, provider });
+    const setup = await setUpDemo({ latchkeyUrl, ...bootstrap, provider, stripe });
     app = await startDemoApp({
       latchkeyUrl,
       ...bootstrap,
-      integrationId: setup.integrationId,
+      integrations: demoIntegrations({
+        salesforce: setup.integrationId,
+        stripe: setup.stripe.integrationId,
+      }),
       port: ports.app,
       hostname: 'localhost',
     }).catch((error: NodeJS.ErrnoException) => {
@@ -140,8 +165,10 @@ async function main(): Promise<void> {
         latchkeyUrl,
         appUrl: app.url,
         providerUrl: provider.url,
+        stripeUrl: stripe.url,
         dataDir,
         integrationId: setup.integrationId,
+        stripeIntegrationId: setup.stripe.integrationId,
         bootstrap,
       }),
     );
@@ -204,8 +231,10 @@ function banner(d: {
   latchkeyUrl: string;
   appUrl: string;
   providerUrl: string;
+  stripeUrl: string;
   dataDir: string;
   integrationId: string;
+  stripeIntegrationId: string;
   bootstrap: { clientId: string; clientSecret: string };
 }): string {
   const lk = d.latchkeyUrl;
@@ -226,20 +255,28 @@ function banner(d: {
        password ${DEFAULT_PASSWORD}
      then click "Allow". Back in the app, click "Call the API through the proxy".
 
-  2. Latchkey's console (integration "Demo Salesforce", its connections):
+  2. In the same app, click "Connect Stripe" (an API key, no OAuth). On Latchkey's connect page
+     paste this Stripe test key, which the local Stripe knows:
+       ${DEMO_STRIPE_API_KEY}
+     then click "Connect Demo Stripe (local)". Latchkey checks the key (GET /v1/account) and
+     keeps it; click "Call the Stripe API through the proxy" (GET ${DEMO_STRIPE_PROXY_PATH}).
+
+  3. Latchkey's console (integrations "Demo Salesforce" and "Demo Stripe", their connections):
        ${lk}/login
        email    ${ADMIN.email}
        password ${ADMIN.password}
      API docs: ${lk}/api/docs
 
-  3. The same from a shell, with this run's admin OAuth App (its secret changes every run):
+  4. The same from a shell, with this run's admin OAuth App (its secret changes every run):
      ${tokenCmd}
      ${connectionCmd}
      curl -s -H "Authorization: Bearer $TOKEN" ${lk}/api/v1/connections/$CONNECTION_ID/access-token
      curl -s -H "Authorization: Bearer $TOKEN" ${lk}/api/v1/proxy/$CONNECTION_ID${DEMO_PROXY_PATH}
+     (Stripe: integrationId=${d.stripeIntegrationId}, then …/proxy/$CONNECTION_ID${DEMO_STRIPE_PROXY_PATH})
 
   The demo provider (${d.providerUrl}) keeps its accounts and tokens in memory only: after a
   restart, connections from an earlier run fail to refresh (needs_reauth) until you connect again.
+  The local Stripe (${d.stripeUrl}) always knows the test key above.
   Latchkey's data lives in ${d.dataDir}/ — delete it to start over.
   ────────────────────────────────────────────────────────────────────────────
 `;

@@ -1,8 +1,15 @@
 /**
  * Sets up the demo through Latchkey's public API only: the `demo-salesforce` offering for the local
- * demo provider and a configured integration "Demo Salesforce". Idempotent: a second run finds
- * both and brings them in line with the provider it is given now (its URL and connected app).
+ * demo provider and a configured integration "Demo Salesforce"; the `demo-stripe` offering (the
+ * built-in `stripe` one with its hosts on the local Stripe fake) and its integration "Demo Stripe".
+ * Idempotent: a second run finds them all and brings them in line with the providers it is given
+ * now (their URLs, the connected app).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoDirectory } from '../src/common/files/repo-directory.js';
+import { onFake, type MovableTemplate } from '../tools/providers/fake/on-fake.js';
+import { stripe as stripeFixture } from '../tools/providers/fixtures/stripe.js';
 import type { ConnectedAppInput } from '../tools/providers/salesforce/index.js';
 import { LatchkeyClient, type LatchkeyCredentials } from './latchkey-client.js';
 
@@ -20,6 +27,13 @@ const DEMO_SCOPES = {
   default: ['api', 'refresh_token', 'id'],
 };
 
+export const DEMO_STRIPE_OFFERING_KEY = 'demo-stripe';
+export const DEMO_STRIPE_INTEGRATION_NAME = 'Demo Stripe';
+/** The built-in offering the Stripe part copies (offerings/stripe.json). */
+const STRIPE_BUILT_IN = 'stripe';
+/** A test secret key the Stripe fake knows (its fixture's account): what the end user pastes. */
+export const DEMO_STRIPE_API_KEY = stripeFixture.accounts[0]!.apiKeys![0]!;
+
 /** What setUpDemo needs of the provider: a `SalesforceTestProvider` (interactive or not) fits. */
 export interface DemoProvider {
   readonly url: string;
@@ -33,6 +47,8 @@ export interface SetUpDemoOptions extends LatchkeyCredentials {
   clientId: string;
   clientSecret: string;
   provider: DemoProvider;
+  /** The Stripe fake (tools/providers/fake with the Stripe fixture): its origin. */
+  stripe: { readonly url: string };
 }
 
 export interface DemoSetup {
@@ -44,6 +60,8 @@ export interface DemoSetup {
   callbackUrl: string;
   /** The connected app at the provider that the integration uses. */
   connectedApp: { clientId: string; clientSecret: string };
+  /** The API-key part: no client, so the integration is configured at once. */
+  stripe: { offeringId: string; integrationId: string; integrationStatus: 'configured' };
 }
 
 interface Offering {
@@ -77,6 +95,28 @@ export function demoOfferingFields(providerUrl: string) {
     defaultAccessTokenTtlSeconds: 7200,
     apiBaseUrl: '{{instance_url}}',
     allowedApiHosts: [new URL(base).host],
+  };
+}
+
+/**
+ * The `demo-stripe` offering: offerings/stripe.json as shipped, its hosts moved onto the local fake.
+ * The catalog notes stay behind: they document the real provider, and the copy is not in the catalog.
+ */
+export function demoStripeOffering(stripeUrl: string) {
+  const file = path.join(
+    repoDirectory('offerings', 'The built-in offering catalog'),
+    'stripe.json',
+  );
+  const shipped = JSON.parse(readFileSync(file, 'utf8')) as MovableTemplate & {
+    catalog?: unknown;
+  };
+  const { catalog: _notes, ...template } = onFake(shipped, stripeUrl, DEMO_STRIPE_OFFERING_KEY);
+  return {
+    ...template,
+    provider: STRIPE_BUILT_IN,
+    environment: 'demo',
+    displayName: 'Demo Stripe (local)',
+    enabled: true,
   };
 }
 
@@ -139,5 +179,47 @@ export async function setUpDemo(options: SetUpDemoOptions): Promise<DemoSetup> {
     integrationStatus: 'configured',
     callbackUrl: integration.callbackUrl,
     connectedApp: { clientId: app.clientId, clientSecret: app.clientSecret },
+    stripe: await setUpStripe(api, options.stripe.url),
+  };
+}
+
+/** The `demo-stripe` offering (on the fake at `stripeUrl`) and its integration "Demo Stripe". */
+async function setUpStripe(api: LatchkeyClient, stripeUrl: string): Promise<DemoSetup['stripe']> {
+  const offerings = await api.json<{ data: Offering[] }>('GET', '/api/v1/offerings');
+  const existing = offerings.data.find((o) => o.key === DEMO_STRIPE_OFFERING_KEY);
+  const template = demoStripeOffering(stripeUrl);
+  let offering: Offering;
+  if (existing) {
+    // The identity of an offering is fixed; everything else follows the file and the fake's port.
+    const {
+      key: _k,
+      provider: _p,
+      environment: _e,
+      authMode: _a,
+      ...fields
+    } = template as typeof template & { authMode?: string };
+    offering = await api.json<Offering>('PATCH', `/api/v1/offerings/${existing.id}`, fields);
+  } else {
+    offering = await api.json<Offering>('POST', '/api/v1/offerings', template);
+  }
+
+  const integrations = await api.json<{ data: Integration[] }>('GET', '/api/v1/integrations');
+  const integration =
+    integrations.data.find(
+      (i) => i.name === DEMO_STRIPE_INTEGRATION_NAME && i.offeringId === offering.id,
+    ) ??
+    (await api.json<Integration>('POST', '/api/v1/integrations', {
+      name: DEMO_STRIPE_INTEGRATION_NAME,
+      offeringId: offering.id,
+    }));
+  if (integration.status !== 'configured') {
+    throw new Error(
+      `The demo Stripe integration is ${integration.status}: ${integration.verification?.message ?? 'not configured'}`,
+    );
+  }
+  return {
+    offeringId: offering.id,
+    integrationId: integration.id,
+    integrationStatus: 'configured',
   };
 }

@@ -1,6 +1,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEMO_END_USER, startDemoApp, type DemoApp } from '../../demo/app-server.js';
-import { DEMO_CONNECTED_APP, setUpDemo, type DemoSetup } from '../../demo/setup.js';
+import {
+  DEMO_END_USER,
+  demoIntegrations,
+  startDemoApp,
+  type DemoApp,
+} from '../../demo/app-server.js';
+import {
+  DEMO_CONNECTED_APP,
+  DEMO_STRIPE_API_KEY,
+  setUpDemo,
+  type DemoSetup,
+} from '../../demo/setup.js';
+import { startFakeProvider, type FakeProvider } from '../../tools/providers/fake/fake-provider.js';
+import { stripe as stripeFixture } from '../../tools/providers/fixtures/stripe.js';
 import {
   DEFAULT_PASSWORD,
   DEFAULT_USER,
@@ -26,6 +38,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
   let t: TestApp;
   let sf: SalesforceTestProvider;
+  let stripe: FakeProvider;
   let demo: DemoSetup;
   let app: DemoApp;
   let browser: Browser;
@@ -35,15 +48,23 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
 
   beforeAll(async () => {
     sf = await SalesforceTestProvider.start({ interactive: true });
+    stripe = await startFakeProvider(stripeFixture);
     t = await createTestApp({ env: { ...BOOTSTRAP, LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true' } });
     t.secret(DEMO_CONNECTED_APP.clientSecret);
+    t.secret(DEMO_STRIPE_API_KEY);
     const credentials = {
       latchkeyUrl: t.url,
       clientId: BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_ID,
       clientSecret: BOOTSTRAP.LATCHKEY_BOOTSTRAP_CLIENT_SECRET,
     };
-    demo = await setUpDemo({ ...credentials, provider: sf });
-    app = await startDemoApp({ ...credentials, integrationId: demo.integrationId });
+    demo = await setUpDemo({ ...credentials, provider: sf, stripe });
+    app = await startDemoApp({
+      ...credentials,
+      integrations: demoIntegrations({
+        salesforce: demo.integrationId,
+        stripe: demo.stripe.integrationId,
+      }),
+    });
     admin = await adminToken(t);
     browser = await launchBrowser();
   });
@@ -52,6 +73,7 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     await app?.close();
     await t?.close();
     await sf?.close();
+    await stripe?.close();
   });
 
   beforeEach(async () => {
@@ -69,10 +91,15 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     };
   });
 
-  /** Clicks Connect and returns the popup it opened. */
-  async function openPopup(): Promise<Page> {
+  /** The demo app's section of one integration. */
+  const section = (key: 'salesforce' | 'stripe') => page.locator(`[data-integration="${key}"]`);
+
+  /** Clicks Connect in a section and returns the popup it opened. */
+  async function openPopup(key: 'salesforce' | 'stripe' = 'salesforce'): Promise<Page> {
     const popup = page.waitForEvent('popup');
-    await page.getByRole('button', { name: 'Connect Salesforce' }).click();
+    await section(key)
+      .getByRole('button', { name: key === 'stripe' ? 'Connect Stripe' : 'Connect Salesforce' })
+      .click();
     return popup;
   }
 
@@ -89,8 +116,8 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     await popup.getByRole('button', { name: 'Allow' }).waitFor();
   }
 
-  const status = () => page.getByRole('status', { name: 'Connection status' });
-  const failure = () => page.getByRole('alert');
+  const status = () => section('salesforce').getByRole('status', { name: 'Connection status' });
+  const failure = () => section('salesforce').getByRole('alert');
 
   it('resolves with the connection after sign-in and consent; the popup closes; the console lists it', async () => {
     const popup = await openPopup();
@@ -101,7 +128,9 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     await closed;
 
     await expect.poll(() => status().textContent()).toBe('Connected');
-    const connectionId = (await page.getByLabel('Connection ID').textContent())!.trim();
+    const connectionId = (await section('salesforce')
+      .getByLabel('Connection ID')
+      .textContent())!.trim();
     expect(connectionId).toMatch(UUID);
     const connection = await t.http
       .get(`/api/v1/connections/${connectionId}`)
@@ -116,7 +145,7 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     // The developer's backend uses it through the proxy.
     await page.getByRole('button', { name: 'Call the API through the proxy' }).click();
     await expect
-      .poll(() => page.getByRole('region', { name: 'API response' }).textContent())
+      .poll(() => section('salesforce').getByRole('region', { name: 'API response' }).textContent())
       .toContain(DEFAULT_USER.username);
     await screenshot(page, 'demo-app-connected');
 
@@ -137,6 +166,32 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     expect(await row.textContent()).toMatch(/active/i);
     expect(consoleCtx.unexpectedProblems()).toEqual([]);
     await consoleCtx.context.close();
+    expect(ctx.unexpectedProblems()).toEqual([]);
+  });
+
+  it('connects Stripe with a pasted test key in the popup, then calls Stripe through the proxy', async () => {
+    const stripeSection = section('stripe');
+    const popup = await openPopup('stripe');
+    await popup.getByRole('heading', { name: /Connect your Demo Stripe/ }).waitFor();
+    expect(new URL(popup.url()).origin).toBe(t.url);
+    await popup.getByLabel('Secret or restricted API key').fill(DEMO_STRIPE_API_KEY);
+    const closed = popup.waitForEvent('close');
+    await popup.getByRole('button', { name: /Connect Demo Stripe/ }).click();
+    await closed;
+
+    await expect
+      .poll(() => stripeSection.getByRole('status', { name: 'Connection status' }).textContent())
+      .toBe('Connected');
+    const connectionId = (await stripeSection.getByLabel('Connection ID').textContent())!.trim();
+    expect(connectionId).toMatch(UUID);
+    // Salesforce's section is untouched.
+    expect(await status().textContent()).not.toBe('Connected');
+
+    await page.getByRole('button', { name: 'Call the Stripe API through the proxy' }).click();
+    await expect
+      .poll(() => stripeSection.getByRole('region', { name: 'API response' }).textContent())
+      .toContain('HTTP 200 from GET /v1/customers');
+    expect(stripe.state.presentedTo('customers.list').at(-1)).toBe(DEMO_STRIPE_API_KEY);
     expect(ctx.unexpectedProblems()).toEqual([]);
   });
 
@@ -161,7 +216,7 @@ describe('Latchkey.connect (/sdk/connect.js) in Chromium', () => {
     await page.waitForTimeout(300);
     await popup.close();
     await expect.poll(() => failure().textContent()).toBe('Failed: popup_closed');
-    expect(await page.getByLabel('Connection ID').textContent()).toBe('');
+    expect(await section('salesforce').getByLabel('Connection ID').textContent()).toBe('');
   });
 
   it('refuses a URL that is not a connect URL without opening anything', async () => {

@@ -22,6 +22,7 @@ import type { ProviderTemplate } from '../../src/modules/providers/templates/ind
 import { TokenRefreshScheduler } from '../../src/modules/token-refresh/token-refresh.scheduler.js';
 import { startFakeProvider, type FakeProvider } from '../../tools/providers/fake/fake-provider.js';
 import type { FakeProviderFixture } from '../../tools/providers/fake/fixture.js';
+import { onFake } from '../../tools/providers/fake/on-fake.js';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from '../support/app.js';
 import { Browser, returnToLatchkey, startFlow, type World } from '../support/connect.js';
 import { developerToken } from '../support/factories.js';
@@ -54,6 +55,9 @@ export interface ContractProvider {
   placement(res: { headers: Record<string, string>; body: unknown }): string | undefined;
   close(): Promise<void>;
 }
+
+/** Moved to tools/providers/fake/on-fake.ts (the demo uses it too); still exported here. */
+export { onFake };
 
 /** What a catalog entry's contract says, beside the catalog file itself. */
 export interface ContractEntry {
@@ -128,39 +132,6 @@ export function catalogTemplate(key: string): ProviderTemplate {
   return JSON.parse(
     readFileSync(path.join(catalogDirectory(), `${key}.json`), 'utf8'),
   ) as ProviderTemplate;
-}
-
-/**
- * The template with its hosts moved onto the fake's origin: `https://host/p` → `{origin}/p`,
- * `https://{{x}}.host/p` → `{origin}/{{x}}/p`; `{{instance_url}}` stays (the fake answers an
- * origin of its own there: itself, or itself as `localhost`, Pipedrive's company host). The
- * allowed API hosts become the fake's, under both names; the issuer goes (no discovery).
- */
-export function onFake(template: ProviderTemplate, origin: string, key: string): ProviderTemplate {
-  const move = (url: string) =>
-    url.replace(/^https:\/\/(\{\{[a-zA-Z][a-zA-Z0-9_]*\}\}\.)?[^/?#]+/, (_m, label?: string) =>
-      label ? `${origin}/${label.slice(0, -1)}` : origin,
-    );
-  const t = structuredClone(template) as ProviderTemplate & Json;
-  t.key = key;
-  delete t.issuer;
-  for (const field of [
-    'authorizationUrl',
-    'tokenUrl',
-    'revocationUrl',
-    'introspectionUrl',
-    'userinfoUrl',
-    'apiBaseUrl',
-  ] as const)
-    if (t[field]) t[field] = move(t[field]);
-  if (t.userDetails) t.userDetails = { ...t.userDetails, url: move(t.userDetails.url) };
-  if (t.registrationRequests)
-    t.registrationRequests = t.registrationRequests.map((r) => ({ ...r, url: move(r.url) }));
-  // The fake also answers as `localhost`: a per-connection API origin that is not the OAuth
-  // host (Pipedrive's api_domain) is modelled as that second name.
-  const host = new URL(origin).host;
-  t.allowedApiHosts = [host, host.replace(/^127\.0\.0\.1:/, 'localhost:')];
-  return t;
 }
 
 /** The data-driven fake as a ContractProvider. */
