@@ -204,7 +204,9 @@ export function catalogContract(entries: ContractEntry[]): void {
           fake = await startFakeProvider(fixture, { now: () => clock.nowMs() });
           provider = fakeContractProvider(fake);
         }
-        const template = onFake(shipped, provider.url, `${entry.key}-contract`);
+        const template = onFake(shipped, provider.url, `${entry.key}-contract`, {
+          localhostAlias: true,
+        });
         const offering = await t.http
           .post('/api/v1/offerings')
           .auth(admin, { type: 'bearer' })

@@ -4,7 +4,7 @@
  * `{origin}/p`, `https://{{x}}.host/p` → `{origin}/{{x}}/p` (the fake models per-tenant hosts as
  * a leading path segment); `{{instance_url}}` stays (the fake answers an origin of its own there:
  * itself, or itself as `localhost`, Pipedrive's company host). The allowed API hosts become the
- * fake's, under both names, and the issuer goes (no discovery on loopback).
+ * fake's (with `localhostAlias`, under both names), and the issuer goes (no discovery on loopback).
  *
  * Typed by the fields it moves only, so that it needs nothing from src/ (the demo compiles it).
  */
@@ -31,7 +31,12 @@ const URL_FIELDS = [
   'apiBaseUrl',
 ] as const;
 
-export function onFake<T extends MovableTemplate>(template: T, origin: string, key: string): T {
+export function onFake<T extends MovableTemplate>(
+  template: T,
+  origin: string,
+  key: string,
+  options: { localhostAlias?: boolean } = {},
+): T {
   const move = (url: string) =>
     url.replace(/^https:\/\/(\{\{[a-zA-Z][a-zA-Z0-9_]*\}\}\.)?[^/?#]+/, (_m, label?: string) =>
       label ? `${origin}/${label.slice(0, -1)}` : origin,
@@ -46,9 +51,11 @@ export function onFake<T extends MovableTemplate>(template: T, origin: string, k
   if (t.userDetails) t.userDetails = { ...t.userDetails, url: move(t.userDetails.url) };
   if (t.registrationRequests)
     t.registrationRequests = t.registrationRequests.map((r) => ({ ...r, url: move(r.url) }));
-  // The fake also answers as `localhost`: a per-connection API origin that is not the OAuth
-  // host (Pipedrive's api_domain) is modelled as that second name.
+  // With `localhostAlias`, the fake also answers as `localhost`: a per-connection API origin
+  // that is not the OAuth host (Pipedrive's api_domain) is modelled as that second name.
   const host = new URL(origin).host;
-  t.allowedApiHosts = [host, host.replace(/^127\.0\.0\.1:/, 'localhost:')];
+  t.allowedApiHosts = options.localhostAlias
+    ? [host, host.replace(/^127\.0\.0\.1:/, 'localhost:')]
+    : [host];
   return t as T;
 }
