@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsArray, IsBoolean, IsNumber, IsObject, IsOptional, IsString } from 'class-validator';
 import type {
+  CatalogNotes,
   RegistrationRequest,
   TemplateInput,
   TokenRequestOptions,
@@ -219,6 +220,35 @@ export class CreateOfferingDto {
   @IsOptional()
   @IsString()
   docsUrl?: string;
+
+  @objectPart(
+    `Metadata key → query parameter of the provider's redirect back, required on the callback (e.g. {"realmId": "realmId"}). ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsObject()
+  callbackParams?: Record<string, string>;
+
+  @objectPart(
+    `Documentation only (console, docs/providers.md): {appRegistrationUrl, refresh, quirks}. ${SCHEMA_NOTE}`,
+  )
+  @IsOptional()
+  @IsObject()
+  catalog?: CatalogNotes;
+}
+
+/** POST /offerings/{id}/clone: the copy's key (validated like a create) and display name. */
+export class CloneOfferingDto {
+  @ApiProperty({ example: 'salesforce-eu', description: 'Unique slug of the copy.' })
+  @IsString()
+  key!: string;
+
+  @ApiPropertyOptional({
+    example: 'Salesforce (EU)',
+    description: 'Defaults to the source\'s display name followed by "(copy)".',
+  })
+  @IsOptional()
+  @IsString()
+  displayName?: string;
 }
 
 /**
@@ -278,6 +308,8 @@ export class OfferingResponse {
   @objectPart(SCHEMA_NOTE) proxyQuery?: Record<string, string>;
   @ApiPropertyOptional({ type: [String] }) sensitiveKeys?: string[];
   @ApiPropertyOptional() docsUrl?: string;
+  @objectPart(SCHEMA_NOTE) callbackParams?: Record<string, string>;
+  @objectPart(SCHEMA_NOTE) catalog?: CatalogNotes;
   @ApiProperty() builtIn!: boolean;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
