@@ -140,8 +140,10 @@ describe('offering catalog and the integration form in a real browser', () => {
       const copy = await byKey('salesforce-eu');
       expect(copy).toMatchObject({ displayName: 'Salesforce (EU)', builtIn: false });
       // The copy is editable (and takes the focus), the built-in is still only viewable.
-      const edit = page.getByRole('button', { name: 'Edit Salesforce (EU)' });
-      await expect.poll(() => edit.evaluate((el) => el === document.activeElement)).toBe(true);
+      expect(await page.getByRole('button', { name: 'Edit Salesforce (EU)' }).count()).toBe(1);
+      await expect
+        .poll(() => page.evaluate<string>("document.activeElement.getAttribute('aria-label')"))
+        .toBe('Edit Salesforce (EU)');
       expect(await page.getByRole('button', { name: 'Clone Salesforce (EU)' }).count()).toBe(0);
       await screenshot(page, 'offering-catalog');
 
@@ -173,12 +175,11 @@ describe('offering catalog and the integration form in a real browser', () => {
         .send({ enabled: false });
       await page.goto('/oauth/create');
       await expect.poll(() => select().isVisible()).toBe(true);
-      const groups: Array<{ label: string; options: string[] }> = await select().evaluate(
-        (el: HTMLSelectElement) =>
-          [...el.querySelectorAll('optgroup')].map((g) => ({
-            label: g.label,
-            options: [...g.querySelectorAll('option')].map((o) => o.textContent ?? ''),
-          })),
+      const groups = await page.evaluate<Array<{ label: string; options: string[] }>>(
+        `[...document.querySelectorAll('select[name="offeringId"] optgroup')].map((g) => ({
+          label: g.label,
+          options: [...g.querySelectorAll('option')].map((o) => o.textContent),
+        }))`,
       );
       const enabled = (await offerings()).filter((o) => o.enabled);
       expect(groups.flatMap((g) => g.options).sort()).toEqual(
