@@ -9,6 +9,8 @@ import { rotateKeys } from './common/crypto/rotate-keys.js';
 import { DomainError } from './common/errors/domain-error.js';
 import { RandomSource } from './common/random.js';
 import { SystemClock } from './common/time/clock.js';
+import { readCatalog } from './modules/offerings/offering-catalog.service.js';
+import { PROVIDERS_DOC_PATH, renderProvidersDoc } from './modules/offerings/providers-doc.js';
 import { rotateSigningKey } from './modules/oauth-apps/signing-keys.service.js';
 import { User, type UserRole } from './modules/users/user.entity.js';
 import { UsersService } from './modules/users/users.service.js';
@@ -27,6 +29,7 @@ Commands:
   rotate-keys                re-encrypt every stored secret under the first LATCHKEY_ENCRYPTION_KEYS key
   signing-key:rotate         make a new API token signing key the signer; old keys keep verifying (and stay
                              in /.well-known/jwks.json) until the tokens they signed have expired
+  docs:providers [file]      write docs/providers.md (or the file named) from the catalog files offerings/*.json
   user:create <email> <admin|developer> [workspace-slug]
                              create a console user (a developer joins the workspace, default "default");
                              the generated password is printed once
@@ -40,6 +43,14 @@ async function main(argv: string[]): Promise<number> {
   if (!command || command === '--help' || command === '-h') {
     console.log(USAGE);
     return command ? 0 : 2;
+  }
+  // Needs no configuration and no database: the catalog files are all it reads.
+  if (command === 'docs:providers') {
+    const file = path.resolve(REPO_ROOT, args[0] ?? PROVIDERS_DOC_PATH);
+    const templates = await readCatalog();
+    await writeFile(file, renderProvidersDoc(templates));
+    console.log(`Wrote ${path.relative(REPO_ROOT, file)} (${templates.length} offerings).`);
+    return 0;
   }
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);

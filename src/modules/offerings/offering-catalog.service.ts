@@ -35,6 +35,12 @@ export async function readCatalogFile(file: string): Promise<ProviderTemplate> {
   return result.template;
 }
 
+/** Every catalog file of `dir` (default: the repository's `offerings/`), checked, in file-name order. */
+export async function readCatalog(dir = catalogDirectory()): Promise<ProviderTemplate[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(files.map((f) => readCatalogFile(path.join(dir, f))));
+}
+
 /** Upserts the built-in catalog at start. Idempotent; safe when replicas start together. */
 @Injectable()
 export class OfferingCatalogService implements OnApplicationBootstrap {
@@ -44,10 +50,7 @@ export class OfferingCatalogService implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const dir = catalogDirectory();
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
-    for (const file of files) {
-      const dto = await readCatalogFile(path.join(dir, file));
+    for (const dto of await readCatalog()) {
       const result = await this.offerings.upsertBuiltIn(dto);
       if (result === 'skipped') {
         this.logger.warn(

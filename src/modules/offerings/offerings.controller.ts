@@ -6,6 +6,7 @@ import { QueryBoolean } from '../../common/validation/query-boolean.js';
 import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
 import { PROVIDER_TEMPLATE_SCHEMA } from '../providers/templates/index.js';
 import {
+  CloneOfferingDto,
   CreateOfferingDto,
   OfferingResponse,
   TemplateValidationResponse,
@@ -83,6 +84,21 @@ export class OfferingsController {
     @Body() body: UpdateOfferingDto,
   ): Promise<OfferingResponse> {
     return OfferingResponse.of(await this.offerings.update(id, body));
+  }
+
+  @Post(':id/clone')
+  @HttpCode(201)
+  @RequireScopes('offerings:write')
+  @ApiOperation({
+    summary: 'Copy an offering into a new, editable one',
+    description:
+      'Copies the template of any offering (a built-in too) under a new key; the copy is not built-in, so it can be edited. Validated like POST /offerings; 409 offering.key_taken when the key is in use.',
+  })
+  async clone(
+    @Param('id', IdParam) id: string,
+    @Body() body: CloneOfferingDto,
+  ): Promise<OfferingResponse> {
+    return OfferingResponse.of(await this.offerings.clone(id, body));
   }
 
   @Delete(':id')

@@ -73,6 +73,19 @@ export class OfferingsService {
     }
   }
 
+  /**
+   * Copies an offering (built-in or not) into an editable one under a new key: the whole template
+   * as it stands, validated and saved like a create (409 when the key is taken).
+   */
+  async clone(id: string, input: { key: string; displayName?: string }): Promise<Offering> {
+    const source = await this.get(id);
+    return this.create({
+      ...templateOf(source),
+      key: input.key,
+      displayName: input.displayName ?? `${source.displayName} (copy)`,
+    });
+  }
+
   async update(id: string, input: UpdateOfferingDto): Promise<Offering> {
     const current = await this.get(id);
     const changes = Object.keys(input).filter(

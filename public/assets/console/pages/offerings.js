@@ -26,6 +26,8 @@ const TEMPLATE_PARTS = [
   'proxyQuery',
   'sensitiveKeys',
   'docsUrl',
+  'callbackParams',
+  'catalog',
 ];
 
 const AUTH_MODES = [
@@ -34,6 +36,40 @@ const AUTH_MODES = [
   ['bearer_token', 'bearer_token (pasted API key)'],
   ['basic', 'basic (two pasted fields)'],
 ];
+
+const AUTH_MODE_LABELS = {
+  oauth2: 'OAuth 2.0',
+  oauth2_client_credentials: 'Client credentials',
+  bearer_token: 'API key',
+  basic: 'Basic',
+};
+
+/**
+ * Up to two letters for a provider: the first letters of the display name's first two words
+ * (what is in parentheses left out), or the first two letters of a single word.
+ */
+export function initialsOf(o) {
+  const words = o.displayName
+    .replace(/\([^)]*\)/g, ' ')
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean);
+  if (!words.length) return o.provider.slice(0, 2).toUpperCase();
+  const letters = words.length > 1 ? words[0][0] + words[1][0] : words[0].slice(0, 2);
+  return letters.toUpperCase();
+}
+
+/** A colour class from the provider slug: the same provider always gets the same one. */
+function avatarClass(provider) {
+  let hash = 0;
+  for (const c of provider) hash = (hash * 31 + c.codePointAt(0)) >>> 0;
+  return `avatar avatar-${hash % 8}`;
+}
+
+/** Whether an offering matches a search: key, provider or display name, case-insensitively. */
+export function matches(o, query) {
+  const q = query.trim().toLowerCase();
+  return !q || [o.key, o.provider, o.displayName].some((v) => v.toLowerCase().includes(q));
+}
 
 /** The parts an offering has, as one object. */
 function partsOf(o) {
@@ -86,12 +122,49 @@ export async function render(main) {
     drawList();
   }
 
+  const search = h('input', {
+    type: 'search',
+    name: 'search',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'salesforce, Google, quickbooks-sandbox…',
+    oninput: () => drawList(),
+  });
+  const count = h('p', { class: 'catalog-count', 'aria-live': 'polite' });
+  const toolbar = h(
+    'div',
+    { class: 'catalog-toolbar' },
+    field({
+      label: 'Search offerings',
+      control: search,
+      name: 'search',
+      hint: 'By key, provider or display name.',
+    }),
+    count,
+  );
+
   function drawList() {
     if (!offerings.length) {
+      toolbar.hidden = true;
       listSlot.replaceChildren(
         emptyState(
           'No offerings',
           'Offerings are the providers and environments developers can build integrations for.',
+        ),
+      );
+      return;
+    }
+    toolbar.hidden = false;
+    const shown = offerings.filter((o) => matches(o, search.value));
+    count.textContent =
+      shown.length === offerings.length
+        ? `${offerings.length} offerings`
+        : `${shown.length} of ${offerings.length} offerings`;
+    if (!shown.length) {
+      listSlot.replaceChildren(
+        emptyState(
+          'No offering matches',
+          `Nothing has “${search.value.trim()}” in its key, provider or name.`,
         ),
       );
       return;
@@ -110,26 +183,43 @@ export async function render(main) {
             h(
               'tr',
               {},
-              ['Offering', 'Key', 'Provider · environment', 'State', 'Actions'].map((c) =>
-                h('th', { scope: 'col' }, c),
+              ['Offering', 'Key', 'Provider · environment', 'Auth mode', 'State', 'Actions'].map(
+                (c) => h('th', { scope: 'col' }, c),
               ),
             ),
           ),
           h(
             'tbody',
             {},
-            offerings.map((o) =>
+            shown.map((o) =>
               h(
                 'tr',
                 { dataset: { offeringId: o.id } },
                 h(
                   'th',
                   { scope: 'row' },
-                  o.displayName,
-                  o.builtIn ? h('span', { class: 'tag' }, 'built-in') : null,
+                  h(
+                    'span',
+                    { class: 'offering-name' },
+                    h(
+                      'span',
+                      {
+                        class: avatarClass(o.provider),
+                        'aria-hidden': 'true',
+                      },
+                      initialsOf(o),
+                    ),
+                    h(
+                      'span',
+                      {},
+                      o.displayName,
+                      o.builtIn ? h('span', { class: 'tag' }, 'built-in') : null,
+                    ),
+                  ),
                 ),
                 h('td', { class: 'mono' }, o.key),
                 h('td', {}, `${o.provider} · ${o.environment}`),
+                h('td', { title: o.authMode }, AUTH_MODE_LABELS[o.authMode] ?? o.authMode),
                 h('td', {}, badge(o.enabled ? 'enabled' : 'disabled')),
                 h(
                   'td',
@@ -148,16 +238,28 @@ export async function render(main) {
                       o.enabled ? 'Disable' : 'Enable',
                     ),
                     o.builtIn
-                      ? h(
-                          'button',
-                          {
-                            type: 'button',
-                            class: 'button-secondary button-small',
-                            'aria-label': `View ${o.displayName}`,
-                            onclick: () => openView(o),
-                          },
-                          'View',
-                        )
+                      ? [
+                          h(
+                            'button',
+                            {
+                              type: 'button',
+                              class: 'button-secondary button-small',
+                              'aria-label': `View ${o.displayName}`,
+                              onclick: () => openView(o),
+                            },
+                            'View',
+                          ),
+                          h(
+                            'button',
+                            {
+                              type: 'button',
+                              class: 'button-secondary button-small',
+                              'aria-label': `Clone ${o.displayName}`,
+                              onclick: () => openClone(o),
+                            },
+                            'Clone',
+                          ),
+                        ]
                       : h(
                           'button',
                           {
@@ -176,6 +278,32 @@ export async function render(main) {
         ),
       ),
     );
+  }
+
+  /** A built-in copied under a new key into an editable offering (POST /offerings/{id}/clone). */
+  function openClone(o) {
+    const close = () => {
+      formSlot.replaceChildren();
+      newButton.focus();
+    };
+    formSlot.replaceChildren(
+      cloneForm(
+        o,
+        async (saved) => {
+          formSlot.replaceChildren();
+          search.value = '';
+          await load();
+          pageMessages.success(
+            `${saved.displayName} was created from ${o.displayName}: edit it as you need.`,
+          );
+          listSlot
+            .querySelector(`tr[data-offering-id="${saved.id}"] button[aria-label^="Edit"]`)
+            ?.focus();
+        },
+        close,
+      ),
+    );
+    formSlot.querySelector('h2')?.focus();
   }
 
   async function toggle(o) {
@@ -259,8 +387,76 @@ export async function render(main) {
     ),
     pageMessages.el,
     formSlot,
+    toolbar,
     listSlot,
   );
+}
+
+function cloneForm(source, onSaved, onCancel) {
+  const messages = messageArea();
+  const key = h('input', {
+    type: 'text',
+    name: 'key',
+    class: 'mono',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    value: `${source.key}-copy`,
+  });
+  const displayName = h('input', {
+    type: 'text',
+    name: 'displayName',
+    required: true,
+    autocomplete: 'off',
+    value: `${source.displayName} (copy)`,
+  });
+  const submit = h('button', { type: 'submit', class: 'button-primary' }, 'Clone offering');
+  const label = `Clone ${source.displayName}`;
+  const form = h(
+    'form',
+    { class: 'card stack', novalidate: true, 'aria-label': label },
+    h('h2', { tabindex: '-1' }, label),
+    h(
+      'p',
+      {},
+      'The copy gets the whole template under a new key, and is not built-in: you can edit it, and the catalog file leaves it alone.',
+    ),
+    h(
+      'div',
+      { class: 'grid-3' },
+      field({
+        label: 'New key',
+        control: key,
+        name: 'key',
+        hint: 'Unique slug, e.g. salesforce-eu.',
+      }),
+      field({ label: 'Display name', control: displayName, name: 'displayName' }),
+    ),
+    messages.el,
+    h(
+      'div',
+      { class: 'form-actions' },
+      submit,
+      h('button', { type: 'button', class: 'button-quiet', onclick: onCancel }, 'Cancel'),
+    ),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    messages.clear();
+    clearFieldErrors(form);
+    submit.disabled = true;
+    try {
+      const body = { key: key.value.trim() };
+      if (displayName.value.trim()) body.displayName = displayName.value.trim();
+      onSaved((await api('POST', `/offerings/${source.id}/clone`, body)).data);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      reportError(form, messages, error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
 }
 
 function offeringForm(existing, onSaved, onCancel) {

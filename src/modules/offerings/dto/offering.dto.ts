@@ -236,6 +236,21 @@ export class CreateOfferingDto {
   catalog?: CatalogNotes;
 }
 
+/** POST /offerings/{id}/clone: the copy's key (validated like a create) and display name. */
+export class CloneOfferingDto {
+  @ApiProperty({ example: 'salesforce-eu', description: 'Unique slug of the copy.' })
+  @IsString()
+  key!: string;
+
+  @ApiPropertyOptional({
+    example: 'Salesforce (EU)',
+    description: 'Defaults to the source\'s display name followed by "(copy)".',
+  })
+  @IsOptional()
+  @IsString()
+  displayName?: string;
+}
+
 /**
  * Any field but the identity (key, provider, environment, auth mode); `null` removes an optional
  * field or template part. Built-ins accept only `enabled`.
