@@ -88,10 +88,7 @@ export class OfferingsService {
       if (changes.some((k) => k !== 'enabled')) throw OfferingError.builtInReadOnly();
       const enabledBefore = current.enabled;
       if (input.enabled !== undefined) current.enabled = input.enabled;
-      const saved = await this.save(
-        current,
-        current.enabled !== enabledBefore ? ['enabled'] : [],
-      );
+      const saved = await this.save(current, current.enabled !== enabledBefore ? ['enabled'] : []);
       await this.changes.publish({ kind: 'offering', id: current.id });
       return saved;
     }

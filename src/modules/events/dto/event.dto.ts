@@ -65,7 +65,8 @@ export class ListEventsQuery extends WorkspaceQueryDto {
   @ApiPropertyOptional({
     enum: ['workspace', 'platform'],
     default: 'workspace',
-    description: "`platform` (platform admins only): events about no workspace (offerings, unknown accounts' sign-ins).",
+    description:
+      "`platform` (platform admins only): events about no workspace (offerings, unknown accounts' sign-ins).",
   })
   @IsOptional()
   @IsIn(['workspace', 'platform'])
