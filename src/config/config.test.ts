@@ -64,6 +64,7 @@ describe('config', () => {
         trustProxy: false,
         httpKeepAliveTimeoutMs: 65_000,
         changeFeedHeartbeatMs: 5_000,
+        eventRetentionDays: 90,
       });
     });
 
@@ -110,6 +111,7 @@ describe('config', () => {
           LATCHKEY_TRUST_PROXY: 'loopback, 10.0.0.0/8',
           LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS: '120000',
           LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '2000',
+          LATCHKEY_EVENT_RETENTION_DAYS: '30',
         }),
         CWD,
       );
@@ -145,6 +147,7 @@ describe('config', () => {
         trustProxy: 'loopback,10.0.0.0/8',
         httpKeepAliveTimeoutMs: 120_000,
         changeFeedHeartbeatMs: 2_000,
+        eventRetentionDays: 30,
       });
     });
 
@@ -253,6 +256,8 @@ describe('config', () => {
       ['LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', '1000', 'httpKeepAliveTimeoutMs', 1000],
       ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '50', 'changeFeedHeartbeatMs', 50],
       ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '60000', 'changeFeedHeartbeatMs', 60_000],
+      ['LATCHKEY_EVENT_RETENTION_DAYS', '1', 'eventRetentionDays', 1],
+      ['LATCHKEY_EVENT_RETENTION_DAYS', '3650', 'eventRetentionDays', 3650],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
     });
@@ -291,6 +296,11 @@ describe('config', () => {
       ['PORT is above 65535', { PORT: '65536' }, /^PORT must be a whole number from 0 to 65535/],
       ['PORT is negative', { PORT: '-1' }, /^PORT must be a whole number from 0 to 65535/],
       ['PORT is fractional', { PORT: '80.5' }, /^PORT must be a whole number from 0 to 65535/],
+      [
+        'LATCHKEY_EVENT_RETENTION_DAYS is 0',
+        { LATCHKEY_EVENT_RETENTION_DAYS: '0' },
+        /^LATCHKEY_EVENT_RETENTION_DAYS must be a whole number from 1 to 3650 \(got "0"\)$/,
+      ],
       [
         'LATCHKEY_CHANGE_FEED_HEARTBEAT_MS is below 50',
         { LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '10' },

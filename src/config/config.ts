@@ -53,6 +53,8 @@ export interface AppConfig {
    * heartbeats in a row not echoed: the feed is down (caches bypassed, not ready) and reconnects.
    */
   readonly changeFeedHeartbeatMs: number;
+  /** Events older than this many days are purged (the audit log's retention). */
+  readonly eventRetentionDays: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -262,6 +264,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   );
   const trustProxy = parseTrustProxy(value('LATCHKEY_TRUST_PROXY'), problems);
   const changeFeedHeartbeatMs = integer('LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', 5_000, 50, 60_000);
+  const eventRetentionDays = integer('LATCHKEY_EVENT_RETENTION_DAYS', 90, 1, 3650);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -295,6 +298,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     trustProxy,
     httpKeepAliveTimeoutMs,
     changeFeedHeartbeatMs,
+    eventRetentionDays,
   });
 }
 

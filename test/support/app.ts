@@ -32,6 +32,8 @@ export interface TestApp {
   secret(value: string): string;
   /** Log lines containing a remembered secret (should be empty). */
   leakedSecrets(): string[];
+  /** Every secret remembered so far (e.g. to search stored events for them). */
+  rememberedSecrets(): string[];
   close(options?: { keepDatabase?: boolean }): Promise<void>;
 }
 
@@ -104,6 +106,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       return value;
     },
     leakedSecrets,
+    rememberedSecrets: () => [...secrets],
     async close({ keepDatabase = false } = {}) {
       await app.close();
       if (!keepDatabase && !options.db) await db.drop();

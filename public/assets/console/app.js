@@ -7,6 +7,7 @@ const pages = {
   'integration-detail': () => import('./pages/integration-detail.js'),
   offerings: () => import('./pages/offerings.js'),
   'oauth-apps': () => import('./pages/oauth-apps.js'),
+  events: () => import('./pages/events.js'),
 };
 
 const main = document.getElementById('main');

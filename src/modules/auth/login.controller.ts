@@ -94,7 +94,10 @@ export class LoginController {
           await (user ? this.throttle.succeeded(attempt) : this.throttle.failed(attempt));
       }
     }
-    if (!user) return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
+    if (!user) {
+      await this.sessions.recordFailedSignIn(email, req.ip ?? null);
+      return this.renderLogin(res, 401, next, 'Email or password is incorrect.', email);
+    }
 
     let workspaceId = await this.users.firstWorkspaceId(user.id);
     if (!workspaceId && user.role === UserRole.Admin)

@@ -6,6 +6,7 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { type User, UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
+import { EventsService } from '../events/events.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { UserSession } from './user-session.entity.js';
 
@@ -32,17 +33,44 @@ export class SessionsService {
     private readonly workspaces: WorkspacesService,
     private readonly random: RandomSource,
     private readonly clock: Clock,
+    private readonly events: EventsService,
   ) {}
 
+  /**
+   * A refused sign-in (wrong password, unknown or disabled account): `user.sign_in_failed` about
+   * the email's user, in their first workspace, or about the email itself (hashed, never the
+   * password) as a platform event when no such user exists.
+   */
+  async recordFailedSignIn(email: string, clientAddress: string | null): Promise<void> {
+    const normalized = email.trim().toLowerCase();
+    const user = normalized ? await this.users.findByEmail(normalized) : null;
+    await this.events.record(undefined, {
+      type: 'user.sign_in_failed',
+      workspaceId: user ? await this.users.firstWorkspaceId(user.id) : null,
+      subject: user
+        ? { kind: 'user', id: user.id }
+        : { kind: 'email', id: `sha256:${sha256Hex(normalized)}` },
+      actor: { kind: 'system', id: 'sign-in' },
+      data: { reason: 'invalid_credentials', clientAddress },
+    });
+  }
+
+  /** A console session: a sign-in, recorded as `user.signed_in` with the session. */
   async create(userId: string, workspaceId: string): Promise<{ token: string; expiresAt: Date }> {
     const token = this.random.token(32);
     const expiresAt = new Date(this.clock.nowMs() + SESSION_TTL_MS);
-    await this.sessions.insert({
-      id: this.random.uuid(),
-      tokenHash: sha256Hex(token),
-      userId,
-      workspaceId,
-      expiresAt,
+    await this.sessions.manager.transaction(async (manager) => {
+      const id = this.random.uuid();
+      await manager
+        .getRepository(UserSession)
+        .insert({ id, tokenHash: sha256Hex(token), userId, workspaceId, expiresAt });
+      await this.events.record(manager, {
+        type: 'user.signed_in',
+        workspaceId,
+        subject: { kind: 'user', id: userId },
+        actor: { kind: 'user', id: userId },
+        data: { sessionId: id, expiresAt: expiresAt.toISOString() },
+      });
     });
     // Opportunistic clean-up of expired rows (indexed by expires_at).
     await this.sessions.delete({ expiresAt: LessThan(this.clock.now()) });

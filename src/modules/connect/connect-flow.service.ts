@@ -334,6 +334,8 @@ export class ConnectFlowService {
           extraCredentials: { ...tokens.credentials, ...account.credentials },
           configuration: configuration.readable,
           secretConfiguration: configuration.secret,
+          // The end user completed the flow on our pages: they are who connected.
+          actor: { kind: 'end_user', id: session.endUserId },
         });
         await manager.getRepository(ConnectSession).update(
           { id: session.id },

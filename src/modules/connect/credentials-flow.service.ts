@@ -98,6 +98,7 @@ export class CredentialsFlowService {
         },
         credentials: fieldsWith(body, CREDENTIAL_FIELD_PREFIX),
         configuration,
+        actor: { kind: 'end_user', id: session.endUserId },
         within: async (manager, stored) => {
           // Spends the link with the connection: a second submit racing this one stores nothing.
           const done = await manager.getRepository(ConnectSession).update(

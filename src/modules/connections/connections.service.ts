@@ -6,6 +6,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { KeyRing } from '../../common/crypto/key-ring.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
+import type { Actor } from '../../common/request-context.js';
+import { EventsService } from '../events/events.service.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import type { Integration } from '../integrations/integration.entity.js';
@@ -50,6 +52,7 @@ export class ConnectionsService {
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly changes: ChangeFeed,
+    private readonly events: EventsService,
   ) {}
 
   /** When the scheduler should refresh a token that expires at `expiresAt`. */
@@ -192,6 +195,8 @@ export class ConnectionsService {
       secretConfiguration?: Record<string, string>;
       /** Renewable without a refresh token (client credentials): scheduled like a refresh. */
       renewable?: boolean;
+      /** Who connected, when not the request's caller: the end user on the connect pages. */
+      actor?: Actor;
     },
   ): Promise<Connection> {
     const repo = manager.getRepository(Connection);
@@ -271,7 +276,21 @@ export class ConnectionsService {
     connection.refreshFailures = 0;
     connection.refreshLeaseOwner = null;
     connection.refreshLeaseExpiresAt = null;
+    const statusBefore = existing?.status;
     const saved = await repo.save(connection);
+    await this.events.record(manager, {
+      type: existing ? 'connection.reconnected' : 'connection.created',
+      workspaceId: connection.workspaceId,
+      subject: { kind: 'connection', id: connection.id },
+      actor: input.actor,
+      data: {
+        integrationId: integration.id,
+        endUserId: endUser.id,
+        providerAccountId: identity.userId,
+        authMode: input.offering.authMode,
+        ...(statusBefore ? { statusBefore } : {}),
+      },
+    });
     await this.changes.publish({ kind: 'connection', id: connection.id }, { manager });
     return saved;
   }

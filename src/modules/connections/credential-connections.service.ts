@@ -1,3 +1,4 @@
+import type { Actor } from '../../common/request-context.js';
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
@@ -46,6 +47,8 @@ export interface PastedCredentialsInput {
   configuration: CheckedConfiguration;
   /** The developer's metadata; the provider's (userDetails, registration) wins on a key. */
   metadata?: Record<string, unknown>;
+  /** Who connected, when not the request's caller (the end user on the credentials page). */
+  actor?: Actor;
   /** Runs in the transaction that stores the connection (e.g. completing a connect session). */
   within?: (manager: EntityManager, connection: Connection) => Promise<void>;
 }
@@ -159,6 +162,7 @@ export class CredentialConnections {
       extraCredentials: registered.credentials,
       configuration: configuration.readable,
       secretConfiguration: configuration.secret,
+      actor: input.actor,
     });
   }
 

@@ -106,6 +106,17 @@ export class ConsoleController {
     });
   }
 
+  /** The audit log: the workspace's events (platform admins: platform events too), filterable. */
+  @Get('settings/events')
+  async events(@Req() req: Request, @Res() res: Response) {
+    await this.render(req, res, {
+      title: 'Audit log',
+      section: 'events',
+      page: 'events',
+      main: loading('Audit log'),
+    });
+  }
+
   private async render(req: Request, res: Response, options: ShellOptions): Promise<void> {
     const user = await this.user(req, res);
     if (user) this.send(res, 200, user, options);

@@ -4,6 +4,20 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { RandomSource } from '../../common/random.js';
 import { type Actor, RequestContext } from '../../common/request-context.js';
 import { Clock } from '../../common/time/clock.js';
+import { EventRecord } from './event.entity.js';
+import { EventsError } from './events.errors.js';
+
+export interface EventFilter {
+  /** Null: platform events. */
+  workspaceId: string | null;
+  type?: string;
+  subjectId?: string;
+  actorId?: string;
+  since?: Date;
+  until?: Date;
+  limit: number;
+  cursor?: string;
+}
 
 /** What a change says about itself; the recorder adds id, time, actor and request id. */
 export interface NewEvent {
@@ -68,6 +82,46 @@ export class EventsService {
     );
     return id;
   }
+
+  /**
+   * Newest first, keyset-paginated on `seq`. Every filter combination walks one of the
+   * (workspace_id, …, seq) indexes backwards; `since` / `until` only bound the walk.
+   */
+  async list(filter: EventFilter): Promise<{ data: EventRecord[]; nextCursor: string | null }> {
+    if (filter.since && filter.until && filter.since >= filter.until)
+      throw EventsError.invalidRange();
+    const q = this.dataSource
+      .getRepository(EventRecord)
+      .createQueryBuilder('e')
+      .orderBy('e.seq', 'DESC')
+      .limit(filter.limit + 1);
+    if (filter.workspaceId === null) q.where('e.workspace_id IS NULL');
+    else q.where('e.workspace_id = :workspaceId', { workspaceId: filter.workspaceId });
+    if (filter.type) q.andWhere('e.type = :type', { type: filter.type });
+    if (filter.subjectId) q.andWhere('e.subject_id = :subjectId', { subjectId: filter.subjectId });
+    if (filter.actorId) q.andWhere('e.actor_id = :actorId', { actorId: filter.actorId });
+    if (filter.since) q.andWhere('e.occurred_at >= :since', { since: filter.since });
+    if (filter.until) q.andWhere('e.occurred_at < :until', { until: filter.until });
+    if (filter.cursor) q.andWhere('e.seq < :seq', { seq: decodeCursor(filter.cursor) });
+    const rows = await q.getMany();
+    const more = rows.length > filter.limit;
+    const data = rows.slice(0, filter.limit);
+    return {
+      data,
+      nextCursor: more && data.length ? encodeCursor(data[data.length - 1].seq) : null,
+    };
+  }
+}
+
+function encodeCursor(seq: string): string {
+  return Buffer.from(`e:${seq}`).toString('base64url');
+}
+
+/** Only what this API wrote: `e:` and a positive bigint. */
+function decodeCursor(cursor: string): string {
+  const m = /^e:([1-9]\d{0,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m || BigInt(m[1]) > 9223372036854775807n) throw EventsError.invalidCursor();
+  return m[1];
 }
 
 function assertNoSecrets(value: unknown, path = 'data'): void {

@@ -10,6 +10,7 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { ConnectionRevoker } from '../connections/connection-revoker.service.js';
 import { ConnectionsService } from '../connections/connections.service.js';
+import { EventsService } from '../events/events.service.js';
 import { allowedScopes, type Offering } from '../offerings/offering.entity.js';
 import { OfferingsService } from '../offerings/offerings.service.js';
 import { ProviderClient, type VerificationResult } from '../providers/provider-client.service.js';
@@ -31,6 +32,7 @@ export class IntegrationsService {
     private readonly random: RandomSource,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly events: EventsService,
   ) {}
 
   /** What the developer registers at the provider, byte for byte. */
@@ -77,14 +79,18 @@ export class IntegrationsService {
       verificationOutcome: null,
       verificationMessage: null,
     });
-    await this.integrations.save(integration);
-    if (kind === 'none') return this.applyVerification(integration, NOTHING_TO_VERIFY);
-    if (input.clientSecret || kind === 'public')
-      return this.applyVerification(
-        integration,
-        await this.check(offering, integration.clientId, input.clientSecret ?? ''),
-      );
-    return integration;
+    // Verified before it is stored, so that it is created once, in the state it will have.
+    const verification =
+      kind === 'none'
+        ? NOTHING_TO_VERIFY
+        : input.clientSecret || kind === 'public'
+          ? await this.check(offering, integration.clientId, input.clientSecret ?? '')
+          : undefined;
+    if (verification) this.setVerification(integration, verification);
+    return this.persist(integration, {
+      type: 'integration.created',
+      data: { name: integration.name, offeringId: offering.id, status: integration.status },
+    });
   }
 
   /**
@@ -108,11 +114,22 @@ export class IntegrationsService {
       if (integration.status === IntegrationStatus.Configured)
         this.refuseUnlessAccepted(verification);
     }
+    const changed = [
+      ...(input.name !== undefined && input.name !== integration.name ? ['name'] : []),
+      ...(clientIdChanged ? ['clientId'] : []),
+      ...(scopesChanged ? ['scopes'] : []),
+      ...(!sameList(allowedRedirectUris, integration.allowedRedirectUris)
+        ? ['allowedRedirectUris']
+        : []),
+    ];
     if (input.name !== undefined) integration.name = input.name;
     if (input.clientId !== undefined) integration.clientId = input.clientId;
     integration.scopes = scopes;
     integration.allowedRedirectUris = allowedRedirectUris;
-    await this.persist(integration);
+    await this.persist(
+      integration,
+      changed.length ? { type: 'integration.updated', data: { changed } } : undefined,
+    );
     if (!verification && (clientIdChanged || scopesChanged) && secret) {
       verification = await this.check(offering, integration.clientId, secret);
     }
@@ -129,8 +146,8 @@ export class IntegrationsService {
       ...CLIENT_SECRET_FIELD,
       rowId: integration.id,
     });
-    await this.persist(integration);
-    return this.applyVerification(integration, verification);
+    this.setVerification(integration, verification);
+    return this.persist(integration, { type: 'integration.secret_rotated' });
   }
 
   async verify(workspaceId: string, id: string): Promise<Integration> {
@@ -166,7 +183,22 @@ export class IntegrationsService {
     const holding = await this.connections.withCredentials(integration.id);
     if (holding.length > 0 && !force) throw IntegrationError.hasConnections(holding.length);
     for (const connection of holding) await this.revoker.revoke(connection);
-    await this.integrations.delete({ id: integration.id, workspaceId });
+    await this.integrations.manager.transaction(async (manager) => {
+      const result = await manager
+        .getRepository(Integration)
+        .delete({ id: integration.id, workspaceId });
+      if (result.affected === 1)
+        await this.events.record(manager, {
+          type: 'integration.deleted',
+          workspaceId,
+          subject: { kind: 'integration', id: integration.id },
+          data: {
+            name: integration.name,
+            offeringId: integration.offeringId,
+            revokedConnections: holding.length,
+          },
+        });
+    });
     await this.changes.publish({ kind: 'integration', id: integration.id });
   }
 
@@ -198,17 +230,49 @@ export class IntegrationsService {
     integration: Integration,
     v: VerificationResult,
   ): Promise<Integration> {
+    this.setVerification(integration, v);
+    return this.persist(integration);
+  }
+
+  private setVerification(integration: Integration, v: VerificationResult): void {
     integration.verificationCheckedAt = this.clock.now();
     integration.verificationOutcome = v.outcome;
     integration.verificationMessage = v.message;
     if (v.outcome === 'accepted') integration.status = IntegrationStatus.Configured;
     if (v.outcome === 'rejected') integration.status = IntegrationStatus.Draft;
-    return this.persist(integration);
   }
 
-  /** Saves a changed integration and tells every replica, whose caches may hold the old one. */
-  private async persist(integration: Integration): Promise<Integration> {
-    const saved = await this.integrations.save(integration);
+  /**
+   * Saves a changed integration with its event, and `integration.status_changed` when the stored
+   * status differs (read under a row lock: two verifications at once record the change once).
+   * Then tells every replica, whose caches may hold the old one.
+   */
+  private async persist(
+    integration: Integration,
+    event?: { type: string; data?: Record<string, unknown> },
+  ): Promise<Integration> {
+    const saved = await this.integrations.manager.transaction(async (manager) => {
+      const [before]: Array<{ status: IntegrationStatus }> = await manager.query(
+        'SELECT status FROM integrations WHERE id = $1 FOR UPDATE',
+        [integration.id],
+      );
+      const row = await manager.getRepository(Integration).save(integration);
+      const record = (type: string, data?: Record<string, unknown>) =>
+        this.events.record(manager, {
+          type,
+          workspaceId: integration.workspaceId,
+          subject: { kind: 'integration', id: integration.id },
+          data,
+        });
+      if (event) await record(event.type, event.data);
+      if (before && before.status !== integration.status)
+        await record('integration.status_changed', {
+          statusBefore: before.status,
+          statusAfter: integration.status,
+          verificationOutcome: integration.verificationOutcome,
+        });
+      return row;
+    });
     await this.changes.publish({ kind: 'integration', id: integration.id });
     return saved;
   }
@@ -266,6 +330,10 @@ export function redirectUriProblem(value: string): string | null {
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null;
   return 'must use https (http only on localhost or 127.0.0.1)';
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => b[i] === x);
 }
 
 function sameSet(a: string[], b: string[]): boolean {

@@ -14,6 +14,7 @@ import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { ClientSecretHasher } from './client-secret-hasher.js';
+import { EventsService } from '../events/events.service.js';
 import { OAuthApp } from './oauth-app.entity.js';
 import { AuthError } from '../auth/auth.errors.js';
 import { OAuthAppError } from './oauth-apps.errors.js';
@@ -35,6 +36,7 @@ export class OAuthAppsService {
     private readonly clock: Clock,
     private readonly changes: ChangeFeed,
     private readonly secretHasher: ClientSecretHasher,
+    private readonly events: EventsService,
   ) {
     this.activeCache = new InvalidatingCache(changes, 'app');
   }
@@ -62,21 +64,25 @@ export class OAuthAppsService {
     const beyond = scopesBeyond(principal, scopes);
     if (beyond.length) throw OAuthAppError.scopeNotAllowed(beyond);
     const clientSecret = this.newSecret();
-    const app = await this.apps.save(
-      this.apps.create({
-        id: this.random.uuid(),
-        workspaceId: principal.workspaceId,
-        description: input.description,
-        clientId: `lk_${this.random.token(18)}`,
-        secretHash: this.secretHasher.hash(clientSecret),
-        secretVersion: 1,
-        scopes,
-        isBootstrap: false,
-        createdByUserId: principal.userId ?? null,
-        revokedAt: null,
-        lastUsedAt: null,
-      }),
-    );
+    const app = await this.apps.manager.transaction(async (manager) => {
+      const saved = await manager.getRepository(OAuthApp).save(
+        this.apps.create({
+          id: this.random.uuid(),
+          workspaceId: principal.workspaceId,
+          description: input.description,
+          clientId: `lk_${this.random.token(18)}`,
+          secretHash: this.secretHasher.hash(clientSecret),
+          secretVersion: 1,
+          scopes,
+          isBootstrap: false,
+          createdByUserId: principal.userId ?? null,
+          revokedAt: null,
+          lastUsedAt: null,
+        }),
+      );
+      await this.record(manager, 'oauth_app.created', saved, { scopes: saved.scopes });
+      return saved;
+    });
     return { app, clientSecret };
   }
 
@@ -92,20 +98,26 @@ export class OAuthAppsService {
     const clientSecret = this.newSecret();
     const secretHash = this.secretHasher.hash(clientSecret);
     // Conditional on the version read, so two concurrent regenerations cannot both "win".
-    const result = await this.apps
-      .createQueryBuilder()
-      .update()
-      .set({ secretHash, secretVersion: () => 'secret_version + 1' })
-      .where(
-        'id = :id AND workspace_id = :workspaceId AND secret_version = :v AND revoked_at IS NULL',
-        {
-          id,
-          workspaceId,
-          v: app.secretVersion,
-        },
-      )
-      .execute();
-    if (result.affected !== 1) throw OAuthAppError.revoked();
+    await this.apps.manager.transaction(async (manager) => {
+      const result = await manager
+        .getRepository(OAuthApp)
+        .createQueryBuilder()
+        .update()
+        .set({ secretHash, secretVersion: () => 'secret_version + 1' })
+        .where(
+          'id = :id AND workspace_id = :workspaceId AND secret_version = :v AND revoked_at IS NULL',
+          {
+            id,
+            workspaceId,
+            v: app.secretVersion,
+          },
+        )
+        .execute();
+      if (result.affected !== 1) throw OAuthAppError.revoked();
+      await this.record(manager, 'oauth_app.secret_regenerated', app, {
+        secretVersion: app.secretVersion + 1,
+      });
+    });
     // The row's own id (as caches key it), not the caller's spelling of it.
     await this.changes.publish({ kind: 'app', id: app.id });
     return { app: await this.get(workspaceId, id), clientSecret };
@@ -120,10 +132,12 @@ export class OAuthAppsService {
     const app = await this.manageable(principal, id);
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) return;
-    await this.apps.update(
-      { id, workspaceId, revokedAt: IsNull() },
-      { revokedAt: this.clock.now() },
-    );
+    await this.apps.manager.transaction(async (manager) => {
+      const result = await manager
+        .getRepository(OAuthApp)
+        .update({ id: app.id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+      if (result.affected === 1) await this.record(manager, 'oauth_app.revoked', app, {});
+    });
     await this.changes.publish({ kind: 'app', id: app.id });
   }
 
@@ -233,6 +247,21 @@ export class OAuthAppsService {
   }
 
   /** The app, when the caller may change it (403 auth.insufficient_scope, before anything changes, if not). */
+  /** An event about an app, in its workspace and the change's transaction. */
+  private record(
+    manager: EntityManager,
+    type: string,
+    app: OAuthApp,
+    data: Record<string, unknown>,
+  ): Promise<string> {
+    return this.events.record(manager, {
+      type,
+      workspaceId: app.workspaceId,
+      subject: { kind: 'oauth_app', id: app.id },
+      data: { clientId: app.clientId, description: app.description, ...data },
+    });
+  }
+
   private async manageable(principal: Principal, id: string): Promise<OAuthApp> {
     const app = await this.get(principal.workspaceId, id);
     const beyond = scopesBeyond(principal, app.scopes);

@@ -25,6 +25,7 @@ function service(options: { metadata?: Partial<DiscoveredMetadata>; insecure?: b
       new RandomSource(),
       config,
       undefined as never,
+      undefined as never,
     ),
   };
 }

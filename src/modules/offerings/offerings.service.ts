@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { type EntityManager, Repository } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { providerUrlProblem } from '../../common/http/url-policy.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
+import { EventsService } from '../events/events.service.js';
 import { RandomSource } from '../../common/random.js';
 import type { AppConfig } from '../../config/config.js';
 import {
@@ -37,6 +38,7 @@ export class OfferingsService {
     private readonly random: RandomSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly changes: ChangeFeed,
+    private readonly events: EventsService,
   ) {}
 
   list(filter: { enabled?: boolean } = {}): Promise<Offering[]> {
@@ -64,9 +66,13 @@ export class OfferingsService {
     if (await this.offerings.existsBy({ key: fields.key }))
       throw OfferingError.keyTaken(fields.key);
     try {
-      return await this.offerings.save(
-        this.offerings.create({ ...fields, id: this.random.uuid(), builtIn: false }),
-      );
+      return await this.offerings.manager.transaction(async (manager) => {
+        const saved = await manager
+          .getRepository(Offering)
+          .save(this.offerings.create({ ...fields, id: this.random.uuid(), builtIn: false }));
+        await this.record(manager, 'offering.created', saved, { enabled: saved.enabled });
+        return saved;
+      });
     } catch (error) {
       if ((error as { code?: string }).code === '23505') throw OfferingError.keyTaken(fields.key);
       throw error;
@@ -93,8 +99,9 @@ export class OfferingsService {
     );
     if (current.builtIn) {
       if (changes.some((k) => k !== 'enabled')) throw OfferingError.builtInReadOnly();
+      const enabledBefore = current.enabled;
       if (input.enabled !== undefined) current.enabled = input.enabled;
-      const saved = await this.offerings.save(current);
+      const saved = await this.save(current, current.enabled !== enabledBefore ? ['enabled'] : []);
       await this.changes.publish({ kind: 'offering', id: current.id });
       return saved;
     }
@@ -106,9 +113,37 @@ export class OfferingsService {
       delete merged.tokenEndpointAuthMethod;
     const fields = await this.resolve(merged);
     Object.assign(current, fields);
-    const saved = await this.offerings.save(current);
+    const saved = await this.save(current, changes);
     await this.changes.publish({ kind: 'offering', id: current.id });
     return saved;
+  }
+
+  /** Saves an admin's change with its `offering.updated` event (none when nothing changed). */
+  private save(offering: Offering, changed: string[]): Promise<Offering> {
+    return this.offerings.manager.transaction(async (manager) => {
+      const saved = await manager.getRepository(Offering).save(offering);
+      if (changed.length)
+        await this.record(manager, 'offering.updated', saved, {
+          changed: [...changed].sort(),
+          enabled: saved.enabled,
+        });
+      return saved;
+    });
+  }
+
+  /** Offerings are the platform's: their events belong to no workspace (platform admins read them). */
+  private record(
+    manager: EntityManager,
+    type: string,
+    offering: Offering,
+    data: Record<string, unknown>,
+  ): Promise<string> {
+    return this.events.record(manager, {
+      type,
+      workspaceId: null,
+      subject: { kind: 'offering', id: offering.id },
+      data: { key: offering.key, ...data },
+    });
   }
 
   async delete(id: string, integrationsUsingIt: () => Promise<number>): Promise<void> {
@@ -116,7 +151,10 @@ export class OfferingsService {
     if (offering.builtIn) throw OfferingError.builtInReadOnly();
     const inUse = await integrationsUsingIt();
     if (inUse > 0) throw OfferingError.inUse(inUse);
-    await this.offerings.delete({ id });
+    await this.offerings.manager.transaction(async (manager) => {
+      const result = await manager.getRepository(Offering).delete({ id: offering.id });
+      if (result.affected === 1) await this.record(manager, 'offering.deleted', offering, {});
+    });
     await this.changes.publish({ kind: 'offering', id: offering.id });
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/time/clock.js';
+import { EventsService } from '../events/events.service.js';
 import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
 import { ConnectionContexts } from '../connections/connection-contexts.service.js';
@@ -35,6 +36,7 @@ export class ConnectionTokensService {
     private readonly refresher: TokenRefreshService,
     private readonly contexts: ConnectionContexts,
     private readonly clock: Clock,
+    private readonly events: EventsService,
   ) {}
 
   async handout(
@@ -49,7 +51,9 @@ export class ConnectionTokensService {
       if (forceRefresh) throw ConnectionError.notRefreshable();
       const credentials = this.connections.credentialsOf(connection);
       if (!credentials) throw ConnectionError.notFound();
-      return pastedHandout(pasted, credentials, connection);
+      const handout = pastedHandout(pasted, credentials, connection);
+      await this.recordHandout(connection, false);
+      return handout;
     }
     // Nothing can renew it (no refresh token): refreshing would only end it in needs_reauth.
     if (forceRefresh && !(await this.renewable(connection))) throw ConnectionError.notRefreshable();
@@ -76,12 +80,31 @@ export class ConnectionTokensService {
     }
     const credentials = this.connections.credentialsOf(connection);
     if (!credentials) throw ConnectionError.notFound();
+    await this.recordHandout(connection, forceRefresh);
     return {
       accessToken: credentials.accessToken!,
       tokenType: credentials.tokenType ?? 'Bearer',
       expiresAt: connection.accessTokenExpiresAt?.toISOString() ?? null,
       instanceUrl: connection.instanceUrl,
     };
+  }
+
+  /**
+   * The audit trail of the designed handout: which connection, to whom (the actor: the caller),
+   * recorded before the token leaves, so that no handout goes unrecorded.
+   */
+  private async recordHandout(connection: Connection, forceRefresh: boolean): Promise<void> {
+    await this.events.record(undefined, {
+      type: 'token.handed_out',
+      workspaceId: connection.workspaceId,
+      subject: { kind: 'connection', id: connection.id },
+      data: {
+        integrationId: connection.integrationId,
+        endUserId: connection.endUserId,
+        forceRefresh,
+        expiresAt: connection.accessTokenExpiresAt?.toISOString() ?? null,
+      },
+    });
   }
 
   private async renewable(connection: Connection): Promise<boolean> {

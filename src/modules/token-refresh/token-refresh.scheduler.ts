@@ -10,6 +10,7 @@ import { Counter } from 'prom-client';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { LOGGER } from '../../common/logging/logger.js';
+import { RequestContext } from '../../common/request-context.js';
 import { Clock } from '../../common/time/clock.js';
 import type { AppConfig } from '../../config/config.js';
 import { ConnectionStore } from '../connections/connection-store.js';
@@ -80,7 +81,10 @@ export class TokenRefreshScheduler implements OnApplicationBootstrap, OnModuleDe
 
   /** One pass. Overlapping calls share the pass in progress. */
   tick(): Promise<TickReport> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
+    // What the refreshes record (needs_reauth, refresh_failed, recovered) names the scheduler.
+    this.running ??= RequestContext.system('token-refresh', () => this.pass()).finally(
+      () => (this.running = undefined),
+    );
     return this.running;
   }
 

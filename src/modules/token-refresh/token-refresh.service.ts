@@ -7,7 +7,7 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { ConnectionContexts } from '../connections/connection-contexts.service.js';
 import { ConnectionRevoker } from '../connections/connection-revoker.service.js';
-import { ConnectionStore } from '../connections/connection-store.js';
+import { ConnectionStore, type NeedsReauthReason } from '../connections/connection-store.js';
 import {
   Connection,
   type ConnectionCredentials,
@@ -170,6 +170,7 @@ export class TokenRefreshService {
       await this.markNeedsReauth(
         connection,
         'The connection has no refresh token: the end user must reconnect.',
+        'no_refresh_token',
       );
       throw ConnectionError.needsReauth();
     }
@@ -199,13 +200,13 @@ export class TokenRefreshService {
       const outcome = refreshFailureOutcome(error);
       switch (outcome) {
         case 'needs_reauth':
-          await this.markNeedsReauth(connection, error.message);
+          await this.markNeedsReauth(connection, error.message, 'invalid_grant');
           throw ConnectionError.needsReauth();
         case 'unavailable':
-          await this.markTransientFailure(connection, error.message);
+          await this.markTransientFailure(connection, error.message, 'unavailable');
           throw RefreshError.unavailable(error.message);
         case 'failed':
-          await this.markTransientFailure(connection, error.message);
+          await this.markTransientFailure(connection, error.message, 'provider_error');
           throw RefreshError.failed(error.message);
       }
     }
@@ -400,8 +401,12 @@ export class TokenRefreshService {
     throw RefreshError.timeout();
   }
 
-  private async markNeedsReauth(connection: Connection, message: string): Promise<void> {
-    await this.store.markNeedsReauth(connection, message);
+  private async markNeedsReauth(
+    connection: Connection,
+    message: string,
+    reason: NeedsReauthReason,
+  ): Promise<void> {
+    await this.store.markNeedsReauth(connection, message, reason);
     await this.changes.publish({ kind: 'connection', id: connection.id });
     this.logger.warn({ connectionId: connection.id }, 'connection needs re-authorization');
   }
@@ -410,7 +415,11 @@ export class TokenRefreshService {
    * Outages never mean re-authorization: back off and retry. The connection stays active while
    * its access token is still valid, and says `error` once it has expired.
    */
-  private async markTransientFailure(connection: Connection, message: string): Promise<void> {
+  private async markTransientFailure(
+    connection: Connection,
+    message: string,
+    errorCode: 'unavailable' | 'provider_error',
+  ): Promise<void> {
     const failures = connection.refreshFailures + 1;
     const now = this.clock.nowMs();
     await this.store.markTransientFailure(connection, {
@@ -418,6 +427,7 @@ export class TokenRefreshService {
       message,
       failures,
       nextRefreshAt: new Date(now + backoffMs(failures, this.random.fraction())),
+      errorCode,
     });
     // Unconfirmed: the credentials did not change, so what other replicas cached is still right.
     await this.changes.publish({ kind: 'connection', id: connection.id }, { confirm: false });
