@@ -64,6 +64,10 @@ describe('config', () => {
         trustProxy: false,
         httpKeepAliveTimeoutMs: 65_000,
         changeFeedHeartbeatMs: 5_000,
+        webhookTimeoutMs: 10_000,
+        webhookPollIntervalMs: 1_000,
+        webhookConcurrency: 16,
+        webhookSecretOverlapHours: 24,
       });
     });
 
@@ -110,6 +114,10 @@ describe('config', () => {
           LATCHKEY_TRUST_PROXY: 'loopback, 10.0.0.0/8',
           LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS: '120000',
           LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '2000',
+          LATCHKEY_WEBHOOK_TIMEOUT_MS: '5000',
+          LATCHKEY_WEBHOOK_POLL_INTERVAL_MS: '500',
+          LATCHKEY_WEBHOOK_CONCURRENCY: '32',
+          LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS: '48',
         }),
         CWD,
       );
@@ -145,6 +153,10 @@ describe('config', () => {
         trustProxy: 'loopback,10.0.0.0/8',
         httpKeepAliveTimeoutMs: 120_000,
         changeFeedHeartbeatMs: 2_000,
+        webhookTimeoutMs: 5_000,
+        webhookPollIntervalMs: 500,
+        webhookConcurrency: 32,
+        webhookSecretOverlapHours: 48,
       });
     });
 
@@ -253,6 +265,12 @@ describe('config', () => {
       ['LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS', '1000', 'httpKeepAliveTimeoutMs', 1000],
       ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '50', 'changeFeedHeartbeatMs', 50],
       ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '60000', 'changeFeedHeartbeatMs', 60_000],
+      ['LATCHKEY_WEBHOOK_TIMEOUT_MS', '100', 'webhookTimeoutMs', 100],
+      ['LATCHKEY_WEBHOOK_TIMEOUT_MS', '60000', 'webhookTimeoutMs', 60_000],
+      ['LATCHKEY_WEBHOOK_POLL_INTERVAL_MS', '100', 'webhookPollIntervalMs', 100],
+      ['LATCHKEY_WEBHOOK_CONCURRENCY', '256', 'webhookConcurrency', 256],
+      ['LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS', '0', 'webhookSecretOverlapHours', 0],
+      ['LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS', '168', 'webhookSecretOverlapHours', 168],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
     });
@@ -291,6 +309,16 @@ describe('config', () => {
       ['PORT is above 65535', { PORT: '65536' }, /^PORT must be a whole number from 0 to 65535/],
       ['PORT is negative', { PORT: '-1' }, /^PORT must be a whole number from 0 to 65535/],
       ['PORT is fractional', { PORT: '80.5' }, /^PORT must be a whole number from 0 to 65535/],
+      [
+        'LATCHKEY_WEBHOOK_TIMEOUT_MS is above a minute',
+        { LATCHKEY_WEBHOOK_TIMEOUT_MS: '60001' },
+        /^LATCHKEY_WEBHOOK_TIMEOUT_MS must be a whole number from 100 to 60000 \(got "60001"\)$/,
+      ],
+      [
+        'LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS is above a week',
+        { LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS: '169' },
+        /^LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS must be a whole number from 0 to 168/,
+      ],
       [
         'LATCHKEY_CHANGE_FEED_HEARTBEAT_MS is below 50',
         { LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '10' },

@@ -10,6 +10,7 @@ export const SCOPES = [
   'proxy',
   'apps:write',
   'workspaces:write',
+  'webhooks:write',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];
