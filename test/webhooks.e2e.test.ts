@@ -439,7 +439,7 @@ describe(WebhookDeliveryWorker.name, () => {
         failingSince: null,
       });
       receiver.answer.set('/down', 200);
-      expect((await retry(row.id)).status).toBe(202);
+      expect((await retry(row.id)).status).toBe(204);
       expect((await retry(randomUUID())).status).toBe(404);
       receiver.received.length = 0;
       expect(await worker.tick()).toMatchObject({ claimed: 1, delivered: 1 });

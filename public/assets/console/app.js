@@ -7,6 +7,8 @@ const pages = {
   'integration-detail': () => import('./pages/integration-detail.js'),
   offerings: () => import('./pages/offerings.js'),
   'oauth-apps': () => import('./pages/oauth-apps.js'),
+  webhooks: () => import('./pages/webhooks.js'),
+  'webhook-deliveries': () => import('./pages/webhook-deliveries.js'),
 };
 
 const main = document.getElementById('main');

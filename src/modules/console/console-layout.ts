@@ -29,7 +29,7 @@ export interface ShellUser {
   scopes: readonly string[];
 }
 
-export type ConsoleSection = 'integrations' | 'oauth-apps' | 'offerings';
+export type ConsoleSection = 'integrations' | 'oauth-apps' | 'webhooks' | 'offerings';
 
 /** Sends a console page with its security and caching headers. */
 export function sendConsoleHtml(res: Response, status: number, body: string): void {
@@ -80,6 +80,7 @@ ${body}
 const NAV: Array<{ section: ConsoleSection; href: string; label: string; adminOnly?: boolean }> = [
   { section: 'integrations', href: '/oauth', label: 'Integrations' },
   { section: 'oauth-apps', href: '/settings/oauth-apps', label: 'OAuth Apps' },
+  { section: 'webhooks', href: '/settings/webhooks', label: 'Webhooks' },
   { section: 'offerings', href: '/admin/offerings', label: 'Offerings', adminOnly: true },
 ];
 

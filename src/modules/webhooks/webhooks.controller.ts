@@ -126,7 +126,7 @@ export class WebhooksController {
   }
 
   @Post(':id/deliveries/:deliveryId/retry')
-  @HttpCode(202)
+  @HttpCode(204)
   @RequireScopes('webhooks:write')
   async retry(
     @CurrentPrincipal() principal: Principal,
