@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WORKSPACE_EVENT_TYPES } from '../src/modules/events/event-types.js';
 import { EventsService } from '../src/modules/events/events.service.js';
 import { RETRY_WINDOW_MS } from '../src/modules/webhooks/retry-schedule.js';
 import { WebhookDeliveryWorker } from '../src/modules/webhooks/webhook-delivery.worker.js';
@@ -161,6 +163,7 @@ describe(WebhookDeliveryWorker.name, () => {
       [{ url: 'https://u:p@example.com/x' }, 'webhook_endpoint.invalid_url'],
       [{ url: 'https://example.com/x', eventTypes: ['connection.exploded'] }, 'validation.failed'],
       [{ url: 'https://example.com/x', enabled: 'yes' }, 'validation.failed'],
+      [{ url: 'https://example.com/x', eventTypes: ['offering.created'] }, 'validation.failed'],
       [{}, 'validation.failed'],
     ])('refuses %j with 400 %s and creates nothing', async (body, code) => {
       const res = await t.http.post('/api/v1/webhook-endpoints').auth(admin, bearer()).send(body);
@@ -169,6 +172,15 @@ describe(WebhookDeliveryWorker.name, () => {
       expect(
         (await t.dataSource.query('SELECT count(*)::int AS n FROM webhook_endpoints'))[0].n,
       ).toBe(0);
+    });
+
+    it('offers in the console exactly the event types the API accepts', async () => {
+      const page = await readFile(
+        new URL('../public/assets/console/pages/webhooks.js', import.meta.url),
+        'utf8',
+      );
+      const listed = /const EVENT_TYPES = \[([^\]]*)\]/.exec(page)![1].match(/'[^']+'/g)!;
+      expect(listed.map((q) => q.slice(1, -1))).toEqual([...WORKSPACE_EVENT_TYPES]);
     });
 
     it('needs webhooks:write, and keeps each workspace to its own endpoints', async () => {
@@ -274,6 +286,9 @@ describe(WebhookDeliveryWorker.name, () => {
         ],
       });
       expect(log.body.data[0].attemptLog[0].responseExcerpt).toHaveLength(500);
+      const metrics = (await t.http.get('/metrics')).text;
+      expect(metrics).toMatch(/^latchkey_webhook_deliveries_total\{outcome="delivered"\} [1-9]/m);
+      expect(metrics).toMatch(/^latchkey_webhook_delivery_latency_seconds_count [1-9]/m);
       expect(await worker.tick()).toMatchObject({ claimed: 0 });
     });
 

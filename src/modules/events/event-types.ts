@@ -28,6 +28,18 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Recorded with no workspace (platform admins see them); no webhook endpoint receives them. */
+export const PLATFORM_EVENT_TYPES: readonly EventType[] = [
+  'offering.created',
+  'offering.updated',
+  'offering.deleted',
+];
+
+/** What a workspace's webhook endpoint may subscribe to. */
+export const WORKSPACE_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter(
+  (t) => !PLATFORM_EVENT_TYPES.includes(t),
+);
+
 export function isEventType(value: string): value is EventType {
   return (EVENT_TYPES as readonly string[]).includes(value);
 }

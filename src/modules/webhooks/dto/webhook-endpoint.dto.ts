@@ -15,12 +15,12 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { EVENT_TYPES } from '../../events/event-types.js';
+import { WORKSPACE_EVENT_TYPES } from '../../events/event-types.js';
 import type { WebhookAttempt } from '../webhook-attempt.entity.js';
 import type { WebhookDelivery } from '../webhook-delivery.entity.js';
 import type { WebhookEndpoint } from '../webhook-endpoint.entity.js';
 
-const EVENT_TYPE_MESSAGE = `each event type must be one of: ${EVENT_TYPES.join(', ')}`;
+const EVENT_TYPE_MESSAGE = `each event type must be one of: ${WORKSPACE_EVENT_TYPES.join(', ')}`;
 
 export class CreateWebhookEndpointDto {
   @ApiProperty({
@@ -39,7 +39,7 @@ export class CreateWebhookEndpointDto {
   description?: string;
 
   @ApiPropertyOptional({
-    enum: EVENT_TYPES,
+    enum: WORKSPACE_EVENT_TYPES,
     isArray: true,
     nullable: true,
     description: 'The event types delivered here; omitted or null: every type.',
@@ -47,8 +47,8 @@ export class CreateWebhookEndpointDto {
   @IsOptional()
   @IsArray()
   @ArrayUnique()
-  @ArrayMaxSize(EVENT_TYPES.length)
-  @IsIn(EVENT_TYPES, { each: true, message: EVENT_TYPE_MESSAGE })
+  @ArrayMaxSize(WORKSPACE_EVENT_TYPES.length)
+  @IsIn(WORKSPACE_EVENT_TYPES, { each: true, message: EVENT_TYPE_MESSAGE })
   eventTypes?: string[] | null;
 
   @ApiPropertyOptional({ default: true })
@@ -72,7 +72,7 @@ export class UpdateWebhookEndpointDto {
   description?: string | null;
 
   @ApiPropertyOptional({
-    enum: EVENT_TYPES,
+    enum: WORKSPACE_EVENT_TYPES,
     isArray: true,
     nullable: true,
     description: 'null: every type.',
@@ -81,8 +81,8 @@ export class UpdateWebhookEndpointDto {
   @ValidateIf((_o, v) => v !== null)
   @IsArray()
   @ArrayUnique()
-  @ArrayMaxSize(EVENT_TYPES.length)
-  @IsIn(EVENT_TYPES, { each: true, message: EVENT_TYPE_MESSAGE })
+  @ArrayMaxSize(WORKSPACE_EVENT_TYPES.length)
+  @IsIn(WORKSPACE_EVENT_TYPES, { each: true, message: EVENT_TYPE_MESSAGE })
   eventTypes?: string[] | null;
 
   @ApiPropertyOptional({
@@ -114,7 +114,8 @@ export class WebhookEndpointResponse {
   @ApiProperty() workspaceId!: string;
   @ApiProperty() url!: string;
   @ApiProperty({ nullable: true, type: String }) description!: string | null;
-  @ApiProperty({ enum: EVENT_TYPES, isArray: true, nullable: true }) eventTypes!: string[] | null;
+  @ApiProperty({ enum: WORKSPACE_EVENT_TYPES, isArray: true, nullable: true }) eventTypes!:
+    string[] | null;
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ nullable: true, type: String, description: 'Why Latchkey disabled it' })
   disabledReason!: string | null;
