@@ -1,3 +1,4 @@
+import { WebhookDeliveryWakeup1796820000000 } from './1796820000000-WebhookDeliveryWakeup.js';
 import { EventsAndWebhooks1796800000000 } from './1796800000000-EventsAndWebhooks.js';
 import { ConnectSessionCredentialAttempts1796620000000 } from './1796620000000-ConnectSessionCredentialAttempts.js';
 import { ProviderTemplates1796600000000 } from './1796600000000-ProviderTemplates.js';
@@ -20,4 +21,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   ProviderTemplates1796600000000,
   ConnectSessionCredentialAttempts1796620000000,
   EventsAndWebhooks1796800000000,
+  WebhookDeliveryWakeup1796820000000,
 ];

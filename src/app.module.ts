@@ -28,6 +28,7 @@ import { ProxyModule } from './modules/proxy/proxy.module.js';
 import { TokenRefreshModule } from './modules/token-refresh/token-refresh.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { WorkspacesModule } from './modules/workspaces/workspaces.module.js';
+import { WebhooksModule } from './modules/webhooks/webhooks.module.js';
 
 export interface AppDependencies {
   config: AppConfig;
@@ -80,6 +81,7 @@ export class AppModule {
         TokenRefreshModule,
         ProxyModule,
         OAuthAppsModule,
+        WebhooksModule,
         AuthModule,
         HealthModule,
         BootstrapModule,

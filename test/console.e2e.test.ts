@@ -13,6 +13,8 @@ const PAGES = [
   '/oauth/4b0c7a52-4f0e-4a51-9d57-0c2f7f8f1a11',
   '/settings/oauth-apps',
   '/settings/events',
+  '/settings/webhooks',
+  '/settings/webhooks/4b0c7a52-4f0e-4a51-9d57-0c2f7f8f1a11',
   '/admin/offerings',
 ];
 

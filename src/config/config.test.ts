@@ -65,6 +65,10 @@ describe('config', () => {
         httpKeepAliveTimeoutMs: 65_000,
         changeFeedHeartbeatMs: 5_000,
         eventRetentionDays: 90,
+        webhookTimeoutMs: 10_000,
+        webhookPollIntervalMs: 1_000,
+        webhookConcurrency: 16,
+        webhookSecretOverlapHours: 24,
       });
     });
 
@@ -112,6 +116,10 @@ describe('config', () => {
           LATCHKEY_HTTP_KEEPALIVE_TIMEOUT_MS: '120000',
           LATCHKEY_CHANGE_FEED_HEARTBEAT_MS: '2000',
           LATCHKEY_EVENT_RETENTION_DAYS: '30',
+          LATCHKEY_WEBHOOK_TIMEOUT_MS: '5000',
+          LATCHKEY_WEBHOOK_POLL_INTERVAL_MS: '500',
+          LATCHKEY_WEBHOOK_CONCURRENCY: '32',
+          LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS: '48',
         }),
         CWD,
       );
@@ -148,6 +156,10 @@ describe('config', () => {
         httpKeepAliveTimeoutMs: 120_000,
         changeFeedHeartbeatMs: 2_000,
         eventRetentionDays: 30,
+        webhookTimeoutMs: 5_000,
+        webhookPollIntervalMs: 500,
+        webhookConcurrency: 32,
+        webhookSecretOverlapHours: 48,
       });
     });
 
@@ -258,6 +270,12 @@ describe('config', () => {
       ['LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', '60000', 'changeFeedHeartbeatMs', 60_000],
       ['LATCHKEY_EVENT_RETENTION_DAYS', '1', 'eventRetentionDays', 1],
       ['LATCHKEY_EVENT_RETENTION_DAYS', '3650', 'eventRetentionDays', 3650],
+      ['LATCHKEY_WEBHOOK_TIMEOUT_MS', '100', 'webhookTimeoutMs', 100],
+      ['LATCHKEY_WEBHOOK_TIMEOUT_MS', '60000', 'webhookTimeoutMs', 60_000],
+      ['LATCHKEY_WEBHOOK_POLL_INTERVAL_MS', '100', 'webhookPollIntervalMs', 100],
+      ['LATCHKEY_WEBHOOK_CONCURRENCY', '256', 'webhookConcurrency', 256],
+      ['LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS', '0', 'webhookSecretOverlapHours', 0],
+      ['LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS', '168', 'webhookSecretOverlapHours', 168],
     ] as const)('accepts %s=%s at the edge of its range', (name, raw, field, expected) => {
       expect(loadConfig({ [name]: raw }, CWD)[field]).toBe(expected);
     });
@@ -300,6 +318,16 @@ describe('config', () => {
         'LATCHKEY_EVENT_RETENTION_DAYS is 0',
         { LATCHKEY_EVENT_RETENTION_DAYS: '0' },
         /^LATCHKEY_EVENT_RETENTION_DAYS must be a whole number from 1 to 3650 \(got "0"\)$/,
+      ],
+      [
+        'LATCHKEY_WEBHOOK_TIMEOUT_MS is above a minute',
+        { LATCHKEY_WEBHOOK_TIMEOUT_MS: '60001' },
+        /^LATCHKEY_WEBHOOK_TIMEOUT_MS must be a whole number from 100 to 60000 \(got "60001"\)$/,
+      ],
+      [
+        'LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS is above a week',
+        { LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS: '169' },
+        /^LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS must be a whole number from 0 to 168/,
       ],
       [
         'LATCHKEY_CHANGE_FEED_HEARTBEAT_MS is below 50',

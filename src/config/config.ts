@@ -55,6 +55,14 @@ export interface AppConfig {
   readonly changeFeedHeartbeatMs: number;
   /** Events older than this many days are purged (the audit log's retention). */
   readonly eventRetentionDays: number;
+  /** How long a webhook receiver has to answer one delivery attempt. */
+  readonly webhookTimeoutMs: number;
+  /** How often the delivery worker looks for due deliveries when no notification woke it. */
+  readonly webhookPollIntervalMs: number;
+  /** Deliveries sent at once by one replica. */
+  readonly webhookConcurrency: number;
+  /** After a secret rotation, how long the previous secret keeps signing beside the new one. */
+  readonly webhookSecretOverlapHours: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -265,6 +273,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const trustProxy = parseTrustProxy(value('LATCHKEY_TRUST_PROXY'), problems);
   const changeFeedHeartbeatMs = integer('LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', 5_000, 50, 60_000);
   const eventRetentionDays = integer('LATCHKEY_EVENT_RETENTION_DAYS', 90, 1, 3650);
+  const webhookTimeoutMs = integer('LATCHKEY_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000);
+  const webhookPollIntervalMs = integer('LATCHKEY_WEBHOOK_POLL_INTERVAL_MS', 1_000, 100, 60_000);
+  const webhookConcurrency = integer('LATCHKEY_WEBHOOK_CONCURRENCY', 16, 1, 256);
+  const webhookSecretOverlapHours = integer('LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS', 24, 0, 168);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -299,6 +311,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     httpKeepAliveTimeoutMs,
     changeFeedHeartbeatMs,
     eventRetentionDays,
+    webhookTimeoutMs,
+    webhookPollIntervalMs,
+    webhookConcurrency,
+    webhookSecretOverlapHours,
   });
 }
 

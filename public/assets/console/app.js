@@ -8,6 +8,8 @@ const pages = {
   offerings: () => import('./pages/offerings.js'),
   'oauth-apps': () => import('./pages/oauth-apps.js'),
   events: () => import('./pages/events.js'),
+  webhooks: () => import('./pages/webhooks.js'),
+  'webhook-deliveries': () => import('./pages/webhook-deliveries.js'),
 };
 
 const main = document.getElementById('main');

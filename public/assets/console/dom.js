@@ -75,6 +75,9 @@ const BADGE_LABELS = {
   accepted: 'Accepted',
   rejected: 'Rejected',
   unreachable: 'Unreachable',
+  pending: 'Pending',
+  delivered: 'Delivered',
+  failed: 'Failed',
 };
 export function badge(status) {
   return h('span', { class: `badge badge-${status}` }, BADGE_LABELS[status] ?? status);

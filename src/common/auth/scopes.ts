@@ -11,6 +11,7 @@ export const SCOPES = [
   'apps:write',
   'workspaces:write',
   'events:read',
+  'webhooks:write',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

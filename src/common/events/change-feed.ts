@@ -16,7 +16,14 @@ import type { AppConfig } from '../../config/config.js';
 import { LOGGER } from '../logging/logger.js';
 import { RandomSource } from '../random.js';
 
-export type ChangeKind = 'app' | 'connection' | 'integration' | 'offering' | 'signing-key';
+export type ChangeKind =
+  | 'app'
+  | 'connection'
+  | 'integration'
+  | 'offering'
+  | 'signing-key'
+  /** New webhook deliveries were committed (a trigger announces them): wakes the delivery workers. */
+  | 'webhook-delivery';
 export interface Change {
   kind: ChangeKind;
   id: string;

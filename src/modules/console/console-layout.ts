@@ -29,7 +29,7 @@ export interface ShellUser {
   scopes: readonly string[];
 }
 
-export type ConsoleSection = 'integrations' | 'oauth-apps' | 'events' | 'offerings';
+export type ConsoleSection = 'integrations' | 'oauth-apps' | 'events' | 'webhooks' | 'offerings';
 
 /** Sends a console page with its security and caching headers. */
 export function sendConsoleHtml(res: Response, status: number, body: string): void {
@@ -81,6 +81,7 @@ const NAV: Array<{ section: ConsoleSection; href: string; label: string; adminOn
   { section: 'integrations', href: '/oauth', label: 'Integrations' },
   { section: 'oauth-apps', href: '/settings/oauth-apps', label: 'OAuth Apps' },
   { section: 'events', href: '/settings/events', label: 'Audit log' },
+  { section: 'webhooks', href: '/settings/webhooks', label: 'Webhooks' },
   { section: 'offerings', href: '/admin/offerings', label: 'Offerings', adminOnly: true },
 ];
 

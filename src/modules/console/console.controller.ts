@@ -117,6 +117,40 @@ export class ConsoleController {
     });
   }
 
+  @Get('settings/webhooks')
+  async webhooks(@Req() req: Request, @Res() res: Response) {
+    await this.render(req, res, {
+      title: 'Webhooks',
+      section: 'webhooks',
+      page: 'webhooks',
+      main: loading('Webhooks'),
+    });
+  }
+
+  @Get('settings/webhooks/:endpointId')
+  async webhookDeliveries(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Param('endpointId') id: string,
+  ) {
+    const user = await this.user(req, res);
+    if (!user) return;
+    if (!UUID.test(id)) {
+      return this.send(res, 404, user, {
+        title: 'Not found',
+        section: 'webhooks',
+        main: html`<h1>Not found</h1><p>There is no such page. <a href="/settings/webhooks">Back to webhooks</a></p>`,
+      });
+    }
+    this.send(res, 200, user, {
+      title: 'Webhook deliveries',
+      section: 'webhooks',
+      page: 'webhook-deliveries',
+      data: { 'endpoint-id': id.toLowerCase() },
+      main: loading('Webhook deliveries'),
+    });
+  }
+
   private async render(req: Request, res: Response, options: ShellOptions): Promise<void> {
     const user = await this.user(req, res);
     if (user) this.send(res, 200, user, options);
