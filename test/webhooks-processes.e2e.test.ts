@@ -126,21 +126,26 @@ describe('webhook delivery with two Latchkey processes', () => {
   it('still delivers an event whose process was killed mid-delivery, after a restart', async (test) => {
     const first = await start(test);
     await createEndpoint(first.url, '/kill');
-    receiver.answer.set('/kill', ['hang', 200]);
+    // Every attempt hangs until the process is dead (a slow machine may see a retry before that).
+    receiver.answer.set('/kill', 'hang');
     const eventId = await emit();
-    await until(() => requestsTo('/kill').length === 1);
+    await until(() => requestsTo('/kill').length >= 1);
     first.proc.child.kill('SIGKILL');
     await first.proc.exited();
+    const beforeRestart = requestsTo('/kill').length;
+    receiver.answer.set('/kill', 200);
     const [held] = await dataSource.query(
       'SELECT status, attempts, lease_owner FROM webhook_deliveries WHERE event_id = $1',
       [eventId],
     );
-    expect(held).toMatchObject({ status: 'pending', attempts: 0, lease_owner: expect.any(String) });
+    expect(held).toMatchObject({ status: 'pending', lease_owner: expect.any(String) });
 
     // The outbox row survived; once the dead process's lease lapses, the restarted one sends it.
     await start(test);
-    await until(() => requestsTo('/kill').length === 2, 30_000);
-    expect(requestsTo('/kill').map((r) => r.headers['webhook-id'])).toEqual([eventId, eventId]);
+    await until(() => requestsTo('/kill').length > beforeRestart, 30_000);
+    expect(new Set(requestsTo('/kill').map((r) => r.headers['webhook-id']))).toEqual(
+      new Set([eventId]),
+    );
     await until(
       async () =>
         (
