@@ -1,3 +1,8 @@
+import {
+  cursorTimeSql,
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+} from '../../common/pagination/keyset-cursor.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../../app.tokens.js';
 import type { AppConfig } from '../../config/config.js';
@@ -21,7 +26,6 @@ import {
   CREDENTIALS_FIELD,
 } from './connection.entity.js';
 import { ConnectionError } from './connections.errors.js';
-import { UUID } from '../../common/validation/uuid.js';
 import { KEY_PATTERN } from '../providers/templates/placeholders.js';
 import { ConnectionResponse } from './dto/connection.dto.js';
 
@@ -154,18 +158,21 @@ export class ConnectionsService {
     if (filter.endUserId) q.andWhere('c.end_user_id = :endUserId', { endUserId: filter.endUserId });
     if (filter.status) q.andWhere('c.status = :status', { status: filter.status });
     if (filter.cursor) {
-      const { createdAt, id } = decodeCursor(filter.cursor);
+      const { createdAt, id } = decodeKeysetCursor(filter.cursor, () =>
+        ConnectionError.invalidCursor(),
+      );
       q.andWhere('(c.created_at, c.id) < (:createdAt, :id)', { createdAt, id });
     }
     // The exact timestamp for the cursor: a JavaScript Date would cut it to milliseconds.
-    q.addSelect(`to_char(c.created_at AT TIME ZONE 'UTC', '${CURSOR_TIME_FORMAT}')`, 'cursor_time');
+    q.addSelect(cursorTimeSql('c.created_at'), 'cursor_time');
     const { entities, raw } = await q.getRawAndEntities<{ cursor_time: string }>();
     const more = entities.length > filter.limit;
     const data = entities.slice(0, filter.limit);
     const last = data.length - 1;
     return {
       data,
-      nextCursor: more && last >= 0 ? encodeCursor(raw[last].cursor_time, data[last].id) : null,
+      nextCursor:
+        more && last >= 0 ? encodeKeysetCursor(raw[last].cursor_time, data[last].id) : null,
     };
   }
 
@@ -385,38 +392,4 @@ export function accessTokenExpiry(
           ? introspected.getTime()
           : tokens.issuedAt + offering.defaultAccessTokenTtlSeconds * 1000;
   return new Date(Number.isNaN(ms) ? now : Math.min(ms, now + MAX_ACCESS_TOKEN_LIFETIME_MS));
-}
-
-const CURSOR_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
-const CURSOR_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
-
-function encodeCursor(createdAt: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-/** Only what this API wrote: a well-formed UTC time that exists on the calendar, and a UUID. */
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw ConnectionError.invalidCursor();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw ConnectionError.invalidCursor();
-  const [createdAt, id] = parsed as unknown[];
-  if (typeof createdAt !== 'string' || typeof id !== 'string' || !UUID.test(id))
-    throw ConnectionError.invalidCursor();
-  const m = CURSOR_TIME.exec(createdAt);
-  const [y, mo, d, h, mi, sec] = (m?.slice(1) ?? []).map(Number);
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
-  const exists =
-    !!m &&
-    date.getUTCFullYear() === y &&
-    date.getUTCMonth() === mo - 1 &&
-    date.getUTCDate() === d &&
-    date.getUTCHours() === h &&
-    date.getUTCMinutes() === mi &&
-    date.getUTCSeconds() === sec;
-  if (!exists) throw ConnectionError.invalidCursor();
-  return { createdAt, id };
 }

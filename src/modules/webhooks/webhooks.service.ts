@@ -1,3 +1,8 @@
+import {
+  cursorTimeSql,
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+} from '../../common/pagination/keyset-cursor.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { In, type DataSource, type Repository } from 'typeorm';
@@ -7,7 +12,6 @@ import { KeyRing } from '../../common/crypto/key-ring.js';
 import { providerUrlProblem } from '../../common/http/url-policy.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
-import { UUID } from '../../common/validation/uuid.js';
 import type { AppConfig } from '../../config/config.js';
 import { EventRecord } from '../events/event.entity.js';
 import type {
@@ -161,11 +165,11 @@ export class WebhooksService {
       .addOrderBy('d.id', 'DESC')
       .limit(page.limit + 1);
     if (page.cursor) {
-      const { createdAt, id } = decodeCursor(page.cursor);
+      const { createdAt, id } = decodeKeysetCursor(page.cursor, () => WebhookError.invalidCursor());
       q.andWhere('(d.created_at, d.id) < (:createdAt, :id)', { createdAt, id });
     }
     // The exact timestamp for the cursor: a JavaScript Date would cut it to milliseconds.
-    q.addSelect(`to_char(d.created_at AT TIME ZONE 'UTC', '${CURSOR_TIME_FORMAT}')`, 'cursor_time');
+    q.addSelect(cursorTimeSql('d.created_at'), 'cursor_time');
     const { entities, raw } = await q.getRawAndEntities<{ cursor_time: string }>();
     const more = entities.length > page.limit;
     const rows = entities.slice(0, page.limit);
@@ -190,7 +194,8 @@ export class WebhooksService {
         eventType: typeOf.get(delivery.eventId) ?? 'unknown',
         attempts: attempts.filter((a) => a.deliveryId === delivery.id),
       })),
-      nextCursor: more && last >= 0 ? encodeCursor(raw[last].cursor_time, rows[last].id) : null,
+      nextCursor:
+        more && last >= 0 ? encodeKeysetCursor(raw[last].cursor_time, rows[last].id) : null,
     };
   }
 
@@ -225,34 +230,4 @@ export class WebhooksService {
   private newSecret(): string {
     return `whsec_${Buffer.from(this.random.token(SECRET_BYTES), 'base64url').toString('base64')}`;
   }
-}
-
-const CURSOR_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-function encodeCursor(createdAt: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-/** Only what this API wrote: a well-formed UTC time and a UUID. */
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw WebhookError.invalidCursor();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw WebhookError.invalidCursor();
-  const [createdAt, id] = parsed as unknown[];
-  if (
-    typeof createdAt !== 'string' ||
-    typeof id !== 'string' ||
-    !UUID.test(id) ||
-    !CURSOR_TIME.test(createdAt) ||
-    Number.isNaN(Date.parse(createdAt)) ||
-    // A day that exists on the calendar (Date rolls 30 February over; PostgreSQL would refuse it).
-    new Date(Date.parse(createdAt)).toISOString().slice(0, 19) !== createdAt.slice(0, 19)
-  )
-    throw WebhookError.invalidCursor();
-  return { createdAt, id };
 }
