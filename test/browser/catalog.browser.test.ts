@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, BOOTSTRAP, createTestApp, type TestApp } from '../support/app.js';
 import { offeringBody } from '../support/factories.js';
@@ -217,8 +218,14 @@ describe('offering catalog and the integration form in a real browser', () => {
         ),
       ).toBe(true);
 
+      // Another offering, its own catalog note's link.
+      const salesforce = JSON.parse(
+        await readFile(new URL('../../offerings/salesforce.json', import.meta.url), 'utf8'),
+      ) as { catalog: { appRegistrationUrl: string } };
       await select().selectOption({ label: 'Salesforce (production)' });
-      await expect.poll(() => registration().count()).toBe(0); // no catalog note, no link
+      await expect
+        .poll(() => registration().getAttribute('href'))
+        .toBe(salesforce.catalog.appRegistrationUrl);
       expect(await callback().isVisible()).toBe(true);
     });
 

@@ -658,7 +658,12 @@ describe('web console in a real browser', () => {
         .poll(() => p.getByRole('heading', { name: 'Not allowed' }).isVisible())
         .toBe(true);
       const nav = p.getByRole('navigation', { name: 'Main' });
-      expect(await nav.getByRole('link').allTextContents()).toEqual(['Integrations', 'OAuth Apps']);
+      expect(await nav.getByRole('link').allTextContents()).toEqual([
+        'Integrations',
+        'OAuth Apps',
+        'Audit log',
+        'Webhooks',
+      ]);
       await p.goto('/settings/oauth-apps');
       await expect.poll(() => p.getByRole('checkbox', { name: /^proxy/ }).isVisible()).toBe(true);
       expect(await p.getByRole('checkbox', { name: /offerings:write/ }).count()).toBe(0);
