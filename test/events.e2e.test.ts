@@ -114,6 +114,25 @@ describe('events', () => {
       expect(await eventsAbout(id, 'token.handed_out')).toHaveLength(2);
     });
 
+    it('records no token.handed_out where LATCHKEY_AUDIT_TOKEN_HANDOUTS=false; other events still', async () => {
+      const id = await newConnection(w, 'eu-handout-unaudited');
+      const quiet = await w.replica({ LATCHKEY_AUDIT_TOKEN_HANDOUTS: 'false' });
+      try {
+        const res = await quiet.http
+          .get(`/api/v1/connections/${id}/access-token`)
+          .auth(w.dev, { type: 'bearer' });
+        expect(res.status).toBe(200);
+        w.t.secret(res.body.accessToken);
+        const revoked = await quiet.http
+          .delete(`/api/v1/connections/${id}`)
+          .auth(w.dev, { type: 'bearer' });
+        expect(revoked.status).toBeLessThan(300);
+      } finally {
+        await quiet.close({ keepDatabase: true });
+      }
+      expect(await types(id)).toEqual(['connection.created', 'connection.revoked']);
+    });
+
     it('records needs_reauth once on invalid_grant, and revoked once', async () => {
       const id = await newConnection(w, 'eu-reauth');
       w.sf.revokeRefreshToken(w.t.secret((await credentialsOf(id)).refreshToken));

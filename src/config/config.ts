@@ -55,6 +55,8 @@ export interface AppConfig {
   readonly changeFeedHeartbeatMs: number;
   /** Events older than this many days are purged (the audit log's retention). */
   readonly eventRetentionDays: number;
+  /** Record `token.handed_out` for every access-token handout (false: those events only are skipped). */
+  readonly auditTokenHandouts: boolean;
   /** How long a webhook receiver has to answer one delivery attempt. */
   readonly webhookTimeoutMs: number;
   /** How often the delivery worker looks for due deliveries when no notification woke it. */
@@ -273,6 +275,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const trustProxy = parseTrustProxy(value('LATCHKEY_TRUST_PROXY'), problems);
   const changeFeedHeartbeatMs = integer('LATCHKEY_CHANGE_FEED_HEARTBEAT_MS', 5_000, 50, 60_000);
   const eventRetentionDays = integer('LATCHKEY_EVENT_RETENTION_DAYS', 90, 1, 3650);
+  const auditTokenHandouts =
+    value('LATCHKEY_AUDIT_TOKEN_HANDOUTS') === undefined
+      ? true
+      : boolean('LATCHKEY_AUDIT_TOKEN_HANDOUTS');
   const webhookTimeoutMs = integer('LATCHKEY_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000);
   const webhookPollIntervalMs = integer('LATCHKEY_WEBHOOK_POLL_INTERVAL_MS', 1_000, 100, 60_000);
   const webhookConcurrency = integer('LATCHKEY_WEBHOOK_CONCURRENCY', 16, 1, 256);
@@ -311,6 +317,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     httpKeepAliveTimeoutMs,
     changeFeedHeartbeatMs,
     eventRetentionDays,
+    auditTokenHandouts,
     webhookTimeoutMs,
     webhookPollIntervalMs,
     webhookConcurrency,

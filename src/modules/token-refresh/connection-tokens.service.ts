@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../../app.tokens.js';
 import { Clock } from '../../common/time/clock.js';
+import type { AppConfig } from '../../config/config.js';
 import { EventsService } from '../events/events.service.js';
 import { type Connection, ConnectionStatus } from '../connections/connection.entity.js';
 import { ConnectionError } from '../connections/connections.errors.js';
@@ -37,6 +39,7 @@ export class ConnectionTokensService {
     private readonly contexts: ConnectionContexts,
     private readonly clock: Clock,
     private readonly events: EventsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async handout(
@@ -91,9 +94,11 @@ export class ConnectionTokensService {
 
   /**
    * The audit trail of the designed handout: which connection, to whom (the actor: the caller),
-   * recorded before the token leaves, so that no handout goes unrecorded.
+   * recorded before the token leaves, so that no handout goes unrecorded. An operator may turn
+   * this one event off (LATCHKEY_AUDIT_TOKEN_HANDOUTS) where handouts are too frequent to keep.
    */
   private async recordHandout(connection: Connection, forceRefresh: boolean): Promise<void> {
+    if (!this.config.auditTokenHandouts) return;
     await this.events.record(undefined, {
       type: 'token.handed_out',
       workspaceId: connection.workspaceId,
