@@ -166,7 +166,12 @@ export class InvitationPageController {
     if (signedIn) {
       csrf = this.sessions.csrfToken(req.cookies[SESSION_COOKIE] as string);
     } else {
-      csrf = this.random.token(24);
+      // Kept across re-renders (a wrong password), so an open tab's form stays valid.
+      const current = req.cookies?.[INVITE_CSRF_COOKIE] as unknown;
+      csrf =
+        typeof current === 'string' && /^[\w-]{32}$/.test(current)
+          ? current
+          : this.random.token(24);
       res.cookie(INVITE_CSRF_COOKIE, csrf, this.cookieOptions(60 * 60 * 1000, '/invitations'));
     }
     const intro = html`<h1>Join ${workspace.name}</h1>
