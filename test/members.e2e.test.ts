@@ -46,7 +46,12 @@ describe('members, invitations and roles', () => {
     return { agent, page, res };
   }
 
-  async function eventsOf(type: string): Promise<Array<Record<string, any>>> {
+  interface EventRow {
+    workspace_id: string | null;
+    subject_id: string;
+    data: Record<string, unknown>;
+  }
+  async function eventsOf(type: string): Promise<EventRow[]> {
     return t.dataSource.query('SELECT * FROM events WHERE type = $1 ORDER BY seq', [type]);
   }
 
