@@ -1,3 +1,4 @@
+import { MembersAndInvitations1796900000000 } from './1796900000000-MembersAndInvitations.js';
 import { WebhookDeliveryWakeup1796820000000 } from './1796820000000-WebhookDeliveryWakeup.js';
 import { EventsAndWebhooks1796800000000 } from './1796800000000-EventsAndWebhooks.js';
 import { ConnectSessionCredentialAttempts1796620000000 } from './1796620000000-ConnectSessionCredentialAttempts.js';
@@ -22,4 +23,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   ConnectSessionCredentialAttempts1796620000000,
   EventsAndWebhooks1796800000000,
   WebhookDeliveryWakeup1796820000000,
+  MembersAndInvitations1796900000000,
 ];

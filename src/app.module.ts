@@ -22,6 +22,7 @@ import { ConsoleModule } from './modules/console/console.module.js';
 import { ConnectModule } from './modules/connect/connect.module.js';
 import { ConnectionsModule } from './modules/connections/connections.module.js';
 import { IntegrationsModule } from './modules/integrations/integrations.module.js';
+import { MembersModule } from './modules/members/members.module.js';
 import { OfferingsModule } from './modules/offerings/offerings.module.js';
 import { OAuthAppsModule } from './modules/oauth-apps/oauth-apps.module.js';
 import { ProxyModule } from './modules/proxy/proxy.module.js';
@@ -74,6 +75,7 @@ export class AppModule {
         OutboundHttpModule,
         WorkspacesModule,
         UsersModule,
+        MembersModule,
         OfferingsModule,
         IntegrationsModule,
         ConnectionsModule,

@@ -70,6 +70,7 @@ describe('config', () => {
         webhookPollIntervalMs: 1_000,
         webhookConcurrency: 16,
         webhookSecretOverlapHours: 24,
+        smtp: undefined,
       });
     });
 
@@ -768,6 +769,54 @@ describe('config', () => {
         expect(text).not.toContain(key);
         expect(text).not.toContain(key.slice(0, 8));
       }
+    });
+  });
+
+  describe('SMTP settings', () => {
+    it('takes a URL or host settings, with a From address', () => {
+      expect(
+        loadConfig(
+          {
+            LATCHKEY_SMTP_URL: 'smtps://u:p@mail.example.com',
+            LATCHKEY_SMTP_FROM: 'a@example.com',
+          },
+          CWD,
+        ).smtp,
+      ).toEqual({ transport: 'smtps://u:p@mail.example.com', from: 'a@example.com' });
+      expect(
+        loadConfig(
+          {
+            LATCHKEY_SMTP_HOST: 'mail.example.com',
+            LATCHKEY_SMTP_PORT: '465',
+            LATCHKEY_SMTP_USER: 'u',
+            LATCHKEY_SMTP_PASSWORD: 'p',
+            LATCHKEY_SMTP_FROM: 'Latchkey <a@example.com>',
+          },
+          CWD,
+        ).smtp,
+      ).toEqual({
+        transport: {
+          host: 'mail.example.com',
+          port: 465,
+          secure: true,
+          auth: { user: 'u', pass: 'p' },
+        },
+        from: 'Latchkey <a@example.com>',
+      });
+    });
+
+    it('names each problem and never echoes the URL, which may hold a password', () => {
+      const text = configErrorOf({
+        LATCHKEY_SMTP_URL: 'http://user:hunter2secret@mail.example.com',
+        LATCHKEY_SMTP_USER: 'u',
+      }).message;
+      expect(text).toContain('LATCHKEY_SMTP_URL must be an smtp:// or smtps:// URL');
+      expect(text).toContain('LATCHKEY_SMTP_FROM is required');
+      expect(text).toContain('LATCHKEY_SMTP_USER and LATCHKEY_SMTP_PASSWORD must be set together');
+      expect(text).not.toContain('hunter2secret');
+      expect(configErrorOf({ LATCHKEY_SMTP_FROM: 'a@example.com' }).message).toContain(
+        'neither LATCHKEY_SMTP_URL nor LATCHKEY_SMTP_HOST',
+      );
     });
   });
 });

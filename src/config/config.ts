@@ -65,6 +65,24 @@ export interface AppConfig {
   readonly webhookConcurrency: number;
   /** After a secret rotation, how long the previous secret keeps signing beside the new one. */
   readonly webhookSecretOverlapHours: number;
+  /** Where invitation emails go; undefined: no mail server, the inviter is shown the link. */
+  readonly smtp: SmtpConfig | undefined;
+}
+
+/** An SMTP server for invitation emails (nodemailer transport options). Holds a secret. */
+export interface SmtpConfig {
+  /** `smtp://` or `smtps://` URL (may carry credentials), or host settings. */
+  readonly transport:
+    | string
+    | {
+        host: string;
+        port: number;
+        /** Implicit TLS (port 465); otherwise STARTTLS when the server offers it. */
+        secure: boolean;
+        auth?: { user: string; pass: string };
+      };
+  /** The From address, e.g. `Latchkey <latchkey@example.com>`. */
+  readonly from: string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -86,6 +104,8 @@ export const SECRET_VARIABLES = [
   'LATCHKEY_ENCRYPTION_KEYS',
   'LATCHKEY_ADMIN_PASSWORD',
   'LATCHKEY_BOOTSTRAP_CLIENT_SECRET',
+  'LATCHKEY_SMTP_URL',
+  'LATCHKEY_SMTP_PASSWORD',
 ] as const;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -283,6 +303,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const webhookPollIntervalMs = integer('LATCHKEY_WEBHOOK_POLL_INTERVAL_MS', 1_000, 100, 60_000);
   const webhookConcurrency = integer('LATCHKEY_WEBHOOK_CONCURRENCY', 16, 1, 256);
   const webhookSecretOverlapHours = integer('LATCHKEY_WEBHOOK_SECRET_OVERLAP_HOURS', 24, 0, 168);
+  const smtp = parseSmtp(value, integer, boolean, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -322,7 +343,65 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     webhookPollIntervalMs,
     webhookConcurrency,
     webhookSecretOverlapHours,
+    smtp,
   });
+}
+
+/**
+ * `LATCHKEY_SMTP_URL`, or `LATCHKEY_SMTP_HOST` with `_PORT` (587), `_SECURE`, `_USER` and
+ * `_PASSWORD`; either way `LATCHKEY_SMTP_FROM`. Nothing set: no mail server.
+ */
+function parseSmtp(
+  value: (name: string) => string | undefined,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  boolean: (name: string) => boolean,
+  problems: string[],
+): SmtpConfig | undefined {
+  const url = value('LATCHKEY_SMTP_URL');
+  const host = value('LATCHKEY_SMTP_HOST');
+  const from = value('LATCHKEY_SMTP_FROM');
+  const user = value('LATCHKEY_SMTP_USER');
+  const pass = value('LATCHKEY_SMTP_PASSWORD');
+  const port = integer('LATCHKEY_SMTP_PORT', 587, 1, 65535);
+  const secure =
+    value('LATCHKEY_SMTP_SECURE') === undefined ? port === 465 : boolean('LATCHKEY_SMTP_SECURE');
+  if (url === undefined && host === undefined) {
+    for (const name of [
+      'LATCHKEY_SMTP_FROM',
+      'LATCHKEY_SMTP_USER',
+      'LATCHKEY_SMTP_PASSWORD',
+      'LATCHKEY_SMTP_PORT',
+    ])
+      if (value(name) !== undefined)
+        problems.push(`${name} is set but neither LATCHKEY_SMTP_URL nor LATCHKEY_SMTP_HOST is`);
+    return undefined;
+  }
+  const before = problems.length;
+  if (url !== undefined && host !== undefined)
+    problems.push('Set LATCHKEY_SMTP_URL or LATCHKEY_SMTP_HOST, not both');
+  // The URL may carry a password: name the variable, never echo it.
+  if (url !== undefined && !/^smtps?:\/\/[^/\s]+/.test(url))
+    problems.push('LATCHKEY_SMTP_URL must be an smtp:// or smtps:// URL');
+  if (host !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(host))
+    problems.push(`LATCHKEY_SMTP_HOST must be a host name or address (got "${host}")`);
+  if ((user === undefined) !== (pass === undefined))
+    problems.push('LATCHKEY_SMTP_USER and LATCHKEY_SMTP_PASSWORD must be set together');
+  if (from === undefined)
+    problems.push('LATCHKEY_SMTP_FROM is required when an SMTP server is configured');
+  else if (!/^[^\r\n]*<?[^\s@<>]+@[^\s@<>]+>?$/.test(from))
+    problems.push(
+      `LATCHKEY_SMTP_FROM must be an email address, optionally with a name (got "${from}")`,
+    );
+  if (problems.length > before) return undefined;
+  return {
+    transport: url ?? {
+      host: host!,
+      port,
+      secure,
+      ...(user && pass ? { auth: { user, pass } } : {}),
+    },
+    from: from!,
+  };
 }
 
 const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);

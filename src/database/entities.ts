@@ -13,6 +13,7 @@ import { EventRecord } from '../modules/events/event.entity.js';
 import { WebhookAttempt } from '../modules/webhooks/webhook-attempt.entity.js';
 import { WebhookDelivery } from '../modules/webhooks/webhook-delivery.entity.js';
 import { WebhookEndpoint } from '../modules/webhooks/webhook-endpoint.entity.js';
+import { Invitation } from '../modules/members/invitation.entity.js';
 import { AuthFailureWindow } from '../modules/sign-in-throttle/auth-failure-window.entity.js';
 
 /** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
@@ -33,4 +34,5 @@ export const ENTITIES = [
   WebhookEndpoint,
   WebhookDelivery,
   WebhookAttempt,
+  Invitation,
 ];

@@ -7,6 +7,7 @@ const pages = {
   'integration-detail': () => import('./pages/integration-detail.js'),
   offerings: () => import('./pages/offerings.js'),
   'oauth-apps': () => import('./pages/oauth-apps.js'),
+  members: () => import('./pages/members.js'),
   events: () => import('./pages/events.js'),
   webhooks: () => import('./pages/webhooks.js'),
   'webhook-deliveries': () => import('./pages/webhook-deliveries.js'),

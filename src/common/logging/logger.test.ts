@@ -29,6 +29,7 @@ describe(redactPath.name, () => {
   it('hides the bearer token in connect links and leaves other paths alone', () => {
     expect(redactPath('/connect/abc123SECRET')).toBe('/connect/[redacted]');
     expect(redactPath('/connect/abc123SECRET/start')).toBe('/connect/[redacted]/start');
+    expect(redactPath('/invitations/0e3b.SECRET')).toBe('/invitations/[redacted]');
     expect(redactPath('/api/v1/connections')).toBe('/api/v1/connections');
   });
 });

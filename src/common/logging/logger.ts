@@ -55,9 +55,11 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Paths that carry a bearer secret (connect links) are logged without it. */
+/** Paths that carry a bearer secret (connect and invitation links) are logged without it. */
 export function redactPath(path: string): string {
-  return path.replace(/^\/connect\/[^/]+/, '/connect/[redacted]');
+  return path
+    .replace(/^\/connect\/[^/]+/, '/connect/[redacted]')
+    .replace(/^\/invitations\/[^/]+/, '/invitations/[redacted]');
 }
 
 /** The request's id: a well-formed incoming X-Request-Id, otherwise a new UUID. */

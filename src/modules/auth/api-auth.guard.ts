@@ -3,7 +3,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { type Principal, PUBLIC_ROUTE, REQUIRED_SCOPES } from '../../common/auth/principal.js';
-import { DEVELOPER_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
+import { ROLE_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
 import { safeEqual } from '../../common/crypto/secret-hash.js';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { Clock } from '../../common/time/clock.js';
@@ -119,19 +119,29 @@ export class ApiAuthenticator {
           throw AuthError.csrf();
       }
       const { session, user } = resolved;
-      const isAdmin = user.role === UserRole.Admin;
-      if (!isAdmin && !(await this.users.isMember(user.id, session.workspaceId))) {
-        throw AuthError.workspaceForbidden();
-      }
-      return {
-        kind: 'user',
-        workspaceId: session.workspaceId,
-        scopes: new Set(isAdmin ? SCOPES : DEVELOPER_SCOPES),
-        isPlatformAdmin: isAdmin,
-        userId: user.id,
-      };
+      return this.userPrincipal(user.id, user.role === UserRole.Admin, session.workspaceId);
     }
     throw AuthError.unauthenticated();
+  }
+
+  /**
+   * A signed-in user acting in a workspace: a platform admin holds every scope anywhere; anyone
+   * else exactly the scopes of their role there, and nothing where they are not a member.
+   */
+  private async userPrincipal(
+    userId: string,
+    isPlatformAdmin: boolean,
+    workspaceId: string,
+  ): Promise<Principal> {
+    const role = isPlatformAdmin ? null : await this.users.memberRole(userId, workspaceId);
+    if (!isPlatformAdmin && !role) throw AuthError.workspaceForbidden();
+    return {
+      kind: 'user',
+      workspaceId,
+      scopes: new Set(role ? ROLE_SCOPES[role] : SCOPES),
+      isPlatformAdmin,
+      userId,
+    };
   }
 
   private remember(header: string, entry: BearerEntry): void {
@@ -146,12 +156,10 @@ export class ApiAuthenticator {
     if (typeof named !== 'string' || !UUID.test(named)) {
       throw new DomainError('validation.failed', 'invalid', 'workspaceId must be a UUID.');
     }
-    const allowed =
-      principal.isPlatformAdmin ||
-      (principal.kind === 'user' &&
-        principal.userId &&
-        (await this.users.isMember(principal.userId, named)));
-    if (!allowed) throw AuthError.workspaceForbidden();
+    // A member acts there with their role in that workspace, not the one they came from.
+    if (principal.kind === 'user' && principal.userId && !principal.isPlatformAdmin)
+      return this.userPrincipal(principal.userId, false, named);
+    if (!principal.isPlatformAdmin) throw AuthError.workspaceForbidden();
     if (!(await this.workspaces.exists(named))) {
       throw new DomainError('workspace.not_found', 'not_found', 'No such workspace.');
     }

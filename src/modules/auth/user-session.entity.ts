@@ -13,6 +13,7 @@ import { Workspace } from '../workspaces/workspace.entity.js';
 /** A signed-in browser. The cookie holds a random token; only its SHA-256 is stored. */
 @Entity('user_sessions')
 @Index('idx_user_sessions_expires_at', ['expiresAt'])
+@Index('idx_user_sessions_user', ['userId', 'workspaceId'])
 export class UserSession {
   @PrimaryColumn('uuid')
   id!: string;

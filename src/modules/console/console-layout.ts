@@ -29,15 +29,21 @@ export interface ShellUser {
   scopes: readonly string[];
 }
 
-export type ConsoleSection = 'integrations' | 'oauth-apps' | 'events' | 'webhooks' | 'offerings';
+export type ConsoleSection =
+  'integrations' | 'oauth-apps' | 'members' | 'events' | 'webhooks' | 'offerings';
 
 /** Sends a console page with its security and caching headers. */
-export function sendConsoleHtml(res: Response, status: number, body: string): void {
+export function sendConsoleHtml(
+  res: Response,
+  status: number,
+  body: string,
+  options: { referrerPolicy?: 'same-origin' | 'no-referrer' } = {},
+): void {
   res.setHeader('Content-Security-Policy', CONSOLE_CSP);
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'same-origin');
+  res.setHeader('Referrer-Policy', options.referrerPolicy ?? 'same-origin');
   res.status(status).type('html').send(body);
 }
 
@@ -80,6 +86,7 @@ ${body}
 const NAV: Array<{ section: ConsoleSection; href: string; label: string; adminOnly?: boolean }> = [
   { section: 'integrations', href: '/oauth', label: 'Integrations' },
   { section: 'oauth-apps', href: '/settings/oauth-apps', label: 'OAuth Apps' },
+  { section: 'members', href: '/settings/members', label: 'Members' },
   { section: 'events', href: '/settings/events', label: 'Audit log' },
   { section: 'webhooks', href: '/settings/webhooks', label: 'Webhooks' },
   { section: 'offerings', href: '/admin/offerings', label: 'Offerings', adminOnly: true },

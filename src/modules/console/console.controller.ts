@@ -2,12 +2,13 @@ import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { APP_CONFIG } from '../../app.tokens.js';
-import { DEVELOPER_SCOPES, SCOPES } from '../../common/auth/scopes.js';
+import { ROLE_SCOPES, SCOPES } from '../../common/auth/scopes.js';
 import { html } from '../../common/html/html.js';
 import { UUID } from '../../common/validation/uuid.js';
 import type { AppConfig } from '../../config/config.js';
 import { SESSION_COOKIE, SessionsService } from '../auth/sessions.service.js';
 import { UserRole } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
 import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import {
   consoleDocument,
@@ -31,6 +32,7 @@ export class ConsoleController {
   constructor(
     private readonly sessions: SessionsService,
     private readonly workspaces: WorkspacesService,
+    private readonly users: UsersService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -93,6 +95,16 @@ export class ConsoleController {
       section: 'offerings',
       page: 'offerings',
       main: loading('Offerings'),
+    });
+  }
+
+  @Get('settings/members')
+  async members(@Req() req: Request, @Res() res: Response) {
+    await this.render(req, res, {
+      title: 'Members',
+      section: 'members',
+      page: 'members',
+      main: loading('Members'),
     });
   }
 
@@ -175,6 +187,7 @@ export class ConsoleController {
       choices.find((w) => w.id === resolved.session.workspaceId) ??
       (await this.workspaces.get(resolved.session.workspaceId));
     const isAdmin = resolved.user.role === UserRole.Admin;
+    const role = isAdmin ? null : await this.users.memberRole(resolved.user.id, workspace.id);
     return {
       email: resolved.user.email,
       isAdmin,
@@ -182,7 +195,7 @@ export class ConsoleController {
       workspaceName: workspace.name,
       workspaces: choices,
       csrfToken: this.sessions.csrfToken(token),
-      scopes: isAdmin ? SCOPES : DEVELOPER_SCOPES,
+      scopes: isAdmin ? SCOPES : role ? ROLE_SCOPES[role] : [],
     };
   }
 }

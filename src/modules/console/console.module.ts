@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { UsersModule } from '../users/users.module.js';
 import { WorkspacesModule } from '../workspaces/workspaces.module.js';
 import { ConsoleController } from './console.controller.js';
 
@@ -8,7 +9,7 @@ import { ConsoleController } from './console.controller.js';
  * only the public /api/v1 API; the static files are served by `staticFiles` (installed in app.ts).
  */
 @Module({
-  imports: [AuthModule, WorkspacesModule],
+  imports: [AuthModule, WorkspacesModule, UsersModule],
   controllers: [ConsoleController],
 })
 export class ConsoleModule {}

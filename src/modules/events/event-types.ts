@@ -14,6 +14,10 @@ export const EVENT_TYPES = [
   'integration.status_changed',
   'integration.secret_rotated',
   'integration.deleted',
+  'member.invited',
+  'member.joined',
+  'member.role_changed',
+  'member.removed',
   'offering.created',
   'offering.updated',
   'offering.deleted',
@@ -23,6 +27,7 @@ export const EVENT_TYPES = [
   'token.handed_out',
   'user.signed_in',
   'user.sign_in_failed',
+  'user.disabled',
   'webhook_endpoint.disabled',
 ] as const;
 

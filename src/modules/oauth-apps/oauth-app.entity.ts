@@ -49,6 +49,10 @@ export class OAuthApp {
   @Column({ name: 'is_bootstrap', type: 'boolean', default: false })
   isBootstrap!: boolean;
 
+  /** Who created it: the app acts on their authority and is revoked when they leave (docs/security.md). */
+  @Index('idx_oauth_apps_created_by', {
+    where: '"created_by_user_id" IS NOT NULL AND "revoked_at" IS NULL',
+  })
   @Column({ name: 'created_by_user_id', type: 'uuid', nullable: true })
   createdByUserId!: string | null;
 

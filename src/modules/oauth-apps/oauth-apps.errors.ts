@@ -26,4 +26,11 @@ export class OAuthAppError extends DomainError {
       { scopes },
     );
   }
+  static creationRestricted(): OAuthAppError {
+    return new OAuthAppError(
+      'oauth_app.creation_restricted',
+      'forbidden',
+      'In this workspace only admins may create OAuth Apps or regenerate their secrets (workspace setting appCreation).',
+    );
+  }
 }

@@ -16,6 +16,7 @@ import { Clock } from '../../common/time/clock.js';
 import { ClientSecretHasher } from './client-secret-hasher.js';
 import { EventsService } from '../events/events.service.js';
 import { OAuthApp } from './oauth-app.entity.js';
+import { Workspace } from '../workspaces/workspace.entity.js';
 import { AuthError } from '../auth/auth.errors.js';
 import { OAuthAppError } from './oauth-apps.errors.js';
 
@@ -59,6 +60,7 @@ export class OAuthAppsService {
     principal: Principal,
     input: { description: string; scopes?: Scope[] },
   ): Promise<AppWithSecret> {
+    await this.assertMayCreate(principal);
     const requested = input.scopes ?? DEVELOPER_SCOPES.filter((s) => principal.scopes.has(s));
     const scopes = SCOPES.filter((s) => requested.includes(s));
     const beyond = scopesBeyond(principal, scopes);
@@ -95,6 +97,7 @@ export class OAuthAppsService {
     const app = await this.manageable(principal, id);
     if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
     if (app.revokedAt) throw OAuthAppError.revoked();
+    await this.assertMayCreate(principal);
     const clientSecret = this.newSecret();
     const secretHash = this.secretHasher.hash(clientSecret);
     // Conditional on the version read, so two concurrent regenerations cannot both "win".
@@ -139,6 +142,69 @@ export class OAuthAppsService {
       if (result.affected === 1) await this.record(manager, 'oauth_app.revoked', app, {});
     });
     await this.changes.publish({ kind: 'app', id: app.id });
+  }
+
+  /**
+   * Revokes, in the caller's transaction, the active apps this user created (in one workspace, or
+   * everywhere): an app acts on its creator's authority, which ends when they leave or are
+   * disabled. Callers announce the returned apps with `announceChanged` once committed.
+   */
+  async revokeCreatedBy(
+    manager: EntityManager,
+    userId: string,
+    workspaceId: string | undefined,
+    reason: 'creator_removed' | 'creator_disabled',
+  ): Promise<OAuthApp[]> {
+    const repo = manager.getRepository(OAuthApp);
+    const apps = await repo.findBy({
+      createdByUserId: userId,
+      revokedAt: IsNull(),
+      isBootstrap: false,
+      ...(workspaceId ? { workspaceId } : {}),
+    });
+    for (const app of apps) {
+      await repo.update({ id: app.id, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+      await this.record(manager, 'oauth_app.revoked', app, { reason });
+    }
+    return apps;
+  }
+
+  /** Makes `toUserId` the creator of `fromUserId`'s active apps in the workspace; their ids. */
+  async transferCreatedBy(
+    manager: EntityManager,
+    workspaceId: string,
+    fromUserId: string,
+    toUserId: string,
+  ): Promise<string[]> {
+    const repo = manager.getRepository(OAuthApp);
+    const apps = await repo.findBy({
+      workspaceId,
+      createdByUserId: fromUserId,
+      revokedAt: IsNull(),
+    });
+    if (apps.length)
+      await repo.update(
+        { workspaceId, createdByUserId: fromUserId, revokedAt: IsNull() },
+        { createdByUserId: toUserId },
+      );
+    return apps.map((a) => a.id);
+  }
+
+  /** Tells every replica that these apps changed (their cached tokens stop working). */
+  async announceChanged(apps: readonly OAuthApp[]): Promise<void> {
+    for (const app of apps) await this.changes.publish({ kind: 'app', id: app.id });
+  }
+
+  /**
+   * The workspace's `appCreation` setting: under `admins`, only callers holding `members:write`
+   * (workspace admins, platform admins, apps with admin-level scopes) create apps or regenerate secrets.
+   */
+  private async assertMayCreate(principal: Principal): Promise<void> {
+    if (principal.scopes.has('members:write')) return;
+    const workspace = await this.apps.manager
+      .getRepository(Workspace)
+      .findOne({ where: { id: principal.workspaceId }, select: { id: true, appCreation: true } });
+    if (workspace?.appCreation === 'admins') throw OAuthAppError.creationRestricted();
   }
 
   /**

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, IsNull, Repository } from 'typeorm';
 import { DUMMY_SECRET_HASH, hashSecret, verifySecret } from '../../common/crypto/secret-hash.js';
+import type { MemberRole } from '../../common/auth/scopes.js';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { RandomSource } from '../../common/random.js';
 import { User, UserRole } from './user.entity.js';
@@ -17,7 +18,14 @@ export class UsersService {
   ) {}
 
   async create(
-    input: { email: string; password: string; role: UserRole; workspaceIds: string[] },
+    input: {
+      email: string;
+      password: string;
+      role: UserRole;
+      workspaceIds: string[];
+      /** The role in those workspaces; by default admin for a platform admin, else developer. */
+      memberRole?: MemberRole;
+    },
     manager?: EntityManager,
   ): Promise<User> {
     const users = manager?.getRepository(User) ?? this.users;
@@ -40,7 +48,8 @@ export class UsersService {
       }),
     );
     for (const workspaceId of input.workspaceIds) {
-      await members.save(members.create({ workspaceId, userId: user.id }));
+      const role = input.memberRole ?? (input.role === UserRole.Admin ? 'admin' : 'developer');
+      await members.save(members.create({ workspaceId, userId: user.id, role }));
     }
     return user;
   }
@@ -79,6 +88,15 @@ export class UsersService {
     return (manager?.getRepository(User) ?? this.users).findOneBy({
       email: email.trim().toLowerCase(),
     });
+  }
+
+  /** The user's role in the workspace, or null when they are not a member (platform admins: their row, if any). */
+  async memberRole(userId: string, workspaceId: string): Promise<MemberRole | null> {
+    const row = await this.members.findOne({
+      where: { userId, workspaceId },
+      select: { role: true, userId: true, workspaceId: true },
+    });
+    return row?.role ?? null;
   }
 
   async isMember(userId: string, workspaceId: string): Promise<boolean> {

@@ -1,4 +1,13 @@
-import { CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+} from 'typeorm';
+import { MEMBER_ROLES, type MemberRole } from '../../common/auth/scopes.js';
 import { Workspace } from '../workspaces/workspace.entity.js';
 import { User } from './user.entity.js';
 
@@ -10,6 +19,10 @@ export class WorkspaceMember {
 
   @PrimaryColumn({ name: 'user_id', type: 'uuid' })
   userId!: string;
+
+  /** What the member may do in this workspace (ROLE_SCOPES); platform admins need no row. */
+  @Column({ type: 'enum', enum: MEMBER_ROLES, enumName: 'member_role', default: 'developer' })
+  role!: MemberRole;
 
   @ManyToOne(() => Workspace, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'workspace_id' })

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { RandomSource } from '../../common/random.js';
-import { Workspace } from './workspace.entity.js';
+import { type AppCreationPolicy, Workspace } from './workspace.entity.js';
 import { WorkspaceError } from './workspaces.errors.js';
 
 export const DEFAULT_WORKSPACE_SLUG = 'default';
@@ -41,9 +41,13 @@ export class WorkspacesService {
     }
   }
 
-  async update(id: string, input: { name?: string }): Promise<Workspace> {
+  async update(
+    id: string,
+    input: { name?: string; appCreation?: AppCreationPolicy },
+  ): Promise<Workspace> {
     const workspace = await this.get(id);
     if (input.name !== undefined) workspace.name = input.name;
+    if (input.appCreation !== undefined) workspace.appCreation = input.appCreation;
     return this.workspaces.save(workspace);
   }
 

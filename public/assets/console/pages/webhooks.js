@@ -28,12 +28,17 @@ const EVENT_TYPES = [
   'integration.status_changed',
   'integration.secret_rotated',
   'integration.deleted',
+  'member.invited',
+  'member.joined',
+  'member.role_changed',
+  'member.removed',
   'oauth_app.created',
   'oauth_app.secret_regenerated',
   'oauth_app.revoked',
   'token.handed_out',
   'user.signed_in',
   'user.sign_in_failed',
+  'user.disabled',
   'webhook_endpoint.disabled',
 ];
 

@@ -1,6 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
-import type { Workspace } from '../workspace.entity.js';
+import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import {
+  APP_CREATION_POLICIES,
+  type AppCreationPolicy,
+  type Workspace,
+} from '../workspace.entity.js';
 
 export class CreateWorkspaceDto {
   @ApiProperty({ example: 'acme', description: 'Lower-case letters, digits and dashes; unique.' })
@@ -23,12 +27,23 @@ export class UpdateWorkspaceDto {
   @IsString()
   @Length(1, 200)
   name?: string;
+
+  @ApiPropertyOptional({
+    enum: APP_CREATION_POLICIES,
+    description: 'Who may create OAuth Apps and regenerate their secrets.',
+  })
+  @IsOptional()
+  @IsIn(APP_CREATION_POLICIES, {
+    message: `appCreation must be one of: ${APP_CREATION_POLICIES.join(', ')}`,
+  })
+  appCreation?: AppCreationPolicy;
 }
 
 export class WorkspaceResponse {
   @ApiProperty() id!: string;
   @ApiProperty() slug!: string;
   @ApiProperty() name!: string;
+  @ApiProperty({ enum: APP_CREATION_POLICIES }) appCreation!: AppCreationPolicy;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
 
@@ -37,6 +52,7 @@ export class WorkspaceResponse {
       id: w.id,
       slug: w.slug,
       name: w.name,
+      appCreation: w.appCreation,
       createdAt: w.createdAt.toISOString(),
       updatedAt: w.updatedAt.toISOString(),
     };

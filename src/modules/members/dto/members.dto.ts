@@ -1,0 +1,104 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsEmail, IsIn, IsOptional, IsUUID, MaxLength } from 'class-validator';
+import { MEMBER_ROLES, type MemberRole } from '../../../common/auth/scopes.js';
+import { WorkspaceQueryDto } from '../../../common/validation/workspace-query.dto.js';
+import {
+  APP_CREATION_POLICIES,
+  type AppCreationPolicy,
+} from '../../workspaces/workspace.entity.js';
+import type { Invitation } from '../invitation.entity.js';
+import { InvitationsService, type InvitationStatus } from '../invitations.service.js';
+import type { MemberView } from '../members.service.js';
+
+const roleMessage = `role must be one of: ${MEMBER_ROLES.join(', ')}`;
+
+export class CreateInvitationDto {
+  @ApiProperty({ example: 'dev@example.com' })
+  @IsEmail({}, { message: 'email must be an email address' })
+  @MaxLength(320)
+  email!: string;
+
+  @ApiProperty({ enum: MEMBER_ROLES })
+  @IsIn(MEMBER_ROLES, { message: roleMessage })
+  role!: MemberRole;
+}
+
+export class UpdateMemberDto {
+  @ApiProperty({ enum: MEMBER_ROLES })
+  @IsIn(MEMBER_ROLES, { message: roleMessage })
+  role!: MemberRole;
+}
+
+export class RemoveMemberQuery extends WorkspaceQueryDto {
+  @ApiPropertyOptional({
+    description:
+      'An admin of the workspace (or a platform admin) who takes over the OAuth Apps the member created; without it they are revoked.',
+  })
+  @IsOptional()
+  @IsUUID()
+  transferAppsTo?: string;
+}
+
+export class WorkspaceSettingsDto {
+  @ApiProperty({
+    enum: APP_CREATION_POLICIES,
+    description: 'Who may create OAuth Apps and regenerate their secrets.',
+  })
+  @IsIn(APP_CREATION_POLICIES, {
+    message: `appCreation must be one of: ${APP_CREATION_POLICIES.join(', ')}`,
+  })
+  appCreation!: AppCreationPolicy;
+}
+
+export class MemberResponse {
+  @ApiProperty() userId!: string;
+  @ApiProperty() email!: string;
+  @ApiProperty({ enum: MEMBER_ROLES }) role!: MemberRole;
+  @ApiProperty() joinedAt!: string;
+  @ApiProperty({ description: 'Disabled platform-wide: cannot sign in.' }) disabled!: boolean;
+
+  static of(m: MemberView): MemberResponse {
+    return {
+      userId: m.userId,
+      email: m.email,
+      role: m.role,
+      joinedAt: m.joinedAt.toISOString(),
+      disabled: m.disabled,
+    };
+  }
+}
+
+export class InvitationResponse {
+  @ApiProperty() id!: string;
+  @ApiProperty() email!: string;
+  @ApiProperty({ enum: MEMBER_ROLES }) role!: MemberRole;
+  @ApiProperty({ enum: ['pending', 'accepted', 'expired'] }) status!: InvitationStatus;
+  @ApiProperty() expiresAt!: string;
+  @ApiProperty({ nullable: true, type: String }) acceptedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) invitedByUserId!: string | null;
+  @ApiProperty() createdAt!: string;
+
+  static of(i: Invitation, nowMs: number): InvitationResponse {
+    return {
+      id: i.id,
+      email: i.email,
+      role: i.role,
+      status: InvitationsService.statusOf(i, nowMs),
+      expiresAt: i.expiresAt.toISOString(),
+      acceptedAt: i.acceptedAt?.toISOString() ?? null,
+      invitedByUserId: i.invitedByUserId,
+      createdAt: i.createdAt.toISOString(),
+    };
+  }
+}
+
+export class CreatedInvitationResponse extends InvitationResponse {
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'The acceptance link, shown only now and only when no mail server is configured; null when it was emailed.',
+  })
+  link!: string | null;
+  @ApiProperty({ enum: ['link', 'email'] }) delivery!: 'link' | 'email';
+}

@@ -1,0 +1,192 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { type DataSource, type EntityManager, IsNull } from 'typeorm';
+import type { Principal } from '../../common/auth/principal.js';
+import type { MemberRole } from '../../common/auth/scopes.js';
+import { Clock } from '../../common/time/clock.js';
+import { UserSession } from '../auth/user-session.entity.js';
+import { EventsService } from '../events/events.service.js';
+import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
+import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
+import { User, UserRole } from '../users/user.entity.js';
+import { WorkspaceMember } from '../users/workspace-member.entity.js';
+import { type AppCreationPolicy, Workspace } from '../workspaces/workspace.entity.js';
+import { WorkspaceError } from '../workspaces/workspaces.errors.js';
+import { MemberError } from './members.errors.js';
+
+export interface MemberView {
+  userId: string;
+  email: string;
+  role: MemberRole;
+  joinedAt: Date;
+  disabled: boolean;
+}
+
+/**
+ * A workspace's people: roles, removal, and platform-wide disabling. Every change to a workspace's
+ * memberships locks the workspace row first, so the last-admin rule holds however many requests
+ * (in however many replicas) change the same workspace at once.
+ */
+@Injectable()
+export class MembersService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly apps: OAuthAppsService,
+    private readonly events: EventsService,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(workspaceId: string): Promise<MemberView[]> {
+    const rows = await this.dataSource
+      .getRepository(WorkspaceMember)
+      .find({ where: { workspaceId }, relations: { user: true }, order: { createdAt: 'ASC' } });
+    return rows.map((m) => ({
+      userId: m.userId,
+      email: m.user!.email,
+      role: m.role,
+      joinedAt: m.createdAt,
+      disabled: m.user!.disabledAt !== null,
+    }));
+  }
+
+  async changeRole(principal: Principal, userId: string, role: MemberRole): Promise<MemberView> {
+    const workspaceId = principal.workspaceId;
+    await this.dataSource.transaction(async (manager) => {
+      const member = await this.lockedMember(manager, workspaceId, userId);
+      if (member.role === role) return;
+      if (member.role === 'admin') await this.assertNotLastAdmin(manager, workspaceId);
+      await manager.getRepository(WorkspaceMember).update({ workspaceId, userId }, { role });
+      await this.events.record(manager, {
+        type: 'member.role_changed',
+        workspaceId,
+        subject: { kind: 'user', id: userId },
+        data: { from: member.role, to: role },
+      });
+    });
+    return (await this.list(workspaceId)).find((m) => m.userId === userId)!;
+  }
+
+  /**
+   * Removes a member: their sessions in this workspace end at once, and the OAuth Apps they
+   * created here are revoked, unless `transferAppsTo` names an admin of the workspace (or a platform
+   * admin) who then answers for them.
+   */
+  async remove(principal: Principal, userId: string, transferAppsTo?: string): Promise<void> {
+    const workspaceId = principal.workspaceId;
+    const revoked = await this.dataSource.transaction(async (manager) => {
+      const member = await this.lockedMember(manager, workspaceId, userId);
+      if (member.role === 'admin') await this.assertNotLastAdmin(manager, workspaceId);
+      if (transferAppsTo !== undefined) {
+        const target = await manager.getRepository(User).findOneBy({ id: transferAppsTo });
+        const targetRole = await manager
+          .getRepository(WorkspaceMember)
+          .findOneBy({ workspaceId, userId: transferAppsTo });
+        const ok =
+          transferAppsTo !== userId &&
+          target !== null &&
+          target.disabledAt === null &&
+          (target.role === UserRole.Admin || targetRole?.role === 'admin');
+        if (!ok) throw MemberError.transferTargetInvalid();
+      }
+      await manager.getRepository(WorkspaceMember).delete({ workspaceId, userId });
+      await manager.getRepository(UserSession).delete({ userId, workspaceId });
+      let appsRevoked: OAuthApp[] = [];
+      let appsTransferred: string[] = [];
+      if (transferAppsTo !== undefined)
+        appsTransferred = await this.apps.transferCreatedBy(
+          manager,
+          workspaceId,
+          userId,
+          transferAppsTo,
+        );
+      else
+        appsRevoked = await this.apps.revokeCreatedBy(
+          manager,
+          userId,
+          workspaceId,
+          'creator_removed',
+        );
+      await this.events.record(manager, {
+        type: 'member.removed',
+        workspaceId,
+        subject: { kind: 'user', id: userId },
+        data: {
+          role: member.role,
+          appsRevoked: appsRevoked.map((a) => a.id),
+          appsTransferred,
+          ...(transferAppsTo ? { appsTransferredTo: transferAppsTo } : {}),
+        },
+      });
+      return appsRevoked;
+    });
+    await this.apps.announceChanged(revoked);
+  }
+
+  /**
+   * Platform-wide: the user can no longer sign in, every session of theirs ends, and the OAuth
+   * Apps they created are revoked. Memberships stay (listed as disabled). Idempotent.
+   */
+  async disableUser(principal: Principal, userId: string): Promise<void> {
+    if (principal.userId === userId) throw MemberError.cannotDisableSelf();
+    const revoked = await this.dataSource.transaction(async (manager) => {
+      const users = manager.getRepository(User);
+      const user = await users.findOne({
+        where: { id: userId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!user) throw MemberError.userNotFound();
+      if (user.disabledAt) return [];
+      await users.update({ id: userId, disabledAt: IsNull() }, { disabledAt: this.clock.now() });
+      await manager.getRepository(UserSession).delete({ userId });
+      const apps = await this.apps.revokeCreatedBy(manager, userId, undefined, 'creator_disabled');
+      const memberships = await manager.getRepository(WorkspaceMember).findBy({ userId });
+      // Told in every workspace they belong to (their webhooks hear it), else as a platform event.
+      const workspaces = memberships.length ? memberships.map((m) => m.workspaceId) : [null];
+      for (const workspaceId of workspaces) {
+        await this.events.record(manager, {
+          type: 'user.disabled',
+          workspaceId,
+          subject: { kind: 'user', id: userId },
+          data: {
+            email: user.email,
+            appsRevoked: apps.filter((a) => a.workspaceId === workspaceId).map((a) => a.id),
+          },
+        });
+      }
+      return apps;
+    });
+    await this.apps.announceChanged(revoked);
+  }
+
+  async appCreation(workspaceId: string): Promise<AppCreationPolicy> {
+    const workspace = await this.dataSource.getRepository(Workspace).findOneBy({ id: workspaceId });
+    if (!workspace) throw WorkspaceError.notFound();
+    return workspace.appCreation;
+  }
+
+  async setAppCreation(workspaceId: string, appCreation: AppCreationPolicy): Promise<void> {
+    const result = await this.dataSource
+      .getRepository(Workspace)
+      .update({ id: workspaceId }, { appCreation });
+    if (result.affected !== 1) throw WorkspaceError.notFound();
+  }
+
+  private async lockedMember(
+    manager: EntityManager,
+    workspaceId: string,
+    userId: string,
+  ): Promise<WorkspaceMember> {
+    await manager.query('SELECT id FROM workspaces WHERE id = $1 FOR UPDATE', [workspaceId]);
+    const member = await manager.getRepository(WorkspaceMember).findOneBy({ workspaceId, userId });
+    if (!member) throw MemberError.notFound();
+    return member;
+  }
+
+  /** Called with the workspace row locked, about a member who is an admin now. */
+  private async assertNotLastAdmin(manager: EntityManager, workspaceId: string): Promise<void> {
+    const admins = await manager
+      .getRepository(WorkspaceMember)
+      .countBy({ workspaceId, role: 'admin' });
+    if (admins <= 1) throw MemberError.lastAdmin();
+  }
+}
