@@ -661,6 +661,7 @@ describe('web console in a real browser', () => {
       expect(await nav.getByRole('link').allTextContents()).toEqual([
         'Integrations',
         'OAuth Apps',
+        'Members',
         'Audit log',
         'Webhooks',
       ]);
