@@ -924,20 +924,35 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        ConnectionEndUser: {
+            id: string;
+            email: string | null;
+            displayName: string | null;
+        };
+        ConnectionProviderAccount: {
+            userId: string;
+            orgId: string | null;
+            username: string | null;
+            displayName: string | null;
+        };
         ConnectionResponse: {
             id: string;
             workspaceId: string;
             integrationId: string;
             /** @enum {string} */
             status: "active" | "needs_reauth" | "error" | "revoked";
-            endUser: Record<string, never>;
-            provider: Record<string, never>;
+            endUser: components["schemas"]["ConnectionEndUser"];
+            provider: components["schemas"]["ConnectionProviderAccount"];
             instanceUrl: string | null;
             grantedScopes: string[];
             /** @description From the provider (token response, userDetails, registration) and PATCH; keys the offering lists in sensitiveKeys are left out. */
-            metadata: Record<string, never>;
+            metadata: {
+                [key: string]: unknown;
+            };
             /** @description Values of the offering's connectionConfig inputs; secret ones are never shown. */
-            configuration: Record<string, never>;
+            configuration: {
+                [key: string]: string;
+            };
             accessTokenExpiresAt: string | null;
             lastRefreshedAt: string | null;
             lastError: string | null;
