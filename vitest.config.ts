@@ -4,8 +4,18 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   // SWC instead of esbuild: NestJS and TypeORM need emitted decorator metadata.
   plugins: [swc.vite({ module: { type: 'es6' } })],
+  // The Node client (packages/node) is tested from its sources, as the type check reads it; the
+  // rest are Vite's default server conditions.
+  ssr: {
+    resolve: { conditions: ['latchkey-source', 'module', 'node', 'development|production'] },
+  },
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'tools/**/*.test.ts'],
+    include: [
+      'src/**/*.test.ts',
+      'test/**/*.test.ts',
+      'tools/**/*.test.ts',
+      'packages/*/src/**/*.test.ts',
+    ],
     // Real-browser tests run with `npm run test:browser` (vitest.browser.config.ts).
     exclude: ['**/node_modules/**', 'test/browser/**'],
     globalSetup: ['test/global-setup.ts'],

@@ -2,12 +2,22 @@
  * The demo "developer app": a stand-in for the customer's own product. One page with a section per
  * demo integration (Connect Salesforce through OAuth, Connect Stripe with a pasted API key); its
  * backend creates connect sessions and calls the provider through Latchkey's proxy, with the app's
- * own Latchkey credentials, which never reach the browser.
+ * own Latchkey credentials, which never reach the browser. It talks to Latchkey through the Node
+ * client (@latchkey/node), receives Latchkey's signed webhooks at /webhooks, verifies each with the
+ * client's helper, and the page lists them beside each connection.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { LatchkeyApiError, LatchkeyClient, type LatchkeyCredentials } from './latchkey-client.js';
+import {
+  LatchkeyApiError,
+  unwrap,
+  verifyWebhook,
+  type LatchkeyClient,
+  type LatchkeyEvent,
+  type Schema,
+} from '@latchkey/node';
+import { demoClient, type LatchkeyCredentials } from './setup.js';
 
 /** The Salesforce REST call behind "Call the API through the proxy". */
 export const DEMO_PROXY_PATH = '/services/data/v62.0/chatter/users/me';
@@ -20,6 +30,22 @@ export const DEMO_END_USER = {
 };
 /** Where Latchkey sends the browser back in redirect mode (and the origin popups post to). */
 export const DEMO_APP_REDIRECT_PATH = '/connected';
+/** Where the app receives Latchkey's webhooks. */
+export const DEMO_WEBHOOK_PATH = '/webhooks';
+/** Names the demo's webhook endpoints at Latchkey (an earlier run's, on another port, is removed). */
+export const DEMO_WEBHOOK_DESCRIPTION = 'Acme CRM (Latchkey demo app)';
+/** What the demo subscribes to: its connections' lives. */
+export const DEMO_WEBHOOK_EVENT_TYPES = [
+  'connection.created',
+  'connection.reconnected',
+  'connection.needs_reauth',
+  'connection.refresh_failed',
+  'connection.recovered',
+  'connection.revoked',
+] as const;
+/** How many received events the page shows (newest first). */
+const MAX_EVENTS = 50;
+const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 
 /** One section of the page: a Latchkey integration the end user connects, and one call to make. */
 export interface DemoIntegration {
@@ -79,20 +105,20 @@ export interface DemoApp {
   url: string;
   /** `${url}/connected`, added to each integration's allowed redirect URIs at start. */
   redirectUri: string;
+  /** The app's webhook endpoint at Latchkey: its id and URL (on 127.0.0.1). */
+  webhook: { endpointId: string; url: string };
+  /** The verified events received so far, newest first. */
+  events(): readonly LatchkeyEvent[];
   close(): Promise<void>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_REDIRECT_URIS = 10;
 
-interface Connection {
-  id: string;
-  integrationId: string;
-  endUser: { id: string };
-}
+type Connection = Schema<'ConnectionResponse'>;
 
 export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
-  const api = new LatchkeyClient(options);
+  const api = demoClient(options);
   const server = createServer();
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -110,19 +136,68 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
+  // Latchkey reaches the app on loopback (the demo runs it with LATCHKEY_ALLOW_INSECURE_PROVIDERS).
+  const webhookUrl = `http://127.0.0.1:${port}${DEMO_WEBHOOK_PATH}`;
+  let webhook: { endpointId: string; secret: string };
   try {
     for (const integration of options.integrations)
       await allowRedirectUri(api, integration.integrationId, redirectUri);
+    webhook = await registerWebhookEndpoint(api, webhookUrl);
   } catch (error) {
     await close();
     throw error;
   }
-  const handler = new DemoAppHandler(api, options, url, redirectUri);
+  const handler = new DemoAppHandler(api, options, url, redirectUri, webhook.secret);
   server.on(
     'request',
     (req: IncomingMessage, res: ServerResponse) => void handler.handle(req, res),
   );
-  return { url, redirectUri, close };
+  return {
+    url,
+    redirectUri,
+    webhook: { endpointId: webhook.endpointId, url: webhookUrl },
+    events: () => handler.events,
+    close,
+  };
+}
+
+/**
+ * The app's webhook endpoint at Latchkey, for `url`: made once, then found again on later runs. Its
+ * signing secret is shown only when it is made or rotated, so an existing endpoint's is rotated now
+ * (Latchkey signs with the old one too for a while: deliveries in flight still verify elsewhere).
+ */
+async function registerWebhookEndpoint(
+  api: LatchkeyClient,
+  url: string,
+): Promise<{ endpointId: string; secret: string }> {
+  const { data: endpoints } = unwrap(await api.GET('/api/v1/webhook-endpoints'));
+  for (const stale of endpoints.filter(
+    (e) => e.description === DEMO_WEBHOOK_DESCRIPTION && e.url !== url,
+  )) {
+    // An earlier run's server on another port: nobody answers there any more.
+    unwrap(
+      await api.DELETE('/api/v1/webhook-endpoints/{id}', { params: { path: { id: stale.id } } }),
+    );
+  }
+  const settings = {
+    description: DEMO_WEBHOOK_DESCRIPTION,
+    eventTypes: [...DEMO_WEBHOOK_EVENT_TYPES],
+    enabled: true,
+  };
+  const existing = endpoints.find((e) => e.url === url);
+  if (!existing) {
+    const created = unwrap(
+      await api.POST('/api/v1/webhook-endpoints', { body: { url, ...settings } }),
+    );
+    return { endpointId: created.id, secret: created.secret };
+  }
+  const path = { id: existing.id };
+  // Latchkey disables an endpoint that kept failing (the demo was stopped for days): enable it again.
+  unwrap(await api.PATCH('/api/v1/webhook-endpoints/{id}', { params: { path }, body: settings }));
+  const rotated = unwrap(
+    await api.POST('/api/v1/webhook-endpoints/{id}/secret', { params: { path } }),
+  );
+  return { endpointId: existing.id, secret: rotated.secret };
 }
 
 /** A developer registers their app's redirect URI on the integration; the demo does it at start. */
@@ -131,28 +206,32 @@ async function allowRedirectUri(
   integrationId: string,
   redirectUri: string,
 ): Promise<void> {
-  const integration = await api.json<{ allowedRedirectUris: string[] }>(
-    'GET',
-    `/api/v1/integrations/${integrationId}`,
-  );
+  const path = { id: integrationId };
+  const integration = unwrap(await api.GET('/api/v1/integrations/{id}', { params: { path } }));
   if (integration.allowedRedirectUris.includes(redirectUri)) return;
   // Earlier runs on other ports leave their URIs behind: keep the newest ones under the limit.
   const kept = integration.allowedRedirectUris.slice(-(MAX_REDIRECT_URIS - 1));
-  await api.json('PATCH', `/api/v1/integrations/${integrationId}`, {
-    allowedRedirectUris: [...kept, redirectUri],
-  });
+  unwrap(
+    await api.PATCH('/api/v1/integrations/{id}', {
+      params: { path },
+      body: { allowedRedirectUris: [...kept, redirectUri] },
+    }),
+  );
 }
 
 class DemoAppHandler {
   private readonly latchkeyOrigin: string;
   /** `state` of each connect session this app created → its section, for redirect-mode completions. */
   private readonly states = new Map<string, DemoIntegration>();
+  /** Verified webhook events, newest first; a redelivery (same id) is not added again. */
+  readonly events: LatchkeyEvent[] = [];
 
   constructor(
     private readonly api: LatchkeyClient,
     private readonly options: DemoAppOptions,
     private readonly url: string,
     private readonly redirectUri: string,
+    private readonly webhookSecret: string,
   ) {
     this.latchkeyOrigin = new URL(api.baseUrl).origin;
   }
@@ -181,6 +260,8 @@ class DemoAppHandler {
         return await this.guarded(req, res, (body) => this.createSession(body));
       if (route === 'POST /api/call')
         return await this.guarded(req, res, (body) => this.callApi(body));
+      if (route === `POST ${DEMO_WEBHOOK_PATH}`) return await this.receiveWebhook(req, res);
+      if (route === 'GET /api/events') return this.json(res, 200, { data: this.eventsView() });
       this.json(res, 404, { error: { code: 'not_found', message: 'Not found' } });
     } catch (error) {
       if (res.headersSent) return void res.destroy();
@@ -246,15 +327,15 @@ class DemoAppHandler {
     }
     const state = randomBytes(16).toString('base64url');
     this.states.set(state, integration);
-    const session = await this.api.json<{ connectUrl: string; expiresAt: string }>(
-      'POST',
-      '/api/v1/connect-sessions',
-      {
-        integrationId: integration.integrationId,
-        endUser: DEMO_END_USER,
-        redirectUri: this.redirectUri,
-        state,
-      },
+    const session = unwrap(
+      await this.api.POST('/api/v1/connect-sessions', {
+        body: {
+          integrationId: integration.integrationId,
+          endUser: DEMO_END_USER,
+          redirectUri: this.redirectUri,
+          state,
+        },
+      }),
     );
     return [200, { connectUrl: session.connectUrl, expiresAt: session.expiresAt }];
   }
@@ -273,7 +354,10 @@ class DemoAppHandler {
       ];
     }
     const { proxyPath } = integration;
-    const res = await this.api.fetch('GET', `/api/v1/proxy/${connectionId}${proxyPath}`);
+    // The proxy passes the provider's answer through as it is: a plain request with the app's token.
+    const res = await fetch(`${this.api.baseUrl}/api/v1/proxy/${connectionId}${proxyPath}`, {
+      headers: { authorization: `Bearer ${await this.api.tokens.token()}` },
+    });
     const text = await res.text();
     let answer: unknown = text;
     try {
@@ -285,13 +369,52 @@ class DemoAppHandler {
   }
 
   private async ownConnection(id: string): Promise<Connection | undefined> {
-    try {
-      const connection = await this.api.json<Connection>('GET', `/api/v1/connections/${id}`);
-      return connection.endUser.id === DEMO_END_USER.id ? connection : undefined;
-    } catch (error) {
-      if (error instanceof LatchkeyApiError && error.status === 404) return undefined;
-      throw error;
+    const result = await this.api.GET('/api/v1/connections/{id}', { params: { path: { id } } });
+    if (result.response.status === 404) return undefined;
+    const connection = unwrap(result);
+    return connection.endUser.id === DEMO_END_USER.id ? connection : undefined;
+  }
+
+  /**
+   * A delivery from Latchkey: verified against the endpoint's signing secret on the exact bytes
+   * received, before anything else is done with it. Deliveries are at least once: the event id
+   * tells a redelivery apart.
+   */
+  private async receiveWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_WEBHOOK_BODY_BYTES)
+        return this.json(res, 413, { error: { code: 'webhook.too_large', message: 'Too large' } });
+      chunks.push(chunk as Buffer);
     }
+    let event: LatchkeyEvent;
+    try {
+      event = verifyWebhook(req.headers, Buffer.concat(chunks), this.webhookSecret);
+    } catch {
+      return this.json(res, 400, {
+        error: { code: 'webhook.invalid_signature', message: 'The signature does not verify' },
+      });
+    }
+    if (!this.events.some((e) => e.id === event.id)) {
+      this.events.unshift(event);
+      this.events.length = Math.min(this.events.length, MAX_EVENTS);
+    }
+    res.writeHead(204).end();
+  }
+
+  /** What the page shows of each event: its type, time and subject, and which section it is of. */
+  private eventsView() {
+    return this.events.map((e) => ({
+      id: e.id,
+      type: e.type,
+      occurredAt: e.occurredAt,
+      subject: e.subject,
+      integration:
+        this.options.integrations.find((i) => i.integrationId === e.data.integrationId)?.key ??
+        null,
+    }));
   }
 
   /** Redirect-mode completion (no popup): exchange the one-time code, then show the page. */
@@ -312,10 +435,10 @@ class DemoAppHandler {
     const error = query.get('error');
     if (error) return back({ error });
     try {
-      const { connection } = await this.api.json<{ connection: Connection }>(
-        'POST',
-        '/api/v1/connect-sessions/exchange',
-        { code: query.get('code') ?? '' },
+      const { connection } = unwrap(
+        await this.api.POST('/api/v1/connect-sessions/exchange', {
+          body: { code: query.get('code') ?? '' },
+        }),
       );
       back({ connectionId: connection.id });
     } catch (failure) {
@@ -390,6 +513,9 @@ function sectionHtml(i: DemoIntegration): string {
     <p>The backend calls <code>GET /api/v1/proxy/{connectionId}${escapeHtml(i.proxyPath)}</code>; Latchkey adds ${escapeHtml(i.credential)}.</p>
     <pre role="region" aria-label="${label} API response" tabindex="0" data-part="response"></pre>
   </div>
+  <h3>Signed webhooks from Latchkey</h3>
+  <p>Latchkey posts each change of this app's ${label} connections to <code>${DEMO_WEBHOOK_PATH}</code>; the backend verifies the signature with <code>verifyWebhook</code> from @latchkey/node.</p>
+  <ol aria-label="${label} webhook events" data-part="events"><li>None yet</li></ol>
 </section>
 `;
 }
@@ -403,6 +529,7 @@ button:disabled { opacity: 0.6; cursor: wait; }
 [role="alert"] { color: #ba0517; }
 output, code { font-family: ui-monospace, monospace; }
 section { margin-bottom: 2.5rem; }
+ol[data-part="events"] { font-family: ui-monospace, monospace; font-size: 0.9rem; padding-left: 1.5rem; }
 pre { background: #f4f4f4; padding: 1rem; overflow: auto; border-radius: 0.3rem; min-height: 2rem; }
 `;
 
@@ -509,6 +636,28 @@ const PAGE_SCRIPT = `'use strict';
   }
 
   var sections = Array.prototype.map.call(document.querySelectorAll('section[data-integration]'), setUp);
+
+  // The signed events the backend received, polled: each section lists its integration's.
+  function showEvents() {
+    fetch('/api/events').then(function (res) { return res.json(); }).then(function (body) {
+      Array.prototype.forEach.call(document.querySelectorAll('section[data-integration]'), function (section) {
+        var list = section.querySelector('[data-part="events"]');
+        var mine = body.data.filter(function (e) { return e.integration === section.getAttribute('data-integration'); });
+        var items = mine.map(function (e) {
+          var item = document.createElement('li');
+          item.textContent = new Date(e.occurredAt).toLocaleTimeString() + '  ' + e.type + '  ' + e.subject.kind + ' ' + e.subject.id;
+          return item;
+        });
+        if (!items.length) {
+          items = [document.createElement('li')];
+          items[0].textContent = 'None yet';
+        }
+        list.replaceChildren.apply(list, items);
+      });
+    }).catch(function () { /* the next poll tries again */ });
+  }
+  showEvents();
+  setInterval(showEvents, 2000);
 
   // Back from a redirect-mode flow: /connected sent the browser here with the outcome.
   var params = new URLSearchParams(window.location.search);

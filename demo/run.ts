@@ -2,7 +2,7 @@
  * `npm run demo`: Latchkey (as `npm start` runs it, embedded PostgreSQL in its own data directory)
  * with a local interactive Salesforce-like provider and a local Stripe (the data-driven fake with
  * the Stripe fixture), their offerings and configured integrations made through the API, and a
- * small developer app to click through.
+ * small developer app to click through, which receives and verifies Latchkey's signed webhooks.
  *
  * Environment: PORT (Latchkey, 3000), DEMO_PROVIDER_PORT (4010), DEMO_STRIPE_PORT (4011),
  * DEMO_APP_PORT (4020), LATCHKEY_DATA_DIR (.latchkey-demo), LATCHKEY_EMBEDDED_PG_PORT (54330),
@@ -164,6 +164,7 @@ async function main(): Promise<void> {
       banner({
         latchkeyUrl,
         appUrl: app.url,
+        webhookUrl: app.webhook.url,
         providerUrl: provider.url,
         stripeUrl: stripe.url,
         dataDir,
@@ -230,6 +231,7 @@ function prefixLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream): vo
 function banner(d: {
   latchkeyUrl: string;
   appUrl: string;
+  webhookUrl: string;
   providerUrl: string;
   stripeUrl: string;
   dataDir: string;
@@ -273,6 +275,13 @@ function banner(d: {
      curl -s -H "Authorization: Bearer $TOKEN" ${lk}/api/v1/connections/$CONNECTION_ID/access-token
      curl -s -H "Authorization: Bearer $TOKEN" ${lk}/api/v1/proxy/$CONNECTION_ID${DEMO_PROXY_PATH}
      (Stripe: integrationId=${d.stripeIntegrationId}, then …/proxy/$CONNECTION_ID${DEMO_STRIPE_PROXY_PATH})
+
+  5. Webhooks: Latchkey signs each change of the app's connections and posts it to
+       ${d.webhookUrl}
+     The app verifies it with verifyWebhook from @latchkey/node and lists it under each section
+     (connection.created after a connect). Restart the demo, then make Latchkey refresh the
+     connection of the earlier run (the new provider forgot it) and connection.needs_reauth appears:
+     curl -s -X POST -H "Authorization: Bearer $TOKEN" ${lk}/api/v1/connections/$CONNECTION_ID/refresh
 
   The demo provider (${d.providerUrl}) keeps its accounts and tokens in memory only: after a
   restart, connections from an earlier run fail to refresh (needs_reauth) until you connect again.

@@ -11,7 +11,7 @@ import { repoDirectory } from '../src/common/files/repo-directory.js';
 import { onFake, type MovableTemplate } from '../tools/providers/fake/on-fake.js';
 import { stripe as stripeFixture } from '../tools/providers/fixtures/stripe.js';
 import type { ConnectedAppInput } from '../tools/providers/salesforce/index.js';
-import { LatchkeyClient, type LatchkeyCredentials } from './latchkey-client.js';
+import { createLatchkeyClient, unwrap, type LatchkeyClient, type Schema } from '@latchkey/node';
 
 export const DEMO_OFFERING_KEY = 'demo-salesforce';
 export const DEMO_INTEGRATION_NAME = 'Demo Salesforce';
@@ -40,6 +40,23 @@ export interface DemoProvider {
   registerApp(input: ConnectedAppInput): unknown;
 }
 
+/** An OAuth App of Latchkey the demo acts as (it uses the bootstrap admin app). */
+export interface LatchkeyCredentials {
+  /** Latchkey's PUBLIC_URL, e.g. http://localhost:3000 */
+  latchkeyUrl: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** The demo's client of Latchkey's public API: @latchkey/node, as the app's own backend. */
+export function demoClient(credentials: LatchkeyCredentials): LatchkeyClient {
+  return createLatchkeyClient({
+    baseUrl: credentials.latchkeyUrl,
+    clientId: credentials.clientId,
+    clientSecret: credentials.clientSecret,
+  });
+}
+
 export interface SetUpDemoOptions extends LatchkeyCredentials {
   /** Latchkey's PUBLIC_URL; the connected app's callback is `${latchkeyUrl}/oauth/callback`. */
   latchkeyUrl: string;
@@ -64,19 +81,8 @@ export interface DemoSetup {
   stripe: { offeringId: string; integrationId: string; integrationStatus: 'configured' };
 }
 
-interface Offering {
-  id: string;
-  key: string;
-}
-interface Integration {
-  id: string;
-  name: string;
-  offeringId: string;
-  clientId: string;
-  status: string;
-  callbackUrl: string;
-  verification: { outcome: string; message: string } | null;
-}
+type Offering = Schema<'OfferingResponse'>;
+type Integration = Schema<'IntegrationResponse'>;
 
 /** The offering's provider-dependent fields (everything an edit may change). */
 export function demoOfferingFields(providerUrl: string) {
@@ -90,8 +96,8 @@ export function demoOfferingFields(providerUrl: string) {
     introspectionUrl: `${base}/services/oauth2/introspect`,
     userinfoUrl: `${base}/services/oauth2/userinfo`,
     scopes: DEMO_SCOPES,
-    pkce: 'S256',
-    tokenResponseStyle: 'salesforce',
+    pkce: 'S256' as const,
+    tokenResponseStyle: 'salesforce' as const,
     defaultAccessTokenTtlSeconds: 7200,
     apiBaseUrl: '{{instance_url}}',
     allowedApiHosts: [new URL(base).host],
@@ -121,47 +127,60 @@ export function demoStripeOffering(stripeUrl: string) {
 }
 
 export async function setUpDemo(options: SetUpDemoOptions): Promise<DemoSetup> {
-  const api = new LatchkeyClient(options);
+  const api = demoClient(options);
   const { provider } = options;
   const app = DEMO_CONNECTED_APP;
   const expectedCallback = `${api.baseUrl}/oauth/callback`;
   // Registered first: creating or re-keying the integration verifies these credentials.
   provider.registerApp({ ...app, callbackUrls: [expectedCallback] });
 
-  const offerings = await api.json<{ data: Offering[] }>('GET', '/api/v1/offerings');
+  const offerings = unwrap(await api.GET('/api/v1/offerings'));
   const existingOffering = offerings.data.find((o) => o.key === DEMO_OFFERING_KEY);
   const fields = demoOfferingFields(provider.url);
   const offering = existingOffering
-    ? await api.json<Offering>('PATCH', `/api/v1/offerings/${existingOffering.id}`, fields)
-    : await api.json<Offering>('POST', '/api/v1/offerings', {
-        key: DEMO_OFFERING_KEY,
-        provider: 'salesforce',
-        environment: 'demo',
-        ...fields,
-      });
+    ? unwrap(
+        await api.PATCH('/api/v1/offerings/{id}', {
+          params: { path: { id: existingOffering.id } },
+          body: fields,
+        }),
+      )
+    : unwrap(
+        await api.POST('/api/v1/offerings', {
+          body: { key: DEMO_OFFERING_KEY, provider: 'salesforce', environment: 'demo', ...fields },
+        }),
+      );
 
-  const integrations = await api.json<{ data: Integration[] }>('GET', '/api/v1/integrations');
-  let integration = integrations.data.find(
+  const integrations = unwrap(await api.GET('/api/v1/integrations'));
+  let integration: Integration | undefined = integrations.data.find(
     (i) => i.name === DEMO_INTEGRATION_NAME && i.offeringId === offering.id,
   );
   if (!integration) {
-    integration = await api.json<Integration>('POST', '/api/v1/integrations', {
-      name: DEMO_INTEGRATION_NAME,
-      offeringId: offering.id,
-      clientId: app.clientId,
-      clientSecret: app.clientSecret,
-    });
+    integration = unwrap(
+      await api.POST('/api/v1/integrations', {
+        body: {
+          name: DEMO_INTEGRATION_NAME,
+          offeringId: offering.id,
+          clientId: app.clientId,
+          clientSecret: app.clientSecret,
+        },
+      }),
+    );
   } else {
+    const path = { id: integration.id };
     if (integration.clientId !== app.clientId) {
-      integration = await api.json<Integration>('PATCH', `/api/v1/integrations/${integration.id}`, {
-        clientId: app.clientId,
-      });
+      unwrap(
+        await api.PATCH('/api/v1/integrations/{id}', {
+          params: { path },
+          body: { clientId: app.clientId },
+        }),
+      );
     }
     // The provider is new on every demo run; setting the secret verifies it there again.
-    integration = await api.json<Integration>(
-      'PUT',
-      `/api/v1/integrations/${integration.id}/secret`,
-      { clientSecret: app.clientSecret },
+    integration = unwrap(
+      await api.PUT('/api/v1/integrations/{id}/secret', {
+        params: { path },
+        body: { clientSecret: app.clientSecret },
+      }),
     );
   }
   if (integration.status !== 'configured') {
@@ -185,7 +204,7 @@ export async function setUpDemo(options: SetUpDemoOptions): Promise<DemoSetup> {
 
 /** The `demo-stripe` offering (on the fake at `stripeUrl`) and its integration "Demo Stripe". */
 async function setUpStripe(api: LatchkeyClient, stripeUrl: string): Promise<DemoSetup['stripe']> {
-  const offerings = await api.json<{ data: Offering[] }>('GET', '/api/v1/offerings');
+  const offerings = unwrap(await api.GET('/api/v1/offerings'));
   const existing = offerings.data.find((o) => o.key === DEMO_STRIPE_OFFERING_KEY);
   const template = demoStripeOffering(stripeUrl);
   let offering: Offering;
@@ -198,20 +217,26 @@ async function setUpStripe(api: LatchkeyClient, stripeUrl: string): Promise<Demo
       authMode: _a,
       ...fields
     } = template as typeof template & { authMode?: string };
-    offering = await api.json<Offering>('PATCH', `/api/v1/offerings/${existing.id}`, fields);
+    offering = unwrap(
+      await api.PATCH('/api/v1/offerings/{id}', {
+        params: { path: { id: existing.id } },
+        body: fields,
+      }),
+    );
   } else {
-    offering = await api.json<Offering>('POST', '/api/v1/offerings', template);
+    offering = unwrap(await api.POST('/api/v1/offerings', { body: template }));
   }
 
-  const integrations = await api.json<{ data: Integration[] }>('GET', '/api/v1/integrations');
+  const integrations = unwrap(await api.GET('/api/v1/integrations'));
   const integration =
     integrations.data.find(
       (i) => i.name === DEMO_STRIPE_INTEGRATION_NAME && i.offeringId === offering.id,
     ) ??
-    (await api.json<Integration>('POST', '/api/v1/integrations', {
-      name: DEMO_STRIPE_INTEGRATION_NAME,
-      offeringId: offering.id,
-    }));
+    unwrap(
+      await api.POST('/api/v1/integrations', {
+        body: { name: DEMO_STRIPE_INTEGRATION_NAME, offeringId: offering.id },
+      }),
+    );
   if (integration.status !== 'configured') {
     throw new Error(
       `The demo Stripe integration is ${integration.status}: ${integration.verification?.message ?? 'not configured'}`,

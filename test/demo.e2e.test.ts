@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEMO_APP_REDIRECT_PATH,
   DEMO_END_USER,
   DEMO_STRIPE_PROXY_PATH,
+  DEMO_WEBHOOK_DESCRIPTION,
+  DEMO_WEBHOOK_PATH,
   demoIntegrations,
   startDemoApp,
   type DemoApp,
@@ -20,6 +23,7 @@ import {
 } from '../demo/setup.js';
 import { CREDENTIAL_FIELD_PREFIX } from '../src/modules/connect/credentials-page.js';
 import { catalogDirectory } from '../src/modules/offerings/offering-catalog.service.js';
+import { WebhookDeliveryWorker } from '../src/modules/webhooks/webhook-delivery.worker.js';
 import { startFakeProvider, type FakeProvider } from '../tools/providers/fake/fake-provider.js';
 import { stripe as stripeFixture } from '../tools/providers/fixtures/stripe.js';
 import {
@@ -281,6 +285,99 @@ describe('npm run demo', () => {
       expect(provider.isAccessTokenValid(handout.body.accessToken)).toBe(true);
     });
 
+    it('registers its webhook endpoint at Latchkey on its own loopback URL', async () => {
+      expect(demoApp.webhook.url).toBe(
+        `http://127.0.0.1:${new URL(demoApp.url).port}${DEMO_WEBHOOK_PATH}`,
+      );
+      const endpoints = (await api('/api/v1/webhook-endpoints')).body.data as {
+        id: string;
+        url: string;
+      }[];
+      expect(endpoints).toEqual([
+        expect.objectContaining({
+          id: demoApp.webhook.endpointId,
+          url: demoApp.webhook.url,
+          description: DEMO_WEBHOOK_DESCRIPTION,
+          enabled: true,
+          eventTypes: expect.arrayContaining(['connection.created', 'connection.needs_reauth']),
+        }),
+      ]);
+    });
+
+    it('receives the signed connection.created webhook of a connect, verifies it and lists it on the page', async () => {
+      const outcome = await atDemoApp(await connectThroughProvider('allow'));
+      const connectionId = outcome.get('connectionId') ?? '';
+      expect(connectionId).toMatch(/^[0-9a-f-]{36}$/);
+      // The scheduler is off in test apps: run the delivery worker's pass here.
+      await t.app.get(WebhookDeliveryWorker).tick();
+
+      const delivered = await t.dataSource.query(
+        `SELECT d.status, d.last_status_code, e.type FROM webhook_deliveries d
+           JOIN events e ON e.id = d.event_id
+          WHERE d.endpoint_id = $1 AND e.subject_id = $2`,
+        [demoApp.webhook.endpointId, connectionId],
+      );
+      expect(delivered).toContainEqual({
+        status: 'delivered',
+        last_status_code: 204,
+        type: 'connection.created',
+      });
+      expect(demoApp.events()).toContainEqual(
+        expect.objectContaining({
+          type: 'connection.created',
+          subject: { kind: 'connection', id: connectionId },
+          data: expect.objectContaining({
+            integrationId: setup.integrationId,
+            endUserId: DEMO_END_USER.id,
+          }),
+        }),
+      );
+      const page = (await (await fetch(`${demoApp.url}/api/events`)).json()) as {
+        data: { type: string; integration: string; subject: { id: string }; occurredAt: string }[];
+      };
+      expect(page.data).toContainEqual({
+        id: expect.any(String),
+        type: 'connection.created',
+        occurredAt: expect.any(String),
+        subject: { kind: 'connection', id: connectionId },
+        integration: 'salesforce',
+      });
+      const html = await (await fetch(demoApp.url)).text();
+      expect(html).toContain('aria-label="Salesforce webhook events" data-part="events"');
+      const script = await (await fetch(`${demoApp.url}/app.js`)).text();
+      expect(script).toContain("fetch('/api/events')");
+    });
+
+    it('refuses a delivery whose signature does not verify, and keeps nothing of it', async () => {
+      const before = demoApp.events().length;
+      const body = JSON.stringify({
+        id: '00000000-0000-4000-8000-000000000001',
+        type: 'connection.created',
+        occurredAt: new Date().toISOString(),
+        subject: { kind: 'connection', id: '00000000-0000-4000-8000-000000000002' },
+        data: { integrationId: setup.integrationId },
+      });
+      const forger = new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`);
+      const id = 'msg_forged';
+      const send = (headers: Record<string, string>, payload = body) =>
+        fetch(demoApp.webhook.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: payload,
+        });
+      const forged = await send({
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'webhook-signature': forger.sign(id, new Date(), body),
+      });
+      expect(forged.status).toBe(400);
+      expect(((await forged.json()) as { error: { code: string } }).error.code).toBe(
+        'webhook.invalid_signature',
+      );
+      expect((await send({})).status).toBe(400);
+      expect(demoApp.events()).toHaveLength(before);
+    });
+
     it('connects Stripe with the pasted test key, then calls GET /v1/customers through the proxy with it as Bearer', async () => {
       const connectUrl = await connectUrlOf('stripe');
       const form = await fetch(connectUrl);
@@ -374,6 +471,38 @@ describe('npm run demo', () => {
       ]).toEqual([404, 'connection.not_found']);
       const forged = new URL(`${demoApp.redirectUri}?code=x&state=not-ours`);
       expect((await atDemoApp(forged)).get('error')).toBe('state_mismatch');
+    });
+
+    it('reuses its webhook endpoint on a restart, with a freshly rotated secret', async () => {
+      const port = Number(new URL(demoApp.url).port);
+      const first = demoApp.webhook;
+      await demoApp.close();
+      demoApp = await startDemoApp({
+        ...credentials,
+        port,
+        integrations: demoIntegrations({
+          salesforce: setup.integrationId,
+          stripe: setup.stripe.integrationId,
+        }),
+      });
+      expect(demoApp.webhook).toEqual(first);
+      const endpoints = (await api('/api/v1/webhook-endpoints')).body.data as {
+        id: string;
+        previousSecretExpiresAt: string | null;
+      }[];
+      expect(endpoints.map((e) => e.id)).toEqual([first.endpointId]);
+      // Rotated: the secret it had is still signing for the overlap, beside the new one.
+      expect(endpoints[0]!.previousSecretExpiresAt).not.toBeNull();
+
+      // The restarted app verifies deliveries with the new secret.
+      const outcome = await atDemoApp(await connectThroughProvider('allow'));
+      await t.app.get(WebhookDeliveryWorker).tick();
+      expect(demoApp.events()).toContainEqual(
+        expect.objectContaining({
+          type: 'connection.reconnected',
+          subject: { kind: 'connection', id: outcome.get('connectionId') },
+        }),
+      );
     });
   });
 });

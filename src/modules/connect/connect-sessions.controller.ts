@@ -1,12 +1,12 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
-import { ConnectionResponse } from '../connections/dto/connection.dto.js';
 import { ConnectionsService } from '../connections/connections.service.js';
 import { ConnectSessionsService } from './connect-sessions.service.js';
 import {
   ConnectSessionResponse,
+  ConnectSessionExchangeResponse,
   CreateConnectSessionDto,
   ExchangeCodeDto,
 } from './dto/connect-session.dto.js';
@@ -23,6 +23,7 @@ export class ConnectSessionsController {
   @Post()
   @HttpCode(201)
   @RequireScopes('connections:write')
+  @ApiCreatedResponse({ type: ConnectSessionResponse })
   async create(
     @CurrentPrincipal() p: Principal,
     @Body() body: CreateConnectSessionDto,
@@ -37,10 +38,11 @@ export class ConnectSessionsController {
   @Post('exchange')
   @HttpCode(200)
   @RequireScopes('connections:write')
+  @ApiOkResponse({ type: ConnectSessionExchangeResponse })
   async exchange(
     @CurrentPrincipal() p: Principal,
     @Body() body: ExchangeCodeDto,
-  ): Promise<{ connection: ConnectionResponse }> {
+  ): Promise<ConnectSessionExchangeResponse> {
     return {
       connection: await this.connections.view(
         await this.sessions.exchange(p.workspaceId, body.code),

@@ -10,7 +10,8 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiListResponse } from '../../common/openapi/list-response.js';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
@@ -41,6 +42,7 @@ export class ConnectionsController {
   @Post()
   @HttpCode(201)
   @RequireScopes('connections:write')
+  @ApiCreatedResponse({ type: ConnectionResponse })
   async create(
     @CurrentPrincipal() p: Principal,
     @Body() body: CreateConnectionDto,
@@ -50,6 +52,7 @@ export class ConnectionsController {
 
   @Get()
   @RequireScopes('connections:read')
+  @ApiListResponse(ConnectionResponse, { paginated: true })
   async list(
     @CurrentPrincipal() p: Principal,
     @Query() q: ListConnectionsQuery,
@@ -60,6 +63,7 @@ export class ConnectionsController {
 
   @Get(':id')
   @RequireScopes('connections:read')
+  @ApiOkResponse({ type: ConnectionResponse })
   async get(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,
@@ -70,6 +74,7 @@ export class ConnectionsController {
   /** Merges metadata: `null` deletes a key; capped at 100 keys and 16 KiB of JSON. */
   @Patch(':id')
   @RequireScopes('connections:write')
+  @ApiOkResponse({ type: ConnectionResponse })
   async update(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,

@@ -11,7 +11,8 @@ import {
   Query,
 } from '@nestjs/common';
 import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiListResponse } from '../../common/openapi/list-response.js';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
 import { QueryBoolean } from '../../common/validation/query-boolean.js';
@@ -40,6 +41,7 @@ export class IntegrationsController {
 
   @Get()
   @RequireScopes('integrations:read')
+  @ApiListResponse(IntegrationResponse)
   async list(@CurrentPrincipal() p: Principal): Promise<{ data: IntegrationResponse[] }> {
     return { data: (await this.integrations.list(p.workspaceId)).map((i) => this.out(i)) };
   }
@@ -47,6 +49,7 @@ export class IntegrationsController {
   @Post()
   @HttpCode(201)
   @RequireScopes('integrations:write')
+  @ApiCreatedResponse({ type: IntegrationResponse })
   async create(
     @CurrentPrincipal() p: Principal,
     @Body() body: CreateIntegrationDto,
@@ -56,6 +59,7 @@ export class IntegrationsController {
 
   @Get(':id')
   @RequireScopes('integrations:read')
+  @ApiOkResponse({ type: IntegrationResponse })
   async get(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,
@@ -65,6 +69,7 @@ export class IntegrationsController {
 
   @Patch(':id')
   @RequireScopes('integrations:write')
+  @ApiOkResponse({ type: IntegrationResponse })
   async update(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,
@@ -75,6 +80,7 @@ export class IntegrationsController {
 
   @Put(':id/secret')
   @RequireScopes('integrations:write')
+  @ApiOkResponse({ type: IntegrationResponse })
   async rotateSecret(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,
@@ -86,6 +92,7 @@ export class IntegrationsController {
   @Post(':id/verify')
   @HttpCode(200)
   @RequireScopes('integrations:write')
+  @ApiOkResponse({ type: IntegrationResponse })
   async verify(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,

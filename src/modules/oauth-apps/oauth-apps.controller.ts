@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiListResponse } from '../../common/openapi/list-response.js';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
@@ -18,6 +19,7 @@ export class OAuthAppsController {
 
   @Get()
   @RequireScopes('apps:write')
+  @ApiListResponse(OAuthAppResponse)
   async list(@CurrentPrincipal() principal: Principal): Promise<{ data: OAuthAppResponse[] }> {
     return { data: (await this.apps.list(principal.workspaceId)).map(OAuthAppResponse.of) };
   }
@@ -25,6 +27,7 @@ export class OAuthAppsController {
   @Post()
   @HttpCode(201)
   @RequireScopes('apps:write')
+  @ApiCreatedResponse({ type: OAuthAppWithSecretResponse })
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: CreateOAuthAppDto,
@@ -38,6 +41,7 @@ export class OAuthAppsController {
   @Post(':id/secret')
   @HttpCode(200)
   @RequireScopes('apps:write')
+  @ApiOkResponse({ type: OAuthAppWithSecretResponse })
   async regenerate(
     @CurrentPrincipal() principal: Principal,
     @Param('id', IdParam) id: string,

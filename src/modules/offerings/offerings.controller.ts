@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiListResponse } from '../../common/openapi/list-response.js';
 import { RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
 import { QueryBoolean } from '../../common/validation/query-boolean.js';
@@ -32,6 +40,7 @@ export class OfferingsController {
 
   @Get()
   @RequireScopes('offerings:read')
+  @ApiListResponse(OfferingResponse)
   async list(@Query() query: ListOfferingsQuery): Promise<{ data: OfferingResponse[] }> {
     return {
       data: (await this.offerings.list({ enabled: query.enabled })).map(OfferingResponse.of),
@@ -41,6 +50,7 @@ export class OfferingsController {
   @Post()
   @HttpCode(201)
   @RequireScopes('offerings:write')
+  @ApiCreatedResponse({ type: OfferingResponse })
   async create(@Body() body: CreateOfferingDto): Promise<OfferingResponse> {
     return OfferingResponse.of(await this.offerings.create(body));
   }
@@ -73,12 +83,14 @@ export class OfferingsController {
 
   @Get(':id')
   @RequireScopes('offerings:read')
+  @ApiOkResponse({ type: OfferingResponse })
   async get(@Param('id', IdParam) id: string): Promise<OfferingResponse> {
     return OfferingResponse.of(await this.offerings.get(id));
   }
 
   @Patch(':id')
   @RequireScopes('offerings:write')
+  @ApiOkResponse({ type: OfferingResponse })
   async update(
     @Param('id', IdParam) id: string,
     @Body() body: UpdateOfferingDto,
@@ -94,6 +106,7 @@ export class OfferingsController {
     description:
       'Copies the template of any offering (a built-in too) under a new key; the copy is not built-in, so it can be edited. Validated like POST /offerings; 409 offering.key_taken when the key is in use.',
   })
+  @ApiCreatedResponse({ type: OfferingResponse })
   async clone(
     @Param('id', IdParam) id: string,
     @Body() body: CloneOfferingDto,

@@ -1,12 +1,12 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { IdParam } from '../../common/validation/id-param.js';
 import { QueryBoolean } from '../../common/validation/query-boolean.js';
 import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.js';
 import { ConnectionsService } from '../connections/connections.service.js';
-import type { ConnectionResponse } from '../connections/dto/connection.dto.js';
+import { ConnectionResponse } from '../connections/dto/connection.dto.js';
 import { ConnectionTokensService } from './connection-tokens.service.js';
 
 class AccessTokenQuery extends WorkspaceQueryDto {
@@ -39,6 +39,7 @@ export class ConnectionTokensController {
   @Post(':id/refresh')
   @HttpCode(200)
   @RequireScopes('connections:write')
+  @ApiOkResponse({ type: ConnectionResponse })
   async refresh(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,

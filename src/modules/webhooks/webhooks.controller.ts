@@ -10,7 +10,8 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiListResponse } from '../../common/openapi/list-response.js';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
 import { Clock } from '../../common/time/clock.js';
@@ -36,6 +37,7 @@ export class WebhooksController {
 
   @Get()
   @RequireScopes('webhooks:write')
+  @ApiListResponse(WebhookEndpointResponse)
   async list(
     @CurrentPrincipal() principal: Principal,
   ): Promise<{ data: WebhookEndpointResponse[] }> {
@@ -50,6 +52,7 @@ export class WebhooksController {
   @Post()
   @HttpCode(201)
   @RequireScopes('webhooks:write')
+  @ApiCreatedResponse({ type: WebhookEndpointWithSecretResponse })
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: CreateWebhookEndpointDto,
@@ -62,6 +65,7 @@ export class WebhooksController {
 
   @Get(':id')
   @RequireScopes('webhooks:write')
+  @ApiOkResponse({ type: WebhookEndpointResponse })
   async get(
     @CurrentPrincipal() principal: Principal,
     @Param('id', IdParam) id: string,
@@ -74,6 +78,7 @@ export class WebhooksController {
 
   @Patch(':id')
   @RequireScopes('webhooks:write')
+  @ApiOkResponse({ type: WebhookEndpointResponse })
   async update(
     @CurrentPrincipal() principal: Principal,
     @Param('id', IdParam) id: string,
@@ -98,6 +103,7 @@ export class WebhooksController {
   @Post(':id/secret')
   @HttpCode(200)
   @RequireScopes('webhooks:write')
+  @ApiOkResponse({ type: WebhookEndpointWithSecretResponse })
   async rotateSecret(
     @CurrentPrincipal() principal: Principal,
     @Param('id', IdParam) id: string,
@@ -110,6 +116,7 @@ export class WebhooksController {
 
   @Get(':id/deliveries')
   @RequireScopes('webhooks:write')
+  @ApiListResponse(WebhookDeliveryResponse, { paginated: true })
   async deliveries(
     @CurrentPrincipal() principal: Principal,
     @Param('id', IdParam) id: string,

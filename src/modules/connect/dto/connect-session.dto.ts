@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { ConnectionResponse } from '../../connections/dto/connection.dto.js';
 import {
   IsBoolean,
   IsDefined,
@@ -79,4 +80,8 @@ export class ConnectSessionResponse {
   @ApiProperty({ description: 'Single use; also part of connectUrl.' }) token!: string;
   @ApiProperty() connectUrl!: string;
   @ApiProperty() expiresAt!: string;
+}
+
+export class ConnectSessionExchangeResponse {
+  @ApiProperty({ type: ConnectionResponse }) connection!: ConnectionResponse;
 }

@@ -50,27 +50,40 @@ export class UpdateConnectionDto {
   metadata!: Record<string, unknown>;
 }
 
+export class ConnectionEndUser {
+  @ApiProperty() id!: string;
+  @ApiProperty({ nullable: true, type: String }) email!: string | null;
+  @ApiProperty({ nullable: true, type: String }) displayName!: string | null;
+}
+
+/** The end user's account at the provider. */
+export class ConnectionProviderAccount {
+  @ApiProperty() userId!: string;
+  @ApiProperty({ nullable: true, type: String }) orgId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) username!: string | null;
+  @ApiProperty({ nullable: true, type: String }) displayName!: string | null;
+}
+
 export class ConnectionResponse {
   @ApiProperty() id!: string;
   @ApiProperty() workspaceId!: string;
   @ApiProperty() integrationId!: string;
   @ApiProperty({ enum: ConnectionStatus }) status!: ConnectionStatus;
-  @ApiProperty() endUser!: { id: string; email: string | null; displayName: string | null };
-  @ApiProperty() provider!: {
-    userId: string;
-    orgId: string | null;
-    username: string | null;
-    displayName: string | null;
-  };
+  @ApiProperty({ type: ConnectionEndUser }) endUser!: ConnectionEndUser;
+  @ApiProperty({ type: ConnectionProviderAccount }) provider!: ConnectionProviderAccount;
   @ApiProperty({ nullable: true, type: String }) instanceUrl!: string | null;
   @ApiProperty({ type: [String] }) grantedScopes!: string[];
   @ApiProperty({
     description:
       'From the provider (token response, userDetails, registration) and PATCH; keys the offering lists in sensitiveKeys are left out.',
+    type: 'object',
+    additionalProperties: true,
   })
   metadata!: Record<string, unknown>;
   @ApiProperty({
     description: "Values of the offering's connectionConfig inputs; secret ones are never shown.",
+    type: 'object',
+    additionalProperties: { type: 'string' },
   })
   configuration!: Record<string, string>;
   @ApiProperty({ nullable: true, type: String }) accessTokenExpiresAt!: string | null;
