@@ -52,6 +52,102 @@ export interface paths {
         patch: operations["WorkspacesController_update"];
         trace?: never;
     };
+    "/api/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["MembersController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["MembersController_remove"];
+        options?: never;
+        head?: never;
+        patch: operations["MembersController_update"];
+        trace?: never;
+    };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["InvitationsController_list"];
+        put?: never;
+        post: operations["InvitationsController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["InvitationsController_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["UsersController_disable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspace-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["WorkspaceSettingsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: operations["WorkspaceSettingsController_update"];
+        trace?: never;
+    };
     "/api/v1/offerings": {
         parameters: {
             query?: never;
@@ -501,6 +597,8 @@ export interface components {
             id: string;
             slug: string;
             name: string;
+            /** @enum {string} */
+            appCreation: "admins" | "admins_and_developers";
             createdAt: string;
             updatedAt: string;
         };
@@ -515,6 +613,28 @@ export interface components {
         };
         UpdateWorkspaceDto: {
             name?: string;
+            /**
+             * @description Who may create OAuth Apps and regenerate their secrets.
+             * @enum {string}
+             */
+            appCreation?: "admins" | "admins_and_developers";
+        };
+        UpdateMemberDto: {
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+        };
+        CreateInvitationDto: {
+            /** @example dev@example.com */
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+        };
+        WorkspaceSettingsDto: {
+            /**
+             * @description Who may create OAuth Apps and regenerate their secrets.
+             * @enum {string}
+             */
+            appCreation: "admins" | "admins_and_developers";
         };
         OfferingScopesDto: {
             /**
@@ -1000,7 +1120,7 @@ export interface components {
             workspaceId: string;
             description: string;
             clientId: string;
-            scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write")[];
+            scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
             /** @description Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET */
             isBootstrap: boolean;
             revokedAt: string | null;
@@ -1015,14 +1135,14 @@ export interface components {
              */
             description: string;
             /** @description Defaults to the developer scopes you hold. Never more than your own. */
-            scopes?: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write")[];
+            scopes?: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
         };
         OAuthAppWithSecretResponse: {
             id: string;
             workspaceId: string;
             description: string;
             clientId: string;
-            scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write")[];
+            scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
             /** @description Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET */
             isBootstrap: boolean;
             revokedAt: string | null;
@@ -1037,7 +1157,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1056,7 +1176,7 @@ export interface components {
             url: string;
             description?: string;
             /** @description The event types delivered here; omitted or null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             /** @default true */
             enabled?: boolean;
         };
@@ -1065,7 +1185,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1085,7 +1205,7 @@ export interface components {
             url?: string;
             description?: string | null;
             /** @description null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             /** @description Enabling again clears the reason Latchkey disabled it and its failure streak. */
             enabled?: boolean;
         };
@@ -1247,6 +1367,184 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["WorkspaceResponse"];
                 };
+            };
+        };
+    };
+    MembersController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    MembersController_remove: {
+        parameters: {
+            query?: {
+                /** @description Platform admins: act in this workspace. */
+                workspaceId?: string;
+                /** @description An admin of the workspace (or a platform admin) who takes over the OAuth Apps the member created; without it they are revoked. */
+                transferAppsTo?: string;
+            };
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    MembersController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMemberDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    InvitationsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    InvitationsController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitationDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    InvitationsController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UsersController_disable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WorkspaceSettingsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WorkspaceSettingsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceSettingsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
