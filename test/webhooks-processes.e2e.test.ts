@@ -134,10 +134,10 @@ describe('webhook delivery with two Latchkey processes', () => {
     await first.proc.exited();
     const beforeRestart = requestsTo('/kill').length;
     receiver.answer.set('/kill', 200);
-    const [held] = await dataSource.query(
-      'SELECT status, attempts, lease_owner FROM webhook_deliveries WHERE event_id = $1',
-      [eventId],
-    );
+    // The event's delivery to this endpoint (the first test's endpoint gets one too).
+    const killDelivery = `SELECT d.status, d.attempts, d.lease_owner FROM webhook_deliveries d
+      JOIN webhook_endpoints w ON w.id = d.endpoint_id WHERE d.event_id = $1 AND w.url LIKE '%/kill'`;
+    const [held] = await dataSource.query(killDelivery, [eventId]);
     expect(held).toMatchObject({ status: 'pending', lease_owner: expect.any(String) });
 
     // The outbox row survived; once the dead process's lease lapses, the restarted one sends it.
@@ -147,12 +147,7 @@ describe('webhook delivery with two Latchkey processes', () => {
       new Set([eventId]),
     );
     await until(
-      async () =>
-        (
-          await dataSource.query('SELECT status FROM webhook_deliveries WHERE event_id = $1', [
-            eventId,
-          ])
-        )[0].status === 'delivered',
+      async () => (await dataSource.query(killDelivery, [eventId]))[0].status === 'delivered',
     );
   });
 });
