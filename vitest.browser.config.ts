@@ -4,6 +4,10 @@ import { defineConfig } from 'vitest/config';
 /** Console tests in a real Chromium (`npm run test:browser`); kept out of `npm test`. */
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
+  // As in vitest.config.ts: the Node client (the demo uses it) from its sources, unbuilt.
+  ssr: {
+    resolve: { conditions: ['latchkey-source', 'module', 'node', 'development|production'] },
+  },
   test: {
     include: ['test/browser/**/*.browser.test.ts'],
     globalSetup: ['test/global-setup.ts'],
