@@ -1,3 +1,4 @@
+import { ThirdPartyApps1797000000000 } from './1797000000000-ThirdPartyApps.js';
 import { MembersAndInvitations1796900000000 } from './1796900000000-MembersAndInvitations.js';
 import { WebhookDeliveryWakeup1796820000000 } from './1796820000000-WebhookDeliveryWakeup.js';
 import { EventsAndWebhooks1796800000000 } from './1796800000000-EventsAndWebhooks.js';
@@ -24,4 +25,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   EventsAndWebhooks1796800000000,
   WebhookDeliveryWakeup1796820000000,
   MembersAndInvitations1796900000000,
+  ThirdPartyApps1797000000000,
 ];

@@ -23,6 +23,7 @@ import { ConnectModule } from './modules/connect/connect.module.js';
 import { ConnectionsModule } from './modules/connections/connections.module.js';
 import { IntegrationsModule } from './modules/integrations/integrations.module.js';
 import { MembersModule } from './modules/members/members.module.js';
+import { AuthorizationModule } from './modules/authorization/authorization.module.js';
 import { OfferingsModule } from './modules/offerings/offerings.module.js';
 import { OAuthAppsModule } from './modules/oauth-apps/oauth-apps.module.js';
 import { ProxyModule } from './modules/proxy/proxy.module.js';
@@ -76,6 +77,7 @@ export class AppModule {
         WorkspacesModule,
         UsersModule,
         MembersModule,
+        AuthorizationModule,
         OfferingsModule,
         IntegrationsModule,
         ConnectionsModule,

@@ -14,6 +14,9 @@ import { WebhookAttempt } from '../modules/webhooks/webhook-attempt.entity.js';
 import { WebhookDelivery } from '../modules/webhooks/webhook-delivery.entity.js';
 import { WebhookEndpoint } from '../modules/webhooks/webhook-endpoint.entity.js';
 import { Invitation } from '../modules/members/invitation.entity.js';
+import { AuthorizationCode } from '../modules/authorization/authorization-code.entity.js';
+import { OAuthGrant } from '../modules/authorization/oauth-grant.entity.js';
+import { RefreshToken } from '../modules/authorization/refresh-token.entity.js';
 import { AuthFailureWindow } from '../modules/sign-in-throttle/auth-failure-window.entity.js';
 
 /** Every entity, listed explicitly: no globbing, so builds, tests and the CLI load the same set. */
@@ -35,4 +38,7 @@ export const ENTITIES = [
   WebhookDelivery,
   WebhookAttempt,
   Invitation,
+  OAuthGrant,
+  AuthorizationCode,
+  RefreshToken,
 ];

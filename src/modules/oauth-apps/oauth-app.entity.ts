@@ -27,6 +27,18 @@ export class OAuthApp {
   @Column({ type: 'varchar', length: 200 })
   description!: string;
 
+  /** Shown on the consent page of a third-party app; the description stands in when unset. */
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  name!: string | null;
+
+  /**
+   * Exact redirect URIs (at most 10) of a third-party app, which people authorize with an
+   * authorization code; empty for a machine app (client credentials only). Loopback `http` URIs
+   * match any port (RFC 8252 §7.3).
+   */
+  @Column({ name: 'redirect_uris', type: 'text', array: true, default: () => "'{}'" })
+  redirectUris!: string[];
+
   @Index('uq_oauth_apps_client_id', { unique: true })
   @Column({ name: 'client_id', type: 'varchar', length: 128 })
   clientId!: string;
