@@ -78,7 +78,9 @@ export class ApiAuthenticator {
     options: PrincipalOptions = {},
   ): Promise<Principal> {
     const override = options.workspaceOverride !== false;
-    const principal = (await this.remembered(req, override)) ?? (await this.authenticate(req));
+    // An app's remembered token costs no await at all; a person's needs their role read.
+    const hit = this.remembered(req, override);
+    const principal = (hit instanceof Promise ? await hit : hit) ?? (await this.authenticate(req));
     const acting = override ? await this.applyWorkspaceOverride(req, principal) : principal;
     const missing = required.filter((s) => !acting.scopes.has(s));
     if (missing.length) throw AuthError.insufficientScope(missing);
@@ -91,7 +93,10 @@ export class ApiAuthenticator {
     return acting;
   }
 
-  private async remembered(req: ApiRequest, override: boolean): Promise<Principal | undefined> {
+  private remembered(
+    req: ApiRequest,
+    override: boolean,
+  ): Principal | Promise<Principal> | undefined {
     const header = req.headers.authorization;
     if (header === undefined || (override && req.query?.workspaceId !== undefined))
       return undefined;
