@@ -87,6 +87,8 @@ describe('role matrix: every API route for every role', () => {
       'DELETE /api/v1/invitations/:id',
       'POST /api/v1/users/:id/disable',
       'PATCH /api/v1/workspace-settings',
+      'GET /api/v1/authorized-apps',
+      'DELETE /api/v1/authorized-apps/:grantId',
     ])
       expect(routes).toContain(r);
   });
@@ -121,5 +123,10 @@ describe('role matrix: every API route for every role', () => {
     expect(outcomes).toContain('admin POST /api/v1/workspaces → 403 auth.insufficient_scope');
     expect(outcomes.some((o) => o.startsWith('viewer GET /api/v1/integrations → 200'))).toBe(true);
     expect(outcomes.some((o) => o.startsWith('admin GET /api/v1/members → 200'))).toBe(true);
+    // Every person manages their own authorized apps, whatever their role.
+    expect(outcomes).toContain('viewer GET /api/v1/authorized-apps → 200 ');
+    expect(outcomes).toContain(
+      'viewer DELETE /api/v1/authorized-apps/:grantId → 404 oauth_grant.not_found',
+    );
   });
 });

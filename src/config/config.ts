@@ -24,6 +24,8 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   readonly apiBodyLimitBytes: number;
   readonly apiTokenTtlSeconds: number;
+  /** Lifetime of a refresh token of the authorization-code flow (each use rotates it). */
+  readonly oauthRefreshTokenTtlDays: number;
   /** Run the refresh scheduler in this replica. */
   readonly schedulerEnabled: boolean;
   readonly refreshIntervalSeconds: number;
@@ -160,6 +162,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const host = value('HOST') ?? '127.0.0.1';
   const embeddedPgPort = integer('LATCHKEY_EMBEDDED_PG_PORT', 54320, 1, 65535);
   const apiTokenTtlSeconds = integer('LATCHKEY_API_TOKEN_TTL_SECONDS', 900, 60, 3600);
+  const oauthRefreshTokenTtlDays = integer('LATCHKEY_OAUTH_REFRESH_TOKEN_TTL_DAYS', 30, 1, 365);
   const refreshIntervalSeconds = integer('LATCHKEY_REFRESH_INTERVAL_SECONDS', 30, 1, 3600);
   const refreshBatchSize = integer('LATCHKEY_REFRESH_BATCH_SIZE', 200, 1, 10_000);
   const refreshConcurrency = integer('LATCHKEY_REFRESH_CONCURRENCY', 8, 1, 256);
@@ -323,6 +326,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     logLevel,
     apiBodyLimitBytes,
     apiTokenTtlSeconds,
+    oauthRefreshTokenTtlDays,
     schedulerEnabled,
     refreshIntervalSeconds,
     refreshBatchSize,

@@ -11,6 +11,13 @@ export interface Principal {
   readonly isPlatformAdmin: boolean;
   readonly appId?: string;
   readonly userId?: string;
+  /**
+   * Set when a person's delegated access token (authorization-code flow) is the credential: the
+   * grant it belongs to, and the client acting for the person. Such a caller acts only in the
+   * grant's workspace and never manages grants.
+   */
+  readonly grantId?: string;
+  readonly clientId?: string;
 }
 
 export const REQUIRED_SCOPES = 'latchkey:required-scopes';

@@ -19,6 +19,8 @@ import { RandomSource } from '../random.js';
 export type ChangeKind =
   | 'app'
   | 'connection'
+  /** An authorization-code grant was revoked: its access tokens stop working. */
+  | 'grant'
   | 'integration'
   | 'offering'
   | 'signing-key'

@@ -8,7 +8,8 @@ import { safeEqual } from '../../common/crypto/secret-hash.js';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { Clock } from '../../common/time/clock.js';
 import { UUID } from '../../common/validation/uuid.js';
-import { ApiTokensService } from '../oauth-apps/api-tokens.service.js';
+import { ApiTokensService, type DelegatedTokenClaims } from '../oauth-apps/api-tokens.service.js';
+import { type ActiveGrant, OAuthGrantsService } from '../authorization/oauth-grants.service.js';
 import { AuthError } from './auth.errors.js';
 import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
 import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
@@ -23,12 +24,21 @@ type ApiRequest = Request & { principal?: Principal };
 /** Bearer tokens remembered per process (each entry a few hundred bytes plus the token). */
 const BEARER_CACHE_SIZE = 10_000;
 
-interface BearerEntry {
-  principal: Principal;
-  /** The app object this principal was derived from, as the app cache held it then. */
-  app: OAuthApp;
-  expiresAtMs: number;
-}
+type BearerEntry =
+  | {
+      kind: 'app';
+      principal: Principal;
+      /** The app object this principal was derived from, as the app cache held it then. */
+      app: OAuthApp;
+      expiresAtMs: number;
+    }
+  | {
+      /** A person's token: the grant object as the grant cache held it; the role is read per request. */
+      kind: 'delegated';
+      claims: DelegatedTokenClaims;
+      grant: ActiveGrant;
+      expiresAtMs: number;
+    };
 
 export interface PrincipalOptions {
   /** Honour `?workspaceId=` (off for the proxy, whose query string belongs to the provider). */
@@ -36,8 +46,9 @@ export interface PrincipalOptions {
 }
 
 /**
- * Who is calling: a Bearer JWT from an OAuth App, or the console's session cookie (plus a CSRF
- * header on unsafe methods); `?workspaceId=` applied. Shared by the guard and the proxy.
+ * Who is calling: a Bearer JWT from an OAuth App (acting as itself, or for a person within a
+ * grant), or the console's session cookie (plus a CSRF header on unsafe methods); `?workspaceId=`
+ * applied. Shared by the guard and the proxy.
  */
 @Injectable()
 export class ApiAuthenticator {
@@ -48,6 +59,7 @@ export class ApiAuthenticator {
     private readonly users: UsersService,
     private readonly workspaces: WorkspacesService,
     private readonly clock: Clock,
+    private readonly grants: OAuthGrantsService,
   ) {}
 
   /**
@@ -66,7 +78,9 @@ export class ApiAuthenticator {
     options: PrincipalOptions = {},
   ): Promise<Principal> {
     const override = options.workspaceOverride !== false;
-    const principal = this.remembered(req, override) ?? (await this.authenticate(req));
+    // An app's remembered token costs no await at all; a person's needs their role read.
+    const hit = this.remembered(req, override);
+    const principal = (hit instanceof Promise ? await hit : hit) ?? (await this.authenticate(req));
     const acting = override ? await this.applyWorkspaceOverride(req, principal) : principal;
     const missing = required.filter((s) => !acting.scopes.has(s));
     if (missing.length) throw AuthError.insufficientScope(missing);
@@ -79,14 +93,20 @@ export class ApiAuthenticator {
     return acting;
   }
 
-  private remembered(req: ApiRequest, override: boolean): Principal | undefined {
+  private remembered(
+    req: ApiRequest,
+    override: boolean,
+  ): Principal | Promise<Principal> | undefined {
     const header = req.headers.authorization;
     if (header === undefined || (override && req.query?.workspaceId !== undefined))
       return undefined;
     const hit = this.bearer.get(header);
-    const valid =
-      hit && hit.expiresAtMs > this.clock.nowMs() && this.apps.peekActive(hit.app.id) === hit.app;
-    return valid ? hit.principal : undefined;
+    if (!hit || hit.expiresAtMs <= this.clock.nowMs()) return undefined;
+    if (hit.kind === 'app')
+      return this.apps.peekActive(hit.app.id) === hit.app ? hit.principal : undefined;
+    return this.grants.peek(hit.grant.id) === hit.grant
+      ? this.delegatedPrincipal(hit.claims, hit.grant)
+      : undefined;
   }
 
   private async authenticate(req: ApiRequest): Promise<Principal> {
@@ -95,6 +115,24 @@ export class ApiAuthenticator {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!m) throw AuthError.unauthenticated('Use an Authorization: Bearer <token> header.');
       const claims = await this.tokens.verify(m[1]);
+      if (claims.kind === 'delegated') {
+        const grant = await this.grants.find(claims.grantId);
+        if (
+          !grant ||
+          grant.userId !== claims.userId ||
+          grant.workspaceId !== claims.workspaceId ||
+          grant.clientId !== claims.clientId
+        )
+          throw AuthError.invalidToken();
+        if (this.grants.peek(grant.id) === grant)
+          this.remember(authorization, {
+            kind: 'delegated',
+            claims,
+            grant,
+            expiresAtMs: claims.expiresAtMs,
+          });
+        return this.delegatedPrincipal(claims, grant);
+      }
       const app = await this.apps.findActive(claims.appId, claims.secretVersion);
       if (!app || app.workspaceId !== claims.workspaceId) throw AuthError.invalidToken();
       const scopes = new Set(claims.scopes.filter((s) => app.scopes.includes(s)));
@@ -106,7 +144,12 @@ export class ApiAuthenticator {
         appId: app.id,
       });
       if (this.apps.peekActive(app.id) === app)
-        this.remember(authorization, { principal, app, expiresAtMs: claims.expiresAtMs });
+        this.remember(authorization, {
+          kind: 'app',
+          principal,
+          app,
+          expiresAtMs: claims.expiresAtMs,
+        });
       return principal;
     }
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
@@ -144,6 +187,29 @@ export class ApiAuthenticator {
     };
   }
 
+  /**
+   * A person acting through an app (or the CLI) within a grant: only in the grant's workspace, with
+   * the token's scopes that the grant holds and the person's role there allows now. A member who
+   * was demoted loses scopes on the next request; one who left is refused.
+   */
+  private async delegatedPrincipal(
+    claims: DelegatedTokenClaims,
+    grant: ActiveGrant,
+  ): Promise<Principal> {
+    const role = await this.users.memberRole(grant.userId, grant.workspaceId);
+    if (!role) throw AuthError.invalidToken();
+    const allowed = ROLE_SCOPES[role];
+    return Object.freeze({
+      kind: 'user',
+      workspaceId: grant.workspaceId,
+      scopes: new Set(claims.scopes.filter((s) => grant.scopes.includes(s) && allowed.includes(s))),
+      isPlatformAdmin: false,
+      userId: grant.userId,
+      grantId: grant.id,
+      clientId: grant.clientId,
+    });
+  }
+
   private remember(header: string, entry: BearerEntry): void {
     if (this.bearer.size >= BEARER_CACHE_SIZE) this.bearer.delete(this.bearer.keys().next().value!);
     this.bearer.set(header, entry);
@@ -156,6 +222,8 @@ export class ApiAuthenticator {
     if (typeof named !== 'string' || !UUID.test(named)) {
       throw new DomainError('validation.failed', 'invalid', 'workspaceId must be a UUID.');
     }
+    // A grant is for one workspace: the person's other memberships are not the app's to use.
+    if (principal.grantId) throw AuthError.workspaceForbidden();
     // A member acts there with their role in that workspace, not the one they came from.
     if (principal.kind === 'user' && principal.userId && !principal.isPlatformAdmin)
       return this.userPrincipal(principal.userId, false, named);

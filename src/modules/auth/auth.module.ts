@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OAuthAppsModule } from '../oauth-apps/oauth-apps.module.js';
+import { OAuthGrantsModule } from '../authorization/oauth-grants.module.js';
 import { SignInThrottleModule } from '../sign-in-throttle/sign-in-throttle.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { WorkspacesModule } from '../workspaces/workspaces.module.js';
@@ -16,6 +17,7 @@ import { UserSession } from './user-session.entity.js';
     UsersModule,
     WorkspacesModule,
     OAuthAppsModule,
+    OAuthGrantsModule,
     SignInThrottleModule,
   ],
   controllers: [LoginController],

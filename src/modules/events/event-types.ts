@@ -24,6 +24,8 @@ export const EVENT_TYPES = [
   'oauth_app.created',
   'oauth_app.secret_regenerated',
   'oauth_app.revoked',
+  'oauth_grant.created',
+  'oauth_grant.revoked',
   'token.handed_out',
   'user.signed_in',
   'user.sign_in_failed',

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module.js';
 import { OAuthAppsModule } from '../oauth-apps/oauth-apps.module.js';
+import { OAuthGrantsModule } from '../authorization/oauth-grants.module.js';
 import { SignInThrottleModule } from '../sign-in-throttle/sign-in-throttle.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { Invitation } from './invitation.entity.js';
@@ -23,6 +24,7 @@ import { MembersService } from './members.service.js';
     AuthModule,
     UsersModule,
     OAuthAppsModule,
+    OAuthGrantsModule,
     SignInThrottleModule,
   ],
   controllers: [

@@ -8,6 +8,7 @@ import { UserSession } from '../auth/user-session.entity.js';
 import { EventsService } from '../events/events.service.js';
 import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
 import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
+import { OAuthGrantsService } from '../authorization/oauth-grants.service.js';
 import { User, UserRole } from '../users/user.entity.js';
 import { WorkspaceMember } from '../users/workspace-member.entity.js';
 import { type AppCreationPolicy, Workspace } from '../workspaces/workspace.entity.js';
@@ -34,6 +35,7 @@ export class MembersService {
     private readonly apps: OAuthAppsService,
     private readonly events: EventsService,
     private readonly clock: Clock,
+    private readonly grants: OAuthGrantsService,
   ) {}
 
   async list(workspaceId: string): Promise<MemberView[]> {
@@ -69,11 +71,11 @@ export class MembersService {
   /**
    * Removes a member: their sessions in this workspace end at once, and the OAuth Apps they
    * created here are revoked, unless `transferAppsTo` names an admin of the workspace (or a platform
-   * admin) who then answers for them.
+   * admin) who then answers for them. What they authorized apps (and the CLI) to do here ends.
    */
   async remove(principal: Principal, userId: string, transferAppsTo?: string): Promise<void> {
     const workspaceId = principal.workspaceId;
-    const revoked = await this.dataSource.transaction(async (manager) => {
+    const { revoked, grants } = await this.dataSource.transaction(async (manager) => {
       const member = await this.lockedMember(manager, workspaceId, userId);
       if (member.role === 'admin') await this.assertNotLastAdmin(manager, workspaceId);
       if (transferAppsTo !== undefined) {
@@ -90,6 +92,7 @@ export class MembersService {
       }
       await manager.getRepository(WorkspaceMember).delete({ workspaceId, userId });
       await manager.getRepository(UserSession).delete({ userId, workspaceId });
+      const grants = await this.grants.revoke(manager, { userId, workspaceId }, 'member_removed');
       let appsRevoked: OAuthApp[] = [];
       let appsTransferred: string[] = [];
       if (transferAppsTo !== undefined)
@@ -117,28 +120,31 @@ export class MembersService {
           ...(transferAppsTo ? { appsTransferredTo: transferAppsTo } : {}),
         },
       });
-      return appsRevoked;
+      return { revoked: appsRevoked, grants };
     });
     await this.apps.announceChanged(revoked);
+    await this.grants.announce(grants);
   }
 
   /**
    * Platform-wide: the user can no longer sign in, every session of theirs ends, and the OAuth
-   * Apps they created are revoked. Memberships stay (listed as disabled). Idempotent.
+   * Apps they created are revoked, and so is everything they authorized apps (and the CLI) to do.
+   * Memberships stay (listed as disabled). Idempotent.
    */
   async disableUser(principal: Principal, userId: string): Promise<void> {
     if (principal.userId === userId) throw MemberError.cannotDisableSelf();
-    const revoked = await this.dataSource.transaction(async (manager) => {
+    const { revoked, grants } = await this.dataSource.transaction(async (manager) => {
       const users = manager.getRepository(User);
       const user = await users.findOne({
         where: { id: userId },
         lock: { mode: 'pessimistic_write' },
       });
       if (!user) throw MemberError.userNotFound();
-      if (user.disabledAt) return [];
+      if (user.disabledAt) return { revoked: [], grants: [] };
       await users.update({ id: userId, disabledAt: IsNull() }, { disabledAt: this.clock.now() });
       await manager.getRepository(UserSession).delete({ userId });
       const apps = await this.apps.revokeCreatedBy(manager, userId, undefined, 'creator_disabled');
+      const grants = await this.grants.revoke(manager, { userId }, 'user_disabled');
       const memberships = await manager.getRepository(WorkspaceMember).findBy({ userId });
       // Told in every workspace they belong to (their webhooks hear it), else as a platform event.
       const workspaces = memberships.length ? memberships.map((m) => m.workspaceId) : [null];
@@ -153,9 +159,10 @@ export class MembersService {
           },
         });
       }
-      return apps;
+      return { revoked: apps, grants };
     });
     await this.apps.announceChanged(revoked);
+    await this.grants.announce(grants);
   }
 
   async appCreation(workspaceId: string): Promise<AppCreationPolicy> {

@@ -13,12 +13,32 @@ export const API_AUDIENCE = 'latchkey-api';
 const TOKEN_TYPE = 'at+jwt'; // RFC 9068
 
 export interface ApiTokenClaims {
+  kind: 'app';
   appId: string;
   workspaceId: string;
   clientId: string;
   scopes: Scope[];
   secretVersion: number;
   expiresAtMs: number;
+}
+
+/** A person's token from the authorization-code flow: acts as `userId` within one grant. */
+export interface DelegatedTokenClaims {
+  kind: 'delegated';
+  userId: string;
+  grantId: string;
+  workspaceId: string;
+  clientId: string;
+  scopes: Scope[];
+  expiresAtMs: number;
+}
+
+export interface DelegatedTokenInput {
+  userId: string;
+  grantId: string;
+  workspaceId: string;
+  clientId: string;
+  scopes: readonly Scope[];
 }
 
 /** Short-lived JWTs for OAuth Apps (RFC 9068 profile), signed with the shared signing key. */
@@ -31,21 +51,38 @@ export class ApiTokensService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async issue(app: OAuthApp, scopes: Scope[]): Promise<{ accessToken: string; expiresIn: number }> {
-    const { kid, key } = await this.signingKeys.signingKey();
-    const now = Math.floor(this.clock.nowMs() / 1000);
-    const ttl = this.config.apiTokenTtlSeconds;
-    const accessToken = await new SignJWT({
+  issue(app: OAuthApp, scopes: Scope[]): Promise<{ accessToken: string; expiresIn: number }> {
+    return this.sign(app.clientId, {
       client_id: app.clientId,
       scope: scopes.join(' '),
       wid: app.workspaceId,
       aid: app.id,
       sv: app.secretVersion,
-    })
+    });
+  }
+
+  /** A token acting as a person within a grant (`sub` the user, `gid` the grant). */
+  issueDelegated(input: DelegatedTokenInput): Promise<{ accessToken: string; expiresIn: number }> {
+    return this.sign(input.userId, {
+      client_id: input.clientId,
+      scope: input.scopes.join(' '),
+      wid: input.workspaceId,
+      gid: input.grantId,
+    });
+  }
+
+  private async sign(
+    subject: string,
+    claims: Record<string, string | number>,
+  ): Promise<{ accessToken: string; expiresIn: number }> {
+    const { kid, key } = await this.signingKeys.signingKey();
+    const now = Math.floor(this.clock.nowMs() / 1000);
+    const ttl = this.config.apiTokenTtlSeconds;
+    const accessToken = await new SignJWT(claims)
       .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: TOKEN_TYPE })
       .setIssuer(this.config.publicUrl)
       .setAudience(API_AUDIENCE)
-      .setSubject(app.clientId)
+      .setSubject(subject)
       .setIssuedAt(now)
       .setExpirationTime(now + ttl)
       .setJti(this.random.token(16))
@@ -57,7 +94,7 @@ export class ApiTokensService {
    * Checks signature, kid, type, issuer, audience and lifetime; throws auth.invalid_token. (The
    * API authenticator remembers what a token string was verified to mean, until it expires.)
    */
-  async verify(token: string): Promise<ApiTokenClaims> {
+  async verify(token: string): Promise<ApiTokenClaims | DelegatedTokenClaims> {
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -73,9 +110,27 @@ export class ApiTokensService {
         audience: API_AUDIENCE,
         typ: TOKEN_TYPE,
         currentDate: this.clock.now(),
-        requiredClaims: ['exp', 'iat', 'sub', 'aid', 'wid', 'sv', 'scope'],
+        requiredClaims: ['exp', 'iat', 'sub', 'wid', 'scope'],
       });
       const scopes = String(payload.scope).split(' ').filter(isScope);
+      if (payload.gid !== undefined) {
+        if (
+          typeof payload.gid !== 'string' ||
+          typeof payload.wid !== 'string' ||
+          typeof payload.client_id !== 'string' ||
+          payload.aid !== undefined
+        )
+          throw AuthError.invalidToken();
+        return {
+          kind: 'delegated',
+          userId: String(payload.sub),
+          grantId: payload.gid,
+          workspaceId: payload.wid,
+          clientId: payload.client_id,
+          scopes,
+          expiresAtMs: payload.exp! * 1000,
+        };
+      }
       if (
         typeof payload.aid !== 'string' ||
         typeof payload.wid !== 'string' ||
@@ -84,6 +139,7 @@ export class ApiTokensService {
         throw AuthError.invalidToken();
       }
       return {
+        kind: 'app',
         appId: payload.aid,
         workspaceId: payload.wid,
         clientId: String(payload.sub),

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { SignInThrottleModule } from '../sign-in-throttle/sign-in-throttle.module.js';
+import { OAuthGrantsModule } from '../authorization/oauth-grants.module.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { ClientSecretHasher } from './client-secret-hasher.js';
 import { JwksController } from './jwks.controller.js';
@@ -9,11 +9,10 @@ import { OAuthAppsController } from './oauth-apps.controller.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
 import { SigningKey } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
-import { TokenController } from './token.controller.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([OAuthApp, SigningKey]), SignInThrottleModule],
-  controllers: [OAuthAppsController, TokenController, JwksController],
+  imports: [TypeOrmModule.forFeature([OAuthApp, SigningKey]), OAuthGrantsModule],
+  controllers: [OAuthAppsController, JwksController],
   providers: [OAuthAppsService, SigningKeysService, ApiTokensService, ClientSecretHasher],
   exports: [OAuthAppsService, SigningKeysService, ApiTokensService],
 })

@@ -19,6 +19,7 @@ import { OAuthApp } from './oauth-app.entity.js';
 import { Workspace } from '../workspaces/workspace.entity.js';
 import { AuthError } from '../auth/auth.errors.js';
 import { OAuthAppError } from './oauth-apps.errors.js';
+import { OAuthGrantsService } from '../authorization/oauth-grants.service.js';
 
 export interface AppWithSecret {
   app: OAuthApp;
@@ -38,6 +39,7 @@ export class OAuthAppsService {
     private readonly changes: ChangeFeed,
     private readonly secretHasher: ClientSecretHasher,
     private readonly events: EventsService,
+    private readonly grants: OAuthGrantsService,
   ) {
     this.activeCache = new InvalidatingCache(changes, 'app');
   }
@@ -139,7 +141,10 @@ export class OAuthAppsService {
       const result = await manager
         .getRepository(OAuthApp)
         .update({ id: app.id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
-      if (result.affected === 1) await this.record(manager, 'oauth_app.revoked', app, {});
+      if (result.affected !== 1) return;
+      await this.record(manager, 'oauth_app.revoked', app, {});
+      // What people authorized it to do ends with it (the app change below reaches every cache).
+      await this.grants.revoke(manager, { appId: app.id }, 'app_revoked');
     });
     await this.changes.publish({ kind: 'app', id: app.id });
   }
@@ -165,6 +170,7 @@ export class OAuthAppsService {
     for (const app of apps) {
       await repo.update({ id: app.id, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
       await this.record(manager, 'oauth_app.revoked', app, { reason });
+      await this.grants.revoke(manager, { appId: app.id }, 'app_revoked');
     }
     return apps;
   }
@@ -190,7 +196,7 @@ export class OAuthAppsService {
     return apps.map((a) => a.id);
   }
 
-  /** Tells every replica that these apps changed (their cached tokens stop working). */
+  /** Tells every replica that these apps changed (their cached tokens, and their grants', stop working). */
   async announceChanged(apps: readonly OAuthApp[]): Promise<void> {
     for (const app of apps) await this.changes.publish({ kind: 'app', id: app.id });
   }

@@ -148,6 +148,74 @@ export interface paths {
         patch: operations["WorkspaceSettingsController_update"];
         trace?: never;
     };
+    "/api/v1/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Token endpoint: client_credentials, authorization_code (PKCE) or refresh_token; client_secret_basic, client_secret_post, or client_id alone for the public CLI client; form or JSON body */
+        post: operations["TokenController_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oauth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Token revocation (RFC 7009): a refresh token or access token of the calling client ends its authorization; anything else is answered 200 and changes nothing */
+        post: operations["TokenController_revoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authorized-apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The apps you authorized to act for you (console session only) */
+        get: operations["AuthorizedAppsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authorized-apps/{grantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke one of your authorizations: its tokens stop at once */
+        delete: operations["AuthorizedAppsController_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/offerings": {
         parameters: {
             query?: never;
@@ -443,23 +511,6 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["OAuthAppsController_revoke"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/oauth/token": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Client credentials grant (client_secret_basic or client_secret_post); form or JSON body */
-        post: operations["TokenController_token"];
-        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1157,7 +1208,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1176,7 +1227,7 @@ export interface components {
             url: string;
             description?: string;
             /** @description The event types delivered here; omitted or null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             /** @default true */
             enabled?: boolean;
         };
@@ -1185,7 +1236,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1205,7 +1256,7 @@ export interface components {
             url?: string;
             description?: string | null;
             /** @description null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             /** @description Enabling again clears the reason Latchkey disabled it and its failure streak. */
             enabled?: boolean;
         };
@@ -1541,6 +1592,76 @@ export interface operations {
         };
         responses: {
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    TokenController_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    TokenController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    AuthorizedAppsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    AuthorizedAppsController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                grantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2175,23 +2296,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    TokenController_token: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
                 headers: {
                     [name: string]: unknown;
                 };
