@@ -112,6 +112,12 @@ export class TokenController {
         'Only grant_type=client_credentials is supported.',
       );
     }
+    // A third-party app acts only for the people who authorize it, never as itself.
+    if (app.redirectUris.length > 0)
+      throw new OAuthProtocolError(
+        'unauthorized_client',
+        'This app has redirect URIs: it gets tokens through the authorization-code flow only.',
+      );
 
     const requested = param(body, 'scope');
     let scopes: Scope[] = app.scopes.filter(isScope);
