@@ -36,7 +36,9 @@ export class AuthorizeController {
 
   @Get()
   async show(@Req() req: Request, @Res() res: Response) {
-    const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+    // The raw query, so a repeated parameter is seen as repeated (and a `?` inside a value kept).
+    const at = req.originalUrl.indexOf('?');
+    const query = new URLSearchParams(at < 0 ? '' : req.originalUrl.slice(at + 1));
     const checked = await this.requests.check((name) => query.getAll(name));
     if (checked.kind !== 'valid') return this.refuse(res, checked);
     const token = req.cookies?.[SESSION_COOKIE] as string | undefined;
