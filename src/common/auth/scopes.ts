@@ -57,3 +57,37 @@ export const ROLE_SCOPES: Readonly<Record<MemberRole, readonly Scope[]>> = {
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
+
+/**
+ * One plain sentence per scope, completing "It will be able to …" on the consent page, where a
+ * person decides what an app may do for them.
+ */
+export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
+  'offerings:read': 'See which providers and environments Latchkey offers.',
+  'offerings:write': 'Add, change and disable the providers Latchkey offers (platform admin).',
+  'integrations:read': 'See your integrations and their settings (never their client secrets).',
+  'integrations:write': 'Create, change and delete integrations, including their client secrets.',
+  'connections:read': 'See the connections to your customers’ accounts and whose they are.',
+  'connections:write': 'Start, refresh and delete connections to your customers’ accounts.',
+  'tokens:read':
+    'Get provider access tokens of your connections, and with them act at those providers.',
+  proxy: 'Call providers’ APIs through Latchkey as your connected customers.',
+  'apps:write': 'Create, change and revoke OAuth Apps, and give them new secrets.',
+  'workspaces:write': 'Create and change workspaces (platform admin).',
+  'events:read': 'Read the audit log of everything that happens in the workspace.',
+  'webhooks:write': 'Add, change and remove the webhook endpoints that receive its events.',
+  'members:write': 'Invite and remove people and change their roles.',
+};
+
+/**
+ * The most a person can let an app do for them in a workspace: their role's scopes there (a
+ * platform admin: every scope but the platform-admin ones, which are never delegated); nothing
+ * where they have no role.
+ */
+export function delegableScopes(
+  isPlatformAdmin: boolean,
+  role: MemberRole | null,
+): readonly Scope[] {
+  if (isPlatformAdmin) return SCOPES.filter((s) => !ADMIN_SCOPES.includes(s));
+  return role ? ROLE_SCOPES[role] : [];
+}

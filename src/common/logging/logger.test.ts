@@ -23,6 +23,24 @@ describe(createLogger.name, () => {
       expect(out).not.toContain(s);
     expect(out).toContain('insert failed');
   });
+
+  it('redacts the authorization-code flow: verifier, consent binding, CSRF token, redirect Location', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      {
+        code_verifier: 'plain-secret-5',
+        form: { consent: 'plain-secret-6', _csrf: 'plain-secret-7' },
+        res: { headers: { location: 'https://app.example/cb?code=lkc_plain-secret-8' } },
+        err: { code: 'ECONNRESET' },
+      },
+      'authorize',
+    );
+    const out = lines.join('');
+    for (const s of ['plain-secret-5', 'plain-secret-6', 'plain-secret-7', 'plain-secret-8'])
+      expect(out).not.toContain(s);
+    // Error codes are not secrets: "code" alone stays readable.
+    expect(out).toContain('ECONNRESET');
+  });
 });
 
 describe(redactPath.name, () => {

@@ -23,6 +23,12 @@ const SECRET_KEYS = [
   'idToken',
   'id_token',
   'token',
+  // The authorization-code flow's form and PKCE secrets ("code" itself would hide error codes;
+  // codes travel only in a redirect's Location, below).
+  'code_verifier',
+  'codeVerifier',
+  'consent',
+  '_csrf',
   'databaseUrl',
   'encryptionKeys',
 ];
@@ -32,6 +38,8 @@ export const REDACT_PATHS = [
   'req.headers.cookie',
   'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
+  // A redirect back to an app carries its authorization code.
+  'res.headers.location',
   // Secret-named keys at the top of a log object and one level down ("*.x" alone misses the top).
   ...SECRET_KEYS,
   ...SECRET_KEYS.map((k) => `*.${k}`),

@@ -59,3 +59,37 @@ function loopbackWithoutPort(uri: string): string | null {
   if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)) return null;
   return `http://${m[1]}${m[3] ?? ''}${m[4] ?? ''}`;
 }
+
+/** At most this many redirect URIs per app, each at most this long. */
+export const MAX_REDIRECT_URIS = 10;
+export const MAX_REDIRECT_URI_LENGTH = 2000;
+
+/**
+ * Why `uri` cannot be registered as a redirect URI, or null when it can: an absolute https URI, or
+ * http on a loopback IP literal for native and CLI apps (RFC 8252 §7.3; not `localhost`, whose
+ * name may resolve elsewhere); no fragment, no userinfo, no wildcard; written in the canonical form
+ * browsers send, so that the exact-match comparison means what it looks like.
+ */
+export function redirectUriProblem(uri: string): string | null {
+  if (uri.length > MAX_REDIRECT_URI_LENGTH)
+    return `must be at most ${MAX_REDIRECT_URI_LENGTH} characters`;
+  if (uri.includes('*')) return 'must not contain a wildcard (*): redirect URIs match exactly';
+  if (uri.includes('#')) return 'must not have a fragment (#)';
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    return 'must be an absolute URI such as https://app.example.com/oauth/callback';
+  }
+  if (parsed.username || parsed.password) return 'must not contain a user name or password';
+  const loopback = parsed.hostname === '127.0.0.1' || parsed.hostname === '[::1]';
+  if (parsed.protocol === 'http:' && !loopback) {
+    return parsed.hostname === 'localhost'
+      ? 'must use https, or http on the loopback IP literal 127.0.0.1 or [::1] (not localhost)'
+      : 'must use https (http only on the loopback IP literals 127.0.0.1 and [::1])';
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    return 'must use https (http only on the loopback IP literals 127.0.0.1 and [::1])';
+  if (parsed.href !== uri) return `must be written as ${parsed.href}`;
+  return null;
+}

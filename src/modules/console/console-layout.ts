@@ -37,9 +37,21 @@ export function sendConsoleHtml(
   res: Response,
   status: number,
   body: string,
-  options: { referrerPolicy?: 'same-origin' | 'no-referrer' } = {},
+  options: {
+    referrerPolicy?: 'same-origin' | 'no-referrer';
+    /**
+     * A source a form on this page may also end up at: browsers apply `form-action` to the
+     * redirects that follow a post (the consent page's redirect back to the app).
+     */
+    formActionSource?: string;
+  } = {},
 ): void {
-  res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+  res.setHeader(
+    'Content-Security-Policy',
+    options.formActionSource
+      ? CONSOLE_CSP.replace("form-action 'self'", `form-action 'self' ${options.formActionSource}`)
+      : CONSOLE_CSP,
+  );
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');

@@ -23,6 +23,7 @@ export const EVENT_TYPES = [
   'offering.deleted',
   'oauth_app.created',
   'oauth_app.secret_regenerated',
+  'oauth_app.updated',
   'oauth_app.revoked',
   'oauth_grant.created',
   'oauth_grant.revoked',

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiListResponse } from '../../common/openapi/list-response.js';
 import type { Response } from 'express';
@@ -8,6 +8,7 @@ import {
   CreateOAuthAppDto,
   OAuthAppResponse,
   OAuthAppWithSecretResponse,
+  UpdateOAuthAppDto,
 } from './dto/oauth-app.dto.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
 
@@ -36,6 +37,17 @@ export class OAuthAppsController {
     const { app, clientSecret } = await this.apps.create(principal, body);
     res.setHeader('Cache-Control', 'no-store');
     return OAuthAppWithSecretResponse.withSecret(app, clientSecret);
+  }
+
+  @Patch(':id')
+  @RequireScopes('apps:write')
+  @ApiOkResponse({ type: OAuthAppResponse })
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', IdParam) id: string,
+    @Body() body: UpdateOAuthAppDto,
+  ): Promise<OAuthAppResponse> {
+    return OAuthAppResponse.of(await this.apps.update(principal, id, body));
   }
 
   @Post(':id/secret')

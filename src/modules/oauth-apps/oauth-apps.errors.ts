@@ -33,4 +33,12 @@ export class OAuthAppError extends DomainError {
       'In this workspace only admins may create OAuth Apps or regenerate their secrets (workspace setting appCreation).',
     );
   }
+  static invalidRedirectUri(redirectUri: string, problem: string): OAuthAppError {
+    return new OAuthAppError(
+      'oauth_app.invalid_redirect_uri',
+      'invalid',
+      `Redirect URI ${redirectUri.slice(0, 200)} ${problem}.`,
+      { redirectUri, problem },
+    );
+  }
 }

@@ -20,6 +20,7 @@ import { Workspace } from '../workspaces/workspace.entity.js';
 import { AuthError } from '../auth/auth.errors.js';
 import { OAuthAppError } from './oauth-apps.errors.js';
 import { OAuthGrantsService } from '../authorization/oauth-grants.service.js';
+import { redirectUriProblem } from '../authorization/oauth-clients.js';
 
 export interface AppWithSecret {
   app: OAuthApp;
@@ -60,9 +61,10 @@ export class OAuthAppsService {
    */
   async create(
     principal: Principal,
-    input: { description: string; scopes?: Scope[] },
+    input: { description: string; scopes?: Scope[]; name?: string; redirectUris?: string[] },
   ): Promise<AppWithSecret> {
     await this.assertMayCreate(principal);
+    const redirectUris = checkedRedirectUris(input.redirectUris ?? []);
     const requested = input.scopes ?? DEVELOPER_SCOPES.filter((s) => principal.scopes.has(s));
     const scopes = SCOPES.filter((s) => requested.includes(s));
     const beyond = scopesBeyond(principal, scopes);
@@ -74,6 +76,8 @@ export class OAuthAppsService {
           id: this.random.uuid(),
           workspaceId: principal.workspaceId,
           description: input.description,
+          name: input.name ?? null,
+          redirectUris,
           clientId: `lk_${this.random.token(18)}`,
           secretHash: this.secretHasher.hash(clientSecret),
           secretVersion: 1,
@@ -84,7 +88,10 @@ export class OAuthAppsService {
           lastUsedAt: null,
         }),
       );
-      await this.record(manager, 'oauth_app.created', saved, { scopes: saved.scopes });
+      await this.record(manager, 'oauth_app.created', saved, {
+        scopes: saved.scopes,
+        ...(redirectUris.length ? { name: saved.name, redirectUris } : {}),
+      });
       return saved;
     });
     return { app, clientSecret };
@@ -126,6 +133,45 @@ export class OAuthAppsService {
     // The row's own id (as caches key it), not the caller's spelling of it.
     await this.changes.publish({ kind: 'app', id: app.id });
     return { app: await this.get(workspaceId, id), clientSecret };
+  }
+
+  /**
+   * Changes what people see of an app (name, description) and where its authorization codes may
+   * go. Like regeneration, only for a caller holding every scope of the app and allowed to create
+   * apps: redirect URIs decide who receives codes that act with those scopes.
+   */
+  async update(
+    principal: Principal,
+    id: string,
+    input: { name?: string | null; description?: string; redirectUris?: string[] },
+  ): Promise<OAuthApp> {
+    const app = await this.manageable(principal, id);
+    if (app.isBootstrap) throw OAuthAppError.managedByEnvironment();
+    if (app.revokedAt) throw OAuthAppError.revoked();
+    await this.assertMayCreate(principal);
+    const changes: Partial<Pick<OAuthApp, 'name' | 'description' | 'redirectUris'>> = {};
+    if (input.name !== undefined && input.name !== app.name) changes.name = input.name;
+    if (input.description !== undefined && input.description !== app.description)
+      changes.description = input.description;
+    if (input.redirectUris !== undefined) {
+      const redirectUris = checkedRedirectUris(input.redirectUris);
+      if (redirectUris.join('\n') !== app.redirectUris.join('\n'))
+        changes.redirectUris = redirectUris;
+    }
+    if (Object.keys(changes).length === 0) return app;
+    await this.apps.manager.transaction(async (manager) => {
+      const result = await manager
+        .getRepository(OAuthApp)
+        .update({ id: app.id, workspaceId: app.workspaceId, revokedAt: IsNull() }, changes);
+      if (result.affected !== 1) throw OAuthAppError.revoked();
+      await this.record(manager, 'oauth_app.updated', app, {
+        changed: Object.keys(changes),
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.redirectUris ? { redirectUris: changes.redirectUris } : {}),
+      });
+    });
+    await this.changes.publish({ kind: 'app', id: app.id });
+    return this.get(app.workspaceId, app.id);
   }
 
   /**
@@ -344,6 +390,15 @@ export class OAuthAppsService {
   private newSecret(): string {
     return `lks_${this.random.token(32)}`;
   }
+}
+
+/** The redirect URIs as given, each checked (400 `oauth_app.invalid_redirect_uri` naming the first bad one). */
+function checkedRedirectUris(uris: readonly string[]): string[] {
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw OAuthAppError.invalidRedirectUri(uri, problem);
+  }
+  return [...uris];
 }
 
 /**

@@ -484,22 +484,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/oauth-apps/{id}/secret": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post: operations["OAuthAppsController_regenerate"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/oauth-apps/{id}": {
         parameters: {
             query?: never;
@@ -511,6 +495,22 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["OAuthAppsController_revoke"];
+        options?: never;
+        head?: never;
+        patch: operations["OAuthAppsController_update"];
+        trace?: never;
+    };
+    "/api/v1/oauth-apps/{id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["OAuthAppsController_regenerate"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1170,6 +1170,10 @@ export interface components {
             id: string;
             workspaceId: string;
             description: string;
+            /** @description Shown on the consent page. */
+            name: string | null;
+            /** @description Exact redirect URIs; empty for a machine app (client credentials only). */
+            redirectUris: string[];
             clientId: string;
             scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
             /** @description Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET */
@@ -1187,11 +1191,27 @@ export interface components {
             description: string;
             /** @description Defaults to the developer scopes you hold. Never more than your own. */
             scopes?: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
+            /**
+             * @description Shown to people on the consent page of a third-party app (1–100 characters).
+             * @example Acme Reports
+             */
+            name?: string;
+            /**
+             * @description Makes the app a third-party app that people authorize at GET /oauth/authorize: up to 10 exact redirect URIs, https or http on 127.0.0.1 / [::1] (any port there), no fragment, userinfo or wildcard. Such an app cannot use client_credentials.
+             * @example [
+             *       "https://reports.example.com/oauth/callback"
+             *     ]
+             */
+            redirectUris?: string[];
         };
         OAuthAppWithSecretResponse: {
             id: string;
             workspaceId: string;
             description: string;
+            /** @description Shown on the consent page. */
+            name: string | null;
+            /** @description Exact redirect URIs; empty for a machine app (client credentials only). */
+            redirectUris: string[];
             clientId: string;
             scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
             /** @description Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET */
@@ -1203,12 +1223,19 @@ export interface components {
             /** @description Shown only in this response. Store it now; it cannot be retrieved again. */
             clientSecret: string;
         };
+        UpdateOAuthAppDto: {
+            /** @description null removes the name (the description is shown). */
+            name?: Record<string, never>;
+            description?: string;
+            /** @description Replaces the list; [] makes the app a machine app again. */
+            redirectUris?: string[];
+        };
         WebhookEndpointResponse: {
             id: string;
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1227,7 +1254,7 @@ export interface components {
             url: string;
             description?: string;
             /** @description The event types delivered here; omitted or null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             /** @default true */
             enabled?: boolean;
         };
@@ -1236,7 +1263,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1256,7 +1283,7 @@ export interface components {
             url?: string;
             description?: string | null;
             /** @description null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
             /** @description Enabling again clears the reason Latchkey disabled it and its failure streak. */
             enabled?: boolean;
         };
@@ -2263,6 +2290,50 @@ export interface operations {
             };
         };
     };
+    OAuthAppsController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    OAuthAppsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateOAuthAppDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthAppResponse"];
+                };
+            };
+        };
+    };
     OAuthAppsController_regenerate: {
         parameters: {
             query?: never;
@@ -2281,25 +2352,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["OAuthAppWithSecretResponse"];
                 };
-            };
-        };
-    };
-    OAuthAppsController_revoke: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };

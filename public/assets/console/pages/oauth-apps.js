@@ -42,6 +42,18 @@ export async function render(main) {
       tag: ADMIN_ONLY.has(s) ? 'admin' : undefined,
     })),
   });
+  const name = h('input', {
+    type: 'text',
+    maxlength: '100',
+    autocomplete: 'off',
+    placeholder: 'Acme Reports',
+  });
+  const redirectUris = h('textarea', {
+    rows: '3',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'https://reports.example.com/oauth/callback',
+  });
   const create = h('button', { type: 'submit', class: 'button-primary' }, 'Create OAuth App');
   const form = h(
     'form',
@@ -50,7 +62,7 @@ export async function render(main) {
     h(
       'p',
       { class: 'hint' },
-      'An OAuth App is a machine client of the Latchkey API: your backend exchanges its client ID and secret for short-lived tokens at POST /api/v1/oauth/token.',
+      'An OAuth App is a machine client of the Latchkey API: your backend exchanges its client ID and secret for short-lived tokens at POST /api/v1/oauth/token. With redirect URIs it is instead a third-party app that acts for the people who authorize it at /oauth/authorize.',
     ),
     field({
       label: 'Description',
@@ -58,18 +70,38 @@ export async function render(main) {
       name: 'description',
       hint: 'What the app is for.',
     }),
+    field({
+      label: 'Name',
+      control: name,
+      name: 'name',
+      hint: 'Shown to people on the consent page of a third-party app.',
+    }),
+    field({
+      label: 'Redirect URIs',
+      control: redirectUris,
+      name: 'redirectUris',
+      hint: 'Only for a third-party app that people authorize (one URI per line, up to 10, exact: https, or http on 127.0.0.1 or [::1] with any port). Leave empty for a machine client.',
+    }),
     scopes,
     formMessages.el,
     h('div', { class: 'form-actions' }, create),
   );
   onSubmit(form, create, formMessages, async () => {
+    const uris = redirectUris.value
+      .split('\n')
+      .map((u) => u.trim())
+      .filter(Boolean);
     const app = (
       await api('POST', '/oauth-apps', {
         description: description.value.trim(),
         scopes: checkedValues(scopes),
+        ...(name.value.trim() ? { name: name.value.trim() } : {}),
+        ...(uris.length ? { redirectUris: uris } : {}),
       })
     ).data;
     description.value = '';
+    name.value = '';
+    redirectUris.value = '';
     await load();
     showSecret(app, 'created');
   });
@@ -212,8 +244,22 @@ export async function render(main) {
       h(
         'th',
         { scope: 'row' },
+        app.name ? h('span', { class: 'app-name' }, app.name) : null,
         app.description,
         h('span', { class: 'mono small app-client-id' }, app.clientId),
+        app.redirectUris.length
+          ? h(
+              'span',
+              { class: 'small app-redirects' },
+              h('span', { class: 'badge badge-configured' }, 'Third-party'),
+              ' Redirect URIs: ',
+              h(
+                'ul',
+                { class: 'uri-list small mono' },
+                app.redirectUris.map((u) => h('li', {}, u)),
+              ),
+            )
+          : null,
       ),
       h('td', { class: 'small mono scopes-cell' }, app.scopes.join(', ')),
       h('td', {}, time(app.createdAt)),

@@ -34,6 +34,7 @@ const EVENT_TYPES = [
   'member.removed',
   'oauth_app.created',
   'oauth_app.secret_regenerated',
+  'oauth_app.updated',
   'oauth_app.revoked',
   'oauth_grant.created',
   'oauth_grant.revoked',

@@ -1,6 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayUnique, IsArray, IsIn, IsOptional, IsString, Length } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsOptional,
+  IsString,
+  Length,
+  MaxLength,
+} from 'class-validator';
 import { SCOPES, type Scope } from '../../../common/auth/scopes.js';
+import { MAX_REDIRECT_URI_LENGTH, MAX_REDIRECT_URIS } from '../../authorization/oauth-clients.js';
 import type { OAuthApp } from '../oauth-app.entity.js';
 
 export class CreateOAuthAppDto {
@@ -22,12 +32,73 @@ export class CreateOAuthAppDto {
   @ArrayUnique()
   @IsIn(SCOPES, { each: true, message: `each scope must be one of: ${SCOPES.join(', ')}` })
   scopes?: Scope[];
+
+  @ApiPropertyOptional({
+    example: 'Acme Reports',
+    description: 'Shown to people on the consent page of a third-party app (1–100 characters).',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  name?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['https://reports.example.com/oauth/callback'],
+    description:
+      'Makes the app a third-party app that people authorize at GET /oauth/authorize: up to 10 exact redirect URIs, https or http on 127.0.0.1 / [::1] (any port there), no fragment, userinfo or wildcard. Such an app cannot use client_credentials.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_REDIRECT_URIS, {
+    message: `redirectUris may hold at most ${MAX_REDIRECT_URIS} URIs`,
+  })
+  @ArrayUnique({ message: 'redirectUris must not repeat a URI' })
+  @IsString({ each: true })
+  @MaxLength(MAX_REDIRECT_URI_LENGTH, { each: true })
+  redirectUris?: string[];
+}
+
+/** `PATCH /api/v1/oauth-apps/{id}`: what people see and where codes may go; never scopes. */
+export class UpdateOAuthAppDto {
+  @ApiPropertyOptional({ description: 'null removes the name (the description is shown).' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  name?: string | null;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  description?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'Replaces the list; [] makes the app a machine app again.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_REDIRECT_URIS, {
+    message: `redirectUris may hold at most ${MAX_REDIRECT_URIS} URIs`,
+  })
+  @ArrayUnique({ message: 'redirectUris must not repeat a URI' })
+  @IsString({ each: true })
+  @MaxLength(MAX_REDIRECT_URI_LENGTH, { each: true })
+  redirectUris?: string[];
 }
 
 export class OAuthAppResponse {
   @ApiProperty() id!: string;
   @ApiProperty() workspaceId!: string;
   @ApiProperty() description!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Shown on the consent page.' })
+  name!: string | null;
+  @ApiProperty({
+    type: [String],
+    description: 'Exact redirect URIs; empty for a machine app (client credentials only).',
+  })
+  redirectUris!: string[];
   @ApiProperty() clientId!: string;
   @ApiProperty({ enum: SCOPES, isArray: true }) scopes!: string[];
   @ApiProperty({ description: 'Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET' })
@@ -42,6 +113,8 @@ export class OAuthAppResponse {
       id: app.id,
       workspaceId: app.workspaceId,
       description: app.description,
+      name: app.name,
+      redirectUris: app.redirectUris,
       clientId: app.clientId,
       scopes: app.scopes,
       isBootstrap: app.isBootstrap,
