@@ -89,13 +89,9 @@ export class InvitationsController {
     @Body() body: CreateInvitationDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CreatedInvitationResponse> {
-    const { invitation, link } = await this.invitations.create(principal, body);
+    const { invitation, link, delivery } = await this.invitations.create(principal, body);
     res.setHeader('Cache-Control', 'no-store');
-    return {
-      ...InvitationResponse.of(invitation, this.clock.nowMs()),
-      link,
-      delivery: link ? 'link' : 'email',
-    };
+    return { ...InvitationResponse.of(invitation, this.clock.nowMs()), link, delivery };
   }
 
   @Delete(':id')

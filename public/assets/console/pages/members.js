@@ -80,9 +80,9 @@ export async function render(main) {
     showLink(created);
   });
 
-  // ---- the link, once (without a mail server); gone on "Done" or reload ----
+  // ---- the link, once (no mail server, or the email failed); gone on "Done" or reload ----
   function showLink(invitation) {
-    if (!invitation.link) {
+    if (invitation.delivery === 'email') {
       pageMessages.success(`Invitation emailed to ${invitation.email}.`);
       return;
     }
@@ -100,6 +100,13 @@ export async function render(main) {
         'section',
         { class: 'card stack secret-panel', 'aria-labelledby': 'link-title' },
         title,
+        invitation.delivery === 'failed'
+          ? h(
+              'p',
+              { class: 'alert alert-warning', id: 'invitation-email-failed' },
+              'The invitation email could not be sent (the mail server refused it or could not be reached), but the invitation exists.',
+            )
+          : null,
         h(
           'p',
           { class: 'alert alert-warning' },
