@@ -121,6 +121,14 @@ export class UsersController {
   ): Promise<void> {
     await this.members.disableUser(principal, id);
   }
+
+  /** Lets a disabled user sign in again; what disabling ended (sessions, apps) stays ended. */
+  @Post(':id/enable')
+  @HttpCode(204)
+  @RequireScopes('workspaces:write')
+  async enable(@Param('id', IdParam) id: string): Promise<void> {
+    await this.members.enableUser(id);
+  }
 }
 
 /** The acting workspace's own settings, for its admins. */

@@ -158,6 +158,36 @@ export class MembersService {
     await this.apps.announceChanged(revoked);
   }
 
+  /**
+   * Platform-wide: a disabled user may sign in again, with the password and memberships they had.
+   * Nothing that disabling ended comes back: their sessions stay ended (they sign in afresh) and
+   * their revoked OAuth Apps stay revoked, because a user is often disabled when their account or
+   * its credentials may be compromised, and an app's secret that was out of anyone's control while
+   * it was revoked must not quietly work again; an admin creates new apps deliberately. Idempotent.
+   */
+  async enableUser(userId: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const users = manager.getRepository(User);
+      const user = await users.findOne({
+        where: { id: userId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!user) throw MemberError.userNotFound();
+      if (!user.disabledAt) return;
+      await users.update({ id: userId }, { disabledAt: null });
+      const memberships = await manager.getRepository(WorkspaceMember).findBy({ userId });
+      const workspaces = memberships.length ? memberships.map((m) => m.workspaceId) : [null];
+      for (const workspaceId of workspaces) {
+        await this.events.record(manager, {
+          type: 'user.enabled',
+          workspaceId,
+          subject: { kind: 'user', id: userId },
+          data: { email: user.email },
+        });
+      }
+    });
+  }
+
   async appCreation(workspaceId: string): Promise<AppCreationPolicy> {
     const workspace = await this.dataSource.getRepository(Workspace).findOneBy({ id: workspaceId });
     if (!workspace) throw WorkspaceError.notFound();

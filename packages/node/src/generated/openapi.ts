@@ -132,6 +132,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["UsersController_enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspace-settings": {
         parameters: {
             query?: never;
@@ -1157,7 +1173,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1176,7 +1192,7 @@ export interface components {
             url: string;
             description?: string;
             /** @description The event types delivered here; omitted or null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             /** @default true */
             enabled?: boolean;
         };
@@ -1185,7 +1201,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1205,7 +1221,7 @@ export interface components {
             url?: string;
             description?: string | null;
             /** @description null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             /** @description Enabling again clears the reason Latchkey disabled it and its failure streak. */
             enabled?: boolean;
         };
@@ -1492,6 +1508,25 @@ export interface operations {
         };
     };
     UsersController_disable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UsersController_enable: {
         parameters: {
             query?: never;
             header?: never;

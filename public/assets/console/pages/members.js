@@ -41,6 +41,7 @@ export async function render(main) {
     );
     return;
   }
+  const platformAdmin = held.includes('workspaces:write');
   const pageMessages = messageArea();
   const linkSlot = h('div', {});
   const membersSlot = h('div', {});
@@ -198,7 +199,35 @@ export async function render(main) {
           },
           'Remove',
         ),
+        platformAdmin ? [' ', disableOrEnable(m)] : null,
       ),
+    );
+  }
+  // Platform admins: disabling and enabling act on the user everywhere, not on this membership.
+  function disableOrEnable(m) {
+    const enable = m.disabled;
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: `${enable ? 'button-secondary' : 'button-danger'} button-small`,
+        'aria-label': `${enable ? 'Enable' : 'Disable'} ${m.email}`,
+        onclick: async () => {
+          const question = enable
+            ? `Enable ${m.email} again? They can sign in to all their workspaces again. Their OAuth Apps that were revoked stay revoked.`
+            : `Disable ${m.email} everywhere? They cannot sign in, all their sessions end, and the OAuth Apps they created are revoked.`;
+          if (!confirm(question)) return;
+          pageMessages.clear();
+          try {
+            await api('POST', `/users/${m.userId}/${enable ? 'enable' : 'disable'}`);
+            pageMessages.success(`${m.email} was ${enable ? 'enabled' : 'disabled'}.`);
+          } catch (error) {
+            pageMessages.error(error.message).focus();
+          }
+          await loadMembers();
+        },
+      },
+      enable ? 'Enable' : 'Disable',
     );
   }
   async function remove(m) {

@@ -39,6 +39,7 @@ const EVENT_TYPES = [
   'user.signed_in',
   'user.sign_in_failed',
   'user.disabled',
+  'user.enabled',
   'webhook_endpoint.disabled',
 ];
 
