@@ -1,6 +1,5 @@
 import { api } from '../api.js';
 import {
-  copyControl,
   emptyState,
   field,
   h,
@@ -8,7 +7,7 @@ import {
   mount,
   onSubmit,
   pageHeader,
-  readonlyInput,
+  showSecretOnce,
   time,
 } from '../dom.js';
 
@@ -87,50 +86,26 @@ export async function render(main) {
       pageMessages.success(`Invitation emailed to ${invitation.email}.`);
       return;
     }
-    const link = readonlyInput(invitation.link, {
-      id: 'invitation-link',
-      dataset: { copyName: 'invitation link' },
-    });
-    const title = h(
-      'h2',
-      { tabindex: '-1', id: 'link-title' },
-      `Invitation for ${invitation.email}: copy the link now`,
-    );
-    linkSlot.replaceChildren(
-      h(
-        'section',
-        { class: 'card stack secret-panel', 'aria-labelledby': 'link-title' },
-        title,
+    showSecretOnce(linkSlot, {
+      id: 'link',
+      title: `Invitation for ${invitation.email}: copy the link now`,
+      warning: [
         invitation.delivery === 'failed'
-          ? h(
-              'p',
-              { class: 'alert alert-warning', id: 'invitation-email-failed' },
-              'The invitation email could not be sent (the mail server refused it or could not be reached), but the invitation exists.',
-            )
-          : null,
-        h(
-          'p',
-          { class: 'alert alert-warning' },
-          'This link is shown only now. Send it to the person yourself; it works once, for that email, for 7 days.',
-        ),
-        h(
-          'div',
-          { class: 'field' },
-          h('label', { for: link.id }, 'Invitation link'),
-          copyControl(link),
-        ),
-        h(
-          'div',
-          { class: 'form-actions' },
-          h(
-            'button',
-            { type: 'button', class: 'button-primary', onclick: () => linkSlot.replaceChildren() },
-            'Done',
-          ),
-        ),
-      ),
-    );
-    title.focus();
+          ? 'The invitation email could not be sent (the mail server refused it or could not be reached), but the invitation exists. '
+          : '',
+        'This link is shown only now. Send it to the person yourself; it works once, for that email, for 7 days.',
+      ],
+      fields: [
+        {
+          id: 'invitation-link',
+          label: 'Invitation link',
+          value: invitation.link,
+          copyName: 'invitation link',
+          secret: true,
+        },
+      ],
+      doneLabel: 'Done',
+    });
   }
 
   // ---- members ----
