@@ -1,5 +1,11 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { PublicRoute } from '../../common/auth/principal.js';
 import { isScope, type Scope } from '../../common/auth/scopes.js';
@@ -10,6 +16,7 @@ import {
   type ThrottleDecision,
 } from '../sign-in-throttle/sign-in-throttle.service.js';
 import { ApiTokensService } from './api-tokens.service.js';
+import { OAuthErrorResponse, TokenResponse } from './dto/token.dto.js';
 import type { OAuthApp } from './oauth-app.entity.js';
 import { OAuthAppsService } from './oauth-apps.service.js';
 
@@ -62,12 +69,18 @@ export class TokenController {
     summary:
       'Client credentials grant (client_secret_basic or client_secret_post); form or JSON body',
   })
+  @ApiOkResponse({ type: TokenResponse })
+  @ApiBadRequestResponse({ type: OAuthErrorResponse, description: 'RFC 6749 §5.2 error' })
+  @ApiUnauthorizedResponse({
+    type: OAuthErrorResponse,
+    description: '`invalid_client`: client authentication failed',
+  })
   async token(
     @Body() rawBody: unknown,
     @Headers('authorization') authorization: string | undefined,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ) {
+  ): Promise<TokenResponse> {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     const body = rawBody && typeof rawBody === 'object' ? (rawBody as Record<string, unknown>) : {};

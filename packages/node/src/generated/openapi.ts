@@ -635,15 +635,55 @@ export interface components {
              */
             appCreation?: "admins" | "admins_and_developers";
         };
+        MemberResponse: {
+            userId: string;
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+            joinedAt: string;
+            /** @description Disabled platform-wide: cannot sign in. */
+            disabled: boolean;
+        };
         UpdateMemberDto: {
             /** @enum {string} */
             role: "admin" | "developer" | "viewer";
+        };
+        InvitationResponse: {
+            id: string;
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+            /** @enum {string} */
+            status: "pending" | "accepted" | "expired";
+            expiresAt: string;
+            acceptedAt: string | null;
+            invitedByUserId: string | null;
+            createdAt: string;
         };
         CreateInvitationDto: {
             /** @example dev@example.com */
             email: string;
             /** @enum {string} */
             role: "admin" | "developer" | "viewer";
+        };
+        CreatedInvitationResponse: {
+            id: string;
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+            /** @enum {string} */
+            status: "pending" | "accepted" | "expired";
+            expiresAt: string;
+            acceptedAt: string | null;
+            invitedByUserId: string | null;
+            createdAt: string;
+            /** @description The acceptance link, shown only now, whenever it was not emailed (`delivery` is `link` or `failed`); null when it was. */
+            link: string | null;
+            /**
+             * @description `email`: sent by the configured SMTP server. `link`: no mail server is configured. `failed`: the mail server refused or could not be reached; the invitation exists all the same, pass the link on yourself.
+             * @enum {string}
+             */
+            delivery: "email" | "link" | "failed";
         };
         WorkspaceSettingsDto: {
             /**
@@ -1131,6 +1171,23 @@ export interface components {
         ConnectSessionExchangeResponse: {
             connection: components["schemas"]["ConnectionResponse"];
         };
+        AccessTokenResponse: {
+            /** @description The provider access token. For `bearer_token` connections the pasted key; for `basic`, base64 of `user:password` (send as `Basic …`). */
+            accessToken: string;
+            /**
+             * @description `Bearer`, `Basic`, or what the provider's token response said.
+             * @example Bearer
+             */
+            tokenType: string;
+            /** @description When the access token expires (ISO 8601); null when the provider gives no expiry. */
+            expiresAt: string | null;
+            /** @description The provider account's API base, where the provider names one (Salesforce `instance_url`). */
+            instanceUrl: string | null;
+            /** @description `bearer_token` and `basic` connections: the pasted credential fields by key. */
+            credentials?: {
+                [key: string]: string;
+            };
+        };
         OAuthAppResponse: {
             id: string;
             workspaceId: string;
@@ -1167,6 +1224,30 @@ export interface components {
             updatedAt: string;
             /** @description Shown only in this response. Store it now; it cannot be retrieved again. */
             clientSecret: string;
+        };
+        TokenResponse: {
+            /** @description A JWT access token (RFC 9068, `typ: at+jwt`). */
+            access_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            /**
+             * @description Seconds until the access token expires.
+             * @example 900
+             */
+            expires_in: number;
+            /**
+             * @description The scopes the token carries, space-separated.
+             * @example connections:read tokens:read
+             */
+            scope: string;
+        };
+        OAuthErrorResponse: {
+            /**
+             * @description An RFC 6749 error code: `invalid_request`, `invalid_client` (401), `unsupported_grant_type`, `invalid_scope`, …; `temporarily_unavailable` (503, with `Retry-After`) after too many failed client authentications.
+             * @example invalid_client
+             */
+            error: string;
+            error_description?: string;
         };
         WebhookEndpointResponse: {
             id: string;
@@ -1399,7 +1480,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["MemberResponse"][];
+                    };
+                };
             };
         };
     };
@@ -1446,7 +1531,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MemberResponse"];
+                };
             };
         };
     };
@@ -1463,7 +1550,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["InvitationResponse"][];
+                    };
+                };
             };
         };
     };
@@ -1484,7 +1575,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CreatedInvitationResponse"];
+                };
             };
         };
     };
@@ -1558,7 +1651,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WorkspaceSettingsDto"];
+                };
             };
         };
     };
@@ -1579,7 +1674,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WorkspaceSettingsDto"];
+                };
             };
         };
     };
@@ -2108,7 +2205,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AccessTokenResponse"];
+                };
             };
         };
     };
@@ -2230,7 +2329,27 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description RFC 6749 §5.2 error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorResponse"];
+                };
+            };
+            /** @description `invalid_client`: client authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorResponse"];
+                };
             };
         };
     };
