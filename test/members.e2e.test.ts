@@ -372,6 +372,55 @@ describe('members, invitations and roles', () => {
         members.body.data.find((m: { userId: string }) => m.userId === dev.userId).disabled,
       ).toBe(true);
     });
+    it('lets a platform admin enable a disabled user: sign-in works again, old sessions and apps stay ended', async () => {
+      const dev = await member(t, 'developer');
+      const password = `password-${dev.email.split('-')[1]}-long-enough`;
+      const app = await appOf(dev);
+      const enable = (by: SignedIn, id: string) =>
+        by.agent.post(`/api/v1/users/${id}/enable`).set('X-CSRF-Token', by.csrf);
+      expect(
+        (
+          await admin.agent
+            .post(`/api/v1/users/${dev.userId}/disable`)
+            .set('X-CSRF-Token', admin.csrf)
+        ).status,
+      ).toBe(204);
+
+      const wsAdmin = await member(t, 'admin');
+      const refused = await enable(wsAdmin, dev.userId);
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.code).toBe('auth.insufficient_scope');
+      const unknown = await enable(admin, '00000000-0000-4000-8000-000000000000');
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error.code).toBe('user.not_found');
+
+      expect((await enable(admin, dev.userId)).status).toBe(204);
+      // Idempotent: enabling an enabled user changes nothing and records nothing.
+      expect((await enable(admin, dev.userId)).status).toBe(204);
+      const events = (await eventsOf('user.enabled')).filter((e) => e.subject_id === dev.userId);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        workspace_id: workspaceId,
+        data: { email: dev.email },
+      });
+      const [actor] = await t.dataSource.query(
+        `SELECT actor_kind, actor_id FROM events WHERE type = 'user.enabled' AND subject_id = $1`,
+        [dev.userId],
+      );
+      expect(actor).toEqual({ actor_kind: 'user', actor_id: admin.userId });
+
+      // The sessions that disabling ended stay ended; the apps it revoked stay revoked.
+      expect((await dev.agent.get('/api/v1/integrations')).status).toBe(401);
+      expect(await tokenStatus(app)).toBe(401);
+      const members = await admin.agent.get('/api/v1/members');
+      expect(
+        members.body.data.find((m: { userId: string }) => m.userId === dev.userId).disabled,
+      ).toBe(false);
+      // The person signs in again with the password they had, in the role they had.
+      const again = await signIn(t, dev.email, password);
+      expect((await again.agent.get('/api/v1/integrations')).status).toBe(200);
+      expect(await t.app.get(UsersService).memberRole(dev.userId, workspaceId)).toBe('developer');
+    });
   });
 
   describe('app creation setting', () => {

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { paths } from '../packages/node/src/generated/openapi.js';
 import { createTestApp, type TestApp } from './support/app.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../packages/node/', import.meta.url));
@@ -42,6 +43,46 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+/** The 200 body the generated client types for a route (`npm run typecheck` checks these). */
+type Ok<P extends keyof paths, M extends 'get' | 'post'> = paths[P][M] extends {
+  responses: { 200: { content: { 'application/json': infer B } } };
+}
+  ? B
+  : never;
+
+describe('the OpenAPI document', () => {
+  interface Schema {
+    $ref?: string;
+    required?: string[];
+    properties?: Record<string, { type?: string; enum?: string[] }>;
+  }
+  async function okSchema(route: string, method: string): Promise<Schema> {
+    const document = (await (await fetch(`${t.url}/api/docs-json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+      components: { schemas: Record<string, Schema> };
+    };
+    const content = document.paths[route]?.[method]?.responses['200']?.content as
+      { 'application/json': { schema: Schema } } | undefined;
+    const schema = content?.['application/json'].schema ?? {};
+    return schema.$ref ? document.components.schemas[schema.$ref.split('/').pop()!] : schema;
+  }
+
+  it('describes the answer of the token endpoint (RFC 6749 names) and of the access-token handout', async () => {
+    const token = await okSchema('/api/v1/oauth/token', 'post');
+    expect(token.required).toEqual(['access_token', 'token_type', 'expires_in', 'scope']);
+    expect(token.properties?.token_type.enum).toEqual(['Bearer']);
+    expectTypeOf<Ok<'/api/v1/oauth/token', 'post'>['access_token']>().toEqualTypeOf<string>();
+    expectTypeOf<Ok<'/api/v1/oauth/token', 'post'>['expires_in']>().toEqualTypeOf<number>();
+
+    const handout = await okSchema('/api/v1/connections/{id}/access-token', 'get');
+    expect(handout.required).toEqual(['accessToken', 'tokenType', 'expiresAt', 'instanceUrl']);
+    expect(Object.keys(handout.properties ?? {})).toContain('credentials');
+    type Handout = Ok<'/api/v1/connections/{id}/access-token', 'get'>;
+    expectTypeOf<Handout['accessToken']>().toEqualTypeOf<string>();
+    expectTypeOf<Handout['expiresAt']>().toEqualTypeOf<string | null>();
+  });
 });
 
 describe('@latchkey/node', () => {

@@ -86,6 +86,7 @@ describe('role matrix: every API route for every role', () => {
       'GET /api/v1/invitations',
       'DELETE /api/v1/invitations/:id',
       'POST /api/v1/users/:id/disable',
+      'POST /api/v1/users/:id/enable',
       'PATCH /api/v1/workspace-settings',
       'GET /api/v1/authorized-apps',
       'DELETE /api/v1/authorized-apps/:grantId',
@@ -121,6 +122,8 @@ describe('role matrix: every API route for every role', () => {
     expect(outcomes).toContain('viewer POST /api/v1/integrations → 403 auth.insufficient_scope');
     expect(outcomes).toContain('developer POST /api/v1/invitations → 403 auth.insufficient_scope');
     expect(outcomes).toContain('admin POST /api/v1/workspaces → 403 auth.insufficient_scope');
+    expect(outcomes).toContain('admin POST /api/v1/users/:id/enable → 403 auth.insufficient_scope');
+    expect(outcomes).toContain('platform POST /api/v1/users/:id/enable → 404 user.not_found');
     expect(outcomes.some((o) => o.startsWith('viewer GET /api/v1/integrations → 200'))).toBe(true);
     expect(outcomes.some((o) => o.startsWith('admin GET /api/v1/members → 200'))).toBe(true);
     // Every person manages their own authorized apps, whatever their role.

@@ -308,6 +308,52 @@ export function copyControl(input, label = 'Copy') {
   return h('div', { class: 'copy-row' }, input, button, status);
 }
 
+/**
+ * Shows a secret once, with the values that go with it, in `slot`: a heading that takes the focus,
+ * a warning, one copyable field per value and a Done button that empties the slot. The secret lives
+ * only in this panel's DOM, so it is gone on Done or reload. Ids derive from `id`: `<id>-title`,
+ * `<id>-warning` (which the secret fields point to with aria-describedby).
+ *
+ * @param {HTMLElement} slot
+ * @param {{id: string, title: string, warning: Array<string|Node|null>,
+ *   fields: Array<{id: string, label: string, value: string, copyName: string, secret?: boolean}>,
+ *   doneLabel?: string, onDone?: () => void}} options
+ */
+export function showSecretOnce(slot, { id, title, warning, fields, doneLabel, onDone }) {
+  const heading = h('h2', { tabindex: '-1', id: `${id}-title` }, title);
+  const rows = fields.map((f) => {
+    const input = readonlyInput(f.value, {
+      id: f.id,
+      dataset: { copyName: f.copyName },
+      'aria-describedby': f.secret ? `${id}-warning` : undefined,
+    });
+    return h('div', { class: 'field' }, h('label', { for: f.id }, f.label), copyControl(input));
+  });
+  const done = () => {
+    slot.replaceChildren();
+    onDone?.();
+  };
+  slot.replaceChildren(
+    h(
+      'section',
+      { class: 'card stack secret-panel', 'aria-labelledby': heading.id },
+      heading,
+      h('p', { class: 'alert alert-warning', id: `${id}-warning` }, warning),
+      rows,
+      h(
+        'div',
+        { class: 'form-actions' },
+        h(
+          'button',
+          { type: 'button', class: 'button-primary', onclick: done },
+          doneLabel ?? "Done — I've stored it",
+        ),
+      ),
+    ),
+  );
+  heading.focus();
+}
+
 /** A read-only text input that selects itself on focus (for copying). */
 export function readonlyInput(value, props = {}) {
   return h('input', {

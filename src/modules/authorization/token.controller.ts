@@ -1,5 +1,11 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { PublicRoute } from '../../common/auth/principal.js';
 import { isScope, type Scope } from '../../common/auth/scopes.js';
@@ -10,6 +16,7 @@ import {
   OAuthClientAuthenticator,
   oauthParam,
 } from './client-authentication.js';
+import { OAuthErrorResponse, TokenResponse } from './dto/token.dto.js';
 import { TokenGrantsService } from './token-grants.service.js';
 
 const asBody = (raw: unknown): Record<string, unknown> =>
@@ -35,12 +42,18 @@ export class TokenController {
     summary:
       'Token endpoint: client_credentials, authorization_code (PKCE) or refresh_token; client_secret_basic, client_secret_post, or client_id alone for the public CLI client; form or JSON body',
   })
+  @ApiOkResponse({ type: TokenResponse })
+  @ApiBadRequestResponse({ type: OAuthErrorResponse, description: 'RFC 6749 §5.2 error' })
+  @ApiUnauthorizedResponse({
+    type: OAuthErrorResponse,
+    description: '`invalid_client`: client authentication failed',
+  })
   async token(
     @Body() rawBody: unknown,
     @Headers('authorization') authorization: string | undefined,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ) {
+  ): Promise<TokenResponse> {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     const body = asBody(rawBody);
@@ -79,6 +92,12 @@ export class TokenController {
     summary:
       'Token revocation (RFC 7009): a refresh token or access token of the calling client ends its authorization; anything else is answered 200 and changes nothing',
   })
+  @ApiOkResponse({ description: 'An empty object, whether or not the token was known.' })
+  @ApiBadRequestResponse({ type: OAuthErrorResponse, description: 'RFC 6749 §5.2 error' })
+  @ApiUnauthorizedResponse({
+    type: OAuthErrorResponse,
+    description: '`invalid_client`: client authentication failed',
+  })
   async revoke(
     @Body() rawBody: unknown,
     @Headers('authorization') authorization: string | undefined,
@@ -98,7 +117,10 @@ export class TokenController {
   }
 
   /** A machine app (no redirect URIs) gets a token acting as itself. */
-  private async clientCredentials(client: AuthenticatedClient, requested: string | undefined) {
+  private async clientCredentials(
+    client: AuthenticatedClient,
+    requested: string | undefined,
+  ): Promise<TokenResponse> {
     const app = client.app;
     if (!app || client.authorization) {
       throw new OAuthProtocolError(

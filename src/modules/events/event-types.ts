@@ -31,6 +31,7 @@ export const EVENT_TYPES = [
   'user.signed_in',
   'user.sign_in_failed',
   'user.disabled',
+  'user.enabled',
   'webhook_endpoint.disabled',
 ] as const;
 

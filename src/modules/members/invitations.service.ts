@@ -25,10 +25,17 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 export type InvitationStatus = 'pending' | 'accepted' | 'expired';
 
+/**
+ * How the link reached the invited person: `email` (sent by SMTP), `link` (no mail server: shown to
+ * the inviter) or `failed` (the mail server refused or was unreachable: shown to the inviter).
+ */
+export type InvitationDelivery = 'email' | 'link' | 'failed';
+
 export interface CreatedInvitation {
   invitation: Invitation;
-  /** The acceptance link when no mail server is configured (shown once); null when emailed. */
+  /** The acceptance link, shown once, whenever it was not emailed; null when it was. */
   link: string | null;
+  delivery: InvitationDelivery;
 }
 
 /** An invitation link as the acceptance page sees it. */
@@ -111,44 +118,40 @@ export class InvitationsService {
         subject: { kind: 'invitation', id },
         data: { email, role: input.role, expiresAt: expiresAt.toISOString() },
       });
-      if (this.mailer.enabled) {
-        // Sent before commit: a mail server that refuses leaves no invitation behind.
-        const workspace = await manager
-          .getRepository(Workspace)
-          .findOneByOrFail({ id: workspaceId });
-        try {
-          await this.mailer.send({
-            to: email,
-            link,
-            workspaceName: workspace.name,
-            role: input.role,
-            expiresAt,
-          });
-        } catch (error) {
-          this.logger.warn(
-            { invitationId: id, err: { message: (error as Error).message } },
-            'invitation email could not be sent',
-          );
-          throw InvitationError.emailFailed();
-        }
-      }
       return saved;
     });
+    const logged = { invitationId: id, workspaceId, role: input.role };
     if (this.mailer.enabled) {
-      this.logger.info({ invitationId: id, workspaceId, role: input.role }, 'invitation emailed');
-      return { invitation, link: null };
+      // Sent after commit: a mail server that is down or refuses must not cost the invitation,
+      // and a slow one must not hold the transaction open.
+      try {
+        const workspace = await this.invitations.manager
+          .getRepository(Workspace)
+          .findOneByOrFail({ id: workspaceId });
+        await this.mailer.send({
+          to: email,
+          link,
+          workspaceName: workspace.name,
+          role: input.role,
+          expiresAt,
+        });
+        this.logger.info(logged, 'invitation emailed');
+        return { invitation, link: null, delivery: 'email' };
+      } catch (error) {
+        // Only the message: nodemailer's error objects can carry the transport's settings.
+        this.logger.warn(
+          { ...logged, err: { message: (error as Error).message } },
+          'invitation email could not be sent; the link was shown to the inviter instead',
+        );
+        return { invitation, link, delivery: 'failed' };
+      }
     }
     // No mail server: the inviter passes the link on. The log names it without its secret part.
     this.logger.info(
-      {
-        invitationId: id,
-        workspaceId,
-        role: input.role,
-        link: `${this.config.publicUrl}/invitations/${id}.[secret]`,
-      },
+      { ...logged, link: `${this.config.publicUrl}/invitations/${id}.[secret]` },
       'invitation created; no SMTP server is configured, so the link was shown to the inviter',
     );
-    return { invitation, link };
+    return { invitation, link, delivery: 'link' };
   }
 
   /** Withdraws an open invitation (its link stops working); accepted ones are history. */

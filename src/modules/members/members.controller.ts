@@ -10,9 +10,10 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, type Principal, RequireScopes } from '../../common/auth/principal.js';
+import { ApiListResponse } from '../../common/openapi/list-response.js';
 import { Clock } from '../../common/time/clock.js';
 import { IdParam } from '../../common/validation/id-param.js';
 import {
@@ -35,12 +36,14 @@ export class MembersController {
 
   @Get()
   @RequireScopes('members:write')
+  @ApiListResponse(MemberResponse)
   async list(@CurrentPrincipal() principal: Principal): Promise<{ data: MemberResponse[] }> {
     return { data: (await this.members.list(principal.workspaceId)).map(MemberResponse.of) };
   }
 
   @Patch(':userId')
   @RequireScopes('members:write')
+  @ApiOkResponse({ type: MemberResponse })
   async update(
     @CurrentPrincipal() principal: Principal,
     @Param('userId', IdParam) userId: string,
@@ -72,6 +75,7 @@ export class InvitationsController {
 
   @Get()
   @RequireScopes('members:write')
+  @ApiListResponse(InvitationResponse)
   async list(@CurrentPrincipal() principal: Principal): Promise<{ data: InvitationResponse[] }> {
     const now = this.clock.nowMs();
     return {
@@ -84,18 +88,15 @@ export class InvitationsController {
   @Post()
   @HttpCode(201)
   @RequireScopes('members:write')
+  @ApiCreatedResponse({ type: CreatedInvitationResponse })
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: CreateInvitationDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CreatedInvitationResponse> {
-    const { invitation, link } = await this.invitations.create(principal, body);
+    const { invitation, link, delivery } = await this.invitations.create(principal, body);
     res.setHeader('Cache-Control', 'no-store');
-    return {
-      ...InvitationResponse.of(invitation, this.clock.nowMs()),
-      link,
-      delivery: link ? 'link' : 'email',
-    };
+    return { ...InvitationResponse.of(invitation, this.clock.nowMs()), link, delivery };
   }
 
   @Delete(':id')
@@ -125,6 +126,14 @@ export class UsersController {
   ): Promise<void> {
     await this.members.disableUser(principal, id);
   }
+
+  /** Lets a disabled user sign in again; what disabling ended (sessions, apps) stays ended. */
+  @Post(':id/enable')
+  @HttpCode(204)
+  @RequireScopes('workspaces:write')
+  async enable(@Param('id', IdParam) id: string): Promise<void> {
+    await this.members.enableUser(id);
+  }
 }
 
 /** The acting workspace's own settings, for its admins. */
@@ -136,12 +145,14 @@ export class WorkspaceSettingsController {
 
   @Get()
   @RequireScopes('members:write')
+  @ApiOkResponse({ type: WorkspaceSettingsDto })
   async get(@CurrentPrincipal() principal: Principal): Promise<WorkspaceSettingsDto> {
     return { appCreation: await this.members.appCreation(principal.workspaceId) };
   }
 
   @Patch()
   @RequireScopes('members:write')
+  @ApiOkResponse({ type: WorkspaceSettingsDto })
   async update(
     @CurrentPrincipal() principal: Principal,
     @Body() body: WorkspaceSettingsDto,

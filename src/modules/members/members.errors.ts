@@ -85,11 +85,4 @@ export class InvitationError extends DomainError {
       'Choose a password of 12 to 1024 characters, and type it the same way twice.',
     );
   }
-  static emailFailed(): InvitationError {
-    return new InvitationError(
-      'invitation.email_failed',
-      'upstream',
-      'The invitation email could not be sent; nothing was created. Check the SMTP settings and try again.',
-    );
-  }
 }

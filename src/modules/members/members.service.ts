@@ -134,35 +134,67 @@ export class MembersService {
   async disableUser(principal: Principal, userId: string): Promise<void> {
     if (principal.userId === userId) throw MemberError.cannotDisableSelf();
     const { revoked, grants } = await this.dataSource.transaction(async (manager) => {
-      const users = manager.getRepository(User);
-      const user = await users.findOne({
-        where: { id: userId },
-        lock: { mode: 'pessimistic_write' },
-      });
-      if (!user) throw MemberError.userNotFound();
+      const user = await this.lockedUser(manager, userId);
       if (user.disabledAt) return { revoked: [], grants: [] };
-      await users.update({ id: userId, disabledAt: IsNull() }, { disabledAt: this.clock.now() });
+      await manager
+        .getRepository(User)
+        .update({ id: userId, disabledAt: IsNull() }, { disabledAt: this.clock.now() });
       await manager.getRepository(UserSession).delete({ userId });
       const apps = await this.apps.revokeCreatedBy(manager, userId, undefined, 'creator_disabled');
       const grants = await this.grants.revoke(manager, { userId }, 'user_disabled');
-      const memberships = await manager.getRepository(WorkspaceMember).findBy({ userId });
-      // Told in every workspace they belong to (their webhooks hear it), else as a platform event.
-      const workspaces = memberships.length ? memberships.map((m) => m.workspaceId) : [null];
-      for (const workspaceId of workspaces) {
-        await this.events.record(manager, {
-          type: 'user.disabled',
-          workspaceId,
-          subject: { kind: 'user', id: userId },
-          data: {
-            email: user.email,
-            appsRevoked: apps.filter((a) => a.workspaceId === workspaceId).map((a) => a.id),
-          },
-        });
-      }
+      await this.recordInTheirWorkspaces(manager, user, 'user.disabled', (workspaceId) => ({
+        email: user.email,
+        appsRevoked: apps.filter((a) => a.workspaceId === workspaceId).map((a) => a.id),
+      }));
       return { revoked: apps, grants };
     });
     await this.apps.announceChanged(revoked);
     await this.grants.announce(grants);
+  }
+
+  /**
+   * Platform-wide: a disabled user may sign in again, with the password and memberships they had.
+   * Nothing that disabling ended comes back: their sessions stay ended (they sign in afresh) and
+   * their revoked OAuth Apps stay revoked, because a user is often disabled when their account or
+   * its credentials may be compromised, and an app's secret that was out of anyone's control while
+   * it was revoked must not quietly work again; an admin creates new apps deliberately. Idempotent.
+   */
+  async enableUser(userId: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const user = await this.lockedUser(manager, userId);
+      if (!user.disabledAt) return;
+      await manager.getRepository(User).update({ id: userId }, { disabledAt: null });
+      await this.recordInTheirWorkspaces(manager, user, 'user.enabled', () => ({
+        email: user.email,
+      }));
+    });
+  }
+
+  private async lockedUser(manager: EntityManager, userId: string): Promise<User> {
+    const user = await manager
+      .getRepository(User)
+      .findOne({ where: { id: userId }, lock: { mode: 'pessimistic_write' } });
+    if (!user) throw MemberError.userNotFound();
+    return user;
+  }
+
+  /** Told in every workspace the user belongs to (their webhooks hear it), else as a platform event. */
+  private async recordInTheirWorkspaces(
+    manager: EntityManager,
+    user: User,
+    type: 'user.disabled' | 'user.enabled',
+    data: (workspaceId: string | null) => Record<string, unknown>,
+  ): Promise<void> {
+    const memberships = await manager.getRepository(WorkspaceMember).findBy({ userId: user.id });
+    const workspaces = memberships.length ? memberships.map((m) => m.workspaceId) : [null];
+    for (const workspaceId of workspaces) {
+      await this.events.record(manager, {
+        type,
+        workspaceId,
+        subject: { kind: 'user', id: user.id },
+        data: data(workspaceId),
+      });
+    }
   }
 
   async appCreation(workspaceId: string): Promise<AppCreationPolicy> {

@@ -8,6 +8,7 @@ import { WorkspaceQueryDto } from '../../common/validation/workspace-query.dto.j
 import { ConnectionsService } from '../connections/connections.service.js';
 import { ConnectionResponse } from '../connections/dto/connection.dto.js';
 import { ConnectionTokensService } from './connection-tokens.service.js';
+import { AccessTokenResponse } from './dto/access-token.dto.js';
 
 class AccessTokenQuery extends WorkspaceQueryDto {
   @QueryBoolean('forceRefresh')
@@ -26,12 +27,13 @@ export class ConnectionTokensController {
   /** The designed handout: a fresh access token (refreshed first when it expires within 60 s). */
   @Get(':id/access-token')
   @RequireScopes('tokens:read')
+  @ApiOkResponse({ type: AccessTokenResponse })
   async accessToken(
     @CurrentPrincipal() p: Principal,
     @Param('id', IdParam) id: string,
     @Query() q: AccessTokenQuery,
     @Res({ passthrough: true }) res: Response,
-  ) {
+  ): Promise<AccessTokenResponse> {
     res.setHeader('Cache-Control', 'no-store');
     return this.tokens.handout(p.workspaceId, id, q.forceRefresh === true);
   }

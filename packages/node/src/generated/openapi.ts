@@ -132,6 +132,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["UsersController_enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspace-settings": {
         parameters: {
             query?: never;
@@ -670,9 +686,30 @@ export interface components {
              */
             appCreation?: "admins" | "admins_and_developers";
         };
+        MemberResponse: {
+            userId: string;
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+            joinedAt: string;
+            /** @description Disabled platform-wide: cannot sign in. */
+            disabled: boolean;
+        };
         UpdateMemberDto: {
             /** @enum {string} */
             role: "admin" | "developer" | "viewer";
+        };
+        InvitationResponse: {
+            id: string;
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+            /** @enum {string} */
+            status: "pending" | "accepted" | "expired";
+            expiresAt: string;
+            acceptedAt: string | null;
+            invitedByUserId: string | null;
+            createdAt: string;
         };
         CreateInvitationDto: {
             /** @example dev@example.com */
@@ -680,12 +717,62 @@ export interface components {
             /** @enum {string} */
             role: "admin" | "developer" | "viewer";
         };
+        CreatedInvitationResponse: {
+            id: string;
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "developer" | "viewer";
+            /** @enum {string} */
+            status: "pending" | "accepted" | "expired";
+            expiresAt: string;
+            acceptedAt: string | null;
+            invitedByUserId: string | null;
+            createdAt: string;
+            /** @description The acceptance link, shown only now, whenever it was not emailed (`delivery` is `link` or `failed`); null when it was. */
+            link: string | null;
+            /**
+             * @description `email`: sent by the configured SMTP server. `link`: no mail server is configured. `failed`: the mail server refused or could not be reached; the invitation exists all the same, pass the link on yourself.
+             * @enum {string}
+             */
+            delivery: "email" | "link" | "failed";
+        };
         WorkspaceSettingsDto: {
             /**
              * @description Who may create OAuth Apps and regenerate their secrets.
              * @enum {string}
              */
             appCreation: "admins" | "admins_and_developers";
+        };
+        TokenResponse: {
+            /** @description A JWT access token (RFC 9068, `typ: at+jwt`). */
+            access_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            /**
+             * @description Seconds until the access token expires.
+             * @example 900
+             */
+            expires_in: number;
+            /**
+             * @description The scopes the token carries, space-separated.
+             * @example connections:read tokens:read
+             */
+            scope: string;
+            /** @description authorization_code and refresh_token grants only: the next refresh token. It rotates on every use; presenting a used one ends the whole authorization. */
+            refresh_token?: string;
+            /**
+             * Format: uuid
+             * @description authorization_code and refresh_token grants only: the workspace the person granted, where the token acts as them.
+             */
+            workspace_id?: string;
+        };
+        OAuthErrorResponse: {
+            /**
+             * @description An RFC 6749 error code: `invalid_request`, `invalid_client` (401), `unsupported_grant_type`, `invalid_scope`, …; `temporarily_unavailable` (503, with `Retry-After`) after too many failed client authentications.
+             * @example invalid_client
+             */
+            error: string;
+            error_description?: string;
         };
         OfferingScopesDto: {
             /**
@@ -1166,6 +1253,23 @@ export interface components {
         ConnectSessionExchangeResponse: {
             connection: components["schemas"]["ConnectionResponse"];
         };
+        AccessTokenResponse: {
+            /** @description The provider access token. For `bearer_token` connections the pasted key; for `basic`, base64 of `user:password` (send as `Basic …`). */
+            accessToken: string;
+            /**
+             * @description `Bearer`, `Basic`, or what the provider's token response said.
+             * @example Bearer
+             */
+            tokenType: string;
+            /** @description When the access token expires (ISO 8601); null when the provider gives no expiry. */
+            expiresAt: string | null;
+            /** @description The provider account's API base, where the provider names one (Salesforce `instance_url`). */
+            instanceUrl: string | null;
+            /** @description `bearer_token` and `basic` connections: the pasted credential fields by key. */
+            credentials?: {
+                [key: string]: string;
+            };
+        };
         OAuthAppResponse: {
             id: string;
             workspaceId: string;
@@ -1235,7 +1339,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1254,7 +1358,7 @@ export interface components {
             url: string;
             description?: string;
             /** @description The event types delivered here; omitted or null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             /** @default true */
             enabled?: boolean;
         };
@@ -1263,7 +1367,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1283,7 +1387,7 @@ export interface components {
             url?: string;
             description?: string | null;
             /** @description null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
             /** @description Enabling again clears the reason Latchkey disabled it and its failure streak. */
             enabled?: boolean;
         };
@@ -1461,7 +1565,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["MemberResponse"][];
+                    };
+                };
             };
         };
     };
@@ -1508,7 +1616,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MemberResponse"];
+                };
             };
         };
     };
@@ -1525,7 +1635,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["InvitationResponse"][];
+                    };
+                };
             };
         };
     };
@@ -1546,7 +1660,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CreatedInvitationResponse"];
+                };
             };
         };
     };
@@ -1588,6 +1704,25 @@ export interface operations {
             };
         };
     };
+    UsersController_enable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     WorkspaceSettingsController_get: {
         parameters: {
             query?: never;
@@ -1601,7 +1736,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WorkspaceSettingsDto"];
+                };
             };
         };
     };
@@ -1622,7 +1759,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WorkspaceSettingsDto"];
+                };
             };
         };
     };
@@ -1639,7 +1778,27 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description RFC 6749 §5.2 error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorResponse"];
+                };
+            };
+            /** @description `invalid_client`: client authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorResponse"];
+                };
             };
         };
     };
@@ -1652,11 +1811,30 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description An empty object, whether or not the token was known. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description RFC 6749 §5.2 error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorResponse"];
+                };
+            };
+            /** @description `invalid_client`: client authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorResponse"];
+                };
             };
         };
     };
@@ -2221,7 +2399,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AccessTokenResponse"];
+                };
             };
         };
     };

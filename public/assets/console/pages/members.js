@@ -1,6 +1,5 @@
 import { api } from '../api.js';
 import {
-  copyControl,
   emptyState,
   field,
   h,
@@ -8,7 +7,7 @@ import {
   mount,
   onSubmit,
   pageHeader,
-  readonlyInput,
+  showSecretOnce,
   time,
 } from '../dom.js';
 
@@ -41,6 +40,7 @@ export async function render(main) {
     );
     return;
   }
+  const platformAdmin = held.includes('workspaces:write');
   const pageMessages = messageArea();
   const linkSlot = h('div', {});
   const membersSlot = h('div', {});
@@ -80,49 +80,32 @@ export async function render(main) {
     showLink(created);
   });
 
-  // ---- the link, once (without a mail server); gone on "Done" or reload ----
+  // ---- the link, once (no mail server, or the email failed); gone on "Done" or reload ----
   function showLink(invitation) {
-    if (!invitation.link) {
+    if (invitation.delivery === 'email') {
       pageMessages.success(`Invitation emailed to ${invitation.email}.`);
       return;
     }
-    const link = readonlyInput(invitation.link, {
-      id: 'invitation-link',
-      dataset: { copyName: 'invitation link' },
+    showSecretOnce(linkSlot, {
+      id: 'link',
+      title: `Invitation for ${invitation.email}: copy the link now`,
+      warning: [
+        invitation.delivery === 'failed'
+          ? 'The invitation email could not be sent (the mail server refused it or could not be reached), but the invitation exists. '
+          : '',
+        'This link is shown only now. Send it to the person yourself; it works once, for that email, for 7 days.',
+      ],
+      fields: [
+        {
+          id: 'invitation-link',
+          label: 'Invitation link',
+          value: invitation.link,
+          copyName: 'invitation link',
+          secret: true,
+        },
+      ],
+      doneLabel: 'Done',
     });
-    const title = h(
-      'h2',
-      { tabindex: '-1', id: 'link-title' },
-      `Invitation for ${invitation.email}: copy the link now`,
-    );
-    linkSlot.replaceChildren(
-      h(
-        'section',
-        { class: 'card stack secret-panel', 'aria-labelledby': 'link-title' },
-        title,
-        h(
-          'p',
-          { class: 'alert alert-warning' },
-          'This link is shown only now. Send it to the person yourself; it works once, for that email, for 7 days.',
-        ),
-        h(
-          'div',
-          { class: 'field' },
-          h('label', { for: link.id }, 'Invitation link'),
-          copyControl(link),
-        ),
-        h(
-          'div',
-          { class: 'form-actions' },
-          h(
-            'button',
-            { type: 'button', class: 'button-primary', onclick: () => linkSlot.replaceChildren() },
-            'Done',
-          ),
-        ),
-      ),
-    );
-    title.focus();
   }
 
   // ---- members ----
@@ -191,7 +174,35 @@ export async function render(main) {
           },
           'Remove',
         ),
+        platformAdmin ? [' ', disableOrEnable(m)] : null,
       ),
+    );
+  }
+  // Platform admins: disabling and enabling act on the user everywhere, not on this membership.
+  function disableOrEnable(m) {
+    const enable = m.disabled;
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: `${enable ? 'button-secondary' : 'button-danger'} button-small`,
+        'aria-label': `${enable ? 'Enable' : 'Disable'} ${m.email}`,
+        onclick: async () => {
+          const question = enable
+            ? `Enable ${m.email} again? They can sign in to all their workspaces again. Their OAuth Apps that were revoked stay revoked.`
+            : `Disable ${m.email} everywhere? They cannot sign in, all their sessions end, and the OAuth Apps they created are revoked.`;
+          if (!confirm(question)) return;
+          pageMessages.clear();
+          try {
+            await api('POST', `/users/${m.userId}/${enable ? 'enable' : 'disable'}`);
+            pageMessages.success(`${m.email} was ${enable ? 'enabled' : 'disabled'}.`);
+          } catch (error) {
+            pageMessages.error(error.message).focus();
+          }
+          await loadMembers();
+        },
+      },
+      enable ? 'Enable' : 'Disable',
     );
   }
   async function remove(m) {

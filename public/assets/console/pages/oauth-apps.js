@@ -2,7 +2,6 @@ import { api } from '../api.js';
 import {
   checkboxGroup,
   checkedValues,
-  copyControl,
   emptyState,
   field,
   h,
@@ -10,7 +9,7 @@ import {
   mount,
   onSubmit,
   pageHeader,
-  readonlyInput,
+  showSecretOnce,
   time,
 } from '../dom.js';
 
@@ -108,63 +107,28 @@ export async function render(main) {
 
   // ---- the secret, once: kept only in this panel's DOM, gone on "Done" or reload ----
   function showSecret(app, what) {
-    const clientId = readonlyInput(app.clientId, {
-      id: 'new-client-id',
-      dataset: { copyName: 'client ID' },
-    });
-    const secret = readonlyInput(app.clientSecret, {
-      id: 'new-client-secret',
-      dataset: { copyName: 'client secret' },
-      'aria-describedby': 'secret-warning',
-    });
-    const title = h(
-      'h2',
-      { tabindex: '-1', id: 'secret-title' },
-      what === 'created'
-        ? 'OAuth App created: copy its secret now'
-        : 'New secret generated: copy it now',
-    );
-    const panel = h(
-      'section',
-      { class: 'card stack secret-panel', 'aria-labelledby': 'secret-title' },
-      title,
-      h(
-        'p',
-        { class: 'alert alert-warning', id: 'secret-warning' },
+    showSecretOnce(secretSlot, {
+      id: 'secret',
+      title:
+        what === 'created'
+          ? 'OAuth App created: copy its secret now'
+          : 'New secret generated: copy it now',
+      warning: [
         'This is the only time the client secret is shown. Store it in your secret manager now: it cannot be retrieved again. ',
         what === 'created' ? '' : 'The old secret and every token issued with it no longer work.',
-      ),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: clientId.id }, 'Client ID'),
-        copyControl(clientId),
-      ),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: secret.id }, 'Client secret'),
-        copyControl(secret),
-      ),
-      h(
-        'div',
-        { class: 'form-actions' },
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'button-primary',
-            onclick: () => {
-              secretSlot.replaceChildren();
-              description.focus();
-            },
-          },
-          "Done — I've stored it",
-        ),
-      ),
-    );
-    secretSlot.replaceChildren(panel);
-    title.focus();
+      ],
+      fields: [
+        { id: 'new-client-id', label: 'Client ID', value: app.clientId, copyName: 'client ID' },
+        {
+          id: 'new-client-secret',
+          label: 'Client secret',
+          value: app.clientSecret,
+          copyName: 'client secret',
+          secret: true,
+        },
+      ],
+      onDone: () => description.focus(),
+    });
   }
 
   // ---- list ----

@@ -3,7 +3,6 @@ import {
   badge,
   checkboxGroup,
   checkedValues,
-  copyControl,
   emptyState,
   field,
   h,
@@ -11,7 +10,7 @@ import {
   mount,
   onSubmit,
   pageHeader,
-  readonlyInput,
+  showSecretOnce,
   time,
 } from '../dom.js';
 
@@ -42,6 +41,7 @@ const EVENT_TYPES = [
   'user.signed_in',
   'user.sign_in_failed',
   'user.disabled',
+  'user.enabled',
   'webhook_endpoint.disabled',
 ];
 
@@ -98,57 +98,31 @@ export async function render(main) {
 
   // ---- the secret, once: kept only in this panel's DOM, gone on "Done" or reload ----
   function showSecret(endpoint, what) {
-    const secret = readonlyInput(endpoint.secret, {
-      id: 'new-webhook-secret',
-      dataset: { copyName: 'signing secret' },
-      'aria-describedby': 'webhook-secret-warning',
-    });
-    const title = h(
-      'h2',
-      { tabindex: '-1', id: 'webhook-secret-title' },
-      what === 'created'
-        ? 'Endpoint added: copy its signing secret now'
-        : 'New signing secret: copy it now',
-    );
-    const panel = h(
-      'section',
-      { class: 'card stack secret-panel', 'aria-labelledby': 'webhook-secret-title' },
-      title,
-      h(
-        'p',
-        { class: 'alert alert-warning', id: 'webhook-secret-warning' },
+    showSecretOnce(secretSlot, {
+      id: 'webhook-secret',
+      title:
+        what === 'created'
+          ? 'Endpoint added: copy its signing secret now'
+          : 'New signing secret: copy it now',
+      warning: [
         'This is the only time the signing secret is shown; it cannot be retrieved again. ',
         what === 'created'
           ? ''
           : endpoint.previousSecretExpiresAt
             ? `Until ${new Date(endpoint.previousSecretExpiresAt).toLocaleString()}, deliveries carry a signature with the old secret too: switch your receiver before then.`
             : 'The old secret no longer signs deliveries.',
-      ),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: secret.id }, 'Signing secret'),
-        copyControl(secret),
-      ),
-      h(
-        'div',
-        { class: 'form-actions' },
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'button-primary',
-            onclick: () => {
-              secretSlot.replaceChildren();
-              url.focus();
-            },
-          },
-          "Done — I've stored it",
-        ),
-      ),
-    );
-    secretSlot.replaceChildren(panel);
-    title.focus();
+      ],
+      fields: [
+        {
+          id: 'new-webhook-secret',
+          label: 'Signing secret',
+          value: endpoint.secret,
+          copyName: 'signing secret',
+          secret: true,
+        },
+      ],
+      onDone: () => url.focus(),
+    });
   }
 
   // ---- list ----

@@ -7,7 +7,11 @@ import {
   type AppCreationPolicy,
 } from '../../workspaces/workspace.entity.js';
 import type { Invitation } from '../invitation.entity.js';
-import { InvitationsService, type InvitationStatus } from '../invitations.service.js';
+import {
+  type InvitationDelivery,
+  InvitationsService,
+  type InvitationStatus,
+} from '../invitations.service.js';
 import type { MemberView } from '../members.service.js';
 
 const roleMessage = `role must be one of: ${MEMBER_ROLES.join(', ')}`;
@@ -97,8 +101,13 @@ export class CreatedInvitationResponse extends InvitationResponse {
     nullable: true,
     type: String,
     description:
-      'The acceptance link, shown only now and only when no mail server is configured; null when it was emailed.',
+      'The acceptance link, shown only now, whenever it was not emailed (`delivery` is `link` or `failed`); null when it was.',
   })
   link!: string | null;
-  @ApiProperty({ enum: ['link', 'email'] }) delivery!: 'link' | 'email';
+  @ApiProperty({
+    enum: ['email', 'link', 'failed'],
+    description:
+      '`email`: sent by the configured SMTP server. `link`: no mail server is configured. `failed`: the mail server refused or could not be reached; the invitation exists all the same, pass the link on yourself.',
+  })
+  delivery!: InvitationDelivery;
 }
