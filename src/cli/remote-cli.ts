@@ -156,13 +156,18 @@ class RemoteCli {
       this.seams.say('Not signed in: nothing to do.');
       return;
     }
-    let failure: string | null = null;
-    try {
-      await revoke(await discover(credentials.url, this.seams), credentials.refreshToken);
-    } catch (error) {
-      failure = describe(error);
-    }
-    await this.file.delete();
+    // Under the lock: a command running meanwhile may have rotated the token.
+    const failure = await this.file.withLock(async () => {
+      const current = (await this.file.read()) ?? credentials;
+      try {
+        await revoke(await discover(current.url, this.seams), current.refreshToken);
+        return null;
+      } catch (error) {
+        return describe(error);
+      } finally {
+        await this.file.delete();
+      }
+    });
     if (failure) {
       throw new CliError(
         `Deleted ${this.file.path}, but the server did not confirm the revocation (${failure}).\n` +
