@@ -19,6 +19,7 @@ import { createLogger } from './common/logging/logger.js';
 import { createDataSource, migrate } from './database/data-source.js';
 import { openDatabase } from './database/open-database.js';
 import { pendingSchemaChanges } from './database/schema-diff.js';
+import { isRemoteCommand, REMOTE_USAGE, runRemoteCommand } from './cli/remote-cli.js';
 
 const USAGE = `Usage: npm run cli -- <command>
 
@@ -33,7 +34,9 @@ Commands:
   user:create <email> <admin|developer> [workspace-slug]
                              create a console user (a developer joins the workspace, default "default");
                              the generated password is printed once
-`;
+
+Remote commands (to a running Latchkey, as you; no database or server configuration needed):
+${REMOTE_USAGE}`;
 
 // Source tree root (dist/src/cli.js → repo root), where migrations/*.ts live.
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,6 +54,13 @@ async function main(argv: string[]): Promise<number> {
     await writeFile(file, renderProvidersDoc(templates));
     console.log(`Wrote ${path.relative(REPO_ROOT, file)} (${templates.length} offerings).`);
     return 0;
+  }
+  if (isRemoteCommand(command)) {
+    return runRemoteCommand(argv, {
+      env: process.env,
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    });
   }
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);

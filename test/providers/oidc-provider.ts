@@ -1,11 +1,13 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, {
+  errors,
   type Adapter,
   type AdapterPayload,
   type ClientMetadata,
   type Configuration,
+  type KoaContextWithOIDC,
 } from 'oidc-provider';
 
 /**
@@ -21,6 +23,8 @@ export interface OidcTestClient {
   token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none';
   /** Default `['authorization_code', 'refresh_token']`. */
   grant_types?: string[];
+  /** `native` for RFC 8252 apps: a loopback redirect URI then matches on any port. */
+  application_type?: 'web' | 'native';
 }
 
 export interface OidcTestAccount {
@@ -39,7 +43,22 @@ export interface StartOidcProviderOptions {
   refreshTokenTtl?: number;
   /** Issue a new refresh token on every refresh and retire the old one (default false). */
   rotateRefreshToken?: boolean;
+  /**
+   * Plain OAuth 2.0 scopes of one API (the resource server `API_RESOURCE`), granted without
+   * `openid`; its access tokens are opaque, looked up with `provider.AccessToken.find`.
+   */
+  apiScopes?: string[];
+  /** Koa middleware run around every request to the provider (e.g. to add token-response fields). */
+  middleware?: Array<(ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>>;
+  /**
+   * Serves a request on the provider's own origin before the provider does (returns true when it
+   * answered): an API or a metadata document living beside the authorization server.
+   */
+  handle?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
+
+/** The resource (audience) of the tokens for `apiScopes`. */
+export const API_RESOURCE = 'urn:latchkey:test-api';
 
 export interface AuthorizeResult {
   /** The final redirect to the client's redirect_uri. */
@@ -106,6 +125,19 @@ export async function startOidcProvider(
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       introspection: { enabled: true, allowedPolicy: async () => true },
+      ...(options.apiScopes
+        ? {
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: () => API_RESOURCE,
+              useGrantedResource: () => true,
+              getResourceServerInfo: (_ctx: unknown, resource: string) => {
+                if (resource !== API_RESOURCE) throw new errors.InvalidTarget();
+                return { scope: options.apiScopes!.join(' '), accessTokenFormat: 'opaque' };
+              },
+            },
+          }
+        : {}),
     },
     pkce: { required: () => true },
     scopes: ['openid', 'profile', 'email', 'offline_access'],
@@ -144,8 +176,14 @@ export async function startOidcProvider(
   server.on('request', (req: { url?: string }) => {
     if (req.url?.startsWith('/.well-known/')) served.discovery++;
   });
+  for (const middleware of options.middleware ?? []) provider.use(middleware);
   const handle = provider.callback();
-  server.on('request', (req, res) => void handle(req, res));
+  server.on('request', (req, res) => {
+    void (async () => {
+      if (options.handle && (await options.handle(req, res))) return;
+      await handle(req, res);
+    })();
+  });
 
   const addClient = async (client: OidcTestClient) => {
     const metadata: ClientMetadata = {
