@@ -10,9 +10,9 @@
 // handouts are sent to the delivering processes themselves, so "one process" is one process doing
 // both the API work and the deliveries, as a single replica would.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../dist/src/common/logging/logger.js';
@@ -34,6 +34,38 @@ const DRAIN_SECONDS = Number(env.BENCH_DRAIN_SECONDS ?? 60);
 const HANDOUT_ROUNDS = Number(env.BENCH_HANDOUT_ROUNDS ?? 3);
 const HANDOUT_SECONDS = Number(env.BENCH_HANDOUT_SECONDS ?? 5);
 const TARGETS = { perProcess: 1000, p99Ms: 1000, handout: 1.1 };
+// BENCH_COUNT_QUERIES: count the database round trips of the Latchkey processes (a preloaded
+// counter, bench/events/count-queries.mjs) and report them per event and per handout.
+const COUNT_DIR = env.BENCH_COUNT_QUERIES
+  ? await mkdtemp(path.join(tmpdir(), 'latchkey-bench-queries-'))
+  : undefined;
+
+/** Queries sent so far by each process, by statement shape (empty unless BENCH_COUNT_QUERIES). */
+async function queriesOf(pids) {
+  if (!COUNT_DIR) return pids.map(() => ({}));
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  await sleep(300);
+  return Promise.all(
+    pids.map(async (pid) =>
+      JSON.parse(await readFile(path.join(COUNT_DIR, `${pid}.json`), 'utf8')),
+    ),
+  );
+}
+
+/** Queries per `per` between two snapshots, summed over processes: total and the busiest shapes. */
+function queriesPer(before, after, per) {
+  if (!COUNT_DIR) return undefined;
+  const diff = new Map();
+  after.forEach((counts, i) => {
+    for (const [shape, n] of Object.entries(counts))
+      diff.set(shape, (diff.get(shape) ?? 0) + n - (before[i][shape] ?? 0));
+  });
+  const shapes = [...diff].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  return {
+    total: shapes.reduce((s, [, n]) => s + n, 0) / per,
+    byShape: shapes.slice(0, 12).map(([shape, n]) => [Math.round((n / per) * 100) / 100, shape]),
+  };
+}
 
 /** The webhook receiver: answers 200 at once, keeps each delivery's arrival and its event's time. */
 function startReceiver() {
@@ -96,7 +128,9 @@ const percentile = (xs, p) => {
 async function throughput(ds, receiver, processes, url) {
   receiver.reset();
   const since = Date.now();
-  const cpu0 = await cpuOf(processes.map((p) => p.child.pid));
+  const pids = processes.map((p) => p.child.pid);
+  const queries0 = await queriesOf(pids);
+  const cpu0 = await cpuOf(pids);
   const loads = await Promise.all(
     processes.map((p) =>
       cannon('handouts', {
@@ -109,7 +143,8 @@ async function throughput(ds, receiver, processes, url) {
   );
   const producedAt = Date.now();
   const done = await drained(ds, receiver, since, Date.now() + DRAIN_SECONDS * 1000);
-  const cpu1 = await cpuOf(processes.map((p) => p.child.pid));
+  const cpu1 = await cpuOf(pids);
+  const queries1 = await queriesOf(pids);
   const mine = receiver.deliveries.filter((d) => d.occurredAt >= since);
   const first = Math.min(...mine.map((d) => d.occurredAt));
   const last = Math.max(...mine.map((d) => d.at));
@@ -126,6 +161,7 @@ async function throughput(ds, receiver, processes, url) {
     deliveredPerSecondUnderLoad: duringLoad / ((producedAt - since) / 1000),
     drainSeconds: (last - producedAt) / 1000,
     latchkeyCpuMsPerEvent: cpu1.map((c, i) => (c - cpu0[i]) / done.delivered),
+    queriesPerEvent: queriesPer(queries0, queries1, done.delivered),
   };
 }
 
@@ -166,6 +202,8 @@ async function halfRate(ds, receiver, processes, url, rate) {
 /** (c): closed-loop handouts on the auditing and the non-auditing process, alternately. */
 async function handouts(on, off, url) {
   const rounds = [];
+  const queries0 = await queriesOf([on.child.pid]);
+  let handedOut = 0;
   for (let round = 0; round < HANDOUT_ROUNDS; round++) {
     const order = round % 2 ? ['off', 'on'] : ['on', 'off'];
     const r = {};
@@ -178,11 +216,13 @@ async function handouts(on, off, url) {
         duration: HANDOUT_SECONDS,
       });
       r[name] = { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99 };
+      if (name === 'on') handedOut += res.requests.total;
     }
     rounds.push(r);
   }
   const ratio = (k) => median(rounds.map((r) => r.on[k] / r.off[k]));
-  return { rounds, p50: ratio('p50'), p99: ratio('p99'), rps: ratio('rps') };
+  const queriesPerHandout = queriesPer(queries0, await queriesOf([on.child.pid]), handedOut);
+  return { rounds, p50: ratio('p50'), p99: ratio('p99'), rps: ratio('rps'), queriesPerHandout };
 }
 
 async function main() {
@@ -207,12 +247,14 @@ async function main() {
     LATCHKEY_ADMIN_PASSWORD: randomBytes(12).toString('hex'),
     LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', // the receiver is on loopback
     LOG_LEVEL: 'warn',
+    ...(COUNT_DIR ? { BENCH_QUERY_COUNTS_DIR: COUNT_DIR } : {}),
   };
   const flags = [
     ...JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'))
       .scripts.start.split(/\s+/)
       .filter((a) => a.startsWith('--')),
     ...(env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_PROFILE_DIR}`] : []),
+    ...(COUNT_DIR ? ['--import', path.join(ROOT, 'bench/events/count-queries.mjs')] : []),
   ];
   const main = path.join(ROOT, 'dist/src/main.js');
   const start = async (port, extra = {}) =>
@@ -286,6 +328,12 @@ function printSummary(r) {
         `| ${h.processes} | ${h.rate} | ${h.events} | ${f(h.p50)} | ${f(h.p99)} | ${f(h.max)} | ${f(h.handoutP99)} | ${h.complete ? 'yes' : 'NO'} |`,
     ),
     '',
+    ...(r.throughput[0].queriesPerEvent
+      ? [
+          `Database round trips per event (handout and delivery, one process): ${f2(r.throughput[0].queriesPerEvent.total)}; per audited handout alone: ${f2(r.handouts.queriesPerHandout.total)}`,
+          '',
+        ]
+      : []),
     `Handout, auditing on ÷ off (median of ${r.handouts.rounds.length} paired rounds): p50 ${f2(r.handouts.p50)}, p99 ${f2(r.handouts.p99)}, throughput ${f2(r.handouts.rps)}`,
     ...r.handouts.rounds.map(
       (x, i) =>
@@ -310,4 +358,5 @@ try {
   await main();
 } finally {
   await stopAll();
+  if (COUNT_DIR) await rm(COUNT_DIR, { recursive: true, force: true });
 }
