@@ -15,6 +15,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { KeyRing } from '../../common/crypto/key-ring.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
+import { GroupCommit } from '../../common/group-commit.js';
 import { OutboundHttp } from '../../common/http/outbound-http.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
@@ -75,6 +76,14 @@ interface AttemptResult {
 
 type Outcome = 'delivered' | 'retrying' | 'failed';
 
+/** A 2xx to record: the delivery, its attempt, and when it was recorded. */
+interface Success {
+  row: Claimed;
+  result: AttemptResult;
+  attemptId: string;
+  deliveredAt: Date;
+}
+
 /**
  * Delivers webhook deliveries in the background, in every replica. Each pass claims due pending
  * deliveries with a lease (FOR UPDATE SKIP LOCKED through the partial due index, so replicas never
@@ -95,6 +104,11 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
   private unsubscribe: (() => void) | undefined;
   private readonly outcomes: Counter<'outcome'>;
   private readonly latency: Histogram;
+  /**
+   * Successful attempts, recorded by one statement for all that completed meanwhile (the common
+   * case; failures, rarer and with more to decide, get a transaction each).
+   */
+  private readonly successes = new GroupCommit<Success>((done) => this.recordSuccesses(done));
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -260,7 +274,11 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
       return 'failed';
     }
     const result = await this.send(row);
-    const outcome = await this.dataSource.transaction((m) => this.record(m, row, result));
+    const outcome = isSuccess(result)
+      ? await this.successes
+          .submit({ row, result, attemptId: this.random.uuid(), deliveredAt: this.clock.now() })
+          .then(() => 'delivered' as const)
+      : await this.dataSource.transaction((m) => this.record(m, row, result));
     this.outcomes.inc({ outcome });
     if (outcome === 'delivered')
       this.latency.observe(Math.max(0, this.clock.nowMs() - row.occurred_at.getTime()) / 1000);
@@ -337,12 +355,53 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
   }
 
   /**
+   * Records 2xx attempts in one statement: each delivery delivered (while this process still holds
+   * its lease), its attempt (even when the lease was lost meanwhile: the attempt happened; not when
+   * the delivery was deleted), and the end of its endpoint's failure streak (endpoints locked in id
+   * order, so that two replicas' statements cannot deadlock on them). A failure fails the whole
+   * batch: the leases lapse and the deliveries are sent again (at least once).
+   */
+  private async recordSuccesses(done: Success[]): Promise<void> {
+    await this.dataSource.query(
+      `WITH d AS (
+         SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::uuid[], $6::timestamptz[], $7::int[], $8::text[])
+             AS d(id, delivered_at, status_code, attempt_id, attempted_at, duration_ms, excerpt)),
+       u AS (
+         UPDATE webhook_deliveries w
+            SET status = 'delivered', attempts = w.attempts + 1, next_attempt_at = NULL,
+                delivered_at = d.delivered_at, last_status_code = d.status_code, last_error = NULL,
+                lease_owner = NULL, lease_expires_at = NULL
+           FROM d
+          WHERE w.id = d.id AND w.lease_owner = $1
+         RETURNING w.endpoint_id),
+       a AS (
+         INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, duration_ms, response_excerpt, error)
+         SELECT d.attempt_id, d.id, d.attempted_at, d.status_code, d.duration_ms, d.excerpt, NULL
+           FROM d WHERE EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.id))
+       UPDATE webhook_endpoints SET failing_since = NULL
+        WHERE id IN (SELECT id FROM webhook_endpoints
+                      WHERE id IN (SELECT endpoint_id FROM u) AND failing_since IS NOT NULL
+                      ORDER BY id FOR UPDATE)`,
+      [
+        this.owner,
+        done.map((s) => s.row.id),
+        done.map((s) => s.deliveredAt),
+        done.map((s) => s.result.statusCode),
+        done.map((s) => s.attemptId),
+        done.map((s) => s.result.attemptedAt),
+        done.map((s) => s.result.durationMs),
+        done.map((s) => s.result.excerpt),
+      ],
+    );
+  }
+
+  /**
    * Records the attempt and its consequence: delivered; tried again later; or given up. A failure
    * starts (or continues) the endpoint's failure streak, which disables it after three days. The
    * delivery's state moves only while this process still holds its lease.
    */
   private async record(m: EntityManager, row: Claimed, result: AttemptResult): Promise<Outcome> {
-    const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    const ok = isSuccess(result);
     const now = this.clock.now();
     const error =
       result.error ?? (ok ? null : `the receiver answered ${result.statusCode ?? 'nothing'}`);
@@ -437,6 +496,9 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     );
   }
 }
+
+const isSuccess = (result: AttemptResult): boolean =>
+  result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
 
 /** The first characters of the answer, reading no more than a few KiB of it. */
 async function readExcerpt(res: Response): Promise<string | null> {
