@@ -333,6 +333,24 @@ describe(WebhookDeliveryWorker.name, () => {
       expect(endpoint.failing_since).toBeNull();
     });
 
+    it('takes a redirect as a failed answer and never follows it', async () => {
+      await createEndpoint('/moved');
+      receiver.answer.set('/moved', 302);
+      const eventId = await emit();
+      expect(await worker.tick()).toMatchObject({ claimed: 1, retrying: 1 });
+      expect(receiver.received.map((r) => r.path)).toEqual(['/moved']);
+      expect(await delivery(eventId)).toMatchObject({ status: 'pending', attempts: 1 });
+      const [attempt] = await t.dataSource.query(
+        `SELECT a.status_code, a.response_excerpt FROM webhook_attempts a
+           JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1`,
+        [eventId],
+      );
+      expect(attempt).toEqual({
+        status_code: 302,
+        response_excerpt: expect.stringMatching(/^answer 302 x+$/),
+      });
+    });
+
     it('delivers only the event types an endpoint asked for', async () => {
       await createEndpoint('/only-reauth', { eventTypes: ['connection.needs_reauth'] });
       await emit('connection.created');

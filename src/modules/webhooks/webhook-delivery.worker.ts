@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import {
   Inject,
   Injectable,
@@ -320,15 +321,19 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     }
     const signal = AbortSignal.timeout(this.config.webhookTimeoutMs);
     try {
-      const res = await this.http.fetch(row.url, {
+      // The pool's own request API rather than WHATWG fetch: a third of the client CPU per
+      // delivery. It follows no redirect: a redirect is an answer (it could point anywhere).
+      const url = new URL(row.url);
+      const res = await this.http.dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers,
         body,
-        redirect: 'manual', // a redirect is an answer, never followed (it could point anywhere)
         signal,
       });
-      const excerpt = await readExcerpt(res).catch(() => null);
-      return done({ statusCode: res.status, excerpt, error: null });
+      const excerpt = await readExcerpt(res.body).catch(() => null);
+      return done({ statusCode: res.statusCode, excerpt, error: null });
     } catch (err) {
       return done({ statusCode: null, excerpt: null, error: describeFailure(err, signal) });
     }
@@ -500,21 +505,21 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
 const isSuccess = (result: AttemptResult): boolean =>
   result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
 
-/** The first characters of the answer, reading no more than a few KiB of it. */
-async function readExcerpt(res: Response): Promise<string | null> {
-  if (!res.body) return null;
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+/**
+ * The first characters of the answer, reading no more than a few KiB of it (the rest is dropped
+ * with the connection; a whole small answer leaves it for the next delivery).
+ */
+async function readExcerpt(body: Readable): Promise<string | null> {
+  const chunks: Buffer[] = [];
   let size = 0;
   try {
-    while (size < EXCERPT_READ_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size >= EXCERPT_READ_BYTES) break;
     }
   } finally {
-    void reader.cancel().catch(() => undefined);
+    body.destroy();
   }
   const text = Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT_CHARS);
   return text.length ? text : null;
@@ -523,9 +528,10 @@ async function readExcerpt(res: Response): Promise<string | null> {
 /** Why no answer came, in words safe to show the developer (no headers, no secrets). */
 function describeFailure(err: unknown, signal: AbortSignal): string {
   if (signal.aborted) return 'timed out';
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
-  if (cause?.code === 'ELATCHKEY_BLOCKED_ADDRESS')
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  if (code === 'ELATCHKEY_BLOCKED_ADDRESS')
     return 'refused: the host resolves to a private, loopback or link-local address';
-  if (typeof cause?.code === 'string') return `could not connect (${cause.code})`;
+  if (typeof code === 'string') return `could not connect (${code})`;
   return 'could not connect';
 }
