@@ -102,4 +102,58 @@ describe(EventsService.name, () => {
       }),
     ).rejects.toThrow(/looks like a secret/);
   });
+
+  describe('outside a transaction (group commit)', () => {
+    const record = (n: number, type = 'connection.needs_reauth') =>
+      Promise.allSettled(
+        Array.from({ length: n }, (_, i) =>
+          RequestContext.run({ requestId: `gc-${i}`, actor: { kind: 'user', id: `u-${i}` } }, () =>
+            events.record(undefined, {
+              type,
+              workspaceId,
+              subject: { kind: 'connection', id: `gc-${i}` },
+              data: { i },
+            }),
+          ),
+        ),
+      );
+
+    it('merges concurrent records into one statement, each answering once its event and deliveries are committed', async () => {
+      const hook = await endpoint(['connection.needs_reauth']);
+      const settled = await record(20);
+      expect(settled.every((s) => s.status === 'fulfilled')).toBe(true);
+      const ids = settled.map((s) => (s as PromiseFulfilledResult<string>).value);
+      // Read once every record has answered: all present, each with its own actor and request.
+      const rows: Array<{ id: string; actor_id: string; request_id: string; tx: string }> =
+        await t.dataSource.query(
+          'SELECT id, actor_id, request_id, xmin::text AS tx FROM events WHERE id = ANY($1::uuid[])',
+          [ids],
+        );
+      expect(rows).toHaveLength(20);
+      for (const [i, id] of ids.entries())
+        expect(rows.find((r) => r.id === id)).toMatchObject({
+          actor_id: `u-${i}`,
+          request_id: `gc-${i}`,
+        });
+      // One transaction wrote them all (xmin: the transaction that inserted the row).
+      expect(new Set(rows.map((r) => r.tx)).size).toBe(1);
+      const deliveries = await count(
+        'SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = ANY($2::uuid[])',
+        [hook, ids],
+      );
+      expect(deliveries).toBe(20);
+    });
+
+    it('fails every record of a batch that cannot be written, and writes none of it', async () => {
+      const before = await count('SELECT count(*)::int AS n FROM events');
+      // The database refuses this type (longer than the column): the statement fails.
+      const settled = await record(5, `connection.${'x'.repeat(80)}`);
+      expect(settled.map((s) => s.status)).toEqual(Array(5).fill('rejected'));
+      expect(await count('SELECT count(*)::int AS n FROM events')).toBe(before);
+      // The writer goes on with the next batch.
+      const next = await record(3);
+      expect(next.every((s) => s.status === 'fulfilled')).toBe(true);
+      expect(await count('SELECT count(*)::int AS n FROM events')).toBe(before + 3);
+    });
+  });
 });

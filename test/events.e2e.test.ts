@@ -114,6 +114,33 @@ describe('events', () => {
       expect(await eventsAbout(id, 'token.handed_out')).toHaveLength(2);
     });
 
+    it('hands out no token whose event could not be written: concurrent handouts fail together', async () => {
+      const id = await newConnection(w, 'eu-handout-failclosed');
+      const handouts = (n: number) =>
+        Promise.all(
+          Array.from({ length: n }, () =>
+            w.t.http.get(`/api/v1/connections/${id}/access-token`).auth(w.dev, { type: 'bearer' }),
+          ),
+        );
+      // The database refuses the handout's event (as it would when the write fails).
+      await w.t.dataSource.query(
+        `ALTER TABLE events ADD CONSTRAINT chk_test_no_handouts CHECK (type <> 'token.handed_out') NOT VALID`,
+      );
+      try {
+        const refused = await handouts(8);
+        expect(refused.map((r) => r.status)).toEqual(Array(8).fill(500));
+        expect(refused.every((r) => !('accessToken' in r.body))).toBe(true);
+      } finally {
+        await w.t.dataSource.query('ALTER TABLE events DROP CONSTRAINT chk_test_no_handouts');
+      }
+      expect(await eventsAbout(id, 'token.handed_out')).toHaveLength(0);
+      const served = await handouts(8);
+      expect(served.map((r) => r.status)).toEqual(Array(8).fill(200));
+      w.t.secret(served[0].body.accessToken);
+      // Every handout answered after its event was committed.
+      expect(await eventsAbout(id, 'token.handed_out')).toHaveLength(8);
+    });
+
     it('records no token.handed_out where LATCHKEY_AUDIT_TOKEN_HANDOUTS=false; other events still', async () => {
       const id = await newConnection(w, 'eu-handout-unaudited');
       const quiet = await w.replica({ LATCHKEY_AUDIT_TOKEN_HANDOUTS: 'false' });

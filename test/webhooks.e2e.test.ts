@@ -294,6 +294,63 @@ describe(WebhookDeliveryWorker.name, () => {
       expect(await worker.tick()).toMatchObject({ claimed: 0 });
     });
 
+    it('records concurrent successful deliveries together, each with its attempt, and clears a failure streak', async () => {
+      const { id } = await createEndpoint('/together');
+      await t.dataSource.query('UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1', [
+        id,
+        new Date(t.clock.nowMs() - 60_000),
+      ]);
+      const ids = await Promise.all(Array.from({ length: 30 }, () => emit()));
+      expect(await worker.tick()).toMatchObject({ claimed: 30, delivered: 30 });
+      const rows: Array<{
+        status: string;
+        attempts: number;
+        lease_owner: string | null;
+        tx: string;
+      }> = await t.dataSource.query(
+        'SELECT status, attempts, lease_owner, xmin::text AS tx FROM webhook_deliveries WHERE event_id = ANY($1::uuid[])',
+        [ids],
+      );
+      expect(rows).toHaveLength(30);
+      expect(
+        rows.every((r) => r.status === 'delivered' && r.attempts === 1 && !r.lease_owner),
+      ).toBe(true);
+      // Sent 16 at a time (LATCHKEY_WEBHOOK_CONCURRENCY) and recorded in fewer transactions than
+      // deliveries (xmin: the transaction that last wrote the row; how many share one depends on
+      // how the answers arrive, one each before).
+      expect(new Set(rows.map((r) => r.tx)).size).toBeLessThanOrEqual(20);
+      const attempts = await t.dataSource.query(
+        `SELECT a.status_code FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+          WHERE d.event_id = ANY($1::uuid[])`,
+        [ids],
+      );
+      expect(attempts).toHaveLength(30);
+      expect(attempts.every((a: { status_code: number }) => a.status_code === 200)).toBe(true);
+      const [endpoint] = await t.dataSource.query(
+        'SELECT failing_since FROM webhook_endpoints WHERE id = $1',
+        [id],
+      );
+      expect(endpoint.failing_since).toBeNull();
+    });
+
+    it('takes a redirect as a failed answer and never follows it', async () => {
+      await createEndpoint('/moved');
+      receiver.answer.set('/moved', 302);
+      const eventId = await emit();
+      expect(await worker.tick()).toMatchObject({ claimed: 1, retrying: 1 });
+      expect(receiver.received.map((r) => r.path)).toEqual(['/moved']);
+      expect(await delivery(eventId)).toMatchObject({ status: 'pending', attempts: 1 });
+      const [attempt] = await t.dataSource.query(
+        `SELECT a.status_code, a.response_excerpt FROM webhook_attempts a
+           JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1`,
+        [eventId],
+      );
+      expect(attempt).toEqual({
+        status_code: 302,
+        response_excerpt: expect.stringMatching(/^answer 302 x+$/),
+      });
+    });
+
     it('delivers only the event types an endpoint asked for', async () => {
       await createEndpoint('/only-reauth', { eventTypes: ['connection.needs_reauth'] });
       await emit('connection.created');

@@ -8,11 +8,13 @@
 // which records `token.handed_out` through EventsService in its request, with the pending
 // delivery inserted by the same statement and announced by the trigger, as every event is. The
 // handouts are sent to the delivering processes themselves, so "one process" is one process doing
-// both the API work and the deliveries, as a single replica would.
+// both the API work and the deliveries, as a single replica would. Each new process is warmed up
+// first (unmeasured handouts); CPU per event is measured for Latchkey and for the PostgreSQL server
+// (from /proc, when it runs on this host), which on a shared machine are steadier than the rates.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../dist/src/common/logging/logger.js';
@@ -33,7 +35,40 @@ const CALLERS = Number(env.BENCH_CONNECTIONS ?? 16);
 const DRAIN_SECONDS = Number(env.BENCH_DRAIN_SECONDS ?? 60);
 const HANDOUT_ROUNDS = Number(env.BENCH_HANDOUT_ROUNDS ?? 3);
 const HANDOUT_SECONDS = Number(env.BENCH_HANDOUT_SECONDS ?? 5);
+const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 3);
 const TARGETS = { perProcess: 1000, p99Ms: 1000, handout: 1.1 };
+// BENCH_COUNT_QUERIES: count the database round trips of the Latchkey processes (a preloaded
+// counter, bench/events/count-queries.mjs) and report them per event and per handout.
+const COUNT_DIR = env.BENCH_COUNT_QUERIES
+  ? await mkdtemp(path.join(tmpdir(), 'latchkey-bench-queries-'))
+  : undefined;
+
+/** Queries sent so far by each process, by statement shape (empty unless BENCH_COUNT_QUERIES). */
+async function queriesOf(pids) {
+  if (!COUNT_DIR) return pids.map(() => ({}));
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  await sleep(300);
+  return Promise.all(
+    pids.map(async (pid) =>
+      JSON.parse(await readFile(path.join(COUNT_DIR, `${pid}.json`), 'utf8')),
+    ),
+  );
+}
+
+/** Queries per `per` between two snapshots, summed over processes: total and the busiest shapes. */
+function queriesPer(before, after, per) {
+  if (!COUNT_DIR) return undefined;
+  const diff = new Map();
+  after.forEach((counts, i) => {
+    for (const [shape, n] of Object.entries(counts))
+      diff.set(shape, (diff.get(shape) ?? 0) + n - (before[i][shape] ?? 0));
+  });
+  const shapes = [...diff].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  return {
+    total: shapes.reduce((s, [, n]) => s + n, 0) / per,
+    byShape: shapes.slice(0, 12).map(([shape, n]) => [Math.round((n / per) * 100) / 100, shape]),
+  };
+}
 
 /** The webhook receiver: answers 200 at once, keeps each delivery's arrival and its event's time. */
 function startReceiver() {
@@ -70,6 +105,31 @@ async function ticks(pid) {
 }
 const cpuOf = async (pids) => Promise.all(pids.map(ticks));
 
+/**
+ * CPU ms spent so far by the PostgreSQL server's processes (the postmaster's children: every
+ * backend, the WAL writer…), found from a backend of `ds`; null when the database runs elsewhere.
+ */
+async function postgresCpu(ds) {
+  try {
+    const [{ pid }] = await ds.query('SELECT pg_backend_pid() AS pid');
+    const ppidOf = async (p) =>
+      Number((await readFile(`/proc/${p}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);
+    const postmaster = await ppidOf(pid);
+    let total = 0;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if ((await ppidOf(entry)) === postmaster) total += await ticks(entry);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
 /** Waits until `count` events recorded since `since` have reached the receiver, or the deadline. */
 async function drained(ds, receiver, since, deadlineMs) {
   for (;;) {
@@ -96,7 +156,10 @@ const percentile = (xs, p) => {
 async function throughput(ds, receiver, processes, url) {
   receiver.reset();
   const since = Date.now();
-  const cpu0 = await cpuOf(processes.map((p) => p.child.pid));
+  const pids = processes.map((p) => p.child.pid);
+  const queries0 = await queriesOf(pids);
+  const cpu0 = await cpuOf(pids);
+  const pg0 = await postgresCpu(ds);
   const loads = await Promise.all(
     processes.map((p) =>
       cannon('handouts', {
@@ -109,7 +172,9 @@ async function throughput(ds, receiver, processes, url) {
   );
   const producedAt = Date.now();
   const done = await drained(ds, receiver, since, Date.now() + DRAIN_SECONDS * 1000);
-  const cpu1 = await cpuOf(processes.map((p) => p.child.pid));
+  const cpu1 = await cpuOf(pids);
+  const pg1 = await postgresCpu(ds);
+  const queries1 = await queriesOf(pids);
   const mine = receiver.deliveries.filter((d) => d.occurredAt >= since);
   const first = Math.min(...mine.map((d) => d.occurredAt));
   const last = Math.max(...mine.map((d) => d.at));
@@ -126,6 +191,8 @@ async function throughput(ds, receiver, processes, url) {
     deliveredPerSecondUnderLoad: duringLoad / ((producedAt - since) / 1000),
     drainSeconds: (last - producedAt) / 1000,
     latchkeyCpuMsPerEvent: cpu1.map((c, i) => (c - cpu0[i]) / done.delivered),
+    postgresCpuMsPerEvent: pg0 === null ? null : (pg1 - pg0) / done.delivered,
+    queriesPerEvent: queriesPer(queries0, queries1, done.delivered),
   };
 }
 
@@ -164,25 +231,51 @@ async function halfRate(ds, receiver, processes, url, rate) {
 }
 
 /** (c): closed-loop handouts on the auditing and the non-auditing process, alternately. */
-async function handouts(on, off, url) {
+async function handouts(ds, on, off, url) {
   const rounds = [];
+  const queries0 = await queriesOf([on.child.pid]);
+  let handedOut = 0;
   for (let round = 0; round < HANDOUT_ROUNDS; round++) {
     const order = round % 2 ? ['off', 'on'] : ['on', 'off'];
     const r = {};
     for (const name of order) {
       const p = name === 'on' ? on : off;
+      const [cpu0] = await cpuOf([p.child.pid]);
+      const pg0 = await postgresCpu(ds);
       const res = await cannon(`handouts ${name}`, {
         url: `${p.publicUrl}${url.path}`,
         headers: url.headers,
         connections: CALLERS,
         duration: HANDOUT_SECONDS,
       });
-      r[name] = { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99 };
+      const [cpu1] = await cpuOf([p.child.pid]);
+      const pg1 = await postgresCpu(ds);
+      r[name] = {
+        rps: res.requests.average,
+        p50: res.latency.p50,
+        p99: res.latency.p99,
+        latchkeyCpuMs: (cpu1 - cpu0) / res.requests.total,
+        postgresCpuMs: pg0 === null ? null : (pg1 - pg0) / res.requests.total,
+      };
+      if (name === 'on') handedOut += res.requests.total;
     }
     rounds.push(r);
   }
   const ratio = (k) => median(rounds.map((r) => r.on[k] / r.off[k]));
-  return { rounds, p50: ratio('p50'), p99: ratio('p99'), rps: ratio('rps') };
+  const queriesPerHandout = queriesPer(queries0, await queriesOf([on.child.pid]), handedOut);
+  const cpu = (name, k) => median(rounds.map((r) => r[name][k]));
+  return {
+    rounds,
+    p50: ratio('p50'),
+    p99: ratio('p99'),
+    rps: ratio('rps'),
+    // CPU per handout, median of the rounds: what auditing adds to the handout itself.
+    cpuMs: {
+      latchkey: { on: cpu('on', 'latchkeyCpuMs'), off: cpu('off', 'latchkeyCpuMs') },
+      postgres: { on: cpu('on', 'postgresCpuMs'), off: cpu('off', 'postgresCpuMs') },
+    },
+    queriesPerHandout,
+  };
 }
 
 async function main() {
@@ -207,12 +300,14 @@ async function main() {
     LATCHKEY_ADMIN_PASSWORD: randomBytes(12).toString('hex'),
     LATCHKEY_ALLOW_INSECURE_PROVIDERS: 'true', // the receiver is on loopback
     LOG_LEVEL: 'warn',
+    ...(COUNT_DIR ? { BENCH_QUERY_COUNTS_DIR: COUNT_DIR } : {}),
   };
   const flags = [
     ...JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'))
       .scripts.start.split(/\s+/)
       .filter((a) => a.startsWith('--')),
     ...(env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_PROFILE_DIR}`] : []),
+    ...(COUNT_DIR ? ['--import', path.join(ROOT, 'bench/events/count-queries.mjs')] : []),
   ];
   const main = path.join(ROOT, 'dist/src/main.js');
   const start = async (port, extra = {}) =>
@@ -240,8 +335,27 @@ async function main() {
     report.halfRate.push(h);
     console.error(`half rate, ${processes.length} process(es): ${JSON.stringify(h)}`);
   };
+  // Each new process first serves (and delivers) unmeasured handouts, so that no phase measures
+  // its start-up (compiling, the first connections).
+  const warm = async (processes, { deliver = true } = {}) => {
+    if (!WARMUP_SECONDS) return;
+    const since = Date.now();
+    await Promise.all(
+      processes.map((p) =>
+        cannon('warm-up', {
+          url: `${p.publicUrl}${url.path}`,
+          headers: url.headers,
+          connections: CALLERS,
+          duration: WARMUP_SECONDS,
+        }),
+      ),
+    );
+    if (deliver) await drained(ds, receiver, since, Date.now() + DRAIN_SECONDS * 1000);
+  };
+  await warm([d1]);
   await round([d1]);
   const d2 = await start(await freePort());
+  await warm([d2]);
   await round([d1, d2]);
 
   // (c) on two processes of their own that deliver nothing (the scheduler off), so that only the
@@ -251,7 +365,8 @@ async function main() {
   const quiet = { LATCHKEY_SCHEDULER_ENABLED: 'false' };
   const on = await start(await freePort(), quiet);
   const off = await start(await freePort(), { ...quiet, LATCHKEY_AUDIT_TOKEN_HANDOUTS: 'false' });
-  report.handouts = await handouts(on, off, url);
+  await warm([on, off], { deliver: false }); // they deliver nothing
+  report.handouts = await handouts(ds, on, off, url);
 
   const [{ server_version: pg }] = await ds.query('SHOW server_version');
   report.environment = {
@@ -272,11 +387,11 @@ function printSummary(r) {
   const lines = [
     `Node ${r.environment.node}, PostgreSQL ${r.environment.postgres}, ${r.environment.cores} cores (${r.environment.cpu}); ${r.environment.callers} callers per process, ${r.environment.seconds} s per phase; ${f(r.seconds)} s in all.`,
     '',
-    '| processes | events/s (commit → 2xx) | per process | handouts/s | delivered/s under load | drain s | duplicates | Latchkey CPU ms/event | all delivered |',
-    '| --------- | ----------------------- | ----------- | ---------- | ---------------------- | ------- | ---------- | --------------------- | ------------- |',
+    '| processes | events/s (commit → 2xx) | per process | handouts/s | delivered/s under load | drain s | duplicates | Latchkey CPU ms/event | PostgreSQL CPU ms/event | all delivered |',
+    '| --------- | ----------------------- | ----------- | ---------- | ---------------------- | ------- | ---------- | --------------------- | ----------------------- | ------------- |',
     ...r.throughput.map(
       (t) =>
-        `| ${t.processes} | ${f(t.eventsPerSecond)} | ${f(t.eventsPerSecond / t.processes)} | ${f(t.handoutsPerSecond)} | ${f(t.deliveredPerSecondUnderLoad)} | ${f(t.drainSeconds)} | ${t.duplicates} | ${t.latchkeyCpuMsPerEvent.map(f2).join(' + ')} | ${t.complete ? 'yes' : 'NO'} |`,
+        `| ${t.processes} | ${f(t.eventsPerSecond)} | ${f(t.eventsPerSecond / t.processes)} | ${f(t.handoutsPerSecond)} | ${f(t.deliveredPerSecondUnderLoad)} | ${f(t.drainSeconds)} | ${t.duplicates} | ${t.latchkeyCpuMsPerEvent.map(f2).join(' + ')} | ${t.postgresCpuMsPerEvent === null ? '–' : f2(t.postgresCpuMsPerEvent)} | ${t.complete ? 'yes' : 'NO'} |`,
     ),
     '',
     '| processes | rate (events/s) | events | delay p50 ms | delay p99 ms | max ms | handout p99 ms | all delivered |',
@@ -286,7 +401,14 @@ function printSummary(r) {
         `| ${h.processes} | ${h.rate} | ${h.events} | ${f(h.p50)} | ${f(h.p99)} | ${f(h.max)} | ${f(h.handoutP99)} | ${h.complete ? 'yes' : 'NO'} |`,
     ),
     '',
+    ...(r.throughput[0].queriesPerEvent
+      ? [
+          `Database round trips per event (handout and delivery, one process): ${f2(r.throughput[0].queriesPerEvent.total)}; per audited handout alone: ${f2(r.handouts.queriesPerHandout.total)}`,
+          '',
+        ]
+      : []),
     `Handout, auditing on ÷ off (median of ${r.handouts.rounds.length} paired rounds): p50 ${f2(r.handouts.p50)}, p99 ${f2(r.handouts.p99)}, throughput ${f2(r.handouts.rps)}`,
+    `  CPU ms per handout, on / off: Latchkey ${f2(r.handouts.cpuMs.latchkey.on)} / ${f2(r.handouts.cpuMs.latchkey.off)}${r.handouts.cpuMs.postgres.on === null ? '' : `, PostgreSQL ${f2(r.handouts.cpuMs.postgres.on)} / ${f2(r.handouts.cpuMs.postgres.off)}`}`,
     ...r.handouts.rounds.map(
       (x, i) =>
         `  round ${i + 1}: on ${f(x.on.rps)}/s p50 ${x.on.p50} p99 ${x.on.p99} ms; off ${f(x.off.rps)}/s p50 ${x.off.p50} p99 ${x.off.p99} ms`,
@@ -310,4 +432,5 @@ try {
   await main();
 } finally {
   await stopAll();
+  if (COUNT_DIR) await rm(COUNT_DIR, { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import { GroupCommit } from '../../common/group-commit.js';
 import { RandomSource } from '../../common/random.js';
 import { type Actor, RequestContext } from '../../common/request-context.js';
 import { Clock } from '../../common/time/clock.js';
@@ -32,6 +33,20 @@ export interface NewEvent {
   actor?: Actor;
 }
 
+/** An event as written, `data` as JSON text. */
+interface EventRow {
+  id: string;
+  type: string;
+  occurredAt: Date;
+  workspaceId: string | null;
+  actorKind: string;
+  actorId: string;
+  subjectKind: string;
+  subjectId: string;
+  requestId: string | null;
+  data: string;
+}
+
 /** Keys that must never appear in event data, at any depth. */
 const SECRET_KEYS =
   /^(access_?token|refresh_?token|id_?token|client_?secret|secret|password|api_?key|credentials|authorization)$/i;
@@ -50,37 +65,71 @@ export class EventsService {
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Records outside a transaction (no manager: the change itself is already committed, e.g. a
+   * token handout) go through a group commit: concurrent ones are written by one statement, and
+   * each `record` answers only once its event is committed, or fails with its batch.
+   */
+  private readonly writer = new GroupCommit<EventRow>((rows) =>
+    this.insert(this.dataSource.manager, rows),
+  );
+
+  /**
+   * Records `event`: in `manager`'s transaction when given (committed or rolled back with the
+   * change), else committed before this resolves. Either way the event is durable once the
+   * change it describes is, and a failure to record it is the caller's failure.
+   */
   async record(manager: EntityManager | undefined, event: NewEvent): Promise<string> {
     const data = event.data ?? {};
     assertNoSecrets(data);
     const context = RequestContext.current();
     const actor = event.actor ?? context?.actor ?? { kind: 'system', id: 'latchkey' };
-    const id = this.random.uuid();
-    const now = this.clock.now();
-    await (manager ?? this.dataSource.manager).query(
+    const row: EventRow = {
+      id: this.random.uuid(),
+      type: event.type,
+      occurredAt: this.clock.now(),
+      workspaceId: event.workspaceId,
+      actorKind: actor.kind,
+      actorId: actor.id.slice(0, 255),
+      subjectKind: event.subject.kind,
+      subjectId: event.subject.id,
+      requestId: context?.requestId ?? null,
+      data: JSON.stringify(data),
+    };
+    if (manager) await this.insert(manager, [row]);
+    else await this.writer.submit(row);
+    return row.id;
+  }
+
+  /** The events and, in the same statement, their pending deliveries (see the class comment). */
+  private async insert(manager: EntityManager, rows: EventRow[]): Promise<void> {
+    const column = <K extends keyof EventRow>(k: K) => rows.map((r) => r[k]);
+    await manager.query(
       `WITH e AS (
          INSERT INTO events (id, type, occurred_at, workspace_id, actor_kind, actor_id, subject_kind, subject_id, request_id, data)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         RETURNING id, workspace_id, type)
+         SELECT id, type, occurred_at, workspace_id, actor_kind, actor_id, subject_kind, subject_id, request_id, data::jsonb
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::text[], $10::text[])
+                AS r(id, type, occurred_at, workspace_id, actor_kind, actor_id, subject_kind, subject_id, request_id, data)
+         RETURNING id, workspace_id, type, occurred_at)
        INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
-       SELECT gen_random_uuid(), e.workspace_id, w.id, e.id, 'pending', 0, $3, $3
+       SELECT gen_random_uuid(), e.workspace_id, w.id, e.id, 'pending', 0, e.occurred_at, e.occurred_at
          FROM e JOIN webhook_endpoints w
            ON w.workspace_id = e.workspace_id AND w.enabled
           AND (w.event_types IS NULL OR e.type = ANY (w.event_types))`,
       [
-        id,
-        event.type,
-        now,
-        event.workspaceId,
-        actor.kind,
-        actor.id.slice(0, 255),
-        event.subject.kind,
-        event.subject.id,
-        context?.requestId ?? null,
-        JSON.stringify(data),
+        column('id'),
+        column('type'),
+        column('occurredAt'),
+        column('workspaceId'),
+        column('actorKind'),
+        column('actorId'),
+        column('subjectKind'),
+        column('subjectId'),
+        column('requestId'),
+        column('data'),
       ],
     );
-    return id;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import {
   Inject,
   Injectable,
@@ -15,6 +16,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
 import { KeyRing } from '../../common/crypto/key-ring.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
+import { GroupCommit } from '../../common/group-commit.js';
 import { OutboundHttp } from '../../common/http/outbound-http.js';
 import { LOGGER } from '../../common/logging/logger.js';
 import { RandomSource } from '../../common/random.js';
@@ -75,6 +77,14 @@ interface AttemptResult {
 
 type Outcome = 'delivered' | 'retrying' | 'failed';
 
+/** A 2xx to record: the delivery, its attempt, and when it was recorded. */
+interface Success {
+  row: Claimed;
+  result: AttemptResult;
+  attemptId: string;
+  deliveredAt: Date;
+}
+
 /**
  * Delivers webhook deliveries in the background, in every replica. Each pass claims due pending
  * deliveries with a lease (FOR UPDATE SKIP LOCKED through the partial due index, so replicas never
@@ -95,6 +105,11 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
   private unsubscribe: (() => void) | undefined;
   private readonly outcomes: Counter<'outcome'>;
   private readonly latency: Histogram;
+  /**
+   * Successful attempts, recorded by one statement for all that completed meanwhile (the common
+   * case; failures, rarer and with more to decide, get a transaction each).
+   */
+  private readonly successes = new GroupCommit<Success>((done) => this.recordSuccesses(done));
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -260,7 +275,11 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
       return 'failed';
     }
     const result = await this.send(row);
-    const outcome = await this.dataSource.transaction((m) => this.record(m, row, result));
+    const outcome = isSuccess(result)
+      ? await this.successes
+          .submit({ row, result, attemptId: this.random.uuid(), deliveredAt: this.clock.now() })
+          .then(() => 'delivered' as const)
+      : await this.dataSource.transaction((m) => this.record(m, row, result));
     this.outcomes.inc({ outcome });
     if (outcome === 'delivered')
       this.latency.observe(Math.max(0, this.clock.nowMs() - row.occurred_at.getTime()) / 1000);
@@ -302,15 +321,19 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     }
     const signal = AbortSignal.timeout(this.config.webhookTimeoutMs);
     try {
-      const res = await this.http.fetch(row.url, {
+      // The pool's own request API rather than WHATWG fetch: a third of the client CPU per
+      // delivery. It follows no redirect: a redirect is an answer (it could point anywhere).
+      const url = new URL(row.url);
+      const res = await this.http.dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers,
         body,
-        redirect: 'manual', // a redirect is an answer, never followed (it could point anywhere)
         signal,
       });
-      const excerpt = await readExcerpt(res).catch(() => null);
-      return done({ statusCode: res.status, excerpt, error: null });
+      const excerpt = await readExcerpt(res.body).catch(() => null);
+      return done({ statusCode: res.statusCode, excerpt, error: null });
     } catch (err) {
       return done({ statusCode: null, excerpt: null, error: describeFailure(err, signal) });
     }
@@ -337,12 +360,53 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
   }
 
   /**
+   * Records 2xx attempts in one statement: each delivery delivered (while this process still holds
+   * its lease), its attempt (even when the lease was lost meanwhile: the attempt happened; not when
+   * the delivery was deleted), and the end of its endpoint's failure streak (endpoints locked in id
+   * order, so that two replicas' statements cannot deadlock on them). A failure fails the whole
+   * batch: the leases lapse and the deliveries are sent again (at least once).
+   */
+  private async recordSuccesses(done: Success[]): Promise<void> {
+    await this.dataSource.query(
+      `WITH d AS (
+         SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::uuid[], $6::timestamptz[], $7::int[], $8::text[])
+             AS d(id, delivered_at, status_code, attempt_id, attempted_at, duration_ms, excerpt)),
+       u AS (
+         UPDATE webhook_deliveries w
+            SET status = 'delivered', attempts = w.attempts + 1, next_attempt_at = NULL,
+                delivered_at = d.delivered_at, last_status_code = d.status_code, last_error = NULL,
+                lease_owner = NULL, lease_expires_at = NULL
+           FROM d
+          WHERE w.id = d.id AND w.lease_owner = $1
+         RETURNING w.endpoint_id),
+       a AS (
+         INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, duration_ms, response_excerpt, error)
+         SELECT d.attempt_id, d.id, d.attempted_at, d.status_code, d.duration_ms, d.excerpt, NULL
+           FROM d WHERE EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.id))
+       UPDATE webhook_endpoints SET failing_since = NULL
+        WHERE id IN (SELECT id FROM webhook_endpoints
+                      WHERE id IN (SELECT endpoint_id FROM u) AND failing_since IS NOT NULL
+                      ORDER BY id FOR UPDATE)`,
+      [
+        this.owner,
+        done.map((s) => s.row.id),
+        done.map((s) => s.deliveredAt),
+        done.map((s) => s.result.statusCode),
+        done.map((s) => s.attemptId),
+        done.map((s) => s.result.attemptedAt),
+        done.map((s) => s.result.durationMs),
+        done.map((s) => s.result.excerpt),
+      ],
+    );
+  }
+
+  /**
    * Records the attempt and its consequence: delivered; tried again later; or given up. A failure
    * starts (or continues) the endpoint's failure streak, which disables it after three days. The
    * delivery's state moves only while this process still holds its lease.
    */
   private async record(m: EntityManager, row: Claimed, result: AttemptResult): Promise<Outcome> {
-    const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    const ok = isSuccess(result);
     const now = this.clock.now();
     const error =
       result.error ?? (ok ? null : `the receiver answered ${result.statusCode ?? 'nothing'}`);
@@ -438,21 +502,24 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
   }
 }
 
-/** The first characters of the answer, reading no more than a few KiB of it. */
-async function readExcerpt(res: Response): Promise<string | null> {
-  if (!res.body) return null;
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+const isSuccess = (result: AttemptResult): boolean =>
+  result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+
+/**
+ * The first characters of the answer, reading no more than a few KiB of it (the rest is dropped
+ * with the connection; a whole small answer leaves it for the next delivery).
+ */
+async function readExcerpt(body: Readable): Promise<string | null> {
+  const chunks: Buffer[] = [];
   let size = 0;
   try {
-    while (size < EXCERPT_READ_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size >= EXCERPT_READ_BYTES) break;
     }
   } finally {
-    void reader.cancel().catch(() => undefined);
+    body.destroy();
   }
   const text = Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT_CHARS);
   return text.length ? text : null;
@@ -461,9 +528,10 @@ async function readExcerpt(res: Response): Promise<string | null> {
 /** Why no answer came, in words safe to show the developer (no headers, no secrets). */
 function describeFailure(err: unknown, signal: AbortSignal): string {
   if (signal.aborted) return 'timed out';
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
-  if (cause?.code === 'ELATCHKEY_BLOCKED_ADDRESS')
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  if (code === 'ELATCHKEY_BLOCKED_ADDRESS')
     return 'refused: the host resolves to a private, loopback or link-local address';
-  if (typeof cause?.code === 'string') return `could not connect (${cause.code})`;
+  if (typeof code === 'string') return `could not connect (${code})`;
   return 'could not connect';
 }
