@@ -14,6 +14,7 @@ const PAGES = [
   '/settings/oauth-apps',
   '/settings/events',
   '/settings/webhooks',
+  '/settings/authorized-apps',
   '/settings/webhooks/4b0c7a52-4f0e-4a51-9d57-0c2f7f8f1a11',
   '/admin/offerings',
 ];

@@ -132,7 +132,13 @@ export async function login(
         scope: tokens.scope ?? scope,
       };
     } catch (error) {
-      const message = `Sign-in failed: ${describe(error)}`;
+      const denied =
+        error instanceof oidc.AuthorizationResponseError && error.error === 'access_denied';
+      // The consent page offers only Deny when the person's role cannot grant every scope asked for.
+      const hint = denied
+        ? `\nIf your role does not allow "${scope}" (a viewer holds no tokens:read), log in with fewer scopes, e.g. --scope connections:read.`
+        : '';
+      const message = `Sign-in failed: ${describe(error)}${hint}`;
       callback.respond(400, `${message}\n\nYou can close this window.`);
       throw error instanceof CliError ? error : new CliError(message);
     }

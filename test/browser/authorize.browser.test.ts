@@ -41,6 +41,9 @@ describe('consent and invitations in a real browser', () => {
   let target: Awaited<ReturnType<typeof startRedirectTarget>>;
   let admin: string;
   let clientId: string;
+  let clientSecret: string;
+  /** The PKCE verifier of each authorization request made here, by its state. */
+  const verifiers = new Map<string, string>();
   let workspaceId: string;
   const person = { email: 'pat@example.test', password: 'pat has a long password' };
 
@@ -61,7 +64,7 @@ describe('consent and invitations in a real browser', () => {
         redirectUris: ['http://127.0.0.1/cb'],
       });
     expect(res.status).toBe(201);
-    t.secret(res.body.clientSecret);
+    clientSecret = t.secret(res.body.clientSecret as string);
     clientId = res.body.clientId;
     await t.app.get(UsersService).create({
       email: person.email,
@@ -79,6 +82,7 @@ describe('consent and invitations in a real browser', () => {
 
   function authorizeUrl(state: string): string {
     const verifier = randomBytes(32).toString('base64url');
+    verifiers.set(state, verifier);
     const q = new URLSearchParams({
       response_type: 'code',
       client_id: clientId,
@@ -138,6 +142,54 @@ describe('consent and invitations in a real browser', () => {
     expect(denied.searchParams.get('state')).toBe('state-deny');
     expect(denied.searchParams.get('iss')).toBe(t.config.publicUrl);
     expect(denied.searchParams.has('code')).toBe(false);
+    await browserContext.context.close();
+  });
+
+  it('lists the app on Authorized apps once it has a token, and Revoke there ends its access', async () => {
+    const browserContext: ConsoleContext = await newConsoleContext(browser, t.url);
+    const page = await browserContext.context.newPage();
+    await page.goto(authorizeUrl('state-listed'));
+    await page.getByLabel('Email', { exact: true }).fill(person.email);
+    await page.getByLabel('Password', { exact: true }).fill(person.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('radio', { name: /Default/ }).check();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((url) => url.href.startsWith(target.url) && url.href.includes('listed'));
+    const code = t.secret(target.hits.at(-1)!.searchParams.get('code')!);
+    const issued = await t.http
+      .post('/api/v1/oauth/token')
+      .auth(clientId, clientSecret)
+      .type('form')
+      .send({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifiers.get('state-listed')!,
+        redirect_uri: target.url,
+      });
+    expect(issued.status).toBe(200);
+    const access = t.secret(issued.body.access_token as string);
+    t.secret(issued.body.refresh_token as string);
+    const asApp = () => t.http.get('/api/v1/connections').auth(access, { type: 'bearer' });
+    expect((await asApp()).status).toBe(200);
+
+    await page.goto('/settings/authorized-apps');
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Authorized apps' })
+      .waitFor();
+    const row = page.getByRole('row', { name: /Acme Reports/ });
+    await expect.poll(() => row.isVisible()).toBe(true);
+    expect(await row.textContent()).toContain('integrations:read, connections:read');
+    expect(await row.textContent()).toContain('Default');
+    await screenshot(page, 'authorized-apps');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByRole('button', { name: /Revoke Acme Reports/ }).click();
+    await expect
+      .poll(() => page.getByText('“Acme Reports” no longer acts for you').isVisible())
+      .toBe(true);
+    expect(await page.getByRole('heading', { name: 'No authorized apps' }).isVisible()).toBe(true);
+    expect((await asApp()).status).toBe(401);
+    expect(browserContext.unexpectedProblems()).toEqual([]);
     await browserContext.context.close();
   });
 

@@ -664,6 +664,7 @@ describe('web console in a real browser', () => {
         'Members',
         'Audit log',
         'Webhooks',
+        'Authorized apps',
       ]);
       await p.goto('/settings/oauth-apps');
       await expect.poll(() => p.getByRole('checkbox', { name: /^proxy/ }).isVisible()).toBe(true);

@@ -10,6 +10,7 @@ const pages = {
   members: () => import('./pages/members.js'),
   events: () => import('./pages/events.js'),
   webhooks: () => import('./pages/webhooks.js'),
+  'authorized-apps': () => import('./pages/authorized-apps.js'),
   'webhook-deliveries': () => import('./pages/webhook-deliveries.js'),
 };
 

@@ -30,7 +30,13 @@ export interface ShellUser {
 }
 
 export type ConsoleSection =
-  'integrations' | 'oauth-apps' | 'members' | 'events' | 'webhooks' | 'offerings';
+  | 'integrations'
+  | 'oauth-apps'
+  | 'members'
+  | 'events'
+  | 'webhooks'
+  | 'authorized-apps'
+  | 'offerings';
 
 /** Sends a console page with its security and caching headers. */
 export function sendConsoleHtml(
@@ -101,6 +107,7 @@ const NAV: Array<{ section: ConsoleSection; href: string; label: string; adminOn
   { section: 'members', href: '/settings/members', label: 'Members' },
   { section: 'events', href: '/settings/events', label: 'Audit log' },
   { section: 'webhooks', href: '/settings/webhooks', label: 'Webhooks' },
+  { section: 'authorized-apps', href: '/settings/authorized-apps', label: 'Authorized apps' },
   { section: 'offerings', href: '/admin/offerings', label: 'Offerings', adminOnly: true },
 ];
 

@@ -129,6 +129,17 @@ export class ConsoleController {
     });
   }
 
+  /** The apps the signed-in person authorized to act for them, with revoke buttons. */
+  @Get('settings/authorized-apps')
+  async authorizedApps(@Req() req: Request, @Res() res: Response) {
+    await this.render(req, res, {
+      title: 'Authorized apps',
+      section: 'authorized-apps',
+      page: 'authorized-apps',
+      main: loading('Authorized apps'),
+    });
+  }
+
   @Get('settings/webhooks')
   async webhooks(@Req() req: Request, @Res() res: Response) {
     await this.render(req, res, {
