@@ -123,6 +123,14 @@ describe('authorization code flow: the token side', () => {
   const api = (token: string, path = '/api/v1/integrations') =>
     t.http.get(path).auth(token, { type: 'bearer' });
 
+  const refreshTokenRows = async (grantId: string): Promise<number> =>
+    (
+      await t.dataSource.query(
+        'SELECT count(*)::int AS n FROM oauth_refresh_tokens WHERE grant_id = $1',
+        [grantId],
+      )
+    )[0].n as number;
+
   async function grantRow(id: string) {
     const [row]: Array<{ revoked_at: Date | null; revoked_reason: string | null }> =
       await t.dataSource.query(
@@ -371,6 +379,8 @@ describe('authorization code flow: the token side', () => {
       });
       const [event] = await events('oauth_grant.revoked', first.grantId);
       expect(event).toMatchObject({ actor_kind: 'system' });
+      // An ended grant keeps no refresh tokens: they could never be used again.
+      expect(await refreshTokenRows(first.grantId)).toBe(0);
     });
 
     it('lets exactly one of two concurrent refreshes with one token succeed', async () => {
@@ -414,6 +424,26 @@ describe('authorization code flow: the token side', () => {
       t.clock.advance(30 * 86_400_000 + 1_000);
       const res = await refresh(first.refresh_token);
       expect(res.body.error).toBe('invalid_grant');
+    });
+
+    it('keeps used refresh tokens for reuse detection until they expire, then drops them', async () => {
+      const first = await tokens(await user('developer'));
+      t.clock.advance(10 * 86_400_000);
+      const second = await refresh(first.refresh_token);
+      expect(second.status).toBe(200);
+      t.secret(second.body.access_token);
+      expect(await refreshTokenRows(first.grantId)).toBe(2); // the used one and the live one
+      t.clock.advance(21 * 86_400_000); // the first has expired, the second (issued later) not yet
+      const third = await refresh(t.secret(second.body.refresh_token as string));
+      expect(third.status).toBe(200);
+      t.secret(third.body.access_token);
+      t.secret(third.body.refresh_token);
+      expect(await refreshTokenRows(first.grantId)).toBe(2); // the second, used, and the third
+      // The second is still known as used: presenting it is reuse and ends the grant.
+      expect((await refresh(second.body.refresh_token as string)).body.error).toBe('invalid_grant');
+      expect(await grantRow(first.grantId)).toMatchObject({
+        revoked_reason: 'refresh_token_reuse',
+      });
     });
   });
 

@@ -165,6 +165,12 @@ export class OAuthGrantsService {
         RETURNING id, client_id, workspace_id`,
       params,
     )) as [Array<{ id: string; client_id: string; workspace_id: string }>, number];
+    // An ended grant's refresh tokens can never be used again: a token that is gone is refused
+    // just as a revoked one, so they are not kept (nothing else would ever delete them).
+    if (rows.length)
+      await manager.query('DELETE FROM oauth_refresh_tokens WHERE grant_id = ANY($1::uuid[])', [
+        rows.map((r) => r.id),
+      ]);
     for (const row of rows) {
       await this.events.record(manager, {
         type: 'oauth_grant.revoked',

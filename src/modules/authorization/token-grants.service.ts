@@ -237,6 +237,12 @@ export class TokenGrantsService {
         found.id,
       ]);
       const refreshToken = await this.newRefreshToken(manager, found.id, now);
+      // Used tokens are kept for reuse detection only until they expire: then a presented one is
+      // refused as expired or unknown anyway. Bounded per grant, on its index.
+      await manager.query(
+        'DELETE FROM oauth_refresh_tokens WHERE grant_id = $1 AND expires_at <= $2',
+        [found.id, now],
+      );
       return {
         ok: true,
         grant: {
