@@ -210,6 +210,14 @@ describe('members, invitations and roles', () => {
   });
 
   describe('roles', () => {
+    it('shows each person their role in the current workspace in the console header', async () => {
+      const role = async (agent: SignedIn['agent']) =>
+        /<span class="who-role"[^>]*>([^<]*)<\/span>/.exec((await agent.get('/oauth')).text)?.[1];
+      expect(await role((await member(t, 'viewer')).agent)).toBe('viewer');
+      expect(await role((await member(t, 'admin')).agent)).toBe('admin');
+      expect(await role(admin.agent)).toBe('platform admin');
+    });
+
     it("gives a viewer reads only and applies a role change to the member's next request", async () => {
       const viewer = await member(t, 'viewer');
       expect((await viewer.agent.get('/api/v1/integrations')).status).toBe(200);

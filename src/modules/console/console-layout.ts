@@ -20,6 +20,8 @@ export const CONSOLE_CSP = [
 export interface ShellUser {
   email: string;
   isAdmin: boolean;
+  /** What the header says this person is here: `platform admin`, or their role in this workspace. */
+  roleLabel: string;
   workspaceId: string;
   workspaceName: string;
   /** Where the switcher may move this session (the current workspace included); none shown for one. */
@@ -161,7 +163,7 @@ ${options.page ? html`<script type="module" src="/assets/console/app.js"></scrip
   <a class="brand" href="/oauth"><span class="brand-mark" aria-hidden="true">⌁</span> Latchkey</a>
   <nav aria-label="Main"><ul>${nav}</ul></nav>
   <div class="account">
-    <span class="who"><span class="who-email">${user.email}</span> <span class="who-role">${user.isAdmin ? 'admin' : 'developer'}</span></span>
+    <span class="who"><span class="who-email">${user.email}</span> <span class="who-role" title="Your role here">${user.roleLabel}</span></span>
     ${workspaceSwitcher(user)}
     <form method="post" action="/logout" class="signout">
       <input type="hidden" name="_csrf" value="${user.csrfToken}">

@@ -202,6 +202,7 @@ export class ConsoleController {
     return {
       email: resolved.user.email,
       isAdmin,
+      roleLabel: isAdmin ? 'platform admin' : (role ?? 'not a member'),
       workspaceId: workspace.id,
       workspaceName: workspace.name,
       workspaces: choices,
