@@ -1,6 +1,8 @@
 // Events benchmark: (a) events per second from commit to a webhook receiver's 2xx, with one and
 // with two Latchkey processes; (b) the delay from an event's recording to its delivery at half
-// that rate; (c) the access-token handout with auditing on and off, side by side.
+// that rate; (c) the access-token handout with auditing on and off, side by side, closed-loop at
+// saturation; (d) the same at a fixed moderate rate (open loop), where latency is the request's
+// own and not the queue's.
 // Run with `npm run bench:events` (builds first); docs/benchmarks.md describes it. Loopback only;
 // stops by itself.
 //
@@ -35,6 +37,7 @@ const CALLERS = Number(env.BENCH_CONNECTIONS ?? 16);
 const DRAIN_SECONDS = Number(env.BENCH_DRAIN_SECONDS ?? 60);
 const HANDOUT_ROUNDS = Number(env.BENCH_HANDOUT_ROUNDS ?? 3);
 const HANDOUT_SECONDS = Number(env.BENCH_HANDOUT_SECONDS ?? 5);
+const HANDOUT_RATE = Number(env.BENCH_HANDOUT_RATE ?? 200);
 const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 3);
 const TARGETS = { perProcess: 1000, p99Ms: 1000, handout: 1.1 };
 // BENCH_COUNT_QUERIES: count the database round trips of the Latchkey processes (a preloaded
@@ -278,6 +281,30 @@ async function handouts(ds, on, off, url) {
   };
 }
 
+/** (d): handouts paced at `HANDOUT_RATE`/s on the auditing and the non-auditing process, alternately. */
+async function pacedHandouts(on, off, url) {
+  const rounds = [];
+  for (let round = 0; round < HANDOUT_ROUNDS; round++) {
+    const order = round % 2 ? ['off', 'on'] : ['on', 'off'];
+    const r = {};
+    for (const name of order) {
+      const p = name === 'on' ? on : off;
+      const res = await paced({
+        url: `${p.publicUrl}${url.path}`,
+        headers: url.headers,
+        rate: HANDOUT_RATE,
+        seconds: HANDOUT_SECONDS,
+        warmupSeconds: 1,
+      });
+      if (res.errors) throw new Error(`paced handouts ${name}: ${res.errors} errors`);
+      r[name] = { p50: res.p50, p99: res.p99 };
+    }
+    rounds.push(r);
+  }
+  const ratio = (k) => median(rounds.map((r) => r.on[k] / r.off[k]));
+  return { rate: HANDOUT_RATE, rounds, p50: ratio('p50'), p99: ratio('p99') };
+}
+
 async function main() {
   const started = Date.now();
   const { ds, url: dbUrl } = await startDatabase(createLogger('warn'));
@@ -367,6 +394,7 @@ async function main() {
   const off = await start(await freePort(), { ...quiet, LATCHKEY_AUDIT_TOKEN_HANDOUTS: 'false' });
   await warm([on, off], { deliver: false }); // they deliver nothing
   report.handouts = await handouts(ds, on, off, url);
+  report.pacedHandouts = await pacedHandouts(on, off, url);
 
   const [{ server_version: pg }] = await ds.query('SHOW server_version');
   report.environment = {
@@ -413,6 +441,11 @@ function printSummary(r) {
       (x, i) =>
         `  round ${i + 1}: on ${f(x.on.rps)}/s p50 ${x.on.p50} p99 ${x.on.p99} ms; off ${f(x.off.rps)}/s p50 ${x.off.p50} p99 ${x.off.p99} ms`,
     ),
+    `Handout at ${r.pacedHandouts.rate}/s (open loop), auditing on ÷ off (median of ${r.pacedHandouts.rounds.length} paired rounds): p50 ${f2(r.pacedHandouts.p50)}, p99 ${f2(r.pacedHandouts.p99)}`,
+    ...r.pacedHandouts.rounds.map(
+      (x, i) =>
+        `  round ${i + 1}: on p50 ${f2(x.on.p50)} p99 ${f2(x.on.p99)} ms; off p50 ${f2(x.off.p50)} p99 ${f2(x.off.p99)} ms`,
+    ),
     '',
     'Targets:',
     ...r.throughput.map(
@@ -424,6 +457,7 @@ function printSummary(r) {
         `  ${h.processes} process(es) at half rate: p99 ${f(h.p99)} ms (≤ ${TARGETS.p99Ms}) ${h.p99 <= TARGETS.p99Ms ? 'met' : 'MISSED'}`,
     ),
     `  handout with auditing: p50 ×${f2(r.handouts.p50)}, p99 ×${f2(r.handouts.p99)}, throughput ×${f2(r.handouts.rps)} (within ${Math.round((TARGETS.handout - 1) * 100)}%) ${r.handouts.p50 <= TARGETS.handout && r.handouts.p99 <= TARGETS.handout && r.handouts.rps >= 1 / TARGETS.handout ? 'met' : 'MISSED'}`,
+    `  handout with auditing at ${r.pacedHandouts.rate}/s: p50 ×${f2(r.pacedHandouts.p50)}, p99 ×${f2(r.pacedHandouts.p99)} (within ${Math.round((TARGETS.handout - 1) * 100)}%) ${r.pacedHandouts.p50 <= TARGETS.handout && r.pacedHandouts.p99 <= TARGETS.handout ? 'met' : 'MISSED'}`,
   ];
   console.error(lines.join('\n'));
 }
