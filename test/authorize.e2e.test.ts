@@ -614,8 +614,8 @@ describe('the authorization endpoint and third-party app registration', () => {
         .auth(app.clientId, app.clientSecret)
         .type('form')
         .send(form);
-
-    it('gives the app a token that acts as the person in the workspace they chose, and no further', async () => {
+    /** The developer allows the request in the default workspace; the code and its redemption. */
+    async function allowedCode() {
       const { fields, verifier } = await consent(developer);
       const allowed = await post(developer, {
         ...fields,
@@ -623,13 +623,19 @@ describe('the authorization endpoint and third-party app registration', () => {
         decision: 'allow',
       });
       const code = t.secret(redirectedTo(allowed.headers.location, CALLBACK).get('code')!);
+      const redeem = () =>
+        token({
+          grant_type: 'authorization_code',
+          code,
+          code_verifier: verifier,
+          redirect_uri: CALLBACK,
+        });
+      return { code, redeem };
+    }
 
-      const exchanged = await token({
-        grant_type: 'authorization_code',
-        code,
-        code_verifier: verifier,
-        redirect_uri: CALLBACK,
-      });
+    it('gives the app a token that acts as the person in the workspace they chose, and no further', async () => {
+      const { redeem } = await allowedCode();
+      const exchanged = await redeem();
       expect(exchanged.status, JSON.stringify(exchanged.body)).toBe(200);
       const access = t.secret(exchanged.body.access_token as string);
       const refresh = t.secret(exchanged.body.refresh_token as string);
@@ -648,12 +654,7 @@ describe('the authorization endpoint and third-party app registration', () => {
       );
 
       // The same code again: refused, and the grant it produced is revoked with it.
-      const replay = await token({
-        grant_type: 'authorization_code',
-        code,
-        code_verifier: verifier,
-        redirect_uri: CALLBACK,
-      });
+      const replay = await redeem();
       expect([replay.status, replay.body.error]).toEqual([400, 'invalid_grant']);
       expect((await bearer('/api/v1/connections')).status).toBe(401);
       const revoked = await token({ grant_type: 'refresh_token', refresh_token: refresh });
@@ -661,19 +662,7 @@ describe('the authorization endpoint and third-party app registration', () => {
     });
 
     it('rotates the refresh token, lists the app for the person, and stops when they revoke it', async () => {
-      const { fields, verifier } = await consent(developer);
-      const allowed = await post(developer, {
-        ...fields,
-        workspace_id: workspaceId,
-        decision: 'allow',
-      });
-      const code = t.secret(redirectedTo(allowed.headers.location, CALLBACK).get('code')!);
-      const first = await token({
-        grant_type: 'authorization_code',
-        code,
-        code_verifier: verifier,
-        redirect_uri: CALLBACK,
-      });
+      const first = await (await allowedCode()).redeem();
       expect(first.status).toBe(200);
       t.secret(first.body.access_token as string);
       const rotated = await token({

@@ -12,6 +12,7 @@ import {
   launchBrowser,
   newConsoleContext,
   screenshot,
+  submitSignIn,
 } from './support.js';
 
 /** A stand-in for the app's redirect target on a loopback port: records what arrives. */
@@ -100,9 +101,7 @@ describe('consent and invitations in a real browser', () => {
     const page = await browserContext.context.newPage();
     await page.goto(authorizeUrl('state-allow'));
     // Not signed in: the sign-in page first, then straight back to the request.
-    await page.getByLabel('Email', { exact: true }).fill(person.email);
-    await page.getByLabel('Password', { exact: true }).fill(person.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, person);
     await expect
       .poll(() =>
         page.getByRole('heading', { name: /Allow Acme Reports to act for you/ }).isVisible(),
@@ -149,9 +148,7 @@ describe('consent and invitations in a real browser', () => {
     const browserContext: ConsoleContext = await newConsoleContext(browser, t.url);
     const page = await browserContext.context.newPage();
     await page.goto(authorizeUrl('state-listed'));
-    await page.getByLabel('Email', { exact: true }).fill(person.email);
-    await page.getByLabel('Password', { exact: true }).fill(person.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, person);
     await page.getByRole('radio', { name: /Default/ }).check();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL((url) => url.href.startsWith(target.url) && url.href.includes('listed'));
@@ -197,9 +194,10 @@ describe('consent and invitations in a real browser', () => {
     const browserContext = await newConsoleContext(browser, t.url);
     const page = await browserContext.context.newPage();
     await page.goto('/settings/oauth-apps');
-    await page.getByLabel('Email', { exact: true }).fill('admin@example.test');
-    await page.getByLabel('Password', { exact: true }).fill('correct horse battery staple');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, {
+      email: 'admin@example.test',
+      password: 'correct horse battery staple',
+    });
     await page.getByLabel('Description', { exact: true }).fill('Dashboards for customers');
     await page.getByLabel('Name', { exact: true }).fill('Acme Dashboards');
     await page

@@ -9,6 +9,7 @@ import {
   newConsoleContext,
   type Page,
   screenshot,
+  submitSignIn,
 } from './support.js';
 
 const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
@@ -53,9 +54,7 @@ describe('offering catalog and the integration form in a real browser', () => {
     admin = await newConsoleContext(browser, t.url);
     page = await admin.context.newPage();
     await page.goto('/admin/offerings');
-    await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, ADMIN);
     await page.waitForURL(`${t.url}/admin/offerings`);
   });
 

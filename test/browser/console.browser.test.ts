@@ -15,6 +15,7 @@ import {
   newConsoleContext,
   type Page,
   screenshot,
+  submitSignIn,
 } from './support.js';
 
 const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
@@ -63,9 +64,7 @@ describe('web console in a real browser', () => {
   });
 
   async function signIn(p: Page, user: { email: string; password: string }) {
-    await p.getByLabel('Email', { exact: true }).fill(user.email);
-    await p.getByLabel('Password', { exact: true }).fill(user.password);
-    await p.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(p, user);
   }
 
   it('signs in through the form and comes back to the page asked for', async () => {

@@ -8,6 +8,7 @@ import {
   launchBrowser,
   newConsoleContext,
   type Page,
+  submitSignIn,
 } from './support.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -35,9 +36,7 @@ describe('members console and invitations in a real browser', () => {
 
   async function signInAsAdmin() {
     await page.goto('/settings/members');
-    await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, ADMIN);
     await page.waitForURL(`${t.url}/settings/members`);
   }
 

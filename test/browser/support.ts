@@ -138,3 +138,13 @@ export function clipboardText(page: Page): Promise<string> {
 export function activeElementId(page: Page): Promise<string> {
   return page.evaluate<string>("document.activeElement ? document.activeElement.id : ''");
 }
+
+/** Fills in and submits the sign-in form the page shows (a console page or /oauth/authorize sends there). */
+export async function submitSignIn(
+  page: Page,
+  who: { email: string; password: string },
+): Promise<void> {
+  await page.getByLabel('Email', { exact: true }).fill(who.email);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}

@@ -12,6 +12,7 @@ import {
   newConsoleContext,
   type Page,
   screenshot,
+  submitSignIn,
 } from './support.js';
 
 const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
@@ -35,9 +36,7 @@ describe('webhooks console in a real browser', () => {
     page = await admin.context.newPage();
     page.on('dialog', (dialog) => void dialog.accept());
     await page.goto('/settings/webhooks');
-    await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, ADMIN);
     await page.waitForURL(`${t.url}/settings/webhooks`);
   });
   afterAll(async () => {

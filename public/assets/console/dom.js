@@ -367,6 +367,29 @@ export function readonlyInput(value, props = {}) {
   });
 }
 
+/** A data table in its scrolling wrapper: a caption for screen readers, column headings, rows. */
+export function dataTable({ caption, columns, rows }) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      {},
+      h('caption', { class: 'visually-hidden' }, caption),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
 export function emptyState(title, text, action) {
   return h('div', { class: 'empty' }, h('h2', {}, title), h('p', {}, text), action ?? null);
 }

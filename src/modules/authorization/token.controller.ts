@@ -1,4 +1,13 @@
-import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Headers,
+  HttpCode,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiOkResponse,
@@ -18,6 +27,16 @@ import {
 } from './client-authentication.js';
 import { OAuthErrorResponse, TokenResponse } from './dto/token.dto.js';
 import { TokenGrantsService } from './token-grants.service.js';
+
+/** The OAuth error answers both endpoints share (RFC 6749 §5.2). */
+const OAuthErrors = () =>
+  applyDecorators(
+    ApiBadRequestResponse({ type: OAuthErrorResponse, description: 'RFC 6749 §5.2 error' }),
+    ApiUnauthorizedResponse({
+      type: OAuthErrorResponse,
+      description: '`invalid_client`: client authentication failed',
+    }),
+  );
 
 const asBody = (raw: unknown): Record<string, unknown> =>
   raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
@@ -43,11 +62,7 @@ export class TokenController {
       'Token endpoint: client_credentials, authorization_code (PKCE) or refresh_token; client_secret_basic, client_secret_post, or client_id alone for the public CLI client; form or JSON body',
   })
   @ApiOkResponse({ type: TokenResponse })
-  @ApiBadRequestResponse({ type: OAuthErrorResponse, description: 'RFC 6749 §5.2 error' })
-  @ApiUnauthorizedResponse({
-    type: OAuthErrorResponse,
-    description: '`invalid_client`: client authentication failed',
-  })
+  @OAuthErrors()
   async token(
     @Body() rawBody: unknown,
     @Headers('authorization') authorization: string | undefined,
@@ -93,11 +108,7 @@ export class TokenController {
       'Token revocation (RFC 7009): a refresh token or access token of the calling client ends its authorization; anything else is answered 200 and changes nothing',
   })
   @ApiOkResponse({ description: 'An empty object, whether or not the token was known.' })
-  @ApiBadRequestResponse({ type: OAuthErrorResponse, description: 'RFC 6749 §5.2 error' })
-  @ApiUnauthorizedResponse({
-    type: OAuthErrorResponse,
-    description: '`invalid_client`: client authentication failed',
-  })
+  @OAuthErrors()
   async revoke(
     @Body() rawBody: unknown,
     @Headers('authorization') authorization: string | undefined,

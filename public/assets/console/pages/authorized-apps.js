@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { emptyState, h, messageArea, mount, pageHeader, time } from '../dom.js';
+import { dataTable, emptyState, h, messageArea, mount, pageHeader, time } from '../dom.js';
 
 /**
  * The apps the signed-in person authorized to act for them (third-party apps and the CLI), in
@@ -21,27 +21,11 @@ export async function render(main) {
     );
   }
   function table() {
-    return h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        {},
-        h('caption', { class: 'visually-hidden' }, 'Apps you authorized'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['App', 'Workspace', 'What it may do', 'Authorized', 'Last used', 'Actions'].map((c) =>
-              h('th', { scope: 'col' }, c),
-            ),
-          ),
-        ),
-        h('tbody', {}, grants.map(row)),
-      ),
-    );
+    return dataTable({
+      caption: 'Apps you authorized',
+      columns: ['App', 'Workspace', 'What it may do', 'Authorized', 'Last used', 'Actions'],
+      rows: grants.map(row),
+    });
   }
   function row(grant) {
     return h(

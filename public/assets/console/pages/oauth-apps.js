@@ -2,6 +2,7 @@ import { api } from '../api.js';
 import {
   checkboxGroup,
   checkedValues,
+  dataTable,
   emptyState,
   field,
   h,
@@ -141,27 +142,11 @@ export async function render(main) {
       return;
     }
     listSlot.replaceChildren(
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          {},
-          h('caption', { class: 'visually-hidden' }, 'OAuth Apps of this workspace'),
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ['App and client ID', 'Scopes', 'Created', 'Last used', 'State', 'Actions'].map((c) =>
-                h('th', { scope: 'col' }, c),
-              ),
-            ),
-          ),
-          h('tbody', {}, apps.map(row)),
-        ),
-      ),
+      dataTable({
+        caption: 'OAuth Apps of this workspace',
+        columns: ['App and client ID', 'Scopes', 'Created', 'Last used', 'State', 'Actions'],
+        rows: apps.map(row),
+      }),
     );
   }
   function row(app) {

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -12,6 +13,19 @@ import {
 import { SCOPES, type Scope } from '../../../common/auth/scopes.js';
 import { MAX_REDIRECT_URI_LENGTH, MAX_REDIRECT_URIS } from '../../authorization/oauth-clients.js';
 import type { OAuthApp } from '../oauth-app.entity.js';
+
+/** The shape checks of a redirect URI list (what each URI may be is checked by redirectUriProblem). */
+const RedirectUris = () =>
+  applyDecorators(
+    IsOptional(),
+    IsArray(),
+    ArrayMaxSize(MAX_REDIRECT_URIS, {
+      message: `redirectUris may hold at most ${MAX_REDIRECT_URIS} URIs`,
+    }),
+    ArrayUnique({ message: 'redirectUris must not repeat a URI' }),
+    IsString({ each: true }),
+    MaxLength(MAX_REDIRECT_URI_LENGTH, { each: true }),
+  );
 
 export class CreateOAuthAppDto {
   @ApiProperty({
@@ -48,14 +62,7 @@ export class CreateOAuthAppDto {
     description:
       'Makes the app a third-party app that people authorize at GET /oauth/authorize: up to 10 exact redirect URIs, https or http on 127.0.0.1 / [::1] (any port there), no fragment, userinfo or wildcard. Such an app cannot use client_credentials.',
   })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(MAX_REDIRECT_URIS, {
-    message: `redirectUris may hold at most ${MAX_REDIRECT_URIS} URIs`,
-  })
-  @ArrayUnique({ message: 'redirectUris must not repeat a URI' })
-  @IsString({ each: true })
-  @MaxLength(MAX_REDIRECT_URI_LENGTH, { each: true })
+  @RedirectUris()
   redirectUris?: string[];
 }
 
@@ -77,14 +84,7 @@ export class UpdateOAuthAppDto {
     type: [String],
     description: 'Replaces the list; [] makes the app a machine app again.',
   })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(MAX_REDIRECT_URIS, {
-    message: `redirectUris may hold at most ${MAX_REDIRECT_URIS} URIs`,
-  })
-  @ArrayUnique({ message: 'redirectUris must not repeat a URI' })
-  @IsString({ each: true })
-  @MaxLength(MAX_REDIRECT_URI_LENGTH, { each: true })
+  @RedirectUris()
   redirectUris?: string[];
 }
 
