@@ -367,6 +367,22 @@ export function readonlyInput(value, props = {}) {
   });
 }
 
+/**
+ * Runs one action of a page (an API call and what follows it): clears `messages` first and shows
+ * an error there, focused, if the action fails. With `question`, asks first; resolves false when
+ * the person declined.
+ */
+export async function act(messages, work, { question } = {}) {
+  if (question && !confirm(question)) return false;
+  messages.clear();
+  try {
+    await work();
+  } catch (error) {
+    messages.error(error.message).focus();
+  }
+  return true;
+}
+
 /** A data table in its scrolling wrapper: a caption for screen readers, column headings, rows. */
 export function dataTable({ caption, columns, rows }) {
   return h(

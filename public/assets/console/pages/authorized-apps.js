@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { dataTable, emptyState, h, messageArea, mount, pageHeader, time } from '../dom.js';
+import { act, dataTable, emptyState, h, messageArea, mount, pageHeader, time } from '../dom.js';
 
 /**
  * The apps the signed-in person authorized to act for them (third-party apps and the CLI), in
@@ -60,23 +60,19 @@ export async function render(main) {
       ),
     );
   }
-  async function revoke(grant) {
-    if (
-      !confirm(
-        `Revoke “${grant.name}” in ${grant.workspaceName}? It stops acting for you at once; to use it again you authorize it anew.`,
-      )
-    )
-      return;
-    pageMessages.clear();
-    try {
-      await api('DELETE', `/authorized-apps/${grant.grantId}`);
-      await load();
-      pageMessages.success(`“${grant.name}” no longer acts for you in ${grant.workspaceName}.`);
-      document.getElementById('main')?.focus();
-    } catch (error) {
-      pageMessages.error(error.message).focus();
-    }
-  }
+  const revoke = (grant) =>
+    act(
+      pageMessages,
+      async () => {
+        await api('DELETE', `/authorized-apps/${grant.grantId}`);
+        await load();
+        pageMessages.success(`“${grant.name}” no longer acts for you in ${grant.workspaceName}.`);
+        document.getElementById('main')?.focus();
+      },
+      {
+        question: `Revoke “${grant.name}” in ${grant.workspaceName}? It stops acting for you at once; to use it again you authorize it anew.`,
+      },
+    );
 
   await load();
   mount(

@@ -1,5 +1,6 @@
 import { api } from '../api.js';
 import {
+  act,
   emptyState,
   field,
   h,
@@ -191,35 +192,32 @@ export async function render(main) {
           const question = enable
             ? `Enable ${m.email} again? They can sign in to all their workspaces again. Their OAuth Apps that were revoked stay revoked.`
             : `Disable ${m.email} everywhere? They cannot sign in, all their sessions end, and the OAuth Apps they created are revoked.`;
-          if (!confirm(question)) return;
-          pageMessages.clear();
-          try {
-            await api('POST', `/users/${m.userId}/${enable ? 'enable' : 'disable'}`);
-            pageMessages.success(`${m.email} was ${enable ? 'enabled' : 'disabled'}.`);
-          } catch (error) {
-            pageMessages.error(error.message).focus();
-          }
-          await loadMembers();
+          const asked = await act(
+            pageMessages,
+            async () => {
+              await api('POST', `/users/${m.userId}/${enable ? 'enable' : 'disable'}`);
+              pageMessages.success(`${m.email} was ${enable ? 'enabled' : 'disabled'}.`);
+            },
+            { question },
+          );
+          if (asked) await loadMembers();
         },
       },
       enable ? 'Enable' : 'Disable',
     );
   }
   async function remove(m) {
-    if (
-      !confirm(
-        `Remove ${m.email} from this workspace? Their sessions here end, and the OAuth Apps they created are revoked.`,
-      )
-    )
-      return;
-    pageMessages.clear();
-    try {
-      await api('DELETE', `/members/${m.userId}`);
-      pageMessages.success(`${m.email} was removed.`);
-    } catch (error) {
-      pageMessages.error(error.message).focus();
-    }
-    await loadMembers();
+    const asked = await act(
+      pageMessages,
+      async () => {
+        await api('DELETE', `/members/${m.userId}`);
+        pageMessages.success(`${m.email} was removed.`);
+      },
+      {
+        question: `Remove ${m.email} from this workspace? Their sessions here end, and the OAuth Apps they created are revoked.`,
+      },
+    );
+    if (asked) await loadMembers();
   }
 
   // ---- open invitations ----

@@ -1,5 +1,6 @@
 import { api } from '../api.js';
 import {
+  act,
   checkboxGroup,
   checkedValues,
   dataTable,
@@ -217,39 +218,31 @@ export async function render(main) {
       h('td', {}, actions),
     );
   }
-  async function regenerate(app) {
-    if (
-      !confirm(
-        `Generate a new secret for “${app.description}”? The current secret and its tokens stop working at once.`,
-      )
-    )
-      return;
-    pageMessages.clear();
-    try {
-      const updated = (await api('POST', `/oauth-apps/${app.id}/secret`)).data;
-      await load();
-      showSecret(updated, 'regenerated');
-    } catch (error) {
-      pageMessages.error(error.message).focus();
-    }
-  }
-  async function revoke(app) {
-    if (
-      !confirm(
-        `Revoke “${app.description}”? Its tokens stop working at once. This cannot be undone.`,
-      )
-    )
-      return;
-    pageMessages.clear();
-    try {
-      await api('DELETE', `/oauth-apps/${app.id}`);
-      await load();
-      pageMessages.success(`“${app.description}” was revoked.`);
-      document.getElementById('main')?.focus();
-    } catch (error) {
-      pageMessages.error(error.message).focus();
-    }
-  }
+  const regenerate = (app) =>
+    act(
+      pageMessages,
+      async () => {
+        const updated = (await api('POST', `/oauth-apps/${app.id}/secret`)).data;
+        await load();
+        showSecret(updated, 'regenerated');
+      },
+      {
+        question: `Generate a new secret for “${app.description}”? The current secret and its tokens stop working at once.`,
+      },
+    );
+  const revoke = (app) =>
+    act(
+      pageMessages,
+      async () => {
+        await api('DELETE', `/oauth-apps/${app.id}`);
+        await load();
+        pageMessages.success(`“${app.description}” was revoked.`);
+        document.getElementById('main')?.focus();
+      },
+      {
+        question: `Revoke “${app.description}”? Its tokens stop working at once. This cannot be undone.`,
+      },
+    );
 
   await load();
   mount(

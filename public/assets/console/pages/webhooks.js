@@ -1,5 +1,6 @@
 import { api } from '../api.js';
 import {
+  act,
   badge,
   checkboxGroup,
   checkedValues,
@@ -216,36 +217,35 @@ export async function render(main) {
       ),
     );
   }
-  async function act(work) {
-    pageMessages.clear();
-    try {
-      await work();
-    } catch (error) {
-      pageMessages.error(error.message).focus();
-    }
-  }
   const setEnabled = (endpoint, enabled) =>
-    act(async () => {
+    act(pageMessages, async () => {
       await api('PATCH', `/webhook-endpoints/${endpoint.id}`, { enabled });
       await load();
       pageMessages.success(enabled ? 'The endpoint is enabled.' : 'The endpoint is disabled.');
     });
   const rotate = (endpoint) =>
-    confirm(
-      'Generate a new signing secret? The current one keeps signing beside it for a while, so your receiver can switch.',
-    ) &&
-    act(async () => {
-      const updated = (await api('POST', `/webhook-endpoints/${endpoint.id}/secret`)).data;
-      await load();
-      showSecret(updated, 'rotated');
-    });
+    act(
+      pageMessages,
+      async () => {
+        const updated = (await api('POST', `/webhook-endpoints/${endpoint.id}/secret`)).data;
+        await load();
+        showSecret(updated, 'rotated');
+      },
+      {
+        question:
+          'Generate a new signing secret? The current one keeps signing beside it for a while, so your receiver can switch.',
+      },
+    );
   const remove = (endpoint) =>
-    confirm(`Delete the endpoint ${endpoint.url}? Its delivery log goes with it.`) &&
-    act(async () => {
-      await api('DELETE', `/webhook-endpoints/${endpoint.id}`);
-      await load();
-      pageMessages.success('The endpoint was deleted.');
-    });
+    act(
+      pageMessages,
+      async () => {
+        await api('DELETE', `/webhook-endpoints/${endpoint.id}`);
+        await load();
+        pageMessages.success('The endpoint was deleted.');
+      },
+      { question: `Delete the endpoint ${endpoint.url}? Its delivery log goes with it.` },
+    );
 
   await load();
   mount(
