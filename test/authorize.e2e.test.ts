@@ -155,6 +155,9 @@ describe('the authorization endpoint and third-party app registration', () => {
       ['a custom scheme', 'com.example.reports:/cb'],
       ['a non-canonical spelling', 'https://Reports.example.test/cb'],
       ['more than 2000 characters', `https://reports.example.test/${'x'.repeat(2000)}`],
+      ['a code in its query', 'https://reports.example.test/cb?a=1&code=planted'],
+      ['an iss in its query', 'https://reports.example.test/cb?iss=https%3A%2F%2Fevil.test'],
+      ['a state in its query', 'https://reports.example.test/cb?state=x'],
     ])('refuses a redirect URI with %s (400, nothing created)', async (_what, uri) => {
       const before = (await t.http.get('/api/v1/oauth-apps').auth(admin, { type: 'bearer' })).body
         .data.length;
@@ -291,6 +294,7 @@ describe('the authorization endpoint and third-party app registration', () => {
       ['on a sibling host', 'https://reports.example.test.evil.test/oauth/callback'],
       ['on localhost instead of the loopback literal', 'http://localhost:4000/native'],
       ['on another loopback path', 'http://127.0.0.1:4000/native/'],
+      ['with a loopback port written with leading zeros', 'http://127.0.0.1:00080/native'],
     ])('never redirects to a redirect URI %s, signed in or not', async (_what, uri) => {
       const { path } = request({ redirect_uri: uri, response_type: 'token', scope: 'bogus' });
       const page = await expectErrorPage(path);
@@ -607,6 +611,40 @@ describe('the authorization endpoint and third-party app registration', () => {
     });
   });
 
+  describe('what a person can never grant', () => {
+    it('refuses apps:write and members:write even to an app that holds them (invalid_scope)', async () => {
+      const wide = await createApp(admin, {
+        name: 'Wide',
+        description: 'Asks for a lot',
+        scopes: ['connections:read', 'apps:write', 'members:write'],
+        redirectUris: [CALLBACK],
+      });
+      expect(wide.status).toBe(201);
+      for (const scope of ['connections:read apps:write', 'members:write']) {
+        const { path } = request({ client_id: wide.body.clientId as string, scope });
+        const res = await developer.agent.get(path);
+        expect(res.status).toBe(303);
+        expect(redirectedTo(res.headers.location, CALLBACK).get('error')).toBe('invalid_scope');
+      }
+    });
+
+    it('offers a platform admin only the workspaces they are a member of', async () => {
+      const platform = await signIn(t, 'admin@example.test', 'correct horse battery staple');
+      const page = await platform.agent.get(request().path);
+      expect(page.status).toBe(200);
+      const options = workspaceOptions(page.text);
+      expect(options.get(otherWorkspaceId)).toBe(true); // disabled: not a member there
+      expect(page.text).toContain('your role there is not a member');
+      const forged = await post(platform, {
+        ...hiddenFields(page.text),
+        workspace_id: otherWorkspaceId,
+        decision: 'allow',
+      });
+      expect(forged.status).toBe(403);
+      expect(forged.headers.location).toBeUndefined();
+    });
+  });
+
   describe('the whole flow: consent, code, token, API, refresh, revoke', () => {
     const token = (form: Record<string, string>) =>
       t.http
@@ -659,6 +697,34 @@ describe('the authorization endpoint and third-party app registration', () => {
       expect((await bearer('/api/v1/connections')).status).toBe(401);
       const revoked = await token({ grant_type: 'refresh_token', refresh_token: refresh });
       expect([revoked.status, revoked.body.error]).toEqual([400, 'invalid_grant']);
+    });
+
+    it('ends every authorization when the app loses its redirect URIs, for good', async () => {
+      const first = await (await allowedCode()).redeem();
+      expect(first.status).toBe(200);
+      const access = t.secret(first.body.access_token as string);
+      const refreshToken = t.secret(first.body.refresh_token as string);
+      const patch = (redirectUris: string[]) =>
+        t.http
+          .patch(`/api/v1/oauth-apps/${app.id}`)
+          .auth(admin, { type: 'bearer' })
+          .send({ redirectUris });
+      expect((await patch([])).status).toBe(200);
+      expect(
+        (await t.http.get('/api/v1/connections').auth(access, { type: 'bearer' })).status,
+      ).toBe(401);
+      const { gid } = JSON.parse(Buffer.from(access.split('.')[1], 'base64url').toString()) as {
+        gid: string;
+      };
+      const [grant] = await t.dataSource.query(
+        'SELECT revoked_reason FROM oauth_grants WHERE id = $1',
+        [gid],
+      );
+      expect(grant.revoked_reason).toBe('app_made_machine');
+      // Third-party again: the old authorization stays ended.
+      expect((await patch([CALLBACK, CALLBACK_WITH_QUERY, NATIVE])).status).toBe(200);
+      const again = await token({ grant_type: 'refresh_token', refresh_token: refreshToken });
+      expect([again.status, again.body.error]).toEqual([400, 'invalid_grant']);
     });
 
     it('rotates the refresh token, lists the app for the person, and stops when they revoke it', async () => {

@@ -473,6 +473,52 @@ describe('authorization code flow: the token side', () => {
       expect(event.data).toMatchObject({ reason: 'member_removed' });
     });
 
+    it('refuse a refresh when the role allows none of the granted scopes, and resume on promotion', async () => {
+      const userId = await user('developer');
+      const grant = await tokens(userId, { scopes: ['integrations:write'] });
+      const setRole = (role: string) =>
+        adminToken(t).then((admin) =>
+          t.http.patch(`/api/v1/members/${userId}`).auth(admin, { type: 'bearer' }).send({ role }),
+        );
+      expect((await setRole('viewer')).status).toBe(200);
+      const refused = await refresh(grant.refresh_token);
+      expect([refused.status, refused.body.error]).toEqual([400, 'invalid_grant']);
+      expect(refused.body.access_token).toBeUndefined();
+      expect(await grantRow(grant.grantId)).toMatchObject({ revoked_at: null });
+      expect((await setRole('developer')).status).toBe(200);
+      const resumed = await refresh(grant.refresh_token); // the refused refresh spent nothing
+      expect(resumed.status).toBe(200);
+      t.secret(resumed.body.access_token);
+      t.secret(resumed.body.refresh_token);
+      expect(resumed.body.scope).toBe('integrations:write');
+    });
+
+    it('never carry apps:write or members:write, even from a grant that lists them', async () => {
+      const userId = await user('admin');
+      const grant = await tokens(userId, { scopes: ['connections:read'] });
+      // As a grant made before these scopes stopped being delegable would hold them.
+      await t.dataSource.query(
+        `UPDATE oauth_grants SET scopes = ARRAY['connections:read', 'apps:write', 'members:write'] WHERE id = $1`,
+        [grant.grantId],
+      );
+      const asked = await refresh(grant.refresh_token, {
+        scope: 'connections:read apps:write members:write',
+      });
+      expect(asked.status).toBe(200);
+      t.secret(asked.body.access_token);
+      t.secret(asked.body.refresh_token);
+      expect(asked.body.scope).toBe('connections:read');
+      const create = await t.http
+        .post('/api/v1/oauth-apps')
+        .auth(asked.body.access_token, { type: 'bearer' })
+        .send({ description: 'standing credential' });
+      expect(create.status).toBe(403);
+      expect((await api(asked.body.access_token, '/api/v1/members')).status).toBe(403);
+      // A code for them is not redeemable either.
+      const c = await code(userId, { scopes: ['connections:read', 'apps:write'] });
+      expect((await redeem(c)).body.error).toBe('invalid_grant');
+    });
+
     it('stop when the person is disabled', async () => {
       const userId = await user('developer');
       const grant = await tokens(userId);

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { CliError } from './cli-error.js';
 
-/** Latchkey's built-in public client for its CLI (RFC 8252 native app, no secret). */
-export const CLI_CLIENT_ID = 'latchkey-cli';
+import { CLI_CLIENT_ID } from '../modules/authorization/oauth-clients.js';
+
+export { CLI_CLIENT_ID };
 
 export const DEFAULT_LOGIN_SCOPE = 'connections:read tokens:read';
 

@@ -518,6 +518,14 @@ describe('config', () => {
         /^LATCHKEY_BOOTSTRAP_CLIENT_ID must be 8–128 characters/,
       ],
       [
+        'LATCHKEY_BOOTSTRAP_CLIENT_ID is the CLI client id',
+        {
+          LATCHKEY_BOOTSTRAP_CLIENT_ID: 'latchkey-cli',
+          LATCHKEY_BOOTSTRAP_CLIENT_SECRET: 's'.repeat(32),
+        },
+        /^LATCHKEY_BOOTSTRAP_CLIENT_ID must not be latchkey-cli/,
+      ],
+      [
         'LATCHKEY_BOOTSTRAP_CLIENT_ID is longer than 128 characters',
         {
           LATCHKEY_BOOTSTRAP_CLIENT_ID: 'c'.repeat(129),

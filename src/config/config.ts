@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { CLI_CLIENT_ID } from '../modules/authorization/oauth-clients.js';
 
 /** Validated, immutable configuration. Read once at start from the environment. */
 export interface AppConfig {
@@ -238,6 +239,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   if (bootstrapClientId !== undefined && !/^[A-Za-z0-9._~-]{8,128}$/.test(bootstrapClientId)) {
     problems.push(
       'LATCHKEY_BOOTSTRAP_CLIENT_ID must be 8–128 characters of letters, digits, ".", "_", "~" or "-"',
+    );
+  }
+  if (bootstrapClientId === CLI_CLIENT_ID) {
+    problems.push(
+      `LATCHKEY_BOOTSTRAP_CLIENT_ID must not be ${CLI_CLIENT_ID}, the CLI's built-in client`,
     );
   }
   if (bootstrapClientSecret !== undefined && bootstrapClientSecret.length < 32) {

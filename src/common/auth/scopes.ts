@@ -80,14 +80,17 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
 };
 
 /**
- * The most a person can let an app do for them in a workspace: their role's scopes there (a
- * platform admin: every scope but the platform-admin ones, which are never delegated); nothing
- * where they have no role.
+ * Scopes no app acting for a person ever holds, whatever the person's role: the platform-admin
+ * ones, and those that mint standing access of their own (OAuth App secrets, invitations that
+ * become accounts), which would outlive the person's authorization and their role.
  */
-export function delegableScopes(
-  isPlatformAdmin: boolean,
-  role: MemberRole | null,
-): readonly Scope[] {
-  if (isPlatformAdmin) return SCOPES.filter((s) => !ADMIN_SCOPES.includes(s));
-  return role ? ROLE_SCOPES[role] : [];
+export const NOT_DELEGATED: readonly Scope[] = [...ADMIN_SCOPES, 'apps:write', 'members:write'];
+
+/**
+ * The most a person can let an app do for them in a workspace: their role's scopes there, less
+ * the scopes never delegated; nothing where they are not a member (platform admins included: a
+ * grant acts through a membership).
+ */
+export function delegableScopes(role: MemberRole | null): readonly Scope[] {
+  return role ? ROLE_SCOPES[role].filter((s) => !NOT_DELEGATED.includes(s)) : [];
 }

@@ -3,7 +3,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { type Principal, PUBLIC_ROUTE, REQUIRED_SCOPES } from '../../common/auth/principal.js';
-import { ROLE_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
+import { delegableScopes, ROLE_SCOPES, SCOPES, type Scope } from '../../common/auth/scopes.js';
 import { safeEqual } from '../../common/crypto/secret-hash.js';
 import { DomainError } from '../../common/errors/domain-error.js';
 import { Clock } from '../../common/time/clock.js';
@@ -198,7 +198,7 @@ export class ApiAuthenticator {
   ): Promise<Principal> {
     const role = await this.users.memberRole(grant.userId, grant.workspaceId);
     if (!role) throw AuthError.invalidToken();
-    const allowed = ROLE_SCOPES[role];
+    const allowed = delegableScopes(role);
     return Object.freeze({
       kind: 'user',
       workspaceId: grant.workspaceId,

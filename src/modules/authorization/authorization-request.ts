@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ADMIN_SCOPES, isScope, SCOPES, type Scope } from '../../common/auth/scopes.js';
+import { NOT_DELEGATED, isScope, SCOPES, type Scope } from '../../common/auth/scopes.js';
 import { AuthorizationClientsService } from './authorization-clients.service.js';
 import { type AuthorizationClient, redirectUriAllowed } from './oauth-clients.js';
 
@@ -106,7 +106,7 @@ export class AuthorizationRequests {
     const names = (one('scope') ?? '').split(' ').filter(Boolean);
     if (names.length === 0) return fail('invalid_scope', 'scope is required.');
     const refused = names.filter(
-      (n) => !isScope(n) || !client.scopes.includes(n) || ADMIN_SCOPES.includes(n),
+      (n) => !isScope(n) || !client.scopes.includes(n) || NOT_DELEGATED.includes(n),
     );
     if (refused.length)
       return fail('invalid_scope', `Scope not allowed for this app: ${refused.join(' ')}.`);

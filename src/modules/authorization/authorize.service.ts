@@ -7,7 +7,7 @@ import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
-import { type User, UserRole } from '../users/user.entity.js';
+import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { Workspace } from '../workspaces/workspace.entity.js';
 import { AuthorizationCode } from './authorization-code.entity.js';
@@ -101,11 +101,12 @@ export class AuthorizeService {
     workspaceId: string,
     scopes: readonly Scope[],
   ): Promise<Pick<WorkspaceOption, 'role' | 'missing'>> {
-    const isPlatformAdmin = user.role === UserRole.Admin;
-    const role = isPlatformAdmin ? null : await this.users.memberRole(user.id, workspaceId);
-    const allowed = delegableScopes(isPlatformAdmin, role);
+    // A grant acts through a membership, also for a platform admin (whose token could not use a
+    // workspace where they are not a member).
+    const role = await this.users.memberRole(user.id, workspaceId);
+    const allowed = delegableScopes(role);
     return {
-      role: isPlatformAdmin ? 'platform admin' : (role ?? 'none'),
+      role: role ?? 'not a member',
       missing: scopes.filter((s) => !allowed.includes(s)),
     };
   }

@@ -47,6 +47,10 @@ describe(redirectUriAllowed.name, () => {
       false,
     );
     expect(redirectUriAllowed(CLI_CLIENT.redirectUris, 'http://127.0.0.1:8123/')).toBe(false);
+    // A port a browser would write otherwise: 00080 reaches the client as port 80.
+    expect(redirectUriAllowed(CLI_CLIENT.redirectUris, 'http://127.0.0.1:08123/callback')).toBe(
+      false,
+    );
   });
 });
 
@@ -77,5 +81,8 @@ describe(redirectUriProblem.name, () => {
     ['dot segments', 'https://app.example.com/a/../cb', /https:\/\/app\.example\.com\/cb/],
     ['whitespace', 'https://app.example.com/c b', /written/],
     ['too long', `https://app.example.com/${'a'.repeat(2000)}`, /2000/],
+    ['a code in the query', 'https://app.example.com/cb?code=x', /code in its query/],
+    ['an error in the query', 'https://app.example.com/cb?a=1&error=x', /error in its query/],
+    ['an iss in the query', 'https://app.example.com/cb?iss=x', /iss in its query/],
   ])('refuses %s', (_what, uri, message) => expect(redirectUriProblem(uri)).toMatch(message));
 });

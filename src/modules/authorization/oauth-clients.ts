@@ -1,6 +1,9 @@
 import type { Scope } from '../../common/auth/scopes.js';
-import { ADMIN_SCOPES, SCOPES } from '../../common/auth/scopes.js';
+import { NOT_DELEGATED, SCOPES } from '../../common/auth/scopes.js';
 import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
+
+/** The client id of Latchkey's built-in public client for its CLI (RFC 8252 native app, no secret). */
+export const CLI_CLIENT_ID = 'latchkey-cli';
 
 /**
  * A client of the authorization-code flow: a third-party OAuth App, or the built-in public client
@@ -21,11 +24,11 @@ export interface AuthorizationClient {
 
 /** `npm run cli -- login`: a native app, redirecting to a loopback port of its choice. */
 export const CLI_CLIENT: AuthorizationClient = Object.freeze({
-  clientId: 'latchkey-cli',
+  clientId: CLI_CLIENT_ID,
   appId: null,
   name: 'Latchkey CLI',
   description: 'The command-line tool (npm run cli -- login) on your computer.',
-  scopes: SCOPES.filter((s) => !ADMIN_SCOPES.includes(s)),
+  scopes: SCOPES.filter((s) => !NOT_DELEGATED.includes(s)),
   redirectUris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
   public: true,
 });
@@ -54,9 +57,10 @@ export function redirectUriAllowed(registered: readonly string[], requested: str
 }
 
 function loopbackWithoutPort(uri: string): string | null {
-  const m = /^http:\/\/(127\.0\.0\.1|\[::1\])(?::(\d{1,5}))?(\/[^?#]*)?(\?[^#]*)?$/.exec(uri);
+  // A port as a browser writes it: no leading zero (00080 would reach the client as port 80).
+  const m = /^http:\/\/(127\.0\.0\.1|\[::1\])(?::([1-9]\d{0,4}))?(\/[^?#]*)?(\?[^#]*)?$/.exec(uri);
   if (!m) return null;
-  if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)) return null;
+  if (m[2] !== undefined && Number(m[2]) > 65535) return null;
   return `http://${m[1]}${m[3] ?? ''}${m[4] ?? ''}`;
 }
 
@@ -91,5 +95,11 @@ export function redirectUriProblem(uri: string): string | null {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
     return 'must use https (http only on the loopback IP literals 127.0.0.1 and [::1])';
   if (parsed.href !== uri) return `must be written as ${parsed.href}`;
+  const taken = [...parsed.searchParams.keys()].filter((k) => RESPONSE_PARAMS.includes(k));
+  if (taken.length)
+    return `must not have ${taken.join(', ')} in its query: the authorization response adds those (RFC 6749 §3.1.2)`;
   return null;
 }
+
+/** What an authorization response adds to the redirect URI (RFC 6749 §4.1.2, RFC 9207). */
+const RESPONSE_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'];

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { ADMIN_SCOPES, isScope, type Scope } from '../../common/auth/scopes.js';
+import { NOT_DELEGATED, isScope, type Scope } from '../../common/auth/scopes.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import { InvalidatingCache } from '../../common/events/invalidating-cache.js';
 import type { Actor } from '../../common/request-context.js';
@@ -18,7 +18,8 @@ export type GrantRevocationReason =
   | 'code_replay'
   | 'member_removed'
   | 'user_disabled'
-  | 'app_revoked';
+  | 'app_revoked'
+  | 'app_made_machine';
 
 /** Reuse detection and code replay act on their own, not for whoever sent the request. */
 export const SECURITY_ACTOR: Actor = { kind: 'system', id: 'oauth-reuse-detection' };
@@ -129,7 +130,7 @@ export class OAuthGrantsService {
       userId: row.user_id,
       workspaceId: row.workspace_id,
       scopes: row.scopes.filter(
-        (s): s is Scope => isScope(s) && !ADMIN_SCOPES.includes(s) && clientScopes.includes(s),
+        (s): s is Scope => isScope(s) && !NOT_DELEGATED.includes(s) && clientScopes.includes(s),
       ),
     });
   }

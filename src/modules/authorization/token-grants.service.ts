@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG } from '../../app.tokens.js';
 import {
-  ADMIN_SCOPES,
+  NOT_DELEGATED,
   isMemberRole,
   isScope,
   ROLE_SCOPES,
@@ -205,6 +205,9 @@ export class TokenGrantsService {
         requested ?? found.scopes,
       );
       if (!allowed) return refused('The person no longer has access to that workspace.');
+      // Demoted below everything granted: no token that can do nothing (a promotion restores it).
+      if (allowed.length === 0)
+        return refused('The person’s role there no longer allows any of the granted scopes.');
       // Locked, so that a concurrent refresh with the same token waits here and then sees it used.
       const [grant]: Array<{ revoked_at: Date | null }> = await manager.query(
         'SELECT revoked_at FROM oauth_grants WHERE id = $1 FOR UPDATE',
@@ -330,7 +333,7 @@ export class TokenGrantsService {
     const role = ROLE_SCOPES[member.role];
     return scopes.filter(
       (s): s is Scope =>
-        isScope(s) && !ADMIN_SCOPES.includes(s) && role.includes(s) && client.scopes.includes(s),
+        isScope(s) && !NOT_DELEGATED.includes(s) && role.includes(s) && client.scopes.includes(s),
     );
   }
 

@@ -169,6 +169,10 @@ export class OAuthAppsService {
         ...(changes.name !== undefined ? { name: changes.name } : {}),
         ...(changes.redirectUris ? { redirectUris: changes.redirectUris } : {}),
       });
+      // Without redirect URIs it is a machine app, which acts for nobody: what people authorized
+      // ends (the app change below reaches every cache), and adding URIs back does not revive it.
+      if (changes.redirectUris?.length === 0)
+        await this.grants.revoke(manager, { appId: app.id }, 'app_made_machine');
     });
     await this.changes.publish({ kind: 'app', id: app.id });
     return this.get(app.workspaceId, app.id);
