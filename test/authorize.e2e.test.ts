@@ -634,7 +634,7 @@ describe('the authorization endpoint and third-party app registration', () => {
       expect(page.status).toBe(200);
       const options = workspaceOptions(page.text);
       expect(options.get(otherWorkspaceId)).toBe(true); // disabled: not a member there
-      expect(page.text).toContain('your role there is not a member');
+      expect(page.text).toContain('not possible: you are not a member of this workspace');
       const forged = await post(platform, {
         ...hiddenFields(page.text),
         workspace_id: otherWorkspaceId,

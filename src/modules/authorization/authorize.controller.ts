@@ -105,9 +105,11 @@ export class AuthorizeController {
       return this.errorPage(
         res,
         403,
-        option
-          ? `Your role in ${option.name} is ${option.role}, which cannot ${option.missing.join(', ')}. Choose another workspace, or deny.`
-          : 'Choose one of your workspaces.',
+        !option
+          ? 'Choose one of your workspaces.'
+          : option.role
+            ? `Your role in ${option.name} is ${option.role}, which cannot ${option.missing.join(', ')}. Choose another workspace, or deny.`
+            : `You are not a member of ${option.name}. Choose another workspace, or deny.`,
       );
     const code = await this.authorize.issueCode(request, resolved.user.id, option.id);
     back({ code });

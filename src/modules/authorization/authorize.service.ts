@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, Repository } from 'typeorm';
-import { delegableScopes, type Scope } from '../../common/auth/scopes.js';
+import { delegableScopes, type MemberRole, type Scope } from '../../common/auth/scopes.js';
 import { sha256Hex } from '../../common/crypto/secret-hash.js';
 import { RandomSource } from '../../common/random.js';
 import { Clock } from '../../common/time/clock.js';
@@ -23,8 +23,8 @@ const EXPIRED_CODE_RETENTION_MS = 60 * 60_000;
 export interface WorkspaceOption {
   id: string;
   name: string;
-  /** `admin`, `developer`, `viewer`, or `platform admin`. */
-  role: string;
+  /** The person's role there; null where they are not a member (a platform admin may see such). */
+  role: MemberRole | null;
   /** Requested scopes the person's role there does not hold (empty: the workspace can be chosen). */
   missing: Scope[];
 }
@@ -106,7 +106,7 @@ export class AuthorizeService {
     const role = await this.users.memberRole(user.id, workspaceId);
     const allowed = delegableScopes(role);
     return {
-      role: role ?? 'not a member',
+      role,
       missing: scopes.filter((s) => !allowed.includes(s)),
     };
   }

@@ -38,9 +38,11 @@ export function consentPage(view: ConsentView): string {
   const radios = options.map((o, i) => {
     const id = `workspace-${i}`;
     const disabled = o.missing.length > 0;
-    const why = disabled
-      ? html` <span class="hint" id="${id}-why">— not possible: your role there is ${o.role}, which cannot ${o.missing.join(', ')}</span>`
-      : html` <span class="hint">as ${o.role}</span>`;
+    const why = !disabled
+      ? html` <span class="hint">as ${o.role}</span>`
+      : o.role
+        ? html` <span class="hint" id="${id}-why">— not possible: your role there is ${o.role}, which cannot ${o.missing.join(', ')}</span>`
+        : html` <span class="hint" id="${id}-why">— not possible: you are not a member of this workspace</span>`;
     return html`<label class="check consent-workspace" for="${id}"><input type="radio" name="workspace_id" value="${o.id}" id="${id}"${o.id === preselected ? html` checked` : ''}${disabled ? html` disabled aria-describedby="${id}-why"` : ''}><span>${o.name}${why}</span></label>`;
   });
   const host = new URL(request.redirectUri).host;
