@@ -337,6 +337,15 @@ describe('cli connections', () => {
     expect(res.stderr).toMatch(/404 connection\.not_found/);
   });
 
+  it('refuses a connection id that is a path, before asking the server', async () => {
+    await signIn();
+    for (const id of ['..', '../oauth-apps', 'a/b', '']) {
+      const res = await cli(['connections', 'token', id], dir);
+      expect([res.code, res.stdout]).toEqual([2, '']);
+      expect(res.stderr).toMatch(/needs a connection id/);
+    }
+  });
+
   it('says to log in again when the refresh token is no longer accepted', async () => {
     const { refreshToken } = await signIn();
     await (await as.provider.RefreshToken.find(refreshToken))!.destroy();

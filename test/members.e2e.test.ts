@@ -2,6 +2,7 @@ import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserRole } from '../src/modules/users/user.entity.js';
 import { UsersService } from '../src/modules/users/users.service.js';
+import { WorkspacesService } from '../src/modules/workspaces/workspaces.service.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { ADMIN, defaultWorkspaceId, member, signIn, type SignedIn } from './support/members.js';
 
@@ -277,6 +278,125 @@ describe('members, invitations and roles', () => {
         [ws.body.id],
       );
       expect(admins[0].n).toBe(1);
+    });
+  });
+
+  describe('what a review found', () => {
+    const member2 = async (role: 'admin' | 'developer' | 'viewer') => member(t, role);
+    const linkStatus = async (link: string) => (await supertest(t.url).get(path(link))).status;
+
+    it('withdraws the open invitations of an admin who is removed or disabled, with an event each', async () => {
+      const inviter = await member2('admin');
+      const a = await invite(inviter, `from-removed-${Date.now()}@example.test`, 'admin');
+      expect(a.status).toBe(201);
+      const removed = await admin.agent
+        .delete(`/api/v1/members/${inviter.userId}`)
+        .set('X-CSRF-Token', admin.csrf);
+      expect(removed.status).toBe(204);
+      expect(await linkStatus(a.body.link as string)).toBe(404);
+
+      const other = await member2('admin');
+      const b = await invite(other, `from-disabled-${Date.now()}@example.test`, 'developer');
+      const disabled = await admin.agent
+        .post(`/api/v1/users/${other.userId}/disable`)
+        .set('X-CSRF-Token', admin.csrf);
+      expect(disabled.status).toBe(204);
+      expect(await linkStatus(b.body.link as string)).toBe(404);
+
+      const withdrawn = await eventsOf('member.invitation_withdrawn');
+      const reasons = Object.fromEntries(withdrawn.map((e) => [e.subject_id, e.data.reason]));
+      expect(reasons[a.body.id as string]).toBe('inviter_removed');
+      expect(reasons[b.body.id as string]).toBe('inviter_disabled');
+    });
+
+    it('records withdrawn and replaced invitations and a changed app-creation setting', async () => {
+      const email = `audited-${Date.now()}@example.test`;
+      const first = await invite(admin, email, 'viewer');
+      const second = await invite(admin, email, 'developer'); // replaces the first
+      const gone = await admin.agent
+        .delete(`/api/v1/invitations/${second.body.id}`)
+        .set('X-CSRF-Token', admin.csrf);
+      expect(gone.status).toBe(204);
+      const withdrawn = await eventsOf('member.invitation_withdrawn');
+      expect(withdrawn.find((e) => e.subject_id === first.body.id)?.data.reason).toBe('replaced');
+      expect(withdrawn.find((e) => e.subject_id === second.body.id)?.data.reason).toBe('withdrawn');
+
+      const setting = (appCreation: string) =>
+        admin.agent
+          .patch('/api/v1/workspace-settings')
+          .set('X-CSRF-Token', admin.csrf)
+          .send({ appCreation });
+      expect((await setting('admins')).status).toBe(200);
+      expect((await setting('admins_and_developers')).status).toBe(200);
+      const updates = (await eventsOf('workspace.updated')).filter(
+        (e) => e.workspace_id === workspaceId,
+      );
+      expect(updates.slice(-2).map((e) => e.data.appCreation)).toEqual([
+        { from: 'admins_and_developers', to: 'admins' },
+        { from: 'admins', to: 'admins_and_developers' },
+      ]);
+    });
+
+    it('does not count a disabled admin as the admin who remains', async () => {
+      const ws = await t.app
+        .get(WorkspacesService)
+        .create({ slug: `two-admins-${Date.now()}`, name: 'Two admins' });
+      const a = await member(t, 'admin', ws.id);
+      const b = await member(t, 'admin', ws.id);
+      const disabled = await admin.agent
+        .post(`/api/v1/users/${b.userId}/disable`)
+        .set('X-CSRF-Token', admin.csrf);
+      expect(disabled.status).toBe(204);
+      const demote = await a.agent
+        .patch(`/api/v1/members/${a.userId}`)
+        .set('X-CSRF-Token', a.csrf)
+        .send({ role: 'developer' });
+      expect([demote.status, demote.body.error?.code]).toEqual([409, 'member.last_admin']);
+    });
+
+    it('lets only a platform admin demote or remove a platform admin', async () => {
+      const wsAdmin = await member2('admin');
+      const demote = await wsAdmin.agent
+        .patch(`/api/v1/members/${admin.userId}`)
+        .set('X-CSRF-Token', wsAdmin.csrf)
+        .send({ role: 'viewer' });
+      expect([demote.status, demote.body.error?.code]).toEqual([403, 'member.platform_admin']);
+      const remove = await wsAdmin.agent
+        .delete(`/api/v1/members/${admin.userId}`)
+        .set('X-CSRF-Token', wsAdmin.csrf);
+      expect([remove.status, remove.body.error?.code]).toEqual([403, 'member.platform_admin']);
+      const still = (await admin.agent.get('/api/v1/members')).body.data.find(
+        (m: { userId: string }) => m.userId === admin.userId,
+      );
+      expect(still).toBeDefined();
+    });
+
+    it('refuses an email with invisible or non-ASCII characters, creating nothing', async () => {
+      for (const email of [
+        'dev\u200B@example.test',
+        'u\u0308nf@example.test',
+        '\u212Aelvin@example.test',
+      ]) {
+        const res = await invite(admin, email, 'developer');
+        expect([res.status, res.body.error?.code]).toEqual([400, 'validation.failed']);
+      }
+    });
+
+    it('answers a clear 409 page, not a 500, when two invitations to one new email are accepted at once', async () => {
+      const ws = await t.app
+        .get(WorkspacesService)
+        .create({ slug: `race-${Date.now()}`, name: 'Race' });
+      const otherAdmin = await member(t, 'admin', ws.id);
+      const email = `race-${Date.now()}@example.test`;
+      const one = await invite(admin, email, 'developer');
+      const two = await invite(otherAdmin, email, 'developer');
+      const results = await Promise.all([
+        acceptAsNewUser(one.body.link as string),
+        acceptAsNewUser(two.body.link as string),
+      ]);
+      const statuses = results.map((r) => r.res.status).sort();
+      expect(statuses).toContain(303);
+      expect(statuses.every((s) => s === 303 || s === 409)).toBe(true);
     });
   });
 

@@ -221,6 +221,9 @@ class RemoteCli {
     const { positionals } = parseArgs({ args, options: {}, strict: true, allowPositionals: true });
     if (positionals.length !== 1)
       throw new CliError('connections token needs one connection id', 2);
+    // An id, never a path: `..` would otherwise walk out of /connections/ in the request URL.
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(positionals[0]))
+      throw new CliError('connections token needs a connection id (letters, digits, - and _)', 2);
     const session = await this.session();
     const { accessToken } = await session.get<{ accessToken: string }>(
       `api/v1/connections/${encodeURIComponent(positionals[0])}/access-token`,

@@ -48,6 +48,9 @@ describe(redactPath.name, () => {
     expect(redactPath('/connect/abc123SECRET')).toBe('/connect/[redacted]');
     expect(redactPath('/connect/abc123SECRET/start')).toBe('/connect/[redacted]/start');
     expect(redactPath('/invitations/0e3b.SECRET')).toBe('/invitations/[redacted]');
+    // The router matches paths case-insensitively, so the secret is served under these too.
+    expect(redactPath('/Invitations/0e3b.SECRET')).toBe('/invitations/[redacted]');
+    expect(redactPath('/CONNECT/abc123SECRET')).toBe('/connect/[redacted]');
     expect(redactPath('/api/v1/connections')).toBe('/api/v1/connections');
   });
 });

@@ -65,9 +65,10 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Paths that carry a bearer secret (connect and invitation links) are logged without it. */
 export function redactPath(path: string): string {
+  // Case-insensitive: the router matches /Invitations/… too, and so serves the secret under it.
   return path
-    .replace(/^\/connect\/[^/]+/, '/connect/[redacted]')
-    .replace(/^\/invitations\/[^/]+/, '/invitations/[redacted]');
+    .replace(/^\/connect\/[^/]+/i, '/connect/[redacted]')
+    .replace(/^\/invitations\/[^/]+/i, '/invitations/[redacted]');
 }
 
 /** The request's id: a well-formed incoming X-Request-Id, otherwise a new UUID. */

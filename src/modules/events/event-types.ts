@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'integration.secret_rotated',
   'integration.deleted',
   'member.invited',
+  'member.invitation_withdrawn',
   'member.joined',
   'member.role_changed',
   'member.removed',
@@ -33,6 +34,7 @@ export const EVENT_TYPES = [
   'user.disabled',
   'user.enabled',
   'webhook_endpoint.disabled',
+  'workspace.updated',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

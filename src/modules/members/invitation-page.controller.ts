@@ -29,6 +29,8 @@ const STATUS: Record<string, number> = {
   'invitation.bad_password': 401,
   'invitation.weak_password': 400,
   'member.already_member': 409,
+  // Another invitation to the same email was accepted a moment before: the account exists now.
+  'user.email_taken': 409,
 };
 
 /**
@@ -213,7 +215,9 @@ export class InvitationPageController {
         ? `This invitation is for ${opened.invitation.email}, but you are signed in with another account. Sign out, then open the link again.`
         : error.code === 'member.already_member'
           ? 'You are already a member of this workspace.'
-          : error.message;
+          : error.code === 'user.email_taken'
+            ? 'An account with this email was created a moment ago. Open the link again and sign in with that account’s password.'
+            : error.message;
     sendConsoleHtml(
       res,
       STATUS[error.code],

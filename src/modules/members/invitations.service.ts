@@ -98,7 +98,7 @@ export class InvitationsService {
     const invitation = await this.invitations.manager.transaction(async (manager) => {
       const repo = manager.getRepository(Invitation);
       // A new invitation to the same address replaces the ones still open.
-      await repo.delete({ workspaceId, email, acceptedAt: IsNull() });
+      await this.withdraw(manager, { workspaceId, email }, 'replaced');
       const saved = await repo.save(
         repo.create({
           id,
@@ -159,7 +159,37 @@ export class InvitationsService {
     const invitation = await this.invitations.findOneBy({ id, workspaceId });
     if (!invitation) throw InvitationError.notFound();
     if (invitation.acceptedAt) throw InvitationError.used();
-    await this.invitations.delete({ id, workspaceId, acceptedAt: IsNull() });
+    await this.invitations.manager.transaction((manager) =>
+      this.withdraw(manager, { workspaceId, id }, 'withdrawn'),
+    );
+  }
+
+  /**
+   * Deletes the open invitations matching `filter` in the caller's transaction, recording
+   * `member.invitation_withdrawn` for each: withdrawn by an admin, replaced by a newer one, or
+   * ended with their inviter's authority (removed from the workspace, or disabled), since an open
+   * invitation is access the inviter handed out and must not outlive it.
+   */
+  async withdraw(
+    manager: EntityManager,
+    filter: { workspaceId?: string; id?: string; email?: string; invitedByUserId?: string },
+    reason: 'withdrawn' | 'replaced' | 'inviter_removed' | 'inviter_disabled',
+  ): Promise<void> {
+    const repo = manager.getRepository(Invitation);
+    const open = await repo.find({
+      where: { ...filter, acceptedAt: IsNull() },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!open.length) return;
+    await repo.delete(open.map((i) => i.id));
+    for (const invitation of open) {
+      await this.events.record(manager, {
+        type: 'member.invitation_withdrawn',
+        workspaceId: invitation.workspaceId,
+        subject: { kind: 'invitation', id: invitation.id },
+        data: { email: invitation.email, role: invitation.role, reason },
+      });
+    }
   }
 
   /** The invitation behind a link, if it can still be accepted; throws InvitationError otherwise. */

@@ -26,6 +26,13 @@ export class MemberError extends DomainError {
       'transferAppsTo must name another admin of this workspace (or a platform admin).',
     );
   }
+  static platformAdmin(): MemberError {
+    return new MemberError(
+      'member.platform_admin',
+      'forbidden',
+      'Only a platform admin can change the role of a platform admin or remove them from a workspace.',
+    );
+  }
   static userNotFound(): MemberError {
     return new MemberError('user.not_found', 'not_found', 'No such user.');
   }

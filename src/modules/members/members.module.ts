@@ -16,6 +16,7 @@ import {
   WorkspaceSettingsController,
 } from './members.controller.js';
 import { MembersService } from './members.service.js';
+import { WorkspacesModule } from '../workspaces/workspaces.module.js';
 
 /** People and access (issue 22): members, roles, invitations, disabling users, app creation. */
 @Module({
@@ -26,6 +27,7 @@ import { MembersService } from './members.service.js';
     OAuthAppsModule,
     OAuthGrantsModule,
     SignInThrottleModule,
+    WorkspacesModule,
   ],
   controllers: [
     MembersController,

@@ -8,11 +8,12 @@ import { UserSession } from '../auth/user-session.entity.js';
 import { EventsService } from '../events/events.service.js';
 import type { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
 import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
+import { InvitationsService } from './invitations.service.js';
+import { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { OAuthGrantsService } from '../authorization/oauth-grants.service.js';
 import { User, UserRole } from '../users/user.entity.js';
 import { WorkspaceMember } from '../users/workspace-member.entity.js';
-import { type AppCreationPolicy, Workspace } from '../workspaces/workspace.entity.js';
-import { WorkspaceError } from '../workspaces/workspaces.errors.js';
+import type { AppCreationPolicy } from '../workspaces/workspace.entity.js';
 import { MemberError } from './members.errors.js';
 
 export interface MemberView {
@@ -36,6 +37,8 @@ export class MembersService {
     private readonly events: EventsService,
     private readonly clock: Clock,
     private readonly grants: OAuthGrantsService,
+    private readonly invitations: InvitationsService,
+    private readonly workspaces: WorkspacesService,
   ) {}
 
   async list(workspaceId: string): Promise<MemberView[]> {
@@ -56,7 +59,8 @@ export class MembersService {
     await this.dataSource.transaction(async (manager) => {
       const member = await this.lockedMember(manager, workspaceId, userId);
       if (member.role === role) return;
-      if (member.role === 'admin') await this.assertNotLastAdmin(manager, workspaceId);
+      await this.assertMayManage(manager, principal, userId);
+      if (member.role === 'admin') await this.assertNotLastAdmin(manager, workspaceId, userId);
       await manager.getRepository(WorkspaceMember).update({ workspaceId, userId }, { role });
       await this.events.record(manager, {
         type: 'member.role_changed',
@@ -77,7 +81,8 @@ export class MembersService {
     const workspaceId = principal.workspaceId;
     const { revoked, grants } = await this.dataSource.transaction(async (manager) => {
       const member = await this.lockedMember(manager, workspaceId, userId);
-      if (member.role === 'admin') await this.assertNotLastAdmin(manager, workspaceId);
+      await this.assertMayManage(manager, principal, userId);
+      if (member.role === 'admin') await this.assertNotLastAdmin(manager, workspaceId, userId);
       if (transferAppsTo !== undefined) {
         const target = await manager.getRepository(User).findOneBy({ id: transferAppsTo });
         const targetRole = await manager
@@ -93,6 +98,11 @@ export class MembersService {
       await manager.getRepository(WorkspaceMember).delete({ workspaceId, userId });
       await manager.getRepository(UserSession).delete({ userId, workspaceId });
       const grants = await this.grants.revoke(manager, { userId, workspaceId }, 'member_removed');
+      await this.invitations.withdraw(
+        manager,
+        { workspaceId, invitedByUserId: userId },
+        'inviter_removed',
+      );
       let appsRevoked: OAuthApp[] = [];
       let appsTransferred: string[] = [];
       if (transferAppsTo !== undefined)
@@ -142,6 +152,7 @@ export class MembersService {
       await manager.getRepository(UserSession).delete({ userId });
       const apps = await this.apps.revokeCreatedBy(manager, userId, undefined, 'creator_disabled');
       const grants = await this.grants.revoke(manager, { userId }, 'user_disabled');
+      await this.invitations.withdraw(manager, { invitedByUserId: userId }, 'inviter_disabled');
       await this.recordInTheirWorkspaces(manager, user, 'user.disabled', (workspaceId) => ({
         email: user.email,
         appsRevoked: apps.filter((a) => a.workspaceId === workspaceId).map((a) => a.id),
@@ -198,16 +209,11 @@ export class MembersService {
   }
 
   async appCreation(workspaceId: string): Promise<AppCreationPolicy> {
-    const workspace = await this.dataSource.getRepository(Workspace).findOneBy({ id: workspaceId });
-    if (!workspace) throw WorkspaceError.notFound();
-    return workspace.appCreation;
+    return (await this.workspaces.get(workspaceId)).appCreation;
   }
 
   async setAppCreation(workspaceId: string, appCreation: AppCreationPolicy): Promise<void> {
-    const result = await this.dataSource
-      .getRepository(Workspace)
-      .update({ id: workspaceId }, { appCreation });
-    if (result.affected !== 1) throw WorkspaceError.notFound();
+    await this.workspaces.update(workspaceId, { appCreation });
   }
 
   private async lockedMember(
@@ -221,11 +227,34 @@ export class MembersService {
     return member;
   }
 
-  /** Called with the workspace row locked, about a member who is an admin now. */
-  private async assertNotLastAdmin(manager: EntityManager, workspaceId: string): Promise<void> {
-    const admins = await manager
-      .getRepository(WorkspaceMember)
-      .countBy({ workspaceId, role: 'admin' });
-    if (admins <= 1) throw MemberError.lastAdmin();
+  /**
+   * Called with the workspace row locked, about a member who is an admin now: some other admin
+   * who can sign in (not disabled) must remain, or the workspace would have none.
+   */
+  private async assertNotLastAdmin(
+    manager: EntityManager,
+    workspaceId: string,
+    userId: string,
+  ): Promise<void> {
+    const [{ n }]: Array<{ n: number }> = await manager.query(
+      `SELECT count(*)::int AS n FROM workspace_members m JOIN users u ON u.id = m.user_id
+        WHERE m.workspace_id = $1 AND m.role = 'admin' AND m.user_id <> $2 AND u.disabled_at IS NULL`,
+      [workspaceId, userId],
+    );
+    if (n === 0) throw MemberError.lastAdmin();
+  }
+
+  /**
+   * Platform admins stand above workspaces: only another platform admin may change their role or
+   * remove them from one (which would also revoke their apps there, platform scopes and all).
+   */
+  private async assertMayManage(
+    manager: EntityManager,
+    principal: Principal,
+    userId: string,
+  ): Promise<void> {
+    if (principal.isPlatformAdmin) return;
+    const target = await manager.getRepository(User).findOneBy({ id: userId });
+    if (target?.role === UserRole.Admin) throw MemberError.platformAdmin();
   }
 }

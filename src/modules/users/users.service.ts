@@ -31,22 +31,25 @@ export class UsersService {
     const users = manager?.getRepository(User) ?? this.users;
     const members = manager?.getRepository(WorkspaceMember) ?? this.members;
     const email = input.email.trim().toLowerCase();
-    if (await users.existsBy({ email })) {
-      throw new DomainError(
-        'user.email_taken',
-        'conflict',
-        `A user with email ${email} already exists.`,
+    const taken = () =>
+      new DomainError('user.email_taken', 'conflict', `A user with email ${email} already exists.`);
+    if (await users.existsBy({ email })) throw taken();
+    let user: User;
+    try {
+      user = await users.save(
+        users.create({
+          id: this.random.uuid(),
+          email,
+          passwordHash: await hashSecret(input.password),
+          role: input.role,
+          disabledAt: null,
+        }),
       );
+    } catch (error) {
+      // Lost a race with a concurrent creation of the same email (two invitations accepted at once).
+      if ((error as { code?: string }).code === '23505') throw taken();
+      throw error;
     }
-    const user = await users.save(
-      users.create({
-        id: this.random.uuid(),
-        email,
-        passwordHash: await hashSecret(input.password),
-        role: input.role,
-        disabledAt: null,
-      }),
-    );
     for (const workspaceId of input.workspaceIds) {
       const role = input.memberRole ?? (input.role === UserRole.Admin ? 'admin' : 'developer');
       await members.save(members.create({ workspaceId, userId: user.id, role }));

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { RandomSource } from '../../common/random.js';
+import { EventsService } from '../events/events.service.js';
 import { type AppCreationPolicy, Workspace } from './workspace.entity.js';
 import { WorkspaceError } from './workspaces.errors.js';
 
@@ -12,6 +13,7 @@ export class WorkspacesService {
   constructor(
     @InjectRepository(Workspace) private readonly workspaces: Repository<Workspace>,
     private readonly random: RandomSource,
+    private readonly events: EventsService,
   ) {}
 
   list(): Promise<Workspace[]> {
@@ -41,14 +43,32 @@ export class WorkspacesService {
     }
   }
 
+  /** Changes the name or who may create OAuth Apps, recording `workspace.updated` with what changed. */
   async update(
     id: string,
     input: { name?: string; appCreation?: AppCreationPolicy },
   ): Promise<Workspace> {
-    const workspace = await this.get(id);
-    if (input.name !== undefined) workspace.name = input.name;
-    if (input.appCreation !== undefined) workspace.appCreation = input.appCreation;
-    return this.workspaces.save(workspace);
+    return this.workspaces.manager.transaction(async (manager) => {
+      const repo = manager.getRepository(Workspace);
+      const workspace = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!workspace) throw WorkspaceError.notFound();
+      const changed: Record<string, { from: string; to: string }> = {};
+      if (input.name !== undefined && input.name !== workspace.name)
+        changed.name = { from: workspace.name, to: input.name };
+      if (input.appCreation !== undefined && input.appCreation !== workspace.appCreation)
+        changed.appCreation = { from: workspace.appCreation, to: input.appCreation };
+      if (!Object.keys(changed).length) return workspace;
+      if (changed.name) workspace.name = input.name!;
+      if (changed.appCreation) workspace.appCreation = input.appCreation!;
+      const saved = await repo.save(workspace);
+      await this.events.record(manager, {
+        type: 'workspace.updated',
+        workspaceId: id,
+        subject: { kind: 'workspace', id },
+        data: changed,
+      });
+      return saved;
+    });
   }
 
   findBySlug(slug: string, manager?: EntityManager): Promise<Workspace | null> {

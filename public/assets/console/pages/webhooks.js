@@ -29,6 +29,7 @@ const EVENT_TYPES = [
   'integration.secret_rotated',
   'integration.deleted',
   'member.invited',
+  'member.invitation_withdrawn',
   'member.joined',
   'member.role_changed',
   'member.removed',
@@ -44,6 +45,7 @@ const EVENT_TYPES = [
   'user.disabled',
   'user.enabled',
   'webhook_endpoint.disabled',
+  'workspace.updated',
 ];
 
 export async function render(main) {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsIn, IsOptional, IsUUID, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsUUID, Matches, MaxLength } from 'class-validator';
 import { MEMBER_ROLES, type MemberRole } from '../../../common/auth/scopes.js';
 import { WorkspaceQueryDto } from '../../../common/validation/workspace-query.dto.js';
 import {
@@ -17,8 +17,15 @@ import type { MemberView } from '../members.service.js';
 const roleMessage = `role must be one of: ${MEMBER_ROLES.join(', ')}`;
 
 export class CreateInvitationDto {
-  @ApiProperty({ example: 'dev@example.com' })
+  @ApiProperty({
+    example: 'dev@example.com',
+    description:
+      'An ASCII address: invisible or look-alike characters could make two addresses that read the same.',
+  })
   @IsEmail({}, { message: 'email must be an email address' })
+  @Matches(/^[\x21-\x7e]+$/, {
+    message: 'email must be written in ASCII letters, digits and symbols, with no spaces',
+  })
   @MaxLength(320)
   email!: string;
 
