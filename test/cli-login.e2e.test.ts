@@ -4,7 +4,7 @@
 // dist/); it fails, never skips, when dist/ is missing.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -392,6 +392,15 @@ describe('cli logout', () => {
     expect(res.stderr).toMatch(/did not confirm the revocation/);
     expect(existsSync(path.join(dir, CREDENTIALS_FILE))).toBe(false);
     expect(await refreshTokenLive(credentials.refreshToken)).toBe(true);
+  });
+
+  it('deletes a file that is not a credentials file on logout, saying nothing was revoked', async () => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, CREDENTIALS_FILE), '{not json');
+    const res = await cli(['logout'], dir);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/not a credentials file; nothing could be revoked/);
+    expect(existsSync(path.join(dir, CREDENTIALS_FILE))).toBe(false);
   });
 });
 

@@ -469,6 +469,11 @@ describe('members, invitations and roles', () => {
         [keptApp.id],
       );
       expect(row.created_by_user_id).toBe(admin.userId);
+      // And the API says so, for whoever decides the next transfer.
+      const listed = (await admin.agent.get('/api/v1/oauth-apps')).body.data.find(
+        (a: { id: string }) => a.id === keptApp.id,
+      );
+      expect(listed.createdByUserId).toBe(admin.userId);
     });
 
     it('lets a platform admin disable a user: no sign-in, no sessions, no apps', async () => {

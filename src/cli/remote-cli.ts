@@ -151,7 +151,18 @@ class RemoteCli {
   }
 
   private async logout(): Promise<void> {
-    const credentials = await this.file.read();
+    let credentials: StoredCredentials | null;
+    try {
+      credentials = await this.file.read();
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+      // Unreadable as credentials: nothing to revoke with, but signing out still removes it.
+      await this.file.delete();
+      throw new CliError(
+        `Deleted ${this.file.path}, which was not a credentials file; nothing could be revoked.\n` +
+          `If a sign-in may still be valid, revoke "Latchkey CLI" under Authorized apps in the console.`,
+      );
+    }
     if (!credentials) {
       this.seams.say('Not signed in: nothing to do.');
       return;

@@ -157,7 +157,8 @@ export class InvitationsService {
   /** Withdraws an open invitation (its link stops working); accepted ones are history. */
   async revoke(workspaceId: string, id: string): Promise<void> {
     const invitation = await this.invitations.findOneBy({ id, workspaceId });
-    if (!invitation) throw InvitationError.notFound();
+    if (!invitation)
+      throw new InvitationError('invitation.not_found', 'not_found', 'No such invitation here.');
     if (invitation.acceptedAt) throw InvitationError.used();
     await this.invitations.manager.transaction((manager) =>
       this.withdraw(manager, { workspaceId, id }, 'withdrawn'),

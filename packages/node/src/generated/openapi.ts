@@ -712,7 +712,10 @@ export interface components {
             createdAt: string;
         };
         CreateInvitationDto: {
-            /** @example dev@example.com */
+            /**
+             * @description An ASCII address: invisible or look-alike characters could make two addresses that read the same.
+             * @example dev@example.com
+             */
             email: string;
             /** @enum {string} */
             role: "admin" | "developer" | "viewer";
@@ -1282,6 +1285,8 @@ export interface components {
             scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
             /** @description Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET */
             isBootstrap: boolean;
+            /** @description The person on whose authority the app acts: removing them from the workspace (or disabling them) revokes it unless its apps are transferred. Null for the bootstrap app and apps created by apps. */
+            createdByUserId: string | null;
             revokedAt: string | null;
             lastUsedAt: string | null;
             createdAt: string;
@@ -1320,6 +1325,8 @@ export interface components {
             scopes: ("offerings:read" | "offerings:write" | "integrations:read" | "integrations:write" | "connections:read" | "connections:write" | "tokens:read" | "proxy" | "apps:write" | "workspaces:write" | "events:read" | "webhooks:write" | "members:write")[];
             /** @description Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET */
             isBootstrap: boolean;
+            /** @description The person on whose authority the app acts: removing them from the workspace (or disabling them) revokes it unless its apps are transferred. Null for the bootstrap app and apps created by apps. */
+            createdByUserId: string | null;
             revokedAt: string | null;
             lastUsedAt: string | null;
             createdAt: string;
@@ -1339,7 +1346,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.invitation_withdrawn" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled" | "workspace.updated")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1358,7 +1365,7 @@ export interface components {
             url: string;
             description?: string;
             /** @description The event types delivered here; omitted or null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.invitation_withdrawn" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled" | "workspace.updated")[] | null;
             /** @default true */
             enabled?: boolean;
         };
@@ -1367,7 +1374,7 @@ export interface components {
             workspaceId: string;
             url: string;
             description: string | null;
-            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.invitation_withdrawn" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled" | "workspace.updated")[] | null;
             enabled: boolean;
             /** @description Why Latchkey disabled it */
             disabledReason: string | null;
@@ -1387,7 +1394,7 @@ export interface components {
             url?: string;
             description?: string | null;
             /** @description null: every type. */
-            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("connection.created" | "connection.reconnected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "connection.revoked" | "integration.created" | "integration.updated" | "integration.status_changed" | "integration.secret_rotated" | "integration.deleted" | "member.invited" | "member.invitation_withdrawn" | "member.joined" | "member.role_changed" | "member.removed" | "oauth_app.created" | "oauth_app.secret_regenerated" | "oauth_app.updated" | "oauth_app.revoked" | "oauth_grant.created" | "oauth_grant.revoked" | "token.handed_out" | "user.signed_in" | "user.sign_in_failed" | "user.disabled" | "user.enabled" | "webhook_endpoint.disabled" | "workspace.updated")[] | null;
             /** @description Enabling again clears the reason Latchkey disabled it and its failure streak. */
             enabled?: boolean;
         };

@@ -103,6 +103,13 @@ export class OAuthAppResponse {
   @ApiProperty({ enum: SCOPES, isArray: true }) scopes!: string[];
   @ApiProperty({ description: 'Managed by LATCHKEY_BOOTSTRAP_CLIENT_ID/SECRET' })
   isBootstrap!: boolean;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'The person on whose authority the app acts: removing them from the workspace (or disabling them) revokes it unless its apps are transferred. Null for the bootstrap app and apps created by apps.',
+  })
+  createdByUserId!: string | null;
   @ApiProperty({ nullable: true, type: String }) revokedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) lastUsedAt!: string | null;
   @ApiProperty() createdAt!: string;
@@ -118,6 +125,7 @@ export class OAuthAppResponse {
       clientId: app.clientId,
       scopes: app.scopes,
       isBootstrap: app.isBootstrap,
+      createdByUserId: app.createdByUserId,
       revokedAt: app.revokedAt?.toISOString() ?? null,
       lastUsedAt: app.lastUsedAt?.toISOString() ?? null,
       createdAt: app.createdAt.toISOString(),
