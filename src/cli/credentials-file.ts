@@ -3,6 +3,7 @@ import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { CliError } from './cli-error.js';
+import { Clock, SystemClock } from '../common/time/clock.js';
 
 /** What `login` keeps between commands: enough to get a fresh access token, nothing more. */
 export interface StoredCredentials {
@@ -46,7 +47,11 @@ export function configDirectory(
 export class CredentialsFile {
   readonly path: string;
 
-  constructor(readonly dir: string) {
+  /** `clock`: wall time, as the lock file's mtime is (a test may pass another). */
+  constructor(
+    readonly dir: string,
+    private readonly clock: Clock = new SystemClock(),
+  ) {
     this.path = path.join(dir, CREDENTIALS_FILE);
   }
 
@@ -119,7 +124,7 @@ export class CredentialsFile {
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const lock = `${this.path}.lock`;
-    const deadline = Date.now() + LOCK_WAIT_MS;
+    const deadline = this.clock.nowMs() + LOCK_WAIT_MS;
     for (;;) {
       try {
         await (await open(lock, 'wx', 0o600)).close();
@@ -127,11 +132,11 @@ export class CredentialsFile {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const since = await stat(lock).then(
-          (s) => Date.now() - s.mtimeMs,
+          (s) => this.clock.nowMs() - s.mtimeMs,
           () => 0,
         );
         if (since > STALE_LOCK_MS) await rm(lock, { force: true });
-        else if (Date.now() > deadline) {
+        else if (this.clock.nowMs() > deadline) {
           throw new CliError(
             `Another command holds ${lock}; if none is running, delete that file.`,
           );
