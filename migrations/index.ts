@@ -1,4 +1,5 @@
 import { ThirdPartyApps1797000000000 } from './1797000000000-ThirdPartyApps.js';
+import { InvitationInviterIndex1797100000000 } from './1797100000000-InvitationInviterIndex.js';
 import { MembersAndInvitations1796900000000 } from './1796900000000-MembersAndInvitations.js';
 import { WebhookDeliveryWakeup1796820000000 } from './1796820000000-WebhookDeliveryWakeup.js';
 import { EventsAndWebhooks1796800000000 } from './1796800000000-EventsAndWebhooks.js';
@@ -26,4 +27,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   WebhookDeliveryWakeup1796820000000,
   MembersAndInvitations1796900000000,
   ThirdPartyApps1797000000000,
+  InvitationInviterIndex1797100000000,
 ];

@@ -17,6 +17,7 @@ import { Workspace } from '../workspaces/workspace.entity.js';
  */
 @Entity('invitations')
 @Index('idx_invitations_workspace', ['workspaceId', 'createdAt'])
+@Index('idx_invitations_open_by_inviter', ['invitedByUserId'], { where: '"accepted_at" IS NULL' })
 export class Invitation {
   @PrimaryColumn('uuid')
   id!: string;
