@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { GroupCommit } from '../../common/group-commit.js';
+import { preparedQuery } from '../../database/prepared-query.js';
 import { RandomSource } from '../../common/random.js';
 import { type Actor, RequestContext } from '../../common/request-context.js';
 import { Clock } from '../../common/time/clock.js';
@@ -101,10 +102,15 @@ export class EventsService {
     return row.id;
   }
 
-  /** The events and, in the same statement, their pending deliveries (see the class comment). */
+  /**
+   * The events and, in the same statement, their pending deliveries (see the class comment). A
+   * prepared statement: it runs for every event, on the handout's path among others.
+   */
   private async insert(manager: EntityManager, rows: EventRow[]): Promise<void> {
     const column = <K extends keyof EventRow>(k: K) => rows.map((r) => r[k]);
-    await manager.query(
+    await preparedQuery(
+      manager,
+      'latchkey_record_events',
       `WITH e AS (
          INSERT INTO events (id, type, occurred_at, workspace_id, actor_kind, actor_id, subject_kind, subject_id, request_id, data)
          SELECT id, type, occurred_at, workspace_id, actor_kind, actor_id, subject_kind, subject_id, request_id, data::jsonb
