@@ -2,7 +2,8 @@
 // with two Latchkey processes; (b) the delay from an event's recording to its delivery at half
 // that rate; (c) the access-token handout with auditing on and off, side by side, closed-loop at
 // saturation; (d) the same at a fixed moderate rate (open loop), where latency is the request's
-// own and not the queue's.
+// own and not the queue's; (e) at that pace, what one durable write (write + fdatasync) costs
+// beside PostgreSQL's data: the least an audited handout adds, whatever the code does.
 // Run with `npm run bench:events` (builds first); docs/benchmarks.md describes it. Loopback only;
 // stops by itself.
 //
@@ -20,7 +21,8 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../dist/src/common/logging/logger.js';
-import { cannon, f, f2, median } from '../proxy/measure.mjs';
+import { cannon, f, f2, median, percentile } from '../proxy/measure.mjs';
+import { flushFloor } from './flush-floor.mjs';
 import { paced } from '../proxy/paced.mjs';
 import { ROOT, freePort, startLatchkey, stopAll } from '../proxy/processes.mjs';
 import {
@@ -39,6 +41,8 @@ const HANDOUT_ROUNDS = Number(env.BENCH_HANDOUT_ROUNDS ?? 3);
 const HANDOUT_SECONDS = Number(env.BENCH_HANDOUT_SECONDS ?? 5);
 const HANDOUT_RATE = Number(env.BENCH_HANDOUT_RATE ?? 200);
 const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 3);
+// BENCH_PHASES=handouts: only (c) and (d), e.g. to compare changes to the handout's audit write.
+const ONLY_HANDOUTS = env.BENCH_PHASES === 'handouts';
 const TARGETS = { perProcess: 1000, p99Ms: 1000, handout: 1.1 };
 // BENCH_COUNT_QUERIES: count the database round trips of the Latchkey processes (a preloaded
 // counter, bench/events/count-queries.mjs) and report them per event and per handout.
@@ -146,11 +150,6 @@ async function drained(ds, receiver, since, deadlineMs) {
     await sleep(100);
   }
 }
-
-const percentile = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 /**
  * (a): `CALLERS` handout callers per process for `SECONDS`, then the backlog drains. Rate: events
@@ -307,7 +306,7 @@ async function pacedHandouts(on, off, url) {
 
 async function main() {
   const started = Date.now();
-  const { ds, url: dbUrl } = await startDatabase(createLogger('warn'));
+  const { ds, url: dbUrl, dataDir } = await startDatabase(createLogger('warn'));
   const receiver = await startReceiver();
   const keySpec = `bench:${randomBytes(32).toString('base64')}`;
   const bootstrap = { id: 'bench-bootstrap', secret: randomBytes(24).toString('hex') };
@@ -379,22 +378,27 @@ async function main() {
     );
     if (deliver) await drained(ds, receiver, since, Date.now() + DRAIN_SECONDS * 1000);
   };
-  await warm([d1]);
-  await round([d1]);
-  const d2 = await start(await freePort());
-  await warm([d2]);
-  await round([d1, d2]);
+  let d2 = null;
+  if (!ONLY_HANDOUTS) {
+    await warm([d1]);
+    await round([d1]);
+    d2 = await start(await freePort());
+    await warm([d2]);
+    await round([d1, d2]);
+  }
 
   // (c) on two processes of their own that deliver nothing (the scheduler off), so that only the
   // auditing setting differs; the endpoint stays subscribed, so "on" also writes its deliveries.
   d1.child.kill('SIGTERM');
-  d2.child.kill('SIGTERM');
+  d2?.child.kill('SIGTERM');
   const quiet = { LATCHKEY_SCHEDULER_ENABLED: 'false' };
   const on = await start(await freePort(), quiet);
   const off = await start(await freePort(), { ...quiet, LATCHKEY_AUDIT_TOKEN_HANDOUTS: 'false' });
   await warm([on, off], { deliver: false }); // they deliver nothing
   report.handouts = await handouts(ds, on, off, url);
   report.pacedHandouts = await pacedHandouts(on, off, url);
+  // (e) beside PostgreSQL's data when it runs here: what one durable write costs at that pace.
+  report.flushFloor = dataDir ? await flushFloor(dataDir, HANDOUT_RATE, HANDOUT_SECONDS) : null;
 
   const [{ server_version: pg }] = await ds.query('SHOW server_version');
   report.environment = {
@@ -429,7 +433,7 @@ function printSummary(r) {
         `| ${h.processes} | ${h.rate} | ${h.events} | ${f(h.p50)} | ${f(h.p99)} | ${f(h.max)} | ${f(h.handoutP99)} | ${h.complete ? 'yes' : 'NO'} |`,
     ),
     '',
-    ...(r.throughput[0].queriesPerEvent
+    ...(r.throughput[0]?.queriesPerEvent
       ? [
           `Database round trips per event (handout and delivery, one process): ${f2(r.throughput[0].queriesPerEvent.total)}; per audited handout alone: ${f2(r.handouts.queriesPerHandout.total)}`,
           '',
@@ -446,6 +450,11 @@ function printSummary(r) {
       (x, i) =>
         `  round ${i + 1}: on p50 ${f2(x.on.p50)} p99 ${f2(x.on.p99)} ms; off p50 ${f2(x.off.p50)} p99 ${f2(x.off.p99)} ms`,
     ),
+    ...(r.flushFloor
+      ? [
+          `Durable-write floor at ${r.pacedHandouts.rate}/s (8 kB write + fdatasync beside PostgreSQL's data): p50 ${f2(r.flushFloor.p50)}, p99 ${f2(r.flushFloor.p99)} ms; 10% of the unaudited p50: ${f2(0.1 * median(r.pacedHandouts.rounds.map((x) => x.off.p50)))} ms`,
+        ]
+      : []),
     '',
     'Targets:',
     ...r.throughput.map(

@@ -51,6 +51,11 @@ export async function rssOf(pid) {
 }
 
 export const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+/** The `p`th percentile (nearest rank) of a list of numbers. */
+export const percentile = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
 /** The median of each numeric field over a list of runs. */
 export const medianOf = (runs) =>
   Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));

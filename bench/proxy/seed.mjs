@@ -34,7 +34,8 @@ export async function startDatabase(logger, url = process.env.DATABASE_URL) {
   });
   await ds.initialize();
   await migrate(ds);
-  return { ds, url };
+  // dataDir: where the embedded PostgreSQL keeps its data (null for DATABASE_URL).
+  return { ds, url, dataDir: embedded?.dir ?? null };
 }
 
 /** An API client for Latchkey at `publicUrl`, authenticated as the bootstrap OAuth App. */
