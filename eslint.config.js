@@ -84,4 +84,19 @@ export default tseslint.config(
     files: ['test/**', 'bench/**', 'demo/**', '**/*.test.ts', 'src/main.ts', 'src/cli.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // Test files share their worker's modules (vitest.config.ts: isolate false), so a module mock
+    // would silently miss whatever another file loaded first.
+    files: ['**/*.test.ts', 'test/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['mock', 'doMock', 'unmock', 'doUnmock'].map((property) => ({
+          object: 'vi',
+          property,
+          message: 'Test files share modules: count or replace through public hooks instead.',
+        })),
+      ],
+    },
+  },
 );
