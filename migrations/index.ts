@@ -1,5 +1,6 @@
 import { ThirdPartyApps1797000000000 } from './1797000000000-ThirdPartyApps.js';
 import { InvitationInviterIndex1797100000000 } from './1797100000000-InvitationInviterIndex.js';
+import { InvitationInviterApp1797200000000 } from './1797200000000-InvitationInviterApp.js';
 import { MembersAndInvitations1796900000000 } from './1796900000000-MembersAndInvitations.js';
 import { WebhookDeliveryWakeup1796820000000 } from './1796820000000-WebhookDeliveryWakeup.js';
 import { EventsAndWebhooks1796800000000 } from './1796800000000-EventsAndWebhooks.js';
@@ -28,4 +29,5 @@ export const MIGRATIONS: Array<new () => unknown> = [
   MembersAndInvitations1796900000000,
   ThirdPartyApps1797000000000,
   InvitationInviterIndex1797100000000,
+  InvitationInviterApp1797200000000,
 ];

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserRole } from '../src/modules/users/user.entity.js';
 import { UsersService } from '../src/modules/users/users.service.js';
 import { WorkspacesService } from '../src/modules/workspaces/workspaces.service.js';
-import { createTestApp, type TestApp } from './support/app.js';
+import { createTestApp, tokenFor, type TestApp } from './support/app.js';
 import { ADMIN, defaultWorkspaceId, member, signIn, type SignedIn } from './support/members.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -307,6 +307,55 @@ describe('members, invitations and roles', () => {
       const reasons = Object.fromEntries(withdrawn.map((e) => [e.subject_id, e.data.reason]));
       expect(reasons[a.body.id as string]).toBe('inviter_removed');
       expect(reasons[b.body.id as string]).toBe('inviter_disabled');
+    });
+
+    it("withdraws an OAuth App's open invitations when the app is revoked, directly or with its creator", async () => {
+      // An admin's app with members:write invites; so does the admin, who keeps theirs.
+      const appInviting = async (by: SignedIn) => {
+        const res = await by.agent
+          .post('/api/v1/oauth-apps')
+          .set('X-CSRF-Token', by.csrf)
+          .send({ description: 'invites people', scopes: ['members:write'] });
+        expect(res.status).toBe(201);
+        const bearer = await tokenFor(t, res.body.clientId, t.secret(res.body.clientSecret));
+        const sent = await t.http
+          .post('/api/v1/invitations')
+          .auth(t.secret(bearer), { type: 'bearer' })
+          .send({ email: `from-app-${res.body.id}@example.test`, role: 'admin' });
+        expect(sent.status).toBe(201);
+        expect(sent.body).toMatchObject({ invitedByAppId: res.body.id, invitedByUserId: null });
+        t.secret(String(sent.body.link).split('.').pop()!);
+        return { appId: res.body.id as string, invitation: sent.body };
+      };
+      const direct = await appInviting(admin);
+      const mine = await invite(admin, `from-person-${Date.now()}@example.test`, 'viewer');
+      const [row] = await t.dataSource.query(
+        'SELECT invited_by_app_id, invited_by_user_id FROM invitations WHERE id = $1',
+        [direct.invitation.id],
+      );
+      expect(row).toEqual({ invited_by_app_id: direct.appId, invited_by_user_id: null });
+
+      const revoked = await admin.agent
+        .delete(`/api/v1/oauth-apps/${direct.appId}`)
+        .set('X-CSRF-Token', admin.csrf);
+      expect(revoked.status).toBe(204);
+      expect(await linkStatus(direct.invitation.link as string)).toBe(404);
+      expect(await linkStatus(mine.body.link as string)).toBe(200);
+
+      // An app revoked because its creator left takes its invitations along.
+      const creator = await member2('admin');
+      const viaCreator = await appInviting(creator);
+      const removed = await admin.agent
+        .delete(`/api/v1/members/${creator.userId}`)
+        .set('X-CSRF-Token', admin.csrf);
+      expect(removed.status).toBe(204);
+      expect(await linkStatus(viaCreator.invitation.link as string)).toBe(404);
+
+      const withdrawn = await eventsOf('member.invitation_withdrawn');
+      const reasons = Object.fromEntries(withdrawn.map((e) => [e.subject_id, e.data.reason]));
+      expect(reasons[direct.invitation.id as string]).toBe('inviter_revoked');
+      expect(reasons[viaCreator.invitation.id as string]).toBe('inviter_revoked');
+      expect(reasons[mine.body.id as string]).toBeUndefined();
     });
 
     it('records withdrawn and replaced invitations and a changed app-creation setting', async () => {

@@ -8,6 +8,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 import { MEMBER_ROLES, type MemberRole } from '../../common/auth/scopes.js';
+import { OAuthApp } from '../oauth-apps/oauth-app.entity.js';
 import { User } from '../users/user.entity.js';
 import { Workspace } from '../workspaces/workspace.entity.js';
 
@@ -18,6 +19,7 @@ import { Workspace } from '../workspaces/workspace.entity.js';
 @Entity('invitations')
 @Index('idx_invitations_workspace', ['workspaceId', 'createdAt'])
 @Index('idx_invitations_open_by_inviter', ['invitedByUserId'], { where: '"accepted_at" IS NULL' })
+@Index('idx_invitations_open_by_app', ['invitedByAppId'], { where: '"accepted_at" IS NULL' })
 export class Invitation {
   @PrimaryColumn('uuid')
   id!: string;
@@ -45,6 +47,14 @@ export class Invitation {
   @ManyToOne(() => User, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'invited_by_user_id' })
   invitedBy?: User;
+
+  /** The OAuth App that sent it (null when a person did): withdrawn when that app is revoked. */
+  @Column({ name: 'invited_by_app_id', type: 'uuid', nullable: true })
+  invitedByAppId!: string | null;
+
+  @ManyToOne(() => OAuthApp, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'invited_by_app_id' })
+  invitedByApp?: OAuthApp;
 
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt!: Date;

@@ -12,6 +12,7 @@ import { Clock } from '../../common/time/clock.js';
 import { UUID } from '../../common/validation/uuid.js';
 import type { AppConfig } from '../../config/config.js';
 import { EventsService } from '../events/events.service.js';
+import { OAuthAppsService } from '../oauth-apps/oauth-apps.service.js';
 import { type User, UserRole } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { WorkspaceMember } from '../users/workspace-member.entity.js';
@@ -67,7 +68,12 @@ export class InvitationsService {
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    apps: OAuthAppsService,
+  ) {
+    apps.whenRevoked((manager, appId) =>
+      this.withdraw(manager, { invitedByAppId: appId }, 'inviter_revoked'),
+    );
+  }
 
   static statusOf(invitation: Invitation, nowMs: number): InvitationStatus {
     if (invitation.acceptedAt) return 'accepted';
@@ -107,6 +113,7 @@ export class InvitationsService {
           role: input.role,
           secretHash: sha256Hex(secret),
           invitedByUserId: principal.userId ?? null,
+          invitedByAppId: principal.kind === 'app' ? (principal.appId ?? null) : null,
           expiresAt,
           acceptedAt: null,
           acceptedByUserId: null,
@@ -168,13 +175,20 @@ export class InvitationsService {
   /**
    * Deletes the open invitations matching `filter` in the caller's transaction, recording
    * `member.invitation_withdrawn` for each: withdrawn by an admin, replaced by a newer one, or
-   * ended with their inviter's authority (removed from the workspace, or disabled), since an open
-   * invitation is access the inviter handed out and must not outlive it.
+   * ended with their inviter's authority (a person removed from the workspace or disabled, an
+   * OAuth App revoked), since an open invitation is access the inviter handed out and must not
+   * outlive it.
    */
   async withdraw(
     manager: EntityManager,
-    filter: { workspaceId?: string; id?: string; email?: string; invitedByUserId?: string },
-    reason: 'withdrawn' | 'replaced' | 'inviter_removed' | 'inviter_disabled',
+    filter: {
+      workspaceId?: string;
+      id?: string;
+      email?: string;
+      invitedByUserId?: string;
+      invitedByAppId?: string;
+    },
+    reason: 'withdrawn' | 'replaced' | 'inviter_removed' | 'inviter_disabled' | 'inviter_revoked',
   ): Promise<void> {
     const repo = manager.getRepository(Invitation);
     const open = await repo.find({

@@ -33,6 +33,10 @@ export class OAuthAppsService {
   /** App validity for the API guard: no database round trip on warm requests. */
   private readonly activeCache: InvalidatingCache<OAuthApp | null>;
 
+  private readonly revocationHooks: Array<
+    (manager: EntityManager, appId: string) => Promise<void>
+  > = [];
+
   constructor(
     @InjectRepository(OAuthApp) private readonly apps: Repository<OAuthApp>,
     private readonly random: RandomSource,
@@ -43,6 +47,22 @@ export class OAuthAppsService {
     private readonly grants: OAuthGrantsService,
   ) {
     this.activeCache = new InvalidatingCache(changes, 'app');
+  }
+
+  /**
+   * Registers `hook` to run in every transaction that revokes an app, for what another concept
+   * holds on the app's authority (members: the invitations it sent). A hook that fails fails the
+   * revocation, so nothing the app handed out outlives it.
+   */
+  whenRevoked(hook: (manager: EntityManager, appId: string) => Promise<void>): void {
+    this.revocationHooks.push(hook);
+  }
+
+  /** In the revoking transaction: what people authorized the app to do, and what hooks hold. */
+  private async endAuthorityOf(manager: EntityManager, appId: string): Promise<void> {
+    // The app change the caller publishes after commit reaches every cache.
+    await this.grants.revoke(manager, { appId }, 'app_revoked');
+    for (const hook of this.revocationHooks) await hook(manager, appId);
   }
 
   list(workspaceId: string): Promise<OAuthApp[]> {
@@ -193,8 +213,7 @@ export class OAuthAppsService {
         .update({ id: app.id, workspaceId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
       if (result.affected !== 1) return;
       await this.record(manager, 'oauth_app.revoked', app, {});
-      // What people authorized it to do ends with it (the app change below reaches every cache).
-      await this.grants.revoke(manager, { appId: app.id }, 'app_revoked');
+      await this.endAuthorityOf(manager, app.id);
     });
     await this.changes.publish({ kind: 'app', id: app.id });
   }
@@ -220,7 +239,7 @@ export class OAuthAppsService {
     for (const app of apps) {
       await repo.update({ id: app.id, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
       await this.record(manager, 'oauth_app.revoked', app, { reason });
-      await this.grants.revoke(manager, { appId: app.id }, 'app_revoked');
+      await this.endAuthorityOf(manager, app.id);
     }
     return apps;
   }

@@ -709,6 +709,8 @@ export interface components {
             expiresAt: string;
             acceptedAt: string | null;
             invitedByUserId: string | null;
+            /** @description The OAuth App that sent it. */
+            invitedByAppId: string | null;
             createdAt: string;
         };
         CreateInvitationDto: {
@@ -730,6 +732,8 @@ export interface components {
             expiresAt: string;
             acceptedAt: string | null;
             invitedByUserId: string | null;
+            /** @description The OAuth App that sent it. */
+            invitedByAppId: string | null;
             createdAt: string;
             /** @description The acceptance link, shown only now, whenever it was not emailed (`delivery` is `link` or `failed`); null when it was. */
             link: string | null;

@@ -87,6 +87,8 @@ export class InvitationResponse {
   @ApiProperty() expiresAt!: string;
   @ApiProperty({ nullable: true, type: String }) acceptedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) invitedByUserId!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The OAuth App that sent it.' })
+  invitedByAppId!: string | null;
   @ApiProperty() createdAt!: string;
 
   static of(i: Invitation, nowMs: number): InvitationResponse {
@@ -98,6 +100,7 @@ export class InvitationResponse {
       expiresAt: i.expiresAt.toISOString(),
       acceptedAt: i.acceptedAt?.toISOString() ?? null,
       invitedByUserId: i.invitedByUserId,
+      invitedByAppId: i.invitedByAppId,
       createdAt: i.createdAt.toISOString(),
     };
   }
