@@ -10,6 +10,8 @@ import { nextRefreshAt } from '../token-refresh/refresh-policy.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { KeyRing } from '../../common/crypto/key-ring.js';
+import { entityFromRow } from '../../database/entity-from-row.js';
+import { preparedQuery } from '../../database/prepared-query.js';
 import { ChangeFeed } from '../../common/events/change-feed.js';
 import type { Actor } from '../../common/request-context.js';
 import { EventsService } from '../events/events.service.js';
@@ -49,6 +51,9 @@ export interface EndUser {
 
 @Injectable()
 export class ConnectionsService {
+  /** `get`'s statement, its columns named from the entity. */
+  private readonly getSql: string;
+
   constructor(
     @InjectRepository(Connection) private readonly connections: Repository<Connection>,
     private readonly keyRing: KeyRing,
@@ -57,7 +62,10 @@ export class ConnectionsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly changes: ChangeFeed,
     private readonly events: EventsService,
-  ) {}
+  ) {
+    const columns = connections.metadata.columns.map((c) => `"${c.databaseName}"`).join(', ');
+    this.getSql = `SELECT ${columns} FROM connections WHERE id = $1 AND workspace_id = $2`;
+  }
 
   /** When the scheduler should refresh a token that expires at `expiresAt`. */
   scheduleFor(expiresAt: Date, issuedAt: number, hasRefreshToken: boolean): Date | null {
@@ -71,10 +79,20 @@ export class ConnectionsService {
     });
   }
 
+  /**
+   * One connection of one workspace. On every handout's path, so a prepared statement naming its
+   * columns (a `*` would break the prepared plan when a migration adds a column under a running
+   * replica).
+   */
   async get(workspaceId: string, id: string): Promise<Connection> {
-    const found = await this.connections.findOneBy({ id, workspaceId });
-    if (!found) throw ConnectionError.notFound();
-    return found;
+    const [row] = (await preparedQuery(
+      this.connections.manager,
+      'latchkey_get_connection',
+      this.getSql,
+      [id, workspaceId],
+    )) as Array<Record<string, unknown>>;
+    if (!row) throw ConnectionError.notFound();
+    return entityFromRow(this.connections, row);
   }
 
   /**
